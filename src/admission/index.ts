@@ -1,0 +1,14 @@
+// AdmissionReview v1: the wire format between the API server and Canopy.
+export {
+  ADMISSION_API_VERSION,
+  AdmissionReviewError,
+  OPERATIONS,
+  parseAdmissionReview,
+  type AdmissionRequest,
+  type AdmissionResponse,
+  type AdmissionReviewResponse,
+  type GroupVersionKind,
+  type GroupVersionResource,
+  type Operation,
+  type UserInfo,
+} from './review.js';

@@ -1,0 +1,154 @@
+// AdmissionReview v1, as the API server sends it, and the checks that turn a body into a request we can
+// judge. Only the envelope is checked strictly: the object inside is judged whatever its shape.
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+export interface UserInfo {
+  username: string;
+  uid?: string;
+  groups: string[];
+}
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource: GroupVersionResource;
+  subResource: string;
+  name: string;
+  namespace: string;
+  operation: Operation;
+  userInfo: UserInfo;
+  object: unknown;
+  oldObject: unknown;
+  dryRun: boolean;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; reason: string; message: string };
+  warnings?: string[];
+  auditAnnotations?: Record<string, string>;
+  patchType?: 'JSONPatch';
+  patch?: string;
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: typeof ADMISSION_API_VERSION;
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+/** The body is not an AdmissionReview v1 we can answer: the caller gets a 400 with this message. */
+export class AdmissionReviewError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AdmissionReviewError';
+  }
+}
+
+type JsonRecord = Record<string, unknown>;
+
+function isRecord(value: unknown): value is JsonRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`;
+  return typeof value;
+}
+
+function requireRecord(value: unknown, path: string): JsonRecord {
+  if (!isRecord(value)) throw new AdmissionReviewError(`${path} must be an object, got ${describe(value)}`);
+  return value;
+}
+
+function requireString(record: JsonRecord, key: string, path: string, allowEmpty = false): string {
+  const value = record[key];
+  if (value === undefined) throw new AdmissionReviewError(`${path}.${key} is missing`);
+  if (typeof value !== 'string') throw new AdmissionReviewError(`${path}.${key} must be a string, got ${describe(value)}`);
+  if (!allowEmpty && value === '') throw new AdmissionReviewError(`${path}.${key} must not be empty`);
+  return value;
+}
+
+function optionalString(record: JsonRecord, key: string, path: string): string {
+  const value = record[key];
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new AdmissionReviewError(`${path}.${key} must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function readUserInfo(value: unknown): UserInfo {
+  const info = requireRecord(value, 'request.userInfo');
+  const username = optionalString(info, 'username', 'request.userInfo');
+  const rawGroups = info['groups'] ?? [];
+  if (!Array.isArray(rawGroups) || rawGroups.some((g) => typeof g !== 'string')) {
+    throw new AdmissionReviewError('request.userInfo.groups must be an array of strings');
+  }
+  const uid = optionalString(info, 'uid', 'request.userInfo');
+  return { username, groups: rawGroups as string[], ...(uid ? { uid } : {}) };
+}
+
+/** Checks an AdmissionReview body and returns its request, or throws AdmissionReviewError. */
+export function parseAdmissionReview(body: unknown): AdmissionRequest {
+  const review = requireRecord(body, 'the body');
+  if (review['kind'] !== 'AdmissionReview') {
+    throw new AdmissionReviewError(`kind must be "AdmissionReview", got ${describe(review['kind'])}`);
+  }
+  if (review['apiVersion'] !== ADMISSION_API_VERSION) {
+    throw new AdmissionReviewError(
+      `apiVersion must be "${ADMISSION_API_VERSION}", got ${describe(review['apiVersion'])}` +
+        ' (configure the webhook with admissionReviewVersions: [v1])',
+    );
+  }
+  const request = requireRecord(review['request'], 'request');
+  const uid = requireString(request, 'uid', 'request');
+  const kind = requireRecord(request['kind'], 'request.kind');
+  const resource = requireRecord(request['resource'], 'request.resource');
+  const operation = request['operation'];
+  if (!OPERATIONS.includes(operation as Operation)) {
+    throw new AdmissionReviewError(`request.operation must be one of ${OPERATIONS.join(', ')}, got ${describe(operation)}`);
+  }
+  const dryRun = request['dryRun'];
+  if (dryRun !== undefined && dryRun !== null && typeof dryRun !== 'boolean') {
+    throw new AdmissionReviewError(`request.dryRun must be a boolean, got ${describe(dryRun)}`);
+  }
+  return {
+    uid,
+    kind: {
+      group: requireString(kind, 'group', 'request.kind', true),
+      version: requireString(kind, 'version', 'request.kind'),
+      kind: requireString(kind, 'kind', 'request.kind'),
+    },
+    resource: {
+      group: requireString(resource, 'group', 'request.resource', true),
+      version: requireString(resource, 'version', 'request.resource'),
+      resource: requireString(resource, 'resource', 'request.resource'),
+    },
+    subResource: optionalString(request, 'subResource', 'request'),
+    name: optionalString(request, 'name', 'request'),
+    namespace: optionalString(request, 'namespace', 'request'),
+    operation: operation as Operation,
+    userInfo: readUserInfo(request['userInfo']),
+    object: request['object'] ?? null,
+    oldObject: request['oldObject'] ?? null,
+    dryRun: dryRun === true,
+  };
+}
+

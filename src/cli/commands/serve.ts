@@ -1,0 +1,105 @@
+// `canopy serve`: the validating webhook over HTTPS.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { createLogger } from '../../decision-log/index.js';
+import { loadPolicyDirectory } from '../../engine/index.js';
+import { AdmissionPipeline } from '../../pipeline/index.js';
+import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
+import { defaultServingHosts, ensureCertificates } from '../../tls/index.js';
+import { isPolicyProblem, say } from '../output.js';
+
+interface ServeOptions {
+  port: number;
+  host: string;
+  policies: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  stateDir: string;
+  dns?: string[];
+  bodyLimit: number;
+  logLevel: string;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return parsed;
+  };
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+async function servingTls(options: ServeOptions): Promise<{ cert: string; key: string; note: string }> {
+  if (options.tlsCert || options.tlsKey) {
+    if (!options.tlsCert || !options.tlsKey) throw new Error('--tls-cert and --tls-key go together');
+    const [cert, key] = await Promise.all([readFile(options.tlsCert, 'utf8'), readFile(options.tlsKey, 'utf8')]);
+    return { cert, key, note: `serving certificate ${options.tlsCert}` };
+  }
+  const hosts = [...defaultServingHosts(), ...(options.dns ?? [])];
+  const files = await ensureCertificates(path.join(options.stateDir, 'tls'), hosts);
+  const made = { none: 'reused', serving: 'serving certificate renewed', 'ca-and-serving': 'generated' }[files.created];
+  return { ...files.serving, note: `CA certificate ${files.caCertPath} (${made})` };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const logger = createLogger(undefined, { level: options.logLevel });
+  const pipeline = new AdmissionPipeline({ decisionLog: logger });
+  let revision: string;
+  try {
+    const set = pipeline.activate(await loadPolicyDirectory(options.policies));
+    revision = `${set.revision} (${set.policies.size} policies from ${options.policies})`;
+  } catch (error) {
+    if (!isPolicyProblem(error)) throw error;
+    say(`refusing to start: ${options.policies}: ${error.message}`);
+    process.exitCode = 1;
+    return;
+  }
+  const tls = await servingTls(options);
+  const app = await createServer({ pipeline, tls, logger, bodyLimit: options.bodyLimit });
+  await app.listen({ port: options.port, host: options.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const base = `https://${urlHost(options.host)}:${port}`;
+  say(`policy set ${revision} is active`);
+  say(`listening on https://${options.host}:${port}: POST /validate, GET /healthz, GET /readyz`);
+  say(tls.note);
+  if (!options.tlsCert) {
+    const ca = path.join(options.stateDir, 'tls', 'ca.crt');
+    say(`try it: curl --cacert ${ca} -H 'Content-Type: application/json' ` +
+      `--data @examples/admission-reviews/privileged-pod.json ${base}/validate`);
+  }
+  const stop = (signal: string) => {
+    say(`${signal}: finishing requests in flight, then stopping`);
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the validating admission webhook over HTTPS')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', integer(0, 65535), 8443)
+    .option('--host <address>', 'address to listen on', '0.0.0.0')
+    .option('--policies <dir>', 'the policy directory', './policies')
+    .option('--tls-cert <file>', 'serving certificate (PEM); without it Canopy makes its own CA and certificate')
+    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
+    .option('--state-dir <dir>', 'where the generated CA and certificate are kept and reused', '.canopy')
+    .option('--dns <name>', 'an extra DNS name or IP for the generated certificate (repeatable)', collect)
+    .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
+    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
+    .action(serve);
+}

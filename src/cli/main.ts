@@ -1,0 +1,25 @@
+// The `canopy` command line.
+import { createRequire } from 'node:module';
+import { Command } from 'commander';
+import { registerCerts } from './commands/certs.js';
+import { registerEval } from './commands/eval.js';
+import { registerServe } from './commands/serve.js';
+import { registerValidate } from './commands/validate.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('canopy')
+    .description('Cedar policies for Kubernetes admission: a validating webhook and the tools around it')
+    .version(version)
+    .showHelpAfterError();
+  registerServe(program);
+  registerEval(program);
+  registerValidate(program);
+  registerCerts(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}

@@ -1,0 +1,56 @@
+// The decision log: one pino JSON line per decision, fit for shipping to a log store and for audit.
+// It names policies, never object contents: no Secret data, no environment values.
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import type { AdmissionRequest } from '../admission/index.js';
+import type { Decision, PolicyHit } from '../decision/index.js';
+
+export type { Logger } from 'pino';
+
+export interface DecisionRecord {
+  uid: string;
+  user: string;
+  operation: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  subresource: string;
+  dryRun: boolean;
+  decision: 'allow' | 'deny';
+  denied: string[];
+  warned: string[];
+  audited: string[];
+  errors?: { policy: string; error: string }[];
+  failure?: string;
+  revision: string;
+  latencyUs: number;
+}
+
+export function createLogger(destination?: DestinationStream, options: LoggerOptions = {}): Logger {
+  const base: LoggerOptions = { base: { service: 'canopy' }, timestamp: pino.stdTimeFunctions.isoTime, ...options };
+  return destination ? pino(base, destination) : pino(base);
+}
+
+const ids = (hits: PolicyHit[]): string[] => hits.map((hit) => hit.id);
+
+export function decisionRecord(request: AdmissionRequest, decision: Decision, latencyUs: number): DecisionRecord {
+  const all = [...decision.denials, ...decision.warnings, ...decision.audits];
+  const errors = all.filter((hit) => hit.error).map((hit) => ({ policy: hit.id, error: hit.error ?? '' }));
+  return {
+    uid: request.uid,
+    user: request.userInfo.username,
+    operation: request.operation,
+    kind: request.kind.kind,
+    namespace: request.namespace,
+    name: request.name,
+    subresource: request.subResource,
+    dryRun: request.dryRun,
+    decision: decision.allowed ? 'allow' : 'deny',
+    denied: ids(decision.denials),
+    warned: ids(decision.warnings),
+    audited: ids(decision.audits),
+    ...(errors.length > 0 ? { errors } : {}),
+    ...(decision.failure ? { failure: decision.failure } : {}),
+    revision: decision.revision,
+    latencyUs,
+  };
+}

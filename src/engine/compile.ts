@@ -1,0 +1,168 @@
+// Turns a policy directory's text into an active Cedar policy set: parse, read annotations, validate
+// against the schema in strict mode, then preparse once. Nothing that fails any step is ever activated.
+import { createHash } from 'node:crypto';
+import { cedar } from '../cedar/index.js';
+import { readPolicyInfo, type PolicyInfo } from './annotations.js';
+import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
+import type { PolicySetSource } from './policy-files.js';
+import type { SourceText } from './source-text.js';
+
+/** The id of the policy Canopy adds so that whatever no forbid denies is allowed. */
+export const IMPLICIT_ALLOW_ID = 'canopy.implicit-allow';
+const IMPLICIT_ALLOW = 'permit (principal, action, resource);';
+
+/** A policy as it stands in its file: its text, where that text starts, and its annotations. */
+interface LocatedPolicy {
+  info: PolicyInfo;
+  text: string;
+  source: SourceText;
+  byteOffset: number;
+}
+
+export interface CheckedPolicySet {
+  /** A content hash of the schema and every policy file: the same files give the same revision. */
+  revision: string;
+  schemaText: string;
+  policies: ReadonlyMap<string, PolicyInfo>;
+  /** Cedar's validator warnings (they do not block activation). */
+  warnings: PolicyDiagnostic[];
+  /** Policy text keyed by @id: the form Cedar is given, so it answers with our ids. */
+  texts: Readonly<Record<string, string>>;
+}
+
+export interface CompiledPolicySet extends CheckedPolicySet {
+  cedarPolicySetId: string;
+  cedarSchemaName: string;
+}
+
+function revisionOf(source: PolicySetSource): string {
+  const hash = createHash('sha256');
+  for (const file of [source.schema, ...source.files]) {
+    hash.update(file.file).update('\0').update(file.bytes).update('\0');
+  }
+  return `sha256:${hash.digest('hex').slice(0, 16)}`;
+}
+
+/** Splits one file into its policies, keeping each one's byte offset for error locations. */
+function splitFile(source: SourceText, diagnostics: PolicyDiagnostic[]): LocatedPolicy[] {
+  const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
+  if (parsed.type === 'failure') {
+    for (const error of parsed.errors) diagnostics.push(...diagnosticsFromCedar(error, source));
+    return [];
+  }
+  const parts = cedar.policySetTextToParts(source.text);
+  if (parts.type === 'failure') {
+    for (const error of parts.errors) diagnostics.push(...diagnosticsFromCedar(error, source));
+    return [];
+  }
+  if (parts.policy_templates.length > 0) {
+    diagnostics.push({
+      position: source.position(0),
+      message: 'policy templates are not supported: write static policies',
+    });
+  }
+  const located: LocatedPolicy[] = [];
+  let cursor = 0;
+  for (const text of parts.policies) {
+    // The parts are verbatim slices of the file, in order, so searching on from the last one finds each.
+    const index = source.text.indexOf(text, cursor);
+    const start = index >= 0 ? index : cursor;
+    cursor = start + text.length;
+    const byteOffset = source.byteOffsetOf(start);
+    const position = source.position(byteOffset);
+    const json = cedar.policyToJson(text);
+    if (json.type === 'failure') {
+      for (const error of json.errors) diagnostics.push(...diagnosticsFromCedar(error, source, byteOffset));
+      continue;
+    }
+    const info = readPolicyInfo(json.json.annotations ?? {}, json.json.effect, position);
+    if (Array.isArray(info)) diagnostics.push(...info);
+    else located.push({ info, text, source, byteOffset });
+  }
+  return located;
+}
+
+/** Parses, annotates and validates a policy set without activating it. Throws PolicyLoadError. */
+export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
+  const diagnostics: PolicyDiagnostic[] = [];
+  const schema = cedar.checkParseSchema(source.schema.text);
+  if (schema.type === 'failure') {
+    for (const error of schema.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
+  }
+
+  const byId = new Map<string, LocatedPolicy>();
+  for (const file of source.files) {
+    for (const policy of splitFile(file, diagnostics)) {
+      const id = policy.info.id;
+      const first = byId.get(id);
+      if (id === IMPLICIT_ALLOW_ID) {
+        diagnostics.push({ position: policy.info.position, message: `@id("${id}") is reserved for Canopy` });
+      } else if (first) {
+        diagnostics.push({
+          position: policy.info.position,
+          message:
+            `duplicate policy id "${id}": also used at ${first.source.file}:${first.info.position.line}` +
+            ` (policy ids must be unique across all files)`,
+        });
+      } else {
+        byId.set(id, policy);
+      }
+    }
+  }
+  if (diagnostics.length > 0) throw new PolicyLoadError(diagnostics);
+
+  const texts: Record<string, string> = {};
+  for (const [id, policy] of byId) texts[id] = policy.text;
+  const validation = cedar.validate({
+    schema: source.schema.text,
+    policies: { staticPolicies: texts },
+    validationSettings: { mode: 'strict' },
+  });
+  if (validation.type === 'failure') {
+    // The validator itself refused (for example a schema it could parse but not resolve).
+    for (const error of validation.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
+    throw new PolicyLoadError(diagnostics);
+  }
+  const locate = (policyId: string, error: Parameters<typeof diagnosticsFromCedar>[0]) => {
+    const policy = byId.get(policyId);
+    return policy
+      ? diagnosticsFromCedar(error, policy.source, policy.byteOffset)
+      : diagnosticsFromCedar(error, source.schema);
+  };
+  for (const { policyId, error } of validation.validationErrors) diagnostics.push(...locate(policyId, error));
+  if (diagnostics.length > 0) throw new PolicyLoadError(diagnostics);
+
+  const warnings: PolicyDiagnostic[] = [];
+  for (const { policyId, error } of validation.validationWarnings) warnings.push(...locate(policyId, error));
+
+  const policies = new Map<string, PolicyInfo>();
+  for (const [id, policy] of byId) policies.set(id, policy.info);
+  return { revision: revisionOf(source), schemaText: source.schema.text, policies, warnings, texts };
+}
+
+let preparedSets = 0;
+
+/**
+ * Preparses a checked set into this thread's Cedar instance. Each thread (worker) that evaluates must
+ * call this itself: preparsed sets live in the wasm instance's thread-local storage.
+ */
+export function preparePolicySet(checked: CheckedPolicySet): CompiledPolicySet {
+  const cedarSchemaName = `schema-${createHash('sha256').update(checked.schemaText).digest('hex').slice(0, 16)}`;
+  const schema = cedar.preparseSchema(cedarSchemaName, checked.schemaText);
+  if (schema.type === 'failure') {
+    throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
+  }
+  preparedSets += 1;
+  const cedarPolicySetId = `${checked.revision}#${preparedSets}`;
+  const prepared = cedar.preparsePolicySet(cedarPolicySetId, {
+    staticPolicies: { ...checked.texts, [IMPLICIT_ALLOW_ID]: IMPLICIT_ALLOW },
+  });
+  if (prepared.type === 'failure') {
+    throw new Error(`Cedar refused to preparse the policy set: ${prepared.errors.map((e) => e.message).join('; ')}`);
+  }
+  return { ...checked, cedarPolicySetId, cedarSchemaName };
+}
+
+export function compilePolicySet(source: PolicySetSource): CompiledPolicySet {
+  return preparePolicySet(checkPolicySet(source));
+}

@@ -1,0 +1,15 @@
+// The Cedar engine: load a policy directory, validate it against the schema, preparse it, evaluate.
+export { POLICY_MODES, SEVERITIES, type PolicyInfo, type PolicyMode, type Severity } from './annotations.js';
+export {
+  checkPolicySet,
+  compilePolicySet,
+  preparePolicySet,
+  IMPLICIT_ALLOW_ID,
+  type CheckedPolicySet,
+  type CompiledPolicySet,
+} from './compile.js';
+export { formatDiagnostic, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
+export { evaluate, type CedarRequest, type EntityRef, type Evaluation, type PolicyError } from './evaluate.js';
+export { loadPolicyDirectory } from './load.js';
+export { readPolicyDirectory, PolicyDirectoryError, SCHEMA_FILE, type PolicySetSource } from './policy-files.js';
+export { SourceText, formatPosition, type SourcePosition } from './source-text.js';

@@ -1,0 +1,95 @@
+// The one pipeline behind every entry point (webhook, `canopy eval`, later test, audit and impact):
+// AdmissionReview → checks → Cedar request → engine → decision → AdmissionReview response.
+import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
+import { decide, failedDecision, type Decision } from '../decision/index.js';
+import { decisionRecord, type Logger } from '../decision-log/index.js';
+import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
+import { toCedarRequest } from '../translate/index.js';
+import { toAdmissionReview } from './response.js';
+import { WARM_UP_REQUESTS } from './warm-up.js';
+
+/** A checked policy set that could not be made active: the previously active one (if any) stays. */
+export class PolicyActivationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyActivationError';
+  }
+}
+
+export interface AdmissionResult {
+  request: AdmissionRequest;
+  decision: Decision;
+  review: AdmissionReviewResponse;
+  latencyUs: number;
+}
+
+export interface PipelineOptions {
+  /** Where decision records go; none for callers that report decisions themselves. */
+  decisionLog?: Logger;
+}
+
+const NO_POLICY_SET = 'no validated policy set is active yet';
+
+function judgeWith(set: CompiledPolicySet, request: AdmissionRequest): Decision {
+  let cedarRequest;
+  try {
+    cedarRequest = toCedarRequest(request);
+  } catch (error) {
+    // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
+    return failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision);
+  }
+  return decide(set, evaluate(set, cedarRequest));
+}
+
+export class AdmissionPipeline {
+  private active: CompiledPolicySet | undefined;
+
+  constructor(private readonly options: PipelineOptions = {}) {}
+
+  /** The active policy set, once one has been activated. */
+  get policySet(): CompiledPolicySet | undefined {
+    return this.active;
+  }
+
+  /** Ready means a validated, warmed-up policy set is serving. */
+  get ready(): boolean {
+    return this.active !== undefined;
+  }
+
+  /**
+   * Preparses a checked set, runs the warm-up requests through it, and only then swaps it in. A set the
+   * engine cannot evaluate is refused and the current one keeps serving.
+   */
+  activate(checked: CheckedPolicySet): CompiledPolicySet {
+    const prepared = preparePolicySet(checked);
+    for (const request of WARM_UP_REQUESTS) {
+      const decision = judgeWith(prepared, request);
+      if (decision.failure) {
+        throw new PolicyActivationError(
+          `policy set ${checked.revision} cannot evaluate Canopy's requests ` +
+            `(${request.operation} ${request.kind.kind}): ${decision.failure}. ` +
+            'Does the schema still declare every attribute Canopy sends (policies/README.md)?',
+        );
+      }
+    }
+    this.active = prepared;
+    return prepared;
+  }
+
+  /** Judges one checked request against the active policy set; never throws. */
+  judge(request: AdmissionRequest): Decision {
+    const set = this.active;
+    return set ? judgeWith(set, request) : failedDecision(NO_POLICY_SET, 'none');
+  }
+
+  /** The validating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
+  review(body: unknown): AdmissionResult {
+    const started = process.hrtime.bigint();
+    const request = parseAdmissionReview(body);
+    const decision = this.judge(request);
+    const review = toAdmissionReview(request.uid, decision);
+    const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
+    this.options.decisionLog?.info(decisionRecord(request, decision, latencyUs), 'decision');
+    return { request, decision, review, latencyUs };
+  }
+}

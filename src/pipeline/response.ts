@@ -1,0 +1,19 @@
+// Decision → AdmissionReview response.
+import { ADMISSION_API_VERSION, type AdmissionResponse, type AdmissionReviewResponse } from '../admission/index.js';
+import { denialMessage, warningMessages, type Decision } from '../decision/index.js';
+
+/** The key under which audit-mode matches are recorded in the API server's audit log. */
+export const AUDIT_ANNOTATION = 'audit-mode-policies';
+
+export function toAdmissionReview(uid: string, decision: Decision): AdmissionReviewResponse {
+  const response: AdmissionResponse = { uid, allowed: decision.allowed };
+  if (!decision.allowed) {
+    response.status = { code: 403, reason: 'Forbidden', message: denialMessage(decision) };
+  }
+  const warnings = warningMessages(decision);
+  if (warnings.length > 0) response.warnings = warnings;
+  if (decision.audits.length > 0) {
+    response.auditAnnotations = { [AUDIT_ANNOTATION]: decision.audits.map((hit) => hit.id).join(',') };
+  }
+  return { apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response };
+}

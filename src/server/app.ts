@@ -1,0 +1,6 @@
+// The fastify instance type the webhook is built on: HTTPS, with the default logger interface.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+
+export type WebhookApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;

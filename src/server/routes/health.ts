@@ -1,0 +1,12 @@
+// GET /healthz (the process is up) and GET /readyz (a validated, warmed-up policy set is active).
+import type { WebhookApp } from '../app.js';
+import type { AdmissionPipeline } from '../../pipeline/index.js';
+
+export function healthRoutes(app: WebhookApp, pipeline: AdmissionPipeline): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const set = pipeline.policySet;
+    if (!set) return reply.code(503).send({ status: 'not ready', reason: 'no validated policy set is active yet' });
+    return { status: 'ready', revision: set.revision, policies: set.policies.size };
+  });
+}

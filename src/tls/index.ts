@@ -1,0 +1,22 @@
+// TLS for the webhook: a CA, serving certificates, and the state folder `canopy serve` keeps them in.
+export {
+  caBundleOf,
+  createCertificateAuthority,
+  issueServingCertificate,
+  type KeyPairPem,
+  type ServingCertificateOptions,
+} from './certificates.js';
+export { ensureCertificates, CA_CERT_FILE, CA_KEY_FILE, TLS_CERT_FILE, TLS_KEY_FILE, type CertificateFiles } from './state.js';
+
+/** Names a webhook Service `canopy` in namespace `canopy-system` is reached by, plus local ones. */
+export function defaultServingHosts(service = 'canopy', namespace = 'canopy-system'): string[] {
+  return [
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.cluster.local`,
+  ];
+}

@@ -1,0 +1,26 @@
+// Readers for untrusted JSON: the object under admission may hold any shape (floats, nulls, arrays
+// where maps belong), and none of it may throw. Each reader returns a safe default instead.
+
+export type JsonRecord = Record<string, unknown>;
+
+export function asRecord(value: unknown): JsonRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonRecord) : {};
+}
+
+export function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+export function asString(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}
+
+/** Label values must be strings; numbers and booleans (seen in hand-written objects) keep their text. */
+export function asStringMap(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(asRecord(value))) {
+    if (typeof entry === 'string') out[key] = entry;
+    else if (typeof entry === 'number' || typeof entry === 'boolean') out[key] = String(entry);
+  }
+  return out;
+}

@@ -1,0 +1,21 @@
+// AdmissionRequest → Cedar request: principal, action, resource, context and the entities they name.
+import type { AdmissionRequest } from '../admission/index.js';
+import type { CedarRequest } from '../engine/index.js';
+import { principalEntities } from './principal.js';
+import { resourceEntities } from './resource.js';
+
+export function toCedarRequest(request: AdmissionRequest): CedarRequest {
+  const who = principalEntities(request.userInfo);
+  const what = resourceEntities(request);
+  return {
+    principal: who.principal,
+    action: { type: 'k8s::Action', id: request.operation.toLowerCase() },
+    resource: what.resource,
+    context: {
+      operation: request.operation,
+      subresource: request.subResource,
+      dryRun: request.dryRun,
+    },
+    entities: [...who.entities, ...what.entities],
+  };
+}

@@ -1,0 +1,64 @@
+// Workload facts: flat, precomputed sets a policy can judge without loops, for a Pod and for every kind
+// that carries a pod template. Every container counts: init and ephemeral containers too.
+import { asArray, asRecord, asString, type JsonRecord } from './json.js';
+
+/** Kinds whose objects carry a pod spec, keyed by `group/kind`, with the path to that spec. */
+const POD_SPEC_PATHS: Record<string, readonly string[]> = {
+  '/Pod': ['spec'],
+  '/ReplicationController': ['spec', 'template', 'spec'],
+  'apps/Deployment': ['spec', 'template', 'spec'],
+  'apps/StatefulSet': ['spec', 'template', 'spec'],
+  'apps/DaemonSet': ['spec', 'template', 'spec'],
+  'apps/ReplicaSet': ['spec', 'template', 'spec'],
+  'batch/Job': ['spec', 'template', 'spec'],
+  'batch/CronJob': ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+};
+
+const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+
+export interface WorkloadFacts {
+  containers: string[];
+  images: string[];
+  privilegedContainers: string[];
+  hostNetwork: boolean;
+  hostPID: boolean;
+  hostIPC: boolean;
+  serviceAccountName: string;
+}
+
+export function isWorkloadKind(group: string, kind: string): boolean {
+  return `${group}/${kind}` in POD_SPEC_PATHS;
+}
+
+function podSpecOf(group: string, kind: string, object: unknown): JsonRecord {
+  let node: JsonRecord = asRecord(object);
+  for (const key of POD_SPEC_PATHS[`${group}/${kind}`] ?? []) node = asRecord(node[key]);
+  return node;
+}
+
+/** Facts of the pod spec inside `object`; an object without one gives empty facts, never an error. */
+export function workloadFacts(group: string, kind: string, object: unknown): WorkloadFacts {
+  const spec = podSpecOf(group, kind, object);
+  const containers = new Set<string>();
+  const images = new Set<string>();
+  const privileged = new Set<string>();
+  for (const list of CONTAINER_LISTS) {
+    asArray(spec[list]).forEach((entry, index) => {
+      const container = asRecord(entry);
+      const name = asString(container['name']) || `${list}[${index}]`;
+      containers.add(name);
+      const image = asString(container['image']);
+      if (image) images.add(image);
+      if (asRecord(container['securityContext'])['privileged'] === true) privileged.add(name);
+    });
+  }
+  return {
+    containers: [...containers],
+    images: [...images],
+    privilegedContainers: [...privileged],
+    hostNetwork: spec['hostNetwork'] === true,
+    hostPID: spec['hostPID'] === true,
+    hostIPC: spec['hostIPC'] === true,
+    serviceAccountName: asString(spec['serviceAccountName']) || asString(spec['serviceAccount']),
+  };
+}

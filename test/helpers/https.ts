@@ -1,0 +1,79 @@
+// A real HTTPS webhook server on 127.0.0.1 and a client that trusts only its CA.
+import { request as httpsRequest } from 'node:https';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/decision-log/index.js';
+import { loadPolicyDirectory } from '../../src/engine/index.js';
+import { AdmissionPipeline } from '../../src/pipeline/index.js';
+import { createServer, type WebhookApp } from '../../src/server/index.js';
+import { createCertificateAuthority, issueServingCertificate } from '../../src/tls/index.js';
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json: () => unknown;
+}
+
+export interface TestServer {
+  app: WebhookApp;
+  url: string;
+  ca: string;
+  pipeline: AdmissionPipeline;
+  /** Every JSON line the server logged (decision records and others), in order. */
+  logLines: Record<string, unknown>[];
+  post: (path: string, body: string | Buffer, headers?: Record<string, string>) => Promise<HttpResult>;
+  get: (path: string) => Promise<HttpResult>;
+  close: () => Promise<void>;
+}
+
+const ca = createCertificateAuthority('test CA');
+const serving = issueServingCertificate(ca, { hosts: ['localhost', '127.0.0.1'] });
+
+export async function startServer(options: { policies?: string; bodyLimit?: number } = {}): Promise<TestServer> {
+  const logLines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      callback();
+    },
+  });
+  const logger = createLogger(sink);
+  const pipeline = new AdmissionPipeline({ decisionLog: logger });
+  if (options.policies) pipeline.activate(await loadPolicyDirectory(options.policies));
+  const app = await createServer({ pipeline, logger, tls: serving, ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}) });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server has no port');
+  const url = `https://127.0.0.1:${address.port}`;
+
+  const send = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}) =>
+    new Promise<HttpResult>((resolve, reject) => {
+      const req = httpsRequest(
+        `${url}${path}`,
+        { method, ca: ca.cert, headers, timeout: 10_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text, json: () => JSON.parse(text) });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', reject);
+      if (body !== undefined) req.write(body);
+      req.end();
+    });
+
+  return {
+    app,
+    url,
+    ca: ca.cert,
+    pipeline,
+    logLines,
+    post: (path, body, headers = { 'content-type': 'application/json' }) => send('POST', path, body, headers),
+    get: (path) => send('GET', path),
+    close: () => app.close(),
+  };
+}

@@ -1,0 +1,18 @@
+// Temporary policy directories: the real schema plus the policies a test writes.
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { STARTER_POLICIES } from './fixtures.js';
+
+export const SCHEMA_TEXT = readFileSync(path.join(STARTER_POLICIES, 'schema.cedarschema'), 'utf8');
+
+/** Writes `files` (relative path → text) next to the real schema and returns the directory. */
+export function policyDir(files: Record<string, string>, schema = SCHEMA_TEXT): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'canopy-policies-'));
+  writeFileSync(path.join(dir, 'schema.cedarschema'), schema);
+  for (const [relative, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
+    writeFileSync(path.join(dir, relative), text);
+  }
+  return dir;
+}
