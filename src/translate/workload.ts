@@ -44,6 +44,8 @@ export function workloadFacts(group: string, kind: string, object: unknown): Wor
   const privileged = new Set<string>();
   for (const list of CONTAINER_LISTS) {
     asArray(spec[list]).forEach((entry, index) => {
+      // Only objects are containers; anything else in the list (null, a number) has nothing to judge.
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return;
       const container = asRecord(entry);
       const name = asString(container['name']) || `${list}[${index}]`;
       containers.add(name);

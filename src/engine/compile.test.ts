@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { policyDir } from '../../test/helpers/policy-dir.js';
+import { STARTER_POLICIES } from '../../test/helpers/fixtures.js';
+import { loadPolicyDirectory, PolicyDirectoryError, PolicyLoadError } from './index.js';
+
+const FORBID = (id: string, condition = 'resource.hostNetwork') => `@id("${id}")
+@advice("advice for ${id}")
+forbid (principal, action, resource is k8s::Workload)
+when { ${condition} };
+`;
+
+async function loadError(dir: string): Promise<string[]> {
+  try {
+    await loadPolicyDirectory(dir);
+  } catch (error) {
+    expect(error).toBeInstanceOf(PolicyLoadError);
+    return (error as PolicyLoadError).message.split('\n').slice(1).map((line) => line.trim());
+  }
+  throw new Error('the policy set was accepted');
+}
+
+describe('loading a policy directory', () => {
+  it('loads the starter policies with their annotations', async () => {
+    const set = await loadPolicyDirectory(STARTER_POLICIES);
+    expect([...set.policies.keys()].sort()).toEqual([
+      'baseline.host-namespaces',
+      'baseline.namespace-team',
+      'baseline.privileged',
+    ]);
+    const privileged = set.policies.get('baseline.privileged');
+    expect(privileged?.severity).toBe('high');
+    expect(privileged?.mode).toBe('enforce');
+    expect(privileged?.advice).toContain('privileged');
+    expect(privileged?.position.file).toMatch(/baseline\/privileged\.cedar$/);
+    expect(set.revision).toMatch(/^sha256:[0-9a-f]{16}$/);
+  });
+
+  it('gives the same revision for the same files and a new one when a file changes', async () => {
+    const a = await loadPolicyDirectory(policyDir({ 'a.cedar': FORBID('a') }));
+    const b = await loadPolicyDirectory(policyDir({ 'a.cedar': FORBID('a') }));
+    const c = await loadPolicyDirectory(policyDir({ 'a.cedar': FORBID('a', 'resource.hostPID') }));
+    expect(a.revision).not.toBe(c.revision);
+    // Different temporary directories name the files differently, so compare like with like.
+    expect(a.texts).toEqual(b.texts);
+  });
+
+  it('reports a syntax error at its file, line and column', async () => {
+    const dir = policyDir({ 'bad.cedar': `${FORBID('first')}\n@id("second")\n@advice("x")\nforbid (principal, action, resource)\nwhen { 1 + };\n` });
+    const lines = await loadError(dir);
+    expect(lines.some((line) => line.startsWith(`${dir}/bad.cedar:9:12:`))).toBe(true);
+  });
+
+  it('reports a policy that does not validate against the schema at the offending expression', async () => {
+    // The non-ASCII advice before the error proves byte offsets are turned into character columns.
+    const text = `${FORBID('ok')}\n@id("uses-unknown")\n@advice("évitez ça")\nforbid (principal, action, resource is k8s::Workload)\nwhen { resource.replicaz > 3 };\n`;
+    const lines = await loadError(policyDir({ 'sub/dir/rules.cedar': text }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/\/sub\/dir\/rules\.cedar:9:8: .*attribute `replicaz` on entity type `k8s::Workload` not found/);
+  });
+
+  it('validates in strict mode: an unguarded tag read is refused', async () => {
+    const lines = await loadError(policyDir({ 'tag.cedar': FORBID('tag', 'resource.getTag("team") == "a"') }));
+    expect(lines.join('\n')).toContain('unable to guarantee safety of access to tag');
+  });
+
+  it('refuses a duplicate @id and names both files', async () => {
+    const dir = policyDir({ 'a.cedar': FORBID('same'), 'b/c.cedar': FORBID('same') });
+    const lines = await loadError(dir);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`${dir}/b/c.cedar:1:1: duplicate policy id "same": also used at ${dir}/a.cedar:1`);
+  });
+
+  it('refuses policies without @id or @advice, with unknown modes or severities, and permits', async () => {
+    const lines = await loadError(
+      policyDir({
+        'noid.cedar': '@advice("x")\nforbid (principal, action, resource);\n',
+        'noadvice.cedar': '@id("no-advice")\nforbid (principal, action, resource);\n',
+        'mode.cedar': '@id("bad-mode")\n@advice("x")\n@mode("block")\nforbid (principal, action, resource);\n',
+        'severity.cedar': '@id("bad-severity")\n@advice("x")\n@severity("urgent")\nforbid (principal, action, resource);\n',
+        'permit.cedar': '@id("a-permit")\n@advice("x")\npermit (principal, action, resource);\n',
+        'reserved.cedar': '@id("canopy.implicit-allow")\n@advice("x")\nforbid (principal, action, resource);\n',
+      }),
+    );
+    const text = lines.join('\n');
+    expect(text).toMatch(/noid\.cedar:1:1: policy has no @id/);
+    expect(text).toMatch(/noadvice\.cedar:1:1: policy "no-advice": policy has no @advice/);
+    expect(text).toMatch(/mode\.cedar:1:1: policy "bad-mode": @mode must be one of enforce, warn, audit/);
+    expect(text).toMatch(/severity\.cedar:1:1: policy "bad-severity": @severity must be one of/);
+    expect(text).toMatch(/permit\.cedar:1:1: policy "a-permit": permit policies have no effect/);
+    expect(text).toMatch(/reserved\.cedar:1:1: @id\("canopy.implicit-allow"\) is reserved/);
+  });
+
+  it('reports an error in the schema at its location', async () => {
+    const dir = policyDir({ 'a.cedar': FORBID('a') }, 'namespace k8s {\n  entity Workload = { hostNetwork: Boool };\n}\n');
+    const lines = await loadError(dir);
+    expect(lines[0]).toMatch(new RegExp(`^${dir}/schema\\.cedarschema:2:36: failed to resolve type: Boool`));
+  });
+
+  it('says clearly when the directory has no schema', async () => {
+    await expect(loadPolicyDirectory('/nonexistent/policies')).rejects.toThrow(PolicyDirectoryError);
+    await expect(loadPolicyDirectory('/nonexistent/policies')).rejects.toThrow(/no policy schema at \/nonexistent\/policies\/schema\.cedarschema/);
+  });
+});

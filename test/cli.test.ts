@@ -1,0 +1,185 @@
+// The `canopy` binary as a user runs it: exit codes, messages, certificates, and `serve` end to end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCanopy } from './helpers/cli.js';
+import { FIXTURE_DIR, REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
+import { policyDir } from './helpers/policy-dir.js';
+
+const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-cli-'));
+const FIXTURE_POD = `${FIXTURE_DIR}012-Pod-CREATE.json`;
+const FIXTURE_NAMESPACE = `${FIXTURE_DIR}064-Namespace-CREATE.json`;
+
+describe('canopy eval', () => {
+  it('prints a readable verdict per file and the reason for a denial', async () => {
+    const result = await runCanopy(['eval', FIXTURE_POD, FIXTURE_NAMESPACE]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`ALLOW ${FIXTURE_POD}: CREATE Pod team-a/web`);
+    expect(result.stdout).toContain(`DENY  ${FIXTURE_NAMESPACE}: CREATE Namespace scratch`);
+    expect(result.stdout).toContain('[baseline.namespace-team] Add a non-empty team label');
+    expect(result.stdout).toContain('2 judged: 1 allowed, 1 denied; 0 unreadable');
+  });
+
+  it('reads standard input for "-"', async () => {
+    const result = await runCanopy(['eval', '--json', '-'], { input: readFileSync(FIXTURE_POD, 'utf8') });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ response: { allowed: true } });
+  });
+
+  it('exits 2 on unreadable input, says why, and still judges the other files', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'broken.json'), '{ not json');
+    writeFileSync(path.join(dir, 'pod.json'), JSON.stringify({ kind: 'Pod', apiVersion: 'v1' }));
+    const result = await runCanopy(['eval', '--json', `${dir}/missing.json`, `${dir}/broken.json`, `${dir}/pod.json`, FIXTURE_POD]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${dir}/missing.json: cannot read: ENOENT`);
+    expect(result.stderr).toContain(`${dir}/broken.json: not JSON:`);
+    expect(result.stderr).toContain(`${dir}/pod.json: not a valid AdmissionReview v1: kind must be "AdmissionReview", got "Pod"`);
+    expect(result.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 when the policies cannot be used', async () => {
+    const dir = policyDir({ 'bad.cedar': 'forbid (principal, action, resource) when { nope };' });
+    const result = await runCanopy(['eval', '--policies', dir, FIXTURE_POD]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${dir}/bad.cedar:1:45: failed to parse policies from string: invalid variable: nope`);
+  });
+});
+
+describe('canopy validate', () => {
+  it('exits 0 for the starter policies and says what it found', async () => {
+    const result = await runCanopy(['validate', STARTER_POLICIES]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/valid \(3 policies, revision sha256:[0-9a-f]{16}\)/);
+  });
+
+  it('exits 1 with file:line:column for a policy that does not validate', async () => {
+    const dir = policyDir({
+      'rules.cedar': '@id("x")\n@advice("y")\nforbid (principal, action, resource is k8s::Workload)\nwhen { resource.privileged };\n',
+    });
+    const result = await runCanopy(['validate', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${dir}/rules.cedar:4:8: for policy \`x\`, attribute \`privileged\` on entity type \`k8s::Workload\` not found`);
+  });
+
+  it('defaults to ./policies', async () => {
+    const result = await runCanopy(['validate'], { cwd: REPO_ROOT });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('./policies: valid');
+  });
+});
+
+describe('canopy certs', () => {
+  it('writes a CA and a serving certificate for the names given, prints the caBundle, and keeps the CA', async () => {
+    const out = tempDir();
+    const first = await runCanopy(['certs', '--out', out, '--dns', 'canopy.canopy-system.svc', '--dns', '10.0.0.7']);
+    expect(first.code).toBe(0);
+    const caPem = readFileSync(path.join(out, 'ca.crt'), 'utf8');
+    expect(Buffer.from(first.stdout.trim(), 'base64').toString('utf8')).toBe(caPem);
+    const ca = new X509Certificate(caPem);
+    const serving = new X509Certificate(readFileSync(path.join(out, 'tls.crt')));
+    expect(ca.ca).toBe(true);
+    expect(serving.checkIssued(ca) && serving.verify(ca.publicKey)).toBe(true);
+    expect(serving.subjectAltName).toBe('DNS:canopy.canopy-system.svc, IP Address:10.0.0.7');
+    expect(serving.checkPrivateKey(await import('node:crypto').then((c) => c.createPrivateKey(readFileSync(path.join(out, 'tls.key')))))).toBe(true);
+
+    const second = await runCanopy(['certs', '--out', out, '--dns', 'other.example']);
+    expect(second.stdout).toBe(first.stdout);
+    expect(new X509Certificate(readFileSync(path.join(out, 'tls.crt'))).subjectAltName).toBe('DNS:other.example');
+  });
+});
+
+describe('canopy --help', () => {
+  it.each([
+    [[], ['serve', 'eval', 'validate', 'certs']],
+    [['serve'], ['--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir']],
+    [['eval'], ['--policies', '--json', 'exit 0 all allowed']],
+    [['validate'], ['strict mode', 'exit 0 valid']],
+    [['certs'], ['--out', '--dns', 'caBundle']],
+  ])('canopy %j --help explains itself', async (command, words) => {
+    const result = await runCanopy([...command, '--help']);
+    expect(result.code).toBe(0);
+    for (const word of words) expect(result.stdout).toContain(word);
+  });
+});
+
+describe('canopy serve', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  /** Starts `canopy serve` and resolves with its stderr once it says where it listens. */
+  function start(args: string[]): Promise<{ port: number; stderr: () => string; exited: Promise<number | null> }> {
+    const proc = spawn(process.execPath, [`${REPO_ROOT}bin/canopy.js`, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => proc.on('close', resolve));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
+      proc.stderr?.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString('utf8');
+        const match = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+        if (match) {
+          clearTimeout(timer);
+          resolve({ port: Number(match[1]), stderr: () => stderr, exited });
+        }
+      });
+      void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
+    });
+  }
+
+  function getReady(port: number, ca: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(`https://localhost:${port}/readyz`, { ca, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('generates a CA and certificate on first start, reuses them on the next, and stops cleanly on SIGTERM', async () => {
+    const state = tempDir();
+    const first = await start(['--state-dir', state]);
+    expect(first.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (generated)`);
+    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(3 policies from \.\/policies\) is active/);
+    expect(first.stderr()).toContain('try it: curl --cacert');
+    const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
+    const ready = await getReady(first.port, caPem);
+    expect(ready.status).toBe(200);
+    child?.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = await start(['--state-dir', state]);
+    expect(second.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (reused)`);
+    expect(readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8')).toBe(caPem);
+    expect((await getReady(second.port, caPem)).status).toBe(200);
+  });
+
+  it('serves a certificate given with --tls-cert and --tls-key', async () => {
+    const out = tempDir();
+    expect((await runCanopy(['certs', '--out', out, '--dns', 'localhost'])).code).toBe(0);
+    const server = await start(['--tls-cert', `${out}/tls.crt`, '--tls-key', `${out}/tls.key`]);
+    expect(server.stderr()).toContain(`serving certificate ${out}/tls.crt`);
+    expect((await getReady(server.port, readFileSync(`${out}/ca.crt`, 'utf8'))).status).toBe(200);
+  });
+
+  it('refuses to start with policies that do not validate', async () => {
+    const dir = policyDir({ 'bad.cedar': '@id("x")\n@advice("y")\nforbid (principal, action, resource) when { resource.nope };\n' });
+    const result = await runCanopy(['serve', '--port', '0', '--policies', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('refusing to start');
+    expect(result.stderr).toContain(`${dir}/bad.cedar:3:`);
+  });
+});
