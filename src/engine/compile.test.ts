@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { policyDir } from '../../test/helpers/policy-dir.js';
 import { STARTER_POLICIES } from '../../test/helpers/fixtures.js';
@@ -99,5 +100,15 @@ describe('loading a policy directory', () => {
   it('says clearly when the directory has no schema', async () => {
     await expect(loadPolicyDirectory('/nonexistent/policies')).rejects.toThrow(PolicyDirectoryError);
     await expect(loadPolicyDirectory('/nonexistent/policies')).rejects.toThrow(/no policy schema at \/nonexistent\/policies\/schema\.cedarschema/);
+  });
+});
+
+describe('policies/README.md', () => {
+  it('shows an example policy that validates against the schema', async () => {
+    const readme = readFileSync(`${STARTER_POLICIES}/README.md`, 'utf8');
+    const example = /```cedar\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('forbid');
+    const set = await loadPolicyDirectory(policyDir({ 'example.cedar': example ?? '' }));
+    expect([...set.policies.keys()]).toEqual(['example.no-exec-in-payments']);
   });
 });

@@ -10,7 +10,7 @@ export async function validatePolicies(dir: string): Promise<number> {
     // Activating in a throwaway pipeline also proves the schema accepts the requests Canopy builds.
     new AdmissionPipeline().activate(checked);
     for (const warning of checked.warnings) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
-    process.stdout.write(`${dir}: valid (${checked.policies.size} policies, revision ${checked.revision})\n`);
+    process.stdout.write(`${dir}: valid (${checked.policies.size} ${checked.policies.size === 1 ? "policy" : "policies"}, revision ${checked.revision})\n`);
     return EXIT.ok;
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;

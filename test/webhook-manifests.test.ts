@@ -1,0 +1,56 @@
+// webhooks/*.yaml: what the API server is told about Canopy.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { REPO_ROOT } from './helpers/fixtures.js';
+
+interface Webhook {
+  name: string;
+  admissionReviewVersions: string[];
+  sideEffects: string;
+  failurePolicy: string;
+  timeoutSeconds: number;
+  clientConfig: { service: { name: string; namespace: string; path: string }; caBundle: string };
+  rules: { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[] }[];
+  namespaceSelector: { matchExpressions: { key: string; operator: string; values: string[] }[] };
+}
+
+describe('webhooks/validating.yaml', () => {
+  const manifest = parse(readFileSync(`${REPO_ROOT}webhooks/validating.yaml`, 'utf8')) as {
+    apiVersion: string;
+    kind: string;
+    webhooks: Webhook[];
+  };
+  const webhook = manifest.webhooks[0] as Webhook;
+
+  it('is a v1 ValidatingWebhookConfiguration calling /validate on the canopy Service', () => {
+    expect(manifest.apiVersion).toBe('admissionregistration.k8s.io/v1');
+    expect(manifest.kind).toBe('ValidatingWebhookConfiguration');
+    expect(manifest.webhooks).toHaveLength(1);
+    expect(webhook.clientConfig.service).toMatchObject({ name: 'canopy', namespace: 'canopy-system', path: '/validate' });
+    expect(webhook.admissionReviewVersions).toEqual(['v1']);
+  });
+
+  it('sees every write and connect to every resource and subresource, and fails closed', () => {
+    expect(webhook.rules).toEqual([
+      { apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], resources: ['*/*'], scope: '*' },
+    ]);
+    expect(webhook.failurePolicy).toBe('Fail');
+    expect(webhook.sideEffects).toBe('None');
+    expect(webhook.timeoutSeconds).toBeGreaterThan(0);
+    expect(webhook.timeoutSeconds).toBeLessThanOrEqual(10);
+  });
+
+  it('can never lock kube-system or its own namespace', () => {
+    expect(webhook.namespaceSelector.matchExpressions).toContainEqual({
+      key: 'kubernetes.io/metadata.name',
+      operator: 'NotIn',
+      values: expect.arrayContaining(['kube-system', 'canopy-system']),
+    });
+  });
+
+  it('cannot be applied with the placeholder caBundle by mistake', () => {
+    // The API server decodes caBundle as standard base64: '-' is outside that alphabet, so apply fails.
+    expect(/^[A-Za-z0-9+/]*={0,2}$/.test(webhook.clientConfig.caBundle)).toBe(false);
+  });
+});
