@@ -1,6 +1,6 @@
 // A real HTTPS webhook server on 127.0.0.1 and a client that trusts only its CA.
 import { request as httpsRequest } from 'node:https';
-import { Writable } from 'node:stream';
+import { logSink } from './log-sink.js';
 import { createLogger } from '../../src/decision-log/index.js';
 import { loadPolicyDirectory } from '../../src/engine/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
@@ -30,13 +30,7 @@ const ca = createCertificateAuthority('test CA');
 const serving = issueServingCertificate(ca, { hosts: ['localhost', '127.0.0.1'] });
 
 export async function startServer(options: { policies?: string; bodyLimit?: number } = {}): Promise<TestServer> {
-  const logLines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
+  const { stream: sink, lines: logLines } = logSink();
   const logger = createLogger(sink);
   const pipeline = new AdmissionPipeline({ decisionLog: logger });
   if (options.policies) pipeline.activate(await loadPolicyDirectory(options.policies));

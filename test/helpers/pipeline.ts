@@ -1,5 +1,5 @@
 // An in-process pipeline with a policy directory activated, for tests of policies and decisions.
-import { Writable } from 'node:stream';
+import { logSink } from './log-sink.js';
 import { createLogger } from '../../src/decision-log/index.js';
 import { loadPolicyDirectory } from '../../src/engine/index.js';
 import { AdmissionPipeline, type AdmissionResult } from '../../src/pipeline/index.js';
@@ -12,13 +12,7 @@ export interface TestPipeline {
 }
 
 export async function pipelineFor(policies: string): Promise<TestPipeline> {
-  const logLines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
+  const { stream: sink, lines: logLines } = logSink();
   const pipeline = new AdmissionPipeline({ decisionLog: createLogger(sink) });
   pipeline.activate(await loadPolicyDirectory(policies));
   return { pipeline, review: (body) => pipeline.review(body), logLines };
