@@ -54,7 +54,7 @@ describe('canopy validate', () => {
   it('exits 0 for the starter policies and says what it found', async () => {
     const result = await runCanopy(['validate', STARTER_POLICIES]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/valid \(3 policies, revision sha256:[0-9a-f]{16}\)/);
+    expect(result.stdout).toMatch(/valid \(3 policies, 1 mutation, revision sha256:[0-9a-f]{16}\)/);
   });
 
   it('exits 1 with file:line:column for a policy that does not validate', async () => {
@@ -96,7 +96,7 @@ describe('canopy certs', () => {
 describe('canopy --help', () => {
   it.each([
     [[], ['serve', 'eval', 'validate', 'certs']],
-    [['serve'], ['--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir']],
+    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir']],
     [['eval'], ['--policies', '--json', 'exit 0 all allowed']],
     [['validate'], ['strict mode', 'exit 0 valid']],
     [['certs'], ['--out', '--dns', 'caBundle']],
@@ -153,7 +153,7 @@ describe('canopy serve', () => {
     const state = tempDir();
     const first = await start(['--state-dir', state]);
     expect(first.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (generated)`);
-    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(3 policies from \.\/policies\) is active/);
+    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(3 policies, 1 mutation from \.\/policies\) is active/);
     expect(first.stderr()).toContain('try it: curl --cacert');
     const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
     const ready = await getReady(first.port, caPem);

@@ -1,6 +1,6 @@
 // How the CLI talks to people: messages to stderr, results to stdout, and exit codes.
 import { PolicyActivationError } from '../pipeline/index.js';
-import { PolicyDirectoryError, PolicyLoadError } from '../engine/index.js';
+import { PolicyDirectoryError, PolicyLoadError, type CheckedPolicySet } from '../engine/index.js';
 
 export const EXIT = { ok: 0, denied: 1, invalid: 1, unreadable: 2 } as const;
 
@@ -13,4 +13,11 @@ export function isPolicyProblem(error: unknown): error is Error {
   return (
     error instanceof PolicyLoadError || error instanceof PolicyDirectoryError || error instanceof PolicyActivationError
   );
+}
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** "3 policies, 1 mutation" */
+export function describeSet(set: CheckedPolicySet): string {
+  return `${count(set.policies.size, 'policy', 'policies')}, ${count(set.mutations.length, 'mutation', 'mutations')}`;
 }

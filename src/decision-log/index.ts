@@ -3,10 +3,12 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AdmissionRequest } from '../admission/index.js';
 import type { Decision, PolicyHit } from '../decision/index.js';
+import type { MutationDecision } from '../pipeline/mutate.js';
 
 export type { Logger } from 'pino';
 
-export interface DecisionRecord {
+/** What every record says about the request it is for. */
+interface RequestFields {
   uid: string;
   user: string;
   operation: string;
@@ -15,6 +17,9 @@ export interface DecisionRecord {
   name: string;
   subresource: string;
   dryRun: boolean;
+}
+
+export interface DecisionRecord extends RequestFields {
   decision: 'allow' | 'deny';
   denied: string[];
   warned: string[];
@@ -23,6 +28,30 @@ export interface DecisionRecord {
   failure?: string;
   revision: string;
   latencyUs: number;
+}
+
+export interface MutationRecord extends RequestFields {
+  decision: 'allow' | 'deny';
+  mutations: string[];
+  patchOperations: number;
+  patchBytes: number;
+  skipped?: { mutation: string; error: string }[];
+  failure?: string;
+  revision: string;
+  latencyUs: number;
+}
+
+function requestFields(request: AdmissionRequest): RequestFields {
+  return {
+    uid: request.uid,
+    user: request.userInfo.username,
+    operation: request.operation,
+    kind: request.kind.kind,
+    namespace: request.namespace,
+    name: request.name,
+    subresource: request.subResource,
+    dryRun: request.dryRun,
+  };
 }
 
 export function createLogger(destination?: DestinationStream, options: LoggerOptions = {}): Logger {
@@ -36,19 +65,27 @@ export function decisionRecord(request: AdmissionRequest, decision: Decision, la
   const all = [...decision.denials, ...decision.warnings, ...decision.audits];
   const errors = all.filter((hit) => hit.error).map((hit) => ({ policy: hit.id, error: hit.error ?? '' }));
   return {
-    uid: request.uid,
-    user: request.userInfo.username,
-    operation: request.operation,
-    kind: request.kind.kind,
-    namespace: request.namespace,
-    name: request.name,
-    subresource: request.subResource,
-    dryRun: request.dryRun,
+    ...requestFields(request),
     decision: decision.allowed ? 'allow' : 'deny',
     denied: ids(decision.denials),
     warned: ids(decision.warnings),
     audited: ids(decision.audits),
     ...(errors.length > 0 ? { errors } : {}),
+    ...(decision.failure ? { failure: decision.failure } : {}),
+    revision: decision.revision,
+    latencyUs,
+  };
+}
+
+export function mutationRecord(request: AdmissionRequest, decision: MutationDecision, latencyUs: number): MutationRecord {
+  const skipped = decision.skipped.map(({ id, error }) => ({ mutation: id, error }));
+  return {
+    ...requestFields(request),
+    decision: decision.allowed ? 'allow' : 'deny',
+    mutations: decision.applied,
+    patchOperations: decision.operations.length,
+    patchBytes: decision.operations.length > 0 ? Buffer.byteLength(JSON.stringify(decision.operations)) : 0,
+    ...(skipped.length > 0 ? { skipped } : {}),
     ...(decision.failure ? { failure: decision.failure } : {}),
     revision: decision.revision,
     latencyUs,

@@ -25,6 +25,13 @@ export interface PolicyInfo {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
 
+/** What is wrong with a policy's @id, or undefined when it is usable. */
+export function checkPolicyId(id: string | undefined): string | undefined {
+  if (id === undefined || id === '') return 'policy has no @id("...") annotation';
+  if (!ID_PATTERN.test(id)) return `@id("${id}") must start with a letter or digit and use only letters, digits and . _ : / -`;
+  return undefined;
+}
+
 function oneOf<T extends string>(
   value: string | undefined,
   allowed: readonly T[],
@@ -42,14 +49,12 @@ export function readPolicyInfo(
 ): PolicyInfo | PolicyDiagnostic[] {
   const problems: string[] = [];
   const id = annotations['id'];
-  if (id === undefined || id === '') problems.push('policy has no @id("...") annotation');
-  else if (!ID_PATTERN.test(id)) {
-    problems.push(`@id("${id}") must start with a letter or digit and use only letters, digits and . _ : / -`);
-  }
+  const idProblem = checkPolicyId(id);
+  if (idProblem) problems.push(idProblem);
   if (effect === 'permit') {
     problems.push(
       'permit policies have no effect in a validating policy set: Canopy allows every request that no ' +
-        'forbid policy denies, so write the rule as a forbid',
+        'forbid policy denies, so write the rule as a forbid (mutations, which are permits, live in mutations/)',
     );
   }
   const advice = annotations['advice'];

@@ -2,22 +2,30 @@
 // against the schema in strict mode, then preparse once. Nothing that fails any step is ever activated.
 import { createHash } from 'node:crypto';
 import { cedar } from '../cedar/index.js';
+import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
 import { readPolicyInfo, type PolicyInfo } from './annotations.js';
+import { readPolicyData } from './data.js';
 import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
 import type { PolicySetSource } from './policy-files.js';
-import type { SourceText } from './source-text.js';
+import type { SourcePosition, SourceText } from './source-text.js';
 
 /** The id of the policy Canopy adds so that whatever no forbid denies is allowed. */
 export const IMPLICIT_ALLOW_ID = 'canopy.implicit-allow';
 const IMPLICIT_ALLOW = 'permit (principal, action, resource);';
 
 /** A policy as it stands in its file: its text, where that text starts, and its annotations. */
-interface LocatedPolicy {
-  info: PolicyInfo;
+interface LocatedPolicy<Info extends { id: string; position: SourcePosition }> {
+  info: Info;
   text: string;
   source: SourceText;
   byteOffset: number;
 }
+
+type AnnotationReader<Info> = (
+  annotations: Readonly<Record<string, string>>,
+  effect: 'permit' | 'forbid',
+  position: SourcePosition,
+) => Info | PolicyDiagnostic[];
 
 export interface CheckedPolicySet {
   /** A content hash of the schema and every policy file: the same files give the same revision. */
@@ -28,23 +36,33 @@ export interface CheckedPolicySet {
   warnings: PolicyDiagnostic[];
   /** Policy text keyed by @id: the form Cedar is given, so it answers with our ids. */
   texts: Readonly<Record<string, string>>;
+  /** Mutation policies (policies/mutations/), in the order they run: @order, then @id. */
+  mutations: readonly MutationSpec[];
+  mutationTexts: Readonly<Record<string, string>>;
+  /** Policy data (policies/data/), for mutation templates. */
+  data: Readonly<Record<string, unknown>>;
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
   cedarPolicySetId: string;
+  cedarMutationSetId: string;
   cedarSchemaName: string;
 }
 
 function revisionOf(source: PolicySetSource): string {
   const hash = createHash('sha256');
-  for (const file of [source.schema, ...source.files]) {
+  for (const file of [source.schema, ...source.files, ...source.mutationFiles, ...source.dataFiles]) {
     hash.update(file.file).update('\0').update(file.bytes).update('\0');
   }
   return `sha256:${hash.digest('hex').slice(0, 16)}`;
 }
 
 /** Splits one file into its policies, keeping each one's byte offset for error locations. */
-function splitFile(source: SourceText, diagnostics: PolicyDiagnostic[]): LocatedPolicy[] {
+function splitFile<Info extends { id: string; position: SourcePosition }>(
+  source: SourceText,
+  readInfo: AnnotationReader<Info>,
+  diagnostics: PolicyDiagnostic[],
+): LocatedPolicy<Info>[] {
   const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
   if (parsed.type === 'failure') {
     for (const error of parsed.errors) diagnostics.push(...diagnosticsFromCedar(error, source));
@@ -61,7 +79,7 @@ function splitFile(source: SourceText, diagnostics: PolicyDiagnostic[]): Located
       message: 'policy templates are not supported: write static policies',
     });
   }
-  const located: LocatedPolicy[] = [];
+  const located: LocatedPolicy<Info>[] = [];
   let cursor = 0;
   for (const text of parts.policies) {
     // The parts are verbatim slices of the file, in order, so searching on from the last one finds each.
@@ -75,7 +93,7 @@ function splitFile(source: SourceText, diagnostics: PolicyDiagnostic[]): Located
       for (const error of json.errors) diagnostics.push(...diagnosticsFromCedar(error, source, byteOffset));
       continue;
     }
-    const info = readPolicyInfo(json.json.annotations ?? {}, json.json.effect, position);
+    const info = readInfo(json.json.annotations ?? {}, json.json.effect, position);
     if (Array.isArray(info)) diagnostics.push(...info);
     else located.push({ info, text, source, byteOffset });
   }
@@ -90,32 +108,49 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const error of schema.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
   }
 
-  const byId = new Map<string, LocatedPolicy>();
-  for (const file of source.files) {
-    for (const policy of splitFile(file, diagnostics)) {
-      const id = policy.info.id;
-      const first = byId.get(id);
-      if (id === IMPLICIT_ALLOW_ID) {
-        diagnostics.push({ position: policy.info.position, message: `@id("${id}") is reserved for Canopy` });
-      } else if (first) {
-        diagnostics.push({
-          position: policy.info.position,
-          message:
-            `duplicate policy id "${id}": also used at ${first.source.file}:${first.info.position.line}` +
-            ` (policy ids must be unique across all files)`,
-        });
-      } else {
-        byId.set(id, policy);
-      }
+  // One namespace of ids across validating policies and mutations: logs and reports name them alike.
+  const byId = new Map<string, LocatedPolicy<{ id: string; position: SourcePosition }>>();
+  const claim = (policy: LocatedPolicy<{ id: string; position: SourcePosition }>): boolean => {
+    const id = policy.info.id;
+    const first = byId.get(id);
+    if (id === IMPLICIT_ALLOW_ID) {
+      diagnostics.push({ position: policy.info.position, message: `@id("${id}") is reserved for Canopy` });
+    } else if (first) {
+      diagnostics.push({
+        position: policy.info.position,
+        message:
+          `duplicate policy id "${id}": also used at ${first.source.file}:${first.info.position.line}` +
+          ` (policy ids must be unique across all files)`,
+      });
+    } else {
+      byId.set(id, policy);
+      return true;
     }
+    return false;
+  };
+  const validating = new Map<string, LocatedPolicy<PolicyInfo>>();
+  for (const file of source.files) {
+    for (const policy of splitFile(file, readPolicyInfo, diagnostics)) if (claim(policy)) validating.set(policy.info.id, policy);
   }
+  const mutating = new Map<string, LocatedPolicy<MutationSpec>>();
+  for (const file of source.mutationFiles) {
+    for (const policy of splitFile(file, readMutationSpec, diagnostics)) if (claim(policy)) mutating.set(policy.info.id, policy);
+  }
+  const data = readPolicyData(source.dataFiles, diagnostics);
+  const mutations = [...mutating.values()]
+    .map((policy) => policy.info)
+    .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  diagnostics.push(...findStaticConflicts(mutations));
   if (diagnostics.length > 0) throw new PolicyLoadError(diagnostics);
 
   const texts: Record<string, string> = {};
-  for (const [id, policy] of byId) texts[id] = policy.text;
+  for (const [id, policy] of validating) texts[id] = policy.text;
+  const mutationTexts: Record<string, string> = {};
+  for (const [id, policy] of mutating) mutationTexts[id] = policy.text;
+  // Both kinds are validated in one call: their ids are unique, and errors map back through byId.
   const validation = cedar.validate({
     schema: source.schema.text,
-    policies: { staticPolicies: texts },
+    policies: { staticPolicies: { ...texts, ...mutationTexts } },
     validationSettings: { mode: 'strict' },
   });
   if (validation.type === 'failure') {
@@ -136,8 +171,17 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   for (const { policyId, error } of validation.validationWarnings) warnings.push(...locate(policyId, error));
 
   const policies = new Map<string, PolicyInfo>();
-  for (const [id, policy] of byId) policies.set(id, policy.info);
-  return { revision: revisionOf(source), schemaText: source.schema.text, policies, warnings, texts };
+  for (const [id, policy] of validating) policies.set(id, policy.info);
+  return {
+    revision: revisionOf(source),
+    schemaText: source.schema.text,
+    policies,
+    warnings,
+    texts,
+    mutations,
+    mutationTexts,
+    data,
+  };
 }
 
 let preparedSets = 0;
@@ -160,7 +204,14 @@ export function preparePolicySet(checked: CheckedPolicySet): CompiledPolicySet {
   if (prepared.type === 'failure') {
     throw new Error(`Cedar refused to preparse the policy set: ${prepared.errors.map((e) => e.message).join('; ')}`);
   }
-  return { ...checked, cedarPolicySetId, cedarSchemaName };
+  // Mutations are a set of their own: no implicit permit, so Cedar's reasons are exactly the mutations
+  // whose condition holds.
+  const cedarMutationSetId = `${cedarPolicySetId}/mutations`;
+  const preparedMutations = cedar.preparsePolicySet(cedarMutationSetId, { staticPolicies: { ...checked.mutationTexts } });
+  if (preparedMutations.type === 'failure') {
+    throw new Error(`Cedar refused to preparse the mutations: ${preparedMutations.errors.map((e) => e.message).join('; ')}`);
+  }
+  return { ...checked, cedarPolicySetId, cedarMutationSetId, cedarSchemaName };
 }
 
 export function compilePolicySet(source: PolicySetSource): CompiledPolicySet {

@@ -26,7 +26,10 @@ export type Evaluation =
   | { ok: true; satisfied: string[]; errors: PolicyError[] }
   | { ok: false; message: string };
 
-export function evaluate(set: CompiledPolicySet, request: CedarRequest): Evaluation {
+/** Which of a compiled set's Cedar policy sets to evaluate. */
+export type PolicyKind = 'validating' | 'mutations';
+
+export function evaluate(set: CompiledPolicySet, request: CedarRequest, kind: PolicyKind = 'validating'): Evaluation {
   let answer;
   try {
     answer = cedar.statefulIsAuthorized({
@@ -35,7 +38,7 @@ export function evaluate(set: CompiledPolicySet, request: CedarRequest): Evaluat
       resource: request.resource,
       context: request.context,
       entities: request.entities,
-      preparsedPolicySetId: set.cedarPolicySetId,
+      preparsedPolicySetId: kind === 'validating' ? set.cedarPolicySetId : set.cedarMutationSetId,
       preparsedSchemaName: set.cedarSchemaName,
       // Checks the request against the schema, so a translation bug is a clear failure, not a skipped rule.
       validateRequest: true,

@@ -1,5 +1,5 @@
 // The Cedar engine: load a policy directory, validate it against the schema, preparse it, evaluate.
-export { POLICY_MODES, SEVERITIES, type PolicyInfo, type PolicyMode, type Severity } from './annotations.js';
+export { ON_ERROR, POLICY_MODES, SEVERITIES, type OnError, type PolicyInfo, type PolicyMode, type Severity } from './annotations.js';
 export {
   checkPolicySet,
   compilePolicySet,
@@ -9,7 +9,14 @@ export {
   type CompiledPolicySet,
 } from './compile.js';
 export { formatDiagnostic, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
-export { evaluate, type CedarRequest, type EntityRef, type Evaluation, type PolicyError } from './evaluate.js';
+export { evaluate, type CedarRequest, type EntityRef, type Evaluation, type PolicyError, type PolicyKind } from './evaluate.js';
 export { loadPolicyDirectory } from './load.js';
-export { readPolicyDirectory, PolicyDirectoryError, SCHEMA_FILE, type PolicySetSource } from './policy-files.js';
+export {
+  readPolicyDirectory,
+  PolicyDirectoryError,
+  DATA_DIR,
+  MUTATIONS_DIR,
+  SCHEMA_FILE,
+  type PolicySetSource,
+} from './policy-files.js';
 export { SourceText, formatPosition, type SourcePosition } from './source-text.js';

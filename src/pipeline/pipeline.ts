@@ -1,11 +1,13 @@
 // The one pipeline behind every entry point (webhook, `canopy eval`, later test, audit and impact):
-// AdmissionReview → checks → Cedar request → engine → decision → AdmissionReview response.
+// AdmissionReview → checks → Cedar request → engine → decision → AdmissionReview response; and for the
+// mutating webhook, the mutations whose conditions hold → a checked JSON Patch.
 import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
-import { decisionRecord, type Logger } from '../decision-log/index.js';
+import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
 import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
 import { toCedarRequest } from '../translate/index.js';
-import { toAdmissionReview } from './response.js';
+import { decideMutation, type MutationDecision } from './mutate.js';
+import { toAdmissionReview, toMutationReview } from './response.js';
 import { WARM_UP_REQUESTS } from './warm-up.js';
 
 /** A checked policy set that could not be made active: the previously active one (if any) stays. */
@@ -19,6 +21,13 @@ export class PolicyActivationError extends Error {
 export interface AdmissionResult {
   request: AdmissionRequest;
   decision: Decision;
+  review: AdmissionReviewResponse;
+  latencyUs: number;
+}
+
+export interface MutationResult {
+  request: AdmissionRequest;
+  decision: MutationDecision;
   review: AdmissionReviewResponse;
   latencyUs: number;
 }
@@ -63,13 +72,15 @@ export class AdmissionPipeline {
   activate(checked: CheckedPolicySet): CompiledPolicySet {
     const prepared = preparePolicySet(checked);
     for (const request of WARM_UP_REQUESTS) {
-      const decision = judgeWith(prepared, request);
-      if (decision.failure) {
-        throw new PolicyActivationError(
-          `policy set ${checked.revision} cannot evaluate Canopy's requests ` +
-            `(${request.operation} ${request.kind.kind}): ${decision.failure}. ` +
-            'Does the schema still declare every attribute Canopy sends (policies/README.md)?',
-        );
+      const evaluations = [evaluate(prepared, toCedarRequest(request)), evaluate(prepared, toCedarRequest(request), 'mutations')];
+      for (const evaluation of evaluations) {
+        if (!evaluation.ok) {
+          throw new PolicyActivationError(
+            `policy set ${checked.revision} cannot evaluate Canopy's requests ` +
+              `(${request.operation} ${request.kind.kind}): ${evaluation.message}. ` +
+              'Does the schema still declare every attribute Canopy sends (policies/README.md)?',
+          );
+        }
       }
     }
     this.active = prepared;
@@ -90,6 +101,17 @@ export class AdmissionPipeline {
     const review = toAdmissionReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(decisionRecord(request, decision, latencyUs), 'decision');
+    return { request, decision, review, latencyUs };
+  }
+
+  /** The mutating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
+  mutate(body: unknown): MutationResult {
+    const started = process.hrtime.bigint();
+    const request = parseAdmissionReview(body);
+    const decision = decideMutation(this.active, request);
+    const review = toMutationReview(request.uid, decision);
+    const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
+    this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');
     return { request, decision, review, latencyUs };
   }
 }

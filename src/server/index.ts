@@ -5,6 +5,7 @@ import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
 import { healthRoutes } from './routes/health.js';
+import { mutateRoute } from './routes/mutate.js';
 import { validateRoute } from './routes/validate.js';
 
 /**
@@ -38,6 +39,7 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
   registerErrorHandling(app, bodyLimit);
   acceptJsonWithAnyContentType(app);
   validateRoute(app, options.pipeline);
+  mutateRoute(app, options.pipeline);
   healthRoutes(app, options.pipeline);
   await app.ready();
   return app;

@@ -14,7 +14,7 @@ const POD_SPEC_PATHS: Record<string, readonly string[]> = {
   'batch/CronJob': ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
 };
 
-const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
+export const CONTAINER_LISTS = ['initContainers', 'containers', 'ephemeralContainers'] as const;
 
 export interface WorkloadFacts {
   containers: string[];
@@ -30,9 +30,20 @@ export function isWorkloadKind(group: string, kind: string): boolean {
   return `${group}/${kind}` in POD_SPEC_PATHS;
 }
 
+/** Where the pod spec sits in an object of this kind (`["spec"]` for a Pod), or undefined for other kinds. */
+export function podSpecPath(group: string, kind: string): readonly string[] | undefined {
+  return POD_SPEC_PATHS[`${group}/${kind}`];
+}
+
+/** Where the pods' metadata sits: `["metadata"]` for a Pod, the pod template's metadata otherwise. */
+export function podMetadataPath(group: string, kind: string): readonly string[] | undefined {
+  const spec = podSpecPath(group, kind);
+  return spec && [...spec.slice(0, -1), 'metadata'];
+}
+
 function podSpecOf(group: string, kind: string, object: unknown): JsonRecord {
   let node: JsonRecord = asRecord(object);
-  for (const key of POD_SPEC_PATHS[`${group}/${kind}`] ?? []) node = asRecord(node[key]);
+  for (const key of podSpecPath(group, kind) ?? []) node = asRecord(node[key]);
   return node;
 }
 

@@ -7,7 +7,7 @@ import { loadPolicyDirectory } from '../../engine/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
 import { defaultServingHosts, ensureCertificates } from '../../tls/index.js';
-import { isPolicyProblem, say } from '../output.js';
+import { describeSet, isPolicyProblem, say } from '../output.js';
 
 interface ServeOptions {
   port: number;
@@ -56,7 +56,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   let revision: string;
   try {
     const set = pipeline.activate(await loadPolicyDirectory(options.policies));
-    revision = `${set.revision} (${set.policies.size} policies from ${options.policies})`;
+    revision = `${set.revision} (${describeSet(set)} from ${options.policies})`;
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
     say(`refusing to start: ${options.policies}: ${error.message}`);
@@ -70,7 +70,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : options.port;
   const base = `https://${urlHost(options.host)}:${port}`;
   say(`policy set ${revision} is active`);
-  say(`listening on https://${options.host}:${port}: POST /validate, GET /healthz, GET /readyz`);
+  say(`listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`);
   say(tls.note);
   if (!options.tlsCert) {
     const ca = path.join(options.stateDir, 'tls', 'ca.crt');
@@ -91,7 +91,7 @@ export async function serve(options: ServeOptions): Promise<void> {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('run the validating admission webhook over HTTPS')
+    .description('run the validating and mutating admission webhooks over HTTPS')
     .option('--port <port>', 'port to listen on (0 picks a free one)', integer(0, 65535), 8443)
     .option('--host <address>', 'address to listen on', '0.0.0.0')
     .option('--policies <dir>', 'the policy directory', './policies')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatDiagnostic, loadPolicyDirectory } from '../../engine/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
-import { EXIT, isPolicyProblem } from '../output.js';
+import { describeSet, EXIT, isPolicyProblem } from '../output.js';
 
 export async function validatePolicies(dir: string): Promise<number> {
   try {
@@ -10,7 +10,7 @@ export async function validatePolicies(dir: string): Promise<number> {
     // Activating in a throwaway pipeline also proves the schema accepts the requests Canopy builds.
     new AdmissionPipeline().activate(checked);
     for (const warning of checked.warnings) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
-    process.stdout.write(`${dir}: valid (${checked.policies.size} ${checked.policies.size === 1 ? "policy" : "policies"}, revision ${checked.revision})\n`);
+    process.stdout.write(`${dir}: valid (${describeSet(checked)}, revision ${checked.revision})\n`);
     return EXIT.ok;
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;

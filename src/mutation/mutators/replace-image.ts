@@ -1,0 +1,41 @@
+// replace-image: replace image references as written, in every container (init and ephemeral too):
+// pin a tag to a digest, or move an image to a mirror.
+import { CONTAINER_LISTS, podSpecPath, asArray, asRecord } from '../../translate/index.js';
+import type { Write } from '../writes.js';
+import { paramsRecord, stringMap } from './params.js';
+import { MutatorParamsError, type Mutator } from './types.js';
+
+export interface ReplaceImageParams {
+  images: Record<string, string>;
+}
+
+export const replaceImage: Mutator<ReplaceImageParams> = {
+  name: 'replace-image',
+  summary: 'replace image references (for example a tag by its digest) in every container',
+  parse(raw, { templated }) {
+    const params = paramsRecord(raw, 'replace-image', ['images']);
+    const images = stringMap(params['images'], 'images', templated, (_from, to) => (to === '' ? 'the replacement is empty' : undefined));
+    if (Object.keys(images).length === 0) throw new MutatorParamsError('replace-image needs images: a map from reference to replacement');
+    return { images };
+  },
+  writes({ object, group, kind }, params) {
+    const specPath = podSpecPath(group, kind);
+    if (!specPath) return [];
+    let spec = asRecord(object);
+    for (const key of specPath) spec = asRecord(spec[key]);
+    const writes: Write[] = [];
+    for (const list of CONTAINER_LISTS) {
+      asArray(spec[list]).forEach((entry, index) => {
+        const image = asRecord(entry)['image'];
+        const replacement = typeof image === 'string' ? params.images[image] : undefined;
+        if (replacement !== undefined && replacement !== image) {
+          writes.push({ kind: 'set', tokens: [...specPath, list, String(index), 'image'], value: replacement });
+        }
+      });
+    }
+    return writes;
+  },
+  staticWrites(params) {
+    return Object.entries(params.images).map(([from, to]) => ({ key: `image:${from}`, value: to }));
+  },
+};

@@ -1,0 +1,69 @@
+// The mutating webhook's decision: which mutations' conditions hold (Cedar), what they change (the
+// mutation runner), and a denial naming the mutation when something cannot be done.
+import type { Operation } from 'rfc6902';
+import type { AdmissionRequest } from '../admission/index.js';
+import { evaluate, type CompiledPolicySet } from '../engine/index.js';
+import { MutationError, runMutations } from '../mutation/index.js';
+import { toCedarRequest } from '../translate/index.js';
+
+export interface MutationDecision {
+  allowed: boolean;
+  operations: Operation[];
+  /** Mutations that changed the object, in the order they ran. */
+  applied: string[];
+  /** The object after the patch (the request's object when nothing applied). */
+  mutated: unknown;
+  /** Why the request is denied. */
+  failure?: string;
+  /** Mutation errors ignored because the mutation says @onError("skip"). */
+  skipped: { id: string; error: string }[];
+  revision: string;
+}
+
+/** Mutations rewrite the object being created or updated; a subresource body or a delete is left alone. */
+function isMutable(request: AdmissionRequest): boolean {
+  const object = request.object;
+  return (
+    (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
+    request.subResource === '' &&
+    typeof object === 'object' &&
+    object !== null &&
+    !Array.isArray(object)
+  );
+}
+
+export function decideMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest): MutationDecision {
+  const unchanged = { operations: [], applied: [], mutated: request.object, skipped: [] };
+  if (!set) return { ...unchanged, allowed: false, failure: 'no validated policy set is active yet', revision: 'none' };
+  const revision = set.revision;
+  if (!isMutable(request) || set.mutations.length === 0) return { ...unchanged, allowed: true, revision };
+
+  const deny = (failure: string): MutationDecision => ({ ...unchanged, allowed: false, failure, revision });
+  let evaluation;
+  try {
+    evaluation = evaluate(set, toCedarRequest(request), 'mutations');
+  } catch (error) {
+    return deny(`could not translate the request: ${(error as Error).message}`);
+  }
+  if (!evaluation.ok) return deny(`mutation conditions could not be evaluated: ${evaluation.message}`);
+
+  const skipped: MutationDecision['skipped'] = [];
+  for (const { policyId, message } of evaluation.errors) {
+    const spec = set.mutations.find((m) => m.id === policyId);
+    if (spec?.onError === 'skip') {
+      skipped.push({ id: policyId, error: message });
+      continue;
+    }
+    // Skipping a mutation could let an object through without a change a policy requires.
+    return { ...deny(`mutation [${policyId}] could not be evaluated (${message}), so Canopy fails closed`), skipped };
+  }
+  const satisfied = new Set(evaluation.satisfied);
+  const applicable = set.mutations.filter((spec) => satisfied.has(spec.id));
+  try {
+    const run = runMutations(applicable, request, { data: set.data });
+    return { allowed: true, operations: run.operations, applied: run.applied, mutated: run.mutated, skipped, revision };
+  } catch (error) {
+    if (error instanceof MutationError) return { ...deny(error.message), skipped };
+    throw error;
+  }
+}
