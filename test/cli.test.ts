@@ -50,6 +50,49 @@ describe('canopy eval', () => {
   });
 });
 
+describe('the examples README points to', () => {
+  it('allow the plain pod, deny the privileged one, and patch the one without resources', async () => {
+    const examples = ['pod', 'privileged-pod', 'pod-without-resources'].map((name) => `examples/admission-reviews/${name}.json`);
+    const result = await runCanopy(['eval', '--mutate', '--json', ...examples]);
+    const lines = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as {
+      mutation: { response: { patch?: string } };
+      validation: { response: { allowed: boolean; status?: { message: string } } };
+    });
+    expect(lines.map((line) => line.validation.response.allowed)).toEqual([true, false, true]);
+    expect(lines[1]?.validation.response.status?.message).toContain('[baseline.privileged]');
+    expect(lines.map((line) => line.mutation.response.patch !== undefined)).toEqual([false, false, true]);
+    expect(result.code).toBe(1);
+  });
+});
+
+describe('canopy eval --mutate', () => {
+  const DEPLOYMENT = `${FIXTURE_DIR}021-Deployment-CREATE.json`;
+
+  it('shows the patch, the mutated object, and the validation of the mutated object', async () => {
+    const result = await runCanopy(['eval', '--mutate', DEPLOYMENT, FIXTURE_NAMESPACE]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`MUTATE ${DEPLOYMENT}: CREATE Deployment team-a/api: patched by [mutations.default-resources]`);
+    expect(result.stdout).toContain('"path": "/spec/template/spec/containers/0/resources/limits/memory"');
+    expect(result.stdout).toMatch(/mutated object:\n\{\n  "kind": "Deployment"/);
+    expect(result.stdout).toContain(`ALLOW ${DEPLOYMENT}`);
+    expect(result.stdout).toContain(`MUTATE ${FIXTURE_NAMESPACE}: CREATE Namespace scratch: no patch`);
+    expect(result.stdout).toContain(`DENY  ${FIXTURE_NAMESPACE}`);
+  });
+
+  it('prints one JSON line per file with the mutation response, the object and the validation', async () => {
+    const result = await runCanopy(['eval', '--mutate', '--json', DEPLOYMENT]);
+    expect(result.code).toBe(0);
+    const line = JSON.parse(result.stdout) as {
+      mutation: { response: { patchType: string } };
+      object: { spec: { template: { spec: { containers: { resources: unknown }[] } } } };
+      validation: { response: { allowed: boolean } };
+    };
+    expect(line.mutation.response.patchType).toBe('JSONPatch');
+    expect(line.object.spec.template.spec.containers[0]?.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } });
+    expect(line.validation.response.allowed).toBe(true);
+  });
+});
+
 describe('canopy validate', () => {
   it('exits 0 for the starter policies and says what it found', async () => {
     const result = await runCanopy(['validate', STARTER_POLICIES]);
@@ -97,7 +140,7 @@ describe('canopy --help', () => {
   it.each([
     [[], ['serve', 'eval', 'validate', 'certs']],
     [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir']],
-    [['eval'], ['--policies', '--json', 'exit 0 all allowed']],
+    [['eval'], ['--policies', '--json', '--mutate', 'exit 0 all allowed']],
     [['validate'], ['strict mode', 'exit 0 valid']],
     [['certs'], ['--out', '--dns', 'caBundle']],
   ])('canopy %j --help explains itself', async (command, words) => {

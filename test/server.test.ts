@@ -27,14 +27,17 @@ describe('POST /validate over HTTPS', () => {
     ['no request', JSON.stringify({ kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1' }), /request must be an object, got undefined/],
   ];
 
-  it.each(badRequests)('answers %s with 400 and a JSON error', async (_what, body, message) => {
-    const result = await server.post('/validate', body);
-    expect(result.status).toBe(400);
-    expect(result.headers['content-type']).toMatch(/^application\/json/);
-    const error = result.json() as { error: string; message: string };
-    expect(error.error).toBe('Bad Request');
-    expect(error.message).toMatch(message);
-  });
+  it.each(badRequests.flatMap(([what, body, message]) => ['/validate', '/mutate'].map((path) => [path, what, body, message] as const)))(
+    'POST %s answers %s with 400 and a JSON error',
+    async (path, _what, body, message) => {
+      const result = await server.post(path, body);
+      expect(result.status).toBe(400);
+      expect(result.headers['content-type']).toMatch(/^application\/json/);
+      const error = result.json() as { error: string; message: string };
+      expect(error.error).toBe('Bad Request');
+      expect(error.message).toMatch(message);
+    },
+  );
 
   it.each([
     ['no request.uid', (r: Record<string, unknown>) => delete r['uid'], 'request.uid is missing'],

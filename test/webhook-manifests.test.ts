@@ -12,15 +12,20 @@ interface Webhook {
   timeoutSeconds: number;
   clientConfig: { service: { name: string; namespace: string; path: string }; caBundle: string };
   rules: { apiGroups: string[]; apiVersions: string[]; operations: string[]; resources: string[] }[];
+  reinvocationPolicy?: string;
   namespaceSelector: { matchExpressions: { key: string; operator: string; values: string[] }[] };
 }
 
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  webhooks: Webhook[];
+}
+
+const read = (file: string) => parse(readFileSync(`${REPO_ROOT}webhooks/${file}`, 'utf8')) as Manifest;
+
 describe('webhooks/validating.yaml', () => {
-  const manifest = parse(readFileSync(`${REPO_ROOT}webhooks/validating.yaml`, 'utf8')) as {
-    apiVersion: string;
-    kind: string;
-    webhooks: Webhook[];
-  };
+  const manifest = read('validating.yaml');
   const webhook = manifest.webhooks[0] as Webhook;
 
   it('is a v1 ValidatingWebhookConfiguration calling /validate on the canopy Service', () => {
@@ -52,5 +57,32 @@ describe('webhooks/validating.yaml', () => {
   it('cannot be applied with the placeholder caBundle by mistake', () => {
     // The API server decodes caBundle as standard base64: '-' is outside that alphabet, so apply fails.
     expect(/^[A-Za-z0-9+/]*={0,2}$/.test(webhook.clientConfig.caBundle)).toBe(false);
+  });
+});
+
+describe('webhooks/mutating.yaml', () => {
+  const manifest = read('mutating.yaml');
+  const webhook = manifest.webhooks[0] as Webhook;
+  const validating = read('validating.yaml').webhooks[0] as Webhook;
+
+  it('is a v1 MutatingWebhookConfiguration calling /mutate on the canopy Service', () => {
+    expect(manifest.apiVersion).toBe('admissionregistration.k8s.io/v1');
+    expect(manifest.kind).toBe('MutatingWebhookConfiguration');
+    expect(webhook.clientConfig.service).toMatchObject({ name: 'canopy', namespace: 'canopy-system', path: '/mutate' });
+    expect(webhook.admissionReviewVersions).toEqual(['v1']);
+  });
+
+  it('is reinvoked when needed, fails closed and has no side effects', () => {
+    expect(webhook.reinvocationPolicy).toBe('IfNeeded');
+    expect(webhook.failurePolicy).toBe('Fail');
+    expect(webhook.sideEffects).toBe('None');
+  });
+
+  it('sees creates and updates of every resource', () => {
+    expect(webhook.rules).toEqual([{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['*'], scope: '*' }]);
+  });
+
+  it('has the same namespace exclusions as the validating webhook', () => {
+    expect(webhook.namespaceSelector).toEqual(validating.namespaceSelector);
   });
 });

@@ -104,11 +104,14 @@ describe('loading a policy directory', () => {
 });
 
 describe('policies/README.md', () => {
-  it('shows an example policy that validates against the schema', async () => {
+  it('shows example policies and mutations that all validate against the schema', async () => {
     const readme = readFileSync(`${STARTER_POLICIES}/README.md`, 'utf8');
-    const example = /```cedar\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(example).toContain('forbid');
-    const set = await loadPolicyDirectory(policyDir({ 'example.cedar': example ?? '' }));
+    const examples = [...readme.matchAll(/```cedar\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+    const files = Object.fromEntries(
+      examples.map((text, index) => [`${/^permit/m.test(text) ? 'mutations/' : ''}example-${index}.cedar`, text]),
+    );
+    const set = await loadPolicyDirectory(policyDir(files));
     expect([...set.policies.keys()]).toEqual(['example.no-exec-in-payments']);
+    expect(set.mutations.map((m) => m.id).sort()).toEqual(['mutations.payments-in-eu', 'mutations.team-annotation']);
   });
 });

@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AdmissionReviewError } from '../../admission/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
-import { AdmissionPipeline, type AdmissionResult } from '../../pipeline/index.js';
+import { AdmissionPipeline, type AdmissionResult, type MutationResult } from '../../pipeline/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 export interface EvalOptions {
   policies: string;
   json: boolean;
+  mutate: boolean;
 }
 
 async function readInput(file: string): Promise<string> {
@@ -18,7 +19,7 @@ async function readInput(file: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function describeRequest({ request }: AdmissionResult): string {
+function describeRequest({ request }: { request: AdmissionResult['request'] }): string {
   const where = request.namespace && request.kind.kind !== 'Namespace' ? `${request.namespace}/` : '';
   const sub = request.subResource ? ` (${request.subResource})` : '';
   return `${request.operation} ${request.kind.kind}${sub} ${where}${request.name || '<unnamed>'}`;
@@ -33,26 +34,65 @@ function printHuman(file: string, result: AdmissionResult): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** The file's result, or why it could not be judged. */
-async function judgeFile(pipeline: AdmissionPipeline, file: string): Promise<AdmissionResult | string> {
+/** What `eval --mutate` reports for one file: the mutation, then validation of the mutated object. */
+interface MutateAndValidate {
+  mutation: MutationResult;
+  validation?: AdmissionResult;
+}
+
+/** As the API server does: mutate, then validate the mutated object (unless the mutation denied). */
+function mutateThenValidate(pipeline: AdmissionPipeline, body: unknown): MutateAndValidate {
+  const mutation = pipeline.mutate(body);
+  if (!mutation.decision.allowed) return { mutation };
+  const review = body as { request: Record<string, unknown> };
+  const mutated = { ...review, request: { ...review.request, object: mutation.decision.mutated } };
+  return { mutation, validation: pipeline.review(mutated) };
+}
+
+/** The file's body, or why it could not be read. */
+async function readBody(file: string): Promise<{ body: unknown } | string> {
   let text: string;
   try {
     text = await readInput(file);
   } catch (error) {
     return `cannot read: ${(error as Error).message}`;
   }
-  let body: unknown;
   try {
-    body = JSON.parse(text);
+    return { body: JSON.parse(text) as unknown };
   } catch (error) {
     return `not JSON: ${(error as Error).message}`;
   }
+}
+
+/** Runs `judge` on the file's body; returns its result, or why the file could not be judged. */
+async function judgeFile<T>(file: string, judge: (body: unknown) => T): Promise<T | string> {
+  const read = await readBody(file);
+  if (typeof read === 'string') return read;
   try {
-    return pipeline.review(body);
+    return judge(read.body);
   } catch (error) {
     if (error instanceof AdmissionReviewError) return `not a valid AdmissionReview v1: ${error.message}`;
     throw error;
   }
+}
+
+function printMutation(file: string, { mutation, validation }: MutateAndValidate, json: boolean): void {
+  const { decision } = mutation;
+  if (json) {
+    const line = { file, mutation: mutation.review, object: decision.mutated, ...(validation ? { validation: validation.review } : {}) };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+    return;
+  }
+  if (!decision.allowed) {
+    process.stdout.write(`DENY  ${file}: ${describeRequest(mutation)}\n      ${mutation.review.response.status?.message ?? ''}\n`);
+    return;
+  }
+  const applied = decision.applied.length > 0 ? `patched by ${decision.applied.map((id) => `[${id}]`).join(', ')}` : 'no patch';
+  process.stdout.write(`MUTATE ${file}: ${describeRequest(mutation)}: ${applied}\n`);
+  if (decision.operations.length > 0) {
+    process.stdout.write(`patch:\n${JSON.stringify(decision.operations, null, 2)}\nmutated object:\n${JSON.stringify(decision.mutated, null, 2)}\n`);
+  }
+  if (validation) printHuman(file, validation);
 }
 
 export async function evalFiles(files: string[], options: EvalOptions): Promise<number> {
@@ -67,7 +107,18 @@ export async function evalFiles(files: string[], options: EvalOptions): Promise<
   let denied = 0;
   let unreadable = 0;
   for (const file of files) {
-    const result = await judgeFile(pipeline, file);
+    if (options.mutate) {
+      const result = await judgeFile(file, (body) => mutateThenValidate(pipeline, body));
+      if (typeof result === 'string') {
+        process.stderr.write(`canopy eval: ${file}: ${result}\n`);
+        unreadable += 1;
+        continue;
+      }
+      if (!result.mutation.decision.allowed || result.validation?.decision.allowed === false) denied += 1;
+      printMutation(file, result, options.json);
+      continue;
+    }
+    const result = await judgeFile(file, (body) => pipeline.review(body));
     if (typeof result === 'string') {
       process.stderr.write(`canopy eval: ${file}: ${result}\n`);
       unreadable += 1;
@@ -94,7 +145,8 @@ export function registerEval(program: Command): void {
     )
     .argument('<file...>', 'AdmissionReview JSON files ("-" reads standard input)')
     .option('--policies <dir>', 'the policy directory', './policies')
-    .option('--json', 'print one AdmissionReview response per line', false)
+    .option('--json', 'print one AdmissionReview response per line (with --mutate, one {file, mutation, object, validation} per line)', false)
+    .option('--mutate', 'run the mutating webhook first and show the patch and the mutated object, then validate the mutated object', false)
     .action(async (files: string[], options: EvalOptions) => {
       process.exitCode = await evalFiles(files, options);
     });
