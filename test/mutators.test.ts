@@ -132,6 +132,18 @@ describe.each(WORKLOADS)('built-in mutators on a %s', (kind, number) => {
     expect(terms.nodeSelectorTerms[1]?.['matchExpressions']).toEqual([eu]);
   });
 
+  it('two node-affinity mutations add up in the same term', async () => {
+    const t = await withMutations({
+      'eu.cedar': mutation('eu-only', '@mutator("node-affinity")\n@params("{key: region, operator: In, values: [eu]}")'),
+      'ssd.cedar': mutation('ssd-only', '@mutator("node-affinity")\n@params("{key: disk, operator: In, values: [ssd]}")'),
+    });
+    const { object } = mutateOnce(t, fixture(number));
+    const required = ((podSpecOf(object)['affinity'] as Json)['nodeAffinity'] as Json)['requiredDuringSchedulingIgnoredDuringExecution'];
+    expect(required).toEqual({
+      nodeSelectorTerms: [{ matchExpressions: [{ key: 'region', operator: 'In', values: ['eu'] }, { key: 'disk', operator: 'In', values: ['ssd'] }] }],
+    });
+  });
+
   it('replace-image pins an image in containers and init containers', async () => {
     const review = fixture(number);
     const image = containers(review.request.object as Json)[0]?.['image'] as string;
@@ -242,6 +254,16 @@ describe('conflicts and failures', () => {
     });
     expect(denied(t, fixture(12))).toBe(
       'Canopy could not mutate this request: mutations [owner-from-namespace] and [owner-from-user] both write /metadata/labels/owner with different values',
+    );
+  });
+
+  it('denies, naming both, when a later mutation changes what an earlier one wrote', async () => {
+    const t = await withMutations({
+      'a.cedar': mutation('a-settings', '@patch("[{op: add, path: /metadata/annotations/settings, value: one}]")'),
+      'b.cedar': mutation('b-settings', '@patch("[{op: replace, path: /metadata/annotations, value: {settings: two}}]")'),
+    });
+    expect(denied(t, fixture(12))).toBe(
+      'Canopy could not mutate this request: mutations [a-settings] and [b-settings] both write /metadata/annotations/settings with different values',
     );
   });
 

@@ -108,11 +108,12 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
       } catch (error) {
         throw new MutationError(`mutation [${spec.id}] cannot apply: ${(error as Error).message}`, [spec.id]);
       }
+      // Copies, so that later mutations changing the object in place cannot rewrite what was recorded.
+      operations.push(...structuredClone(ops));
       const failure = applyPatch(working, ops).find((result) => result !== null);
       if (failure) throw new MutationError(`mutation [${spec.id}] cannot apply: ${failure.message}`, [spec.id]);
-      operations.push(...ops);
       changed ||= ops.length > 0;
-      claims.push({ mutation: spec.id, write });
+      if (!(write.kind === 'set' && write.structural)) claims.push({ mutation: spec.id, write: structuredClone(write) });
     }
     if (changed) applied.push(spec.id);
   }

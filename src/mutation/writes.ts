@@ -5,7 +5,11 @@ import { isDeepStrictEqual } from 'node:util';
 import { Pointer, type Operation } from 'rfc6902';
 
 export type Write =
-  | { kind: 'set'; tokens: string[]; value: unknown }
+  /**
+   * `structural` marks scaffolding that other writes fill in (an empty list of terms): the value it
+   * sets is not one the mutation insists on, so later additions inside it are not conflicts.
+   */
+  | { kind: 'set'; tokens: string[]; value: unknown; structural?: true }
   | { kind: 'remove'; tokens: string[] }
   /** Append to the array at `tokens` unless an equal element is already in it. */
   | { kind: 'append'; tokens: string[]; value: unknown };

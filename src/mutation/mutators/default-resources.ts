@@ -4,7 +4,7 @@
 // be invalid).
 import { podSpecPath, asArray, asRecord } from '../../translate/index.js';
 import { parseQuantityMilli } from '../../quantity/index.js';
-import type { Write } from '../writes.js';
+import { valueAt, type Write } from '../writes.js';
 import { isTemplate, paramsRecord } from './params.js';
 import { isPodUpdate, MutatorParamsError, type Mutator } from './types.js';
 
@@ -52,8 +52,7 @@ export const defaultResources: Mutator<DefaultResourcesParams> = {
     const { object, group, kind } = target;
     const specPath = podSpecPath(group, kind);
     if (!specPath || isPodUpdate(target)) return [];
-    let spec = asRecord(object);
-    for (const key of specPath) spec = asRecord(spec[key]);
+    const spec = asRecord(valueAt(object, specPath));
     const writes: Write[] = [];
     for (const list of LISTS) {
       asArray(spec[list]).forEach((entry, index) => {

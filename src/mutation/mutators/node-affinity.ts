@@ -1,9 +1,8 @@
 // node-affinity: a required node affinity expression, such as "only nodes in an EU region". Required
 // terms are alternatives (ORed) and the expressions inside a term must all hold (ANDed), so the
 // expression is added to every existing term — otherwise a pod's own term could place it anywhere.
-import { podSpecPath, asArray, asRecord } from '../../translate/index.js';
-import { isDeepStrictEqual } from 'node:util';
-import type { Write } from '../writes.js';
+import { podSpecPath, asArray } from '../../translate/index.js';
+import { valueAt, type Write } from '../writes.js';
 import { isTemplate, paramsRecord } from './params.js';
 import { isPodUpdate, MutatorParamsError, type Mutator } from './types.js';
 
@@ -41,23 +40,11 @@ export const nodeAffinity: Mutator<NodeAffinityParams> = {
     const specPath = podSpecPath(group, kind);
     if (!specPath || isPodUpdate(target)) return [];
     const expression = { key: params.key, operator: params.operator, ...(params.values ? { values: params.values } : {}) };
-    let required: unknown = asRecord(object);
-    for (const key of [...specPath, ...REQUIRED]) required = asRecord(required)[key];
-    const terms = asArray(asRecord(required)['nodeSelectorTerms']);
-    if (terms.length === 0) {
-      return [{ kind: 'set', tokens: [...specPath, ...REQUIRED, 'nodeSelectorTerms'], value: [{ matchExpressions: [expression] }] }];
-    }
-    const writes: Write[] = [];
-    terms.forEach((term, index) => {
-      const expressions = asArray(asRecord(term)['matchExpressions']);
-      if (expressions.some((existing) => isDeepStrictEqual(existing, expression))) return;
-      writes.push({
-        kind: 'set',
-        tokens: [...specPath, ...REQUIRED, 'nodeSelectorTerms', String(index), 'matchExpressions'],
-        value: [...expressions, expression],
-      });
-    });
-    return writes;
+    const termsPath = [...specPath, ...REQUIRED, 'nodeSelectorTerms'];
+    const terms = asArray(valueAt(object, termsPath));
+    const into = (index: number): Write => ({ kind: 'append', tokens: [...termsPath, String(index), 'matchExpressions'], value: expression });
+    if (terms.length === 0) return [{ kind: 'set', tokens: termsPath, value: [{ matchExpressions: [] }], structural: true }, into(0)];
+    return terms.map((_term, index) => into(index));
   },
   // Expressions add up (AND); two mutations never overwrite each other's.
   staticWrites: () => [],

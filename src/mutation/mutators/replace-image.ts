@@ -1,7 +1,7 @@
 // replace-image: replace image references as written, in every container (init and ephemeral too):
 // pin a tag to a digest, or move an image to a mirror.
 import { CONTAINER_LISTS, podSpecPath, asArray, asRecord } from '../../translate/index.js';
-import type { Write } from '../writes.js';
+import { valueAt, type Write } from '../writes.js';
 import { paramsRecord, stringMap } from './params.js';
 import { MutatorParamsError, type Mutator } from './types.js';
 
@@ -21,8 +21,7 @@ export const replaceImage: Mutator<ReplaceImageParams> = {
   writes({ object, group, kind }, params) {
     const specPath = podSpecPath(group, kind);
     if (!specPath) return [];
-    let spec = asRecord(object);
-    for (const key of specPath) spec = asRecord(spec[key]);
+    const spec = asRecord(valueAt(object, specPath));
     const writes: Write[] = [];
     for (const list of CONTAINER_LISTS) {
       asArray(spec[list]).forEach((entry, index) => {
