@@ -184,6 +184,14 @@ describe('JSON Patch templates', () => {
     expect(object['spec']).toEqual({ settings: { 'a~b/c': { level: 3 } } });
   });
 
+  it('reads the facts Cedar sees about the object', async () => {
+    const t = await withMutations({
+      'facts.cedar': mutation('facts', "@patch(\"[{op: add, path: /metadata/annotations/canopy.io~1images, value: '{{ resource.kind }}: {{ resource.images[0] }}'}]\")"),
+    });
+    const { object } = mutateOnce(t, fixture(22));
+    expect((object['metadata'] as Json)['annotations']).toMatchObject({ 'canopy.io/images': 'Deployment: registry.example.com/team-a/api:1.4.2' });
+  });
+
   it('appends to a list only when the value is not there yet', async () => {
     const t = await withMutations({
       'toleration.cedar': mutation('toleration', "@patch(\"[{op: add, path: /spec/tolerations/-, value: {key: dedicated, operator: Equal, value: batch, effect: NoSchedule}}]\")", 'resource is k8s::Workload', ' when { resource.kind == "Pod" }'),

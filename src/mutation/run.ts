@@ -4,7 +4,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { applyPatch, type Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
-import { asRecord, toCedarRequest, type JsonRecord } from '../translate/index.js';
+import { asRecord, resourceEntities, toCedarRequest, type JsonRecord } from '../translate/index.js';
 import { MUTATORS } from './mutators/index.js';
 import { mutatedObjectProblems } from './shape.js';
 import type { MutationSpec } from './spec.js';
@@ -35,8 +35,20 @@ export interface MutationInputs {
   namespaceLabels?: Readonly<Record<string, string>>;
 }
 
+/** The facts Cedar policies see about the object (as mutated so far), with its labels as `labels`. */
+function resourceFacts(request: AdmissionRequest, object: unknown): Record<string, unknown> {
+  const { resource, entities } = resourceEntities({ ...request, object, oldObject: null });
+  const entity = entities.find((e) => 'type' in e.uid && e.uid.type === resource.type && e.uid.id === resource.id);
+  const { old: _old, ...attrs } = entity?.attrs ?? {};
+  return { ...attrs, labels: entity?.tags ?? {} };
+}
+
 function templateContext(request: AdmissionRequest, object: unknown, inputs: MutationInputs): Record<string, unknown> {
   return {
+    // Computed only when a template reads it.
+    get resource() {
+      return resourceFacts(request, object);
+    },
     request: {
       uid: request.uid,
       name: request.name,

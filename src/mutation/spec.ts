@@ -6,7 +6,7 @@ import { ON_ERROR, checkPolicyId, type OnError } from '../engine/annotations.js'
 import type { PolicyDiagnostic } from '../engine/diagnostics.js';
 import type { SourcePosition } from '../engine/source-text.js';
 import { MUTATORS } from './mutators/index.js';
-import { checkTemplates, hasTemplate, TemplateError } from './template.js';
+import { checkTemplates, hasTemplate, isWholeTemplate, TemplateError } from './template.js';
 
 export interface PatchOperationTemplate {
   op: 'add' | 'replace' | 'remove';
@@ -27,13 +27,12 @@ export interface MutationSpec {
   change: MutationChange;
 }
 
-const WHOLE_TEMPLATE = /^\s*\{\{.*\}\}\s*$/s;
 const PATCH_OPS = ['add', 'replace', 'remove'] as const;
 
 /** YAML flow syntax (and so JSON) inside a Cedar string: `[{op: add, path: /a, value: 'b'}]`. */
 function parseAnnotationValue(text: string, name: string): unknown {
   // A params value that is a single template is kept as text, to be replaced by the value it names.
-  if (WHOLE_TEMPLATE.test(text)) return text;
+  if (isWholeTemplate(text)) return text;
   try {
     return parseYaml(text) as unknown;
   } catch (error) {

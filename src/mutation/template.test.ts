@@ -18,6 +18,7 @@ describe('templates', () => {
     expect(renderTemplates('{{data.replicas}}', context)).toBe(3);
     expect(renderTemplates('region-{{ namespace.labels["canopy.io/region"] }}', context)).toBe('region-eu-west-1');
     expect(renderTemplates({ a: ['{{ request.namespace }}'] }, context)).toEqual({ a: ['team-a'] });
+    expect(renderTemplates('{{ request.namespace }}/{{ data.replicas }}', context)).toBe('team-a/3');
   });
 
   it('says which value is missing', () => {

@@ -1,11 +1,18 @@
 // Templates in mutation annotations: `{{ namespace.labels["canopy.io/region"] }}` stands for a value of
-// the request, the object, its namespace or the policy data. A string that is one template and nothing
-// else becomes the value itself (a map, a list, a number); a template inside other text becomes text.
+// the request, the object, its facts, its namespace or the policy data. A string that is one template
+// and nothing else becomes the value itself (a map, a list, a number); a template inside other text
+// becomes text.
 
-export const TEMPLATE_ROOTS = ['request', 'object', 'namespace', 'data'] as const;
+export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'data'] as const;
 
-const TEMPLATE = /\{\{\s*(.*?)\s*\}\}/g;
-const WHOLE_TEMPLATE = /^\s*\{\{\s*(.*?)\s*\}\}\s*$/;
+// A template's path never holds a brace, so one template ends at the first "}}".
+const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const WHOLE_TEMPLATE = /^\s*\{\{\s*([^{}]*?)\s*\}\}\s*$/;
+
+/** True when `text` is one template and nothing else, so it stands for a value of any type. */
+export function isWholeTemplate(text: string): boolean {
+  return WHOLE_TEMPLATE.test(text);
+}
 const SEGMENT = /^(?:\.?([A-Za-z_][A-Za-z0-9_-]*)|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*'([^']*)'\s*\]|\[\s*(\d+)\s*\])/;
 
 export class TemplateError extends Error {
