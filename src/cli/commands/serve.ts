@@ -69,14 +69,20 @@ export async function serve(options: ServeOptions): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const base = `https://${urlHost(options.host)}:${port}`;
-  say(`policy set ${revision} is active`);
-  say(`listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`);
-  say(tls.note);
+  // One write, so that whoever reads the output (a person, a test, a log collector) gets it whole.
+  const lines = [
+    `policy set ${revision} is active`,
+    `listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`,
+    tls.note,
+  ];
   if (!options.tlsCert) {
     const ca = path.join(options.stateDir, 'tls', 'ca.crt');
-    say(`try it: curl --cacert ${ca} -H 'Content-Type: application/json' ` +
-      `--data @examples/admission-reviews/privileged-pod.json ${base}/validate`);
+    lines.push(
+      `try it: curl --cacert ${ca} -H 'Content-Type: application/json' ` +
+        `--data @examples/admission-reviews/privileged-pod.json ${base}/validate`,
+    );
   }
+  say(lines.join('\ncanopy: '));
   const stop = (signal: string) => {
     say(`${signal}: finishing requests in flight, then stopping`);
     app.close().then(
