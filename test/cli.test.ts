@@ -138,8 +138,11 @@ describe('canopy certs', () => {
 
 describe('canopy --help', () => {
   it.each([
-    [[], ['serve', 'eval', 'validate', 'certs']],
-    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir']],
+    [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'certs']],
+    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests']],
+    [['fmt'], ['--check', "Cedar's formatter"]],
+    [['test'], ['--junit', '--coverage', '*.test.yaml']],
+    [['impact'], ['--from', '--to', '--requests', '--policies-path', '--format', 'git revision']],
     [['eval'], ['--policies', '--json', '--mutate', 'exit 0 all allowed']],
     [['validate'], ['strict mode', 'exit 0 valid']],
     [['certs'], ['--out', '--dns', 'caBundle']],

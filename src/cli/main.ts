@@ -3,7 +3,10 @@ import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerCerts } from './commands/certs.js';
 import { registerEval } from './commands/eval.js';
+import { registerFmt } from './commands/fmt.js';
+import { registerImpact } from './commands/impact.js';
 import { registerServe } from './commands/serve.js';
+import { registerTest } from './commands/test.js';
 import { registerValidate } from './commands/validate.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -16,6 +19,9 @@ export function buildProgram(): Command {
   registerServe(program);
   registerEval(program);
   registerValidate(program);
+  registerFmt(program);
+  registerTest(program);
+  registerImpact(program);
   registerCerts(program);
   return program;
 }

@@ -2,6 +2,7 @@
 export {
   AdmissionPipeline,
   PolicyActivationError,
+  type AdmissionOutcome,
   type AdmissionResult,
   type MutationResult,
   type PipelineOptions,

@@ -4,7 +4,7 @@ import type { Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
 import { evaluate, type CompiledPolicySet } from '../engine/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
-import { toCedarRequest } from '../translate/index.js';
+import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 
 export interface MutationDecision {
   allowed: boolean;
@@ -32,7 +32,11 @@ function isMutable(request: AdmissionRequest): boolean {
   );
 }
 
-export function decideMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest): MutationDecision {
+export function decideMutation(
+  set: CompiledPolicySet | undefined,
+  request: AdmissionRequest,
+  facts: RequestFacts = {},
+): MutationDecision {
   const unchanged = { operations: [], applied: [], mutated: request.object, skipped: [] };
   if (!set) return { ...unchanged, allowed: false, failure: 'no validated policy set is active yet', revision: 'none' };
   const revision = set.revision;
@@ -41,7 +45,7 @@ export function decideMutation(set: CompiledPolicySet | undefined, request: Admi
   const deny = (failure: string): MutationDecision => ({ ...unchanged, allowed: false, failure, revision });
   let evaluation;
   try {
-    evaluation = evaluate(set, toCedarRequest(request), 'mutations');
+    evaluation = evaluate(set, toCedarRequest(request, facts), 'mutations');
   } catch (error) {
     return deny(`could not translate the request: ${(error as Error).message}`);
   }
@@ -60,7 +64,7 @@ export function decideMutation(set: CompiledPolicySet | undefined, request: Admi
   const satisfied = new Set(evaluation.satisfied);
   const applicable = set.mutations.filter((spec) => satisfied.has(spec.id));
   try {
-    const run = runMutations(applicable, request, { data: set.data });
+    const run = runMutations(applicable, request, { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) });
     return { allowed: true, operations: run.operations, applied: run.applied, mutated: run.mutated, skipped, revision };
   } catch (error) {
     if (error instanceof MutationError) return { ...deny(error.message), skipped };

@@ -5,7 +5,7 @@ import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewRespon
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
 import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
-import { toCedarRequest } from '../translate/index.js';
+import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { decideMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { WARM_UP_REQUESTS } from './warm-up.js';
@@ -32,6 +32,12 @@ export interface MutationResult {
   latencyUs: number;
 }
 
+export interface AdmissionOutcome {
+  mutation: MutationResult;
+  /** Absent when the mutation denied the request. */
+  validation?: AdmissionResult;
+}
+
 export interface PipelineOptions {
   /** Where decision records go; none for callers that report decisions themselves. */
   decisionLog?: Logger;
@@ -39,10 +45,10 @@ export interface PipelineOptions {
 
 const NO_POLICY_SET = 'no validated policy set is active yet';
 
-function judgeWith(set: CompiledPolicySet, request: AdmissionRequest): Decision {
+function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts): Decision {
   let cedarRequest;
   try {
-    cedarRequest = toCedarRequest(request);
+    cedarRequest = toCedarRequest(request, facts);
   } catch (error) {
     // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
     return failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision);
@@ -88,16 +94,16 @@ export class AdmissionPipeline {
   }
 
   /** Judges one checked request against the active policy set; never throws. */
-  judge(request: AdmissionRequest): Decision {
+  judge(request: AdmissionRequest, facts: RequestFacts = {}): Decision {
     const set = this.active;
-    return set ? judgeWith(set, request) : failedDecision(NO_POLICY_SET, 'none');
+    return set ? judgeWith(set, request, facts) : failedDecision(NO_POLICY_SET, 'none');
   }
 
   /** The validating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
-  review(body: unknown): AdmissionResult {
+  review(body: unknown, facts: RequestFacts = {}): AdmissionResult {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    const decision = this.judge(request);
+    const decision = this.judge(request, facts);
     const review = toAdmissionReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(decisionRecord(request, decision, latencyUs), 'decision');
@@ -105,13 +111,25 @@ export class AdmissionPipeline {
   }
 
   /** The mutating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
-  mutate(body: unknown): MutationResult {
+  mutate(body: unknown, facts: RequestFacts = {}): MutationResult {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    const decision = decideMutation(this.active, request);
+    const decision = decideMutation(this.active, request, facts);
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');
     return { request, decision, review, latencyUs };
+  }
+
+  /**
+   * What the API server would make of the request: the mutating webhook, then the validating webhook on
+   * the mutated object (not run when the mutation denies). Throws AdmissionReviewError.
+   */
+  admit(body: unknown, facts: RequestFacts = {}): AdmissionOutcome {
+    const mutation = this.mutate(body, facts);
+    if (!mutation.decision.allowed) return { mutation };
+    const review = body as { request: Record<string, unknown> };
+    const mutated = { ...review, request: { ...review.request, object: mutation.decision.mutated } };
+    return { mutation, validation: this.review(mutated, facts) };
   }
 }

@@ -2,6 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from '../decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
+import type { RequestRecorder } from '../recording/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
 import { healthRoutes } from './routes/health.js';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   tls: { cert: string; key: string };
   logger: Logger;
   bodyLimit?: number;
+  /** Records every judged AdmissionReview (`--record-requests`). */
+  recorder?: RequestRecorder;
 }
 
 export type { WebhookApp } from './app.js';
@@ -38,8 +41,12 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
   });
   registerErrorHandling(app, bodyLimit);
   acceptJsonWithAnyContentType(app);
-  validateRoute(app, options.pipeline);
-  mutateRoute(app, options.pipeline);
+  validateRoute(app, options.pipeline, options.recorder);
+  mutateRoute(app, options.pipeline, options.recorder);
+  if (options.recorder) {
+    const recorder = options.recorder;
+    app.addHook('onClose', async () => recorder.close());
+  }
   healthRoutes(app, options.pipeline);
   await app.ready();
   return app;

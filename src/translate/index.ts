@@ -2,7 +2,7 @@
 export { cedarApiGroup, CORE_API_GROUP } from './api-group.js';
 export { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
 export { principalEntities } from './principal.js';
-export { namespaceEntity, resourceEntities } from './resource.js';
+export { namespaceEntity, resourceEntities, type RequestFacts } from './resource.js';
 export { toCedarRequest } from './request.js';
 export {
   CONTAINER_LISTS,

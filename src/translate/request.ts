@@ -2,11 +2,11 @@
 import type { AdmissionRequest } from '../admission/index.js';
 import type { CedarRequest } from '../engine/index.js';
 import { principalEntities } from './principal.js';
-import { resourceEntities } from './resource.js';
+import { resourceEntities, type RequestFacts } from './resource.js';
 
-export function toCedarRequest(request: AdmissionRequest): CedarRequest {
+export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = {}): CedarRequest {
   const who = principalEntities(request.userInfo);
-  const what = resourceEntities(request);
+  const what = resourceEntities(request, facts);
   return {
     principal: who.principal,
     action: { type: 'k8s::Action', id: request.operation.toLowerCase() },

@@ -62,7 +62,13 @@ function objectAttributes(
   return attrs;
 }
 
-export function resourceEntities(request: AdmissionRequest): ResourceEntities {
+/** What Canopy knows about a request beyond the AdmissionReview itself. */
+export interface RequestFacts {
+  /** Labels of the request's namespace; without them the namespace entity carries only its name. */
+  namespaceLabels?: Readonly<Record<string, string>>;
+}
+
+export function resourceEntities(request: AdmissionRequest, facts: RequestFacts = {}): ResourceEntities {
   const type = entityTypeOf(request);
   // On DELETE the object is gone from the request; what is being deleted is the old object.
   const current = request.operation === 'DELETE' ? request.oldObject : request.object;
@@ -88,6 +94,6 @@ export function resourceEntities(request: AdmissionRequest): ResourceEntities {
     });
   }
   entities.push({ uid: ref, attrs, parents, tags: asStringMap(metadata['labels']) });
-  if (namespace) entities.push(namespaceEntity(namespace));
+  if (namespace) entities.push(namespaceEntity(namespace, { ...facts.namespaceLabels }));
   return { resource: ref, entities };
 }

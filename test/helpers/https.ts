@@ -4,6 +4,7 @@ import { logSink } from './log-sink.js';
 import { createLogger } from '../../src/decision-log/index.js';
 import { loadPolicyDirectory } from '../../src/engine/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
+import { RequestRecorder } from '../../src/recording/index.js';
 import { createServer, type WebhookApp } from '../../src/server/index.js';
 import { createCertificateAuthority, issueServingCertificate } from '../../src/tls/index.js';
 
@@ -29,12 +30,19 @@ export interface TestServer {
 const ca = createCertificateAuthority('test CA');
 const serving = issueServingCertificate(ca, { hosts: ['localhost', '127.0.0.1'] });
 
-export async function startServer(options: { policies?: string; bodyLimit?: number } = {}): Promise<TestServer> {
+export async function startServer(options: { policies?: string; bodyLimit?: number; recordRequests?: string } = {}): Promise<TestServer> {
   const { stream: sink, lines: logLines } = logSink();
   const logger = createLogger(sink);
   const pipeline = new AdmissionPipeline({ decisionLog: logger });
   if (options.policies) pipeline.activate(await loadPolicyDirectory(options.policies));
-  const app = await createServer({ pipeline, logger, tls: serving, ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}) });
+  const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
+  const app = await createServer({
+    pipeline,
+    logger,
+    tls: serving,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+    ...(recorder ? { recorder } : {}),
+  });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('server has no port');

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AdmissionReviewError } from '../../admission/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
-import { AdmissionPipeline, type AdmissionResult, type MutationResult } from '../../pipeline/index.js';
+import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 export interface EvalOptions {
@@ -34,21 +34,6 @@ function printHuman(file: string, result: AdmissionResult): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** What `eval --mutate` reports for one file: the mutation, then validation of the mutated object. */
-interface MutateAndValidate {
-  mutation: MutationResult;
-  validation?: AdmissionResult;
-}
-
-/** As the API server does: mutate, then validate the mutated object (unless the mutation denied). */
-function mutateThenValidate(pipeline: AdmissionPipeline, body: unknown): MutateAndValidate {
-  const mutation = pipeline.mutate(body);
-  if (!mutation.decision.allowed) return { mutation };
-  const review = body as { request: Record<string, unknown> };
-  const mutated = { ...review, request: { ...review.request, object: mutation.decision.mutated } };
-  return { mutation, validation: pipeline.review(mutated) };
-}
-
 /** The file's body, or why it could not be read. */
 async function readBody(file: string): Promise<{ body: unknown } | string> {
   let text: string;
@@ -76,7 +61,7 @@ async function judgeFile<T>(file: string, judge: (body: unknown) => T): Promise<
   }
 }
 
-function printMutation(file: string, { mutation, validation }: MutateAndValidate, json: boolean): void {
+function printMutation(file: string, { mutation, validation }: AdmissionOutcome, json: boolean): void {
   const { decision } = mutation;
   if (json) {
     const line = { file, mutation: mutation.review, object: decision.mutated, ...(validation ? { validation: validation.review } : {}) };
@@ -108,7 +93,7 @@ export async function evalFiles(files: string[], options: EvalOptions): Promise<
   let unreadable = 0;
   for (const file of files) {
     if (options.mutate) {
-      const result = await judgeFile(file, (body) => mutateThenValidate(pipeline, body));
+      const result = await judgeFile(file, (body) => pipeline.admit(body));
       if (typeof result === 'string') {
         process.stderr.write(`canopy eval: ${file}: ${result}\n`);
         unreadable += 1;

@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../../decision-log/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
+import { RequestRecorder } from '../../recording/index.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
 import { defaultServingHosts, ensureCertificates } from '../../tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
@@ -19,6 +20,7 @@ interface ServeOptions {
   dns?: string[];
   bodyLimit: number;
   logLevel: string;
+  recordRequests?: string;
 }
 
 function integer(min: number, max: number) {
@@ -64,7 +66,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     return;
   }
   const tls = await servingTls(options);
-  const app = await createServer({ pipeline, tls, logger, bodyLimit: options.bodyLimit });
+  const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
+  const app = await createServer({ pipeline, tls, logger, bodyLimit: options.bodyLimit, ...(recorder ? { recorder } : {}) });
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -75,6 +78,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     `listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`,
     tls.note,
   ];
+  if (recorder) lines.push(`recording requests (Secret payloads redacted) to ${recorder.file}`);
   if (!options.tlsCert) {
     const ca = path.join(options.stateDir, 'tls', 'ca.crt');
     lines.push(
@@ -107,5 +111,6 @@ export function registerServe(program: Command): void {
     .option('--dns <name>', 'an extra DNS name or IP for the generated certificate (repeatable)', collect)
     .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
+    .option('--record-requests <dir>', 'append every judged AdmissionReview to DIR/requests-*.jsonl for canopy impact (Secret payloads redacted)')
     .action(serve);
 }

@@ -1,7 +1,12 @@
 // POST /mutate: the mutating admission webhook.
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
+import type { RequestRecorder } from '../../recording/index.js';
 
-export function mutateRoute(app: WebhookApp, pipeline: AdmissionPipeline): void {
-  app.post('/mutate', async (request) => pipeline.mutate(request.body).review);
+export function mutateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
+  app.post('/mutate', async (request) => {
+    const result = pipeline.mutate(request.body);
+    recorder?.record('mutate', request.body);
+    return result.review;
+  });
 }

@@ -1,7 +1,12 @@
 // POST /validate: the validating admission webhook.
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
+import type { RequestRecorder } from '../../recording/index.js';
 
-export function validateRoute(app: WebhookApp, pipeline: AdmissionPipeline): void {
-  app.post('/validate', async (request) => pipeline.review(request.body).review);
+export function validateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
+  app.post('/validate', async (request) => {
+    const result = pipeline.review(request.body);
+    recorder?.record('validate', request.body);
+    return result.review;
+  });
 }

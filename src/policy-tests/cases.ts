@@ -1,0 +1,183 @@
+// Policy test files: YAML next to the policies (`*.test.yaml`), each a list of cases. A case is an
+// AdmissionReview (a file) or an inline object with its operation and user, optional context, and
+// what the webhooks are expected to answer.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { OPERATIONS, type Operation } from '../admission/index.js';
+import type { PolicyDiagnostic } from '../engine/index.js';
+
+export interface CaseExpectation {
+  allowed?: boolean;
+  denied?: string[];
+  warnings?: string[];
+  mutations?: string[];
+  patch?: unknown[];
+}
+
+export interface TestCase {
+  file: string;
+  line: number;
+  name: string;
+  /** An AdmissionReview file, relative to the test file. */
+  review?: string;
+  object?: Record<string, unknown>;
+  oldObject?: Record<string, unknown>;
+  operation?: Operation;
+  subresource?: string;
+  resource?: string;
+  user?: { username: string; groups: string[] };
+  dryRun?: boolean;
+  namespaceLabels?: Record<string, string>;
+  expect: CaseExpectation;
+}
+
+const CASE_KEYS = ['name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun', 'namespace', 'expect'];
+const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
+
+type Json = Record<string, unknown>;
+const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+
+function readCase(raw: unknown, file: string, line: number): TestCase | string {
+  if (!isRecord(raw)) return 'a case must be a map with name and expect';
+  const unknown = Object.keys(raw).filter((key) => !CASE_KEYS.includes(key));
+  if (unknown.length > 0) return `unknown field ${unknown.join(', ')} (a case has ${CASE_KEYS.join(', ')})`;
+  const name = raw['name'];
+  if (typeof name !== 'string' || name === '') return 'a case needs a name';
+  const { review, object, oldObject, operation, subresource, resource, user, dryRun, namespace, expect } = raw;
+  if ((review === undefined) === (object === undefined && oldObject === undefined)) {
+    return `case "${name}": give either review (an AdmissionReview file) or object / oldObject`;
+  }
+  if (review !== undefined && typeof review !== 'string') return `case "${name}": review must be a file path`;
+  if (object !== undefined && !isRecord(object)) return `case "${name}": object must be a map`;
+  if (oldObject !== undefined && !isRecord(oldObject)) return `case "${name}": oldObject must be a map`;
+  if (operation !== undefined && !OPERATIONS.includes(operation as Operation)) return `case "${name}": operation must be one of ${OPERATIONS.join(', ')}`;
+  if (subresource !== undefined && typeof subresource !== 'string') return `case "${name}": subresource must be a string`;
+  if (resource !== undefined && typeof resource !== 'string') return `case "${name}": resource must be a string`;
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') return `case "${name}": dryRun must be true or false`;
+  let userInfo: TestCase['user'];
+  if (typeof user === 'string') userInfo = { username: user, groups: ['system:authenticated'] };
+  else if (isRecord(user) && typeof user['username'] === 'string' && (user['groups'] === undefined || isStringList(user['groups']))) {
+    userInfo = { username: user['username'], groups: (user['groups'] as string[] | undefined) ?? ['system:authenticated'] };
+  } else if (user !== undefined) return `case "${name}": user must be a name or {username, groups}`;
+  let namespaceLabels: Record<string, string> | undefined;
+  if (namespace !== undefined) {
+    const labels = isRecord(namespace) ? namespace['labels'] : undefined;
+    if (!isRecord(namespace) || Object.keys(namespace).some((k) => k !== 'labels') || !isRecord(labels) || !Object.values(labels).every((v) => typeof v === 'string')) {
+      return `case "${name}": namespace must be {labels: {key: value}}`;
+    }
+    namespaceLabels = labels as Record<string, string>;
+  }
+  if (!isRecord(expect) || Object.keys(expect).length === 0) return `case "${name}": expect must say at least one of ${EXPECT_KEYS.join(', ')}`;
+  const unknownExpect = Object.keys(expect).filter((key) => !EXPECT_KEYS.includes(key));
+  if (unknownExpect.length > 0) return `case "${name}": unknown expectation ${unknownExpect.join(', ')} (expect has ${EXPECT_KEYS.join(', ')})`;
+  for (const key of ['denied', 'warnings', 'mutations'] as const) {
+    if (expect[key] !== undefined && !isStringList(expect[key])) return `case "${name}": expect.${key} must be a list of policy ids`;
+  }
+  if (expect['allowed'] !== undefined && typeof expect['allowed'] !== 'boolean') return `case "${name}": expect.allowed must be true or false`;
+  if (expect['patch'] !== undefined && !Array.isArray(expect['patch'])) return `case "${name}": expect.patch must be a list of JSON Patch operations`;
+  if (expect['allowed'] === true && isStringList(expect['denied']) && expect['denied'].length > 0) {
+    return `case "${name}": expect.allowed is true but expect.denied names policies`;
+  }
+  return {
+    file,
+    line,
+    name,
+    ...(typeof review === 'string' ? { review } : {}),
+    ...(isRecord(object) ? { object } : {}),
+    ...(isRecord(oldObject) ? { oldObject } : {}),
+    ...(operation ? { operation: operation as Operation } : {}),
+    ...(typeof subresource === 'string' ? { subresource } : {}),
+    ...(typeof resource === 'string' ? { resource } : {}),
+    ...(userInfo ? { user: userInfo } : {}),
+    ...(typeof dryRun === 'boolean' ? { dryRun } : {}),
+    ...(namespaceLabels ? { namespaceLabels } : {}),
+    expect: expect as CaseExpectation,
+  };
+}
+
+/** Reads one test file; problems come back as diagnostics with the case's line. */
+export async function readTestFile(file: string): Promise<{ cases: TestCase[]; problems: PolicyDiagnostic[] }> {
+  const text = await readFile(file, 'utf8');
+  const lines = new LineCounter();
+  // merge: YAML merge keys (`<<: *base`) keep variations of one object short.
+  const document = parseDocument(text, { uniqueKeys: true, lineCounter: lines, merge: true });
+  const problems: PolicyDiagnostic[] = [];
+  const at = (line: number, message: string): PolicyDiagnostic => ({ position: { file, line, column: 1 }, message });
+  if (document.errors.length > 0) {
+    return { cases: [], problems: document.errors.map((e) => at(e.linePos?.[0]?.line ?? 1, `invalid YAML: ${e.message.split('\n')[0]}`)) };
+  }
+  const root = document.contents;
+  const casesNode = isMap(root) ? root.get('cases', true) : undefined;
+  if (!isMap(root) || !isSeq(casesNode)) return { cases: [], problems: [at(1, 'a test file is a map with a list of cases: `cases: [...]`')] };
+  // The whole document is converted at once, so aliases (`*pod`) resolve; nodes give the lines.
+  const values = (document.toJS() as { cases: unknown[] }).cases;
+  const cases: TestCase[] = [];
+  casesNode.items.forEach((item, index) => {
+    const line = lines.linePos((item as YamlNode).range?.[0] ?? 0).line;
+    const parsed = readCase(values[index], file, line);
+    if (typeof parsed === 'string') problems.push(at(line, parsed));
+    else cases.push(parsed);
+  });
+  return { cases, problems };
+}
+
+/** The AdmissionReview a case stands for. A file case is read as it is; an inline one is built. */
+export async function reviewOf(testCase: TestCase): Promise<Json> {
+  if (testCase.review) {
+    const file = path.resolve(path.dirname(testCase.file), testCase.review);
+    const text = await readFile(file, 'utf8');
+    const document = parseDocument(text);
+    if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0]?.message.split('\n')[0]}`);
+    const review = document.toJS() as Json;
+    if (!testCase.user) return review;
+    const request = isRecord(review['request']) ? review['request'] : {};
+    return { ...review, request: { ...request, userInfo: testCase.user } };
+  }
+  return inlineReview(testCase);
+}
+
+const CLUSTER_SCOPED = new Set([
+  'Namespace', 'Node', 'PersistentVolume', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass',
+  'CustomResourceDefinition', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'IngressClass',
+  'RuntimeClass', 'CSIDriver', 'CSINode', 'VolumeAttachment', 'APIService',
+]);
+
+/** Kubernetes' plural for a kind, for the common cases; a case can say `resource:` when it differs. */
+export function pluralOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower === 'endpoints') return lower;
+  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
+  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  return `${lower}s`;
+}
+
+function inlineReview(testCase: TestCase): Json {
+  const object = testCase.object ?? testCase.oldObject ?? {};
+  const apiVersion = typeof object['apiVersion'] === 'string' ? object['apiVersion'] : 'v1';
+  const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
+  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
+  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
+  const name = typeof metadata['name'] === 'string' ? metadata['name'] : '';
+  const clusterScoped = group === '' && CLUSTER_SCOPED.has(kind);
+  const namespace = kind === 'Namespace' ? name : clusterScoped ? '' : typeof metadata['namespace'] === 'string' ? metadata['namespace'] : 'default';
+  const operation = testCase.operation ?? (testCase.object ? (testCase.oldObject ? 'UPDATE' : 'CREATE') : 'DELETE');
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `policy-test:${path.basename(testCase.file)}:${testCase.line}`,
+      kind: { group, version, kind },
+      resource: { group, version, resource: testCase.resource ?? pluralOf(kind) },
+      ...(testCase.subresource ? { subResource: testCase.subresource } : {}),
+      name,
+      namespace,
+      operation,
+      userInfo: testCase.user ?? { username: 'policy-test', groups: ['system:authenticated'] },
+      object: operation === 'DELETE' ? null : (testCase.object ?? null),
+      oldObject: testCase.oldObject ?? null,
+      dryRun: testCase.dryRun ?? false,
+    },
+  };
+}
