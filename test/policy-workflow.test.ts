@@ -60,6 +60,11 @@ describe('canopy test', () => {
       'baseline.namespace-team',
       'baseline.privileged',
       'mutations.default-resources',
+      'mutations.sovereignty-regions',
+      'sovereignty.binding-region',
+      'sovereignty.jurisdiction',
+      'sovereignty.pod-regions',
+      'sovereignty.storage-regions',
     ]);
     for (const entry of suite.coverage ?? []) {
       expect(entry.matched, `${entry.id} matched`).toBeGreaterThan(0);

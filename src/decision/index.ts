@@ -1,3 +1,3 @@
 // Canopy's decision semantics (modes, fail closed) and the messages users read.
 export { decide, failedDecision, type Decision, type PolicyHit } from './decide.js';
-export { denialMessage, warningMessages } from './messages.js';
+export { denialMessage, renderAdvice, warningMessages } from './messages.js';

@@ -1,4 +1,5 @@
 // The words a kubectl user reads: the denial message and the warnings.
+import { renderTemplates } from '../mutation/template.js';
 import type { Decision, PolicyHit } from './decide.js';
 
 function describeHit(hit: PolicyHit): string {
@@ -17,4 +18,22 @@ export function denialMessage(decision: Decision): string {
 
 export function warningMessages(decision: Decision): string[] {
   return decision.warnings.map(describeHit);
+}
+
+/**
+ * Renders {{ }} templates in the advice of each policy that decided, so a denial can say which class,
+ * which cluster and what would be allowed. Advice that cannot be rendered is shown as written, with
+ * the reason: a message must never be lost to a template error.
+ */
+export function renderAdvice(decision: Decision, context: Record<string, unknown>): Decision {
+  const render = (hit: PolicyHit): PolicyHit => {
+    if (!hit.advice.includes('{{')) return hit;
+    try {
+      return { ...hit, advice: String(renderTemplates(hit.advice, context)) };
+    } catch (error) {
+      return { ...hit, advice: `${hit.advice} (advice could not be filled in: ${(error as Error).message})` };
+    }
+  };
+  if (decision.denials.length + decision.warnings.length + decision.audits.length === 0) return decision;
+  return { ...decision, denials: decision.denials.map(render), warnings: decision.warnings.map(render), audits: decision.audits.map(render) };
 }

@@ -1,5 +1,6 @@
 // What people read on a policy: the annotations Canopy requires and understands. Cedar never returns
 // annotations with a decision, so they are read once at load time and looked up by policy id.
+import { checkTemplates } from '../mutation/template.js';
 import type { PolicyDiagnostic } from './diagnostics.js';
 import type { SourcePosition } from './source-text.js';
 
@@ -59,6 +60,13 @@ export function readPolicyInfo(
   }
   const advice = annotations['advice'];
   if (!advice) problems.push('policy has no @advice("...") annotation: the sentence a denied user reads');
+  else {
+    try {
+      checkTemplates(advice);
+    } catch (error) {
+      problems.push(`@advice: ${(error as Error).message}`);
+    }
+  }
   const severity = oneOf(annotations['severity'], SEVERITIES, 'medium');
   if (!severity) problems.push(`@severity must be one of ${SEVERITIES.join(', ')}`);
   const mode = oneOf(annotations['mode'], POLICY_MODES, 'enforce');

@@ -27,7 +27,13 @@ describe('loading a policy directory', () => {
       'baseline.host-namespaces',
       'baseline.namespace-team',
       'baseline.privileged',
+      'sovereignty.binding-region',
+      'sovereignty.jurisdiction',
+      'sovereignty.pod-regions',
+      'sovereignty.storage-regions',
     ]);
+    expect(set.mutations.map((m) => m.id)).toEqual(['mutations.default-resources', 'mutations.sovereignty-regions']);
+    expect(set.sovereignty?.classes['restricted']?.jurisdictions).toEqual({ any: false, values: ['DE'] });
     const privileged = set.policies.get('baseline.privileged');
     expect(privileged?.severity).toBe('high');
     expect(privileged?.mode).toBe('enforce');

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { cedar } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
+import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
 import { readPolicyInfo, type PolicyInfo } from './annotations.js';
 import { readPolicyData } from './data.js';
 import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
@@ -41,6 +42,8 @@ export interface CheckedPolicySet {
   mutationTexts: Readonly<Record<string, string>>;
   /** Policy data (policies/data/), for mutation templates. */
   data: Readonly<Record<string, unknown>>;
+  /** data/sovereignty.yaml, checked. */
+  sovereignty?: SovereigntyData;
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
@@ -137,6 +140,13 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const policy of splitFile(file, readMutationSpec, diagnostics)) if (claim(policy)) mutating.set(policy.info.id, policy);
   }
   const data = readPolicyData(source.dataFiles, diagnostics);
+  let sovereignty: SovereigntyData | undefined;
+  if (data['sovereignty'] !== undefined) {
+    const read = readSovereigntyData(data['sovereignty']);
+    const file = source.dataFiles.find((f) => /[/\\]sovereignty\.(ya?ml|json)$/.test(f.file));
+    for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `sovereignty data: ${problem}` });
+    sovereignty = read.data;
+  }
   const mutations = [...mutating.values()]
     .map((policy) => policy.info)
     .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -181,6 +191,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     mutations,
     mutationTexts,
     data,
+    ...(sovereignty ? { sovereignty } : {}),
   };
 }
 

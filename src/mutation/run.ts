@@ -4,7 +4,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { applyPatch, type Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
-import { asRecord, resourceEntities, toCedarRequest, type JsonRecord } from '../translate/index.js';
+import { asRecord, toCedarRequest, type JsonRecord, type RequestFacts } from '../translate/index.js';
+import { templateContext } from './context.js';
 import { MUTATORS } from './mutators/index.js';
 import { mutatedObjectProblems } from './shape.js';
 import type { MutationSpec } from './spec.js';
@@ -31,42 +32,11 @@ export interface MutationRun {
 export interface MutationInputs {
   /** Policy data (policies/data/*), for templates. */
   data: Readonly<Record<string, unknown>>;
-  /** Labels of the request's namespace, when known. */
-  namespaceLabels?: Readonly<Record<string, string>>;
-}
-
-/** The facts Cedar policies see about the object (as mutated so far), with its labels as `labels`. */
-function resourceFacts(request: AdmissionRequest, object: unknown): Record<string, unknown> {
-  const { resource, entities } = resourceEntities({ ...request, object, oldObject: null });
-  const entity = entities.find((e) => 'type' in e.uid && e.uid.type === resource.type && e.uid.id === resource.id);
-  const { old: _old, ...attrs } = entity?.attrs ?? {};
-  return { ...attrs, labels: entity?.tags ?? {} };
-}
-
-function templateContext(request: AdmissionRequest, object: unknown, inputs: MutationInputs): Record<string, unknown> {
-  return {
-    // Computed only when a template reads it.
-    get resource() {
-      return resourceFacts(request, object);
-    },
-    request: {
-      uid: request.uid,
-      name: request.name,
-      namespace: request.namespace,
-      operation: request.operation,
-      kind: request.kind,
-      resource: request.resource,
-      userInfo: request.userInfo,
-      dryRun: request.dryRun,
-    },
-    object,
-    namespace: { name: request.namespace, labels: inputs.namespaceLabels ?? {} },
-    data: inputs.data,
-  };
+  facts?: RequestFacts;
 }
 
 function writesOf(spec: MutationSpec, request: AdmissionRequest, object: JsonRecord, inputs: MutationInputs): Write[] {
-  const context = templateContext(request, object, inputs);
+  const context = templateContext(request, object, inputs.facts ?? {}, inputs.data);
   if (spec.change.type === 'patch') {
     return spec.change.operations.map((op): Write => {
       if (op.op === 'remove') return { kind: 'remove', tokens: op.tokens };
@@ -145,7 +115,7 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
   const problems = mutatedObjectProblems(original, working, request.kind.group, request.kind.kind);
   try {
     // The validating side's facts builder must still read the result.
-    toCedarRequest({ ...request, object: working });
+    toCedarRequest({ ...request, object: working }, inputs.facts);
   } catch (error) {
     problems.push(`its facts cannot be built: ${(error as Error).message}`);
   }

@@ -23,7 +23,9 @@ describe('templates', () => {
 
   it('says which value is missing', () => {
     expect(() => renderTemplates('{{ namespace.labels.team }}', context)).toThrow('namespace.labels has no "team"');
-    expect(() => renderTemplates('x-{{ request.userInfo.groups }}', context)).toThrow('is a list and cannot be part of a text');
+    expect(renderTemplates('groups: {{ request.userInfo.groups }}', context)).toBe('groups: a, b');
+    expect(renderTemplates('none: {{ data.empty }}', { ...context, data: { empty: [] } })).toBe('none: none');
+    expect(() => renderTemplates('x-{{ data.limits }}', context)).toThrow('is a map and cannot be part of a text');
   });
 
   it('refuses unknown roots and bad syntax at load time', () => {

@@ -3,7 +3,7 @@
 // and nothing else becomes the value itself (a map, a list, a number); a template inside other text
 // becomes text.
 
-export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'data'] as const;
+export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'data'] as const;
 
 // A template's path never holds a brace, so one template ends at the first "}}".
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -85,8 +85,10 @@ export function renderTemplates(value: unknown, context: Record<string, unknown>
     if (whole) return structuredClone(lookup(context, whole[1] ?? ''));
     return value.replace(TEMPLATE, (_text, expression: string) => {
       const found = lookup(context, expression);
+      // A list of plain values reads naturally in a sentence: "eu-west-1, eu-central-1".
+      if (Array.isArray(found) && found.every((item) => typeof item !== 'object' || item === null)) return found.length > 0 ? found.join(', ') : 'none';
       if (typeof found === 'object') {
-        throw new TemplateError(`"{{ ${expression} }}" is a ${Array.isArray(found) ? 'list' : 'map'} and cannot be part of a text`);
+        throw new TemplateError(`"{{ ${expression} }}" is a ${Array.isArray(found) ? 'list of maps' : 'map'} and cannot be part of a text`);
       }
       return String(found);
     });

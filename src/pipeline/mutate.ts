@@ -32,6 +32,11 @@ function isMutable(request: AdmissionRequest): boolean {
   );
 }
 
+/** A denial before any mutation ran: the request's facts could not be gathered. */
+export function failedMutation(failure: string, revision: string, request: AdmissionRequest): MutationDecision {
+  return { allowed: false, operations: [], applied: [], mutated: request.object, skipped: [], failure, revision };
+}
+
 export function decideMutation(
   set: CompiledPolicySet | undefined,
   request: AdmissionRequest,
@@ -64,7 +69,7 @@ export function decideMutation(
   const satisfied = new Set(evaluation.satisfied);
   const applicable = set.mutations.filter((spec) => satisfied.has(spec.id));
   try {
-    const run = runMutations(applicable, request, { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) });
+    const run = runMutations(applicable, request, { data: set.data, facts });
     return { allowed: true, operations: run.operations, applied: run.applied, mutated: run.mutated, skipped, revision };
   } catch (error) {
     if (error instanceof MutationError) return { ...deny(error.message), skipped };

@@ -6,7 +6,10 @@ import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
 import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
-import { decideMutation, type MutationDecision } from './mutate.js';
+import { renderAdvice } from '../decision/index.js';
+import { templateContext } from '../mutation/index.js';
+import { sovereigntyFacts } from '../sovereignty/index.js';
+import { decideMutation, failedMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { WARM_UP_REQUESTS } from './warm-up.js';
 
@@ -41,6 +44,8 @@ export interface AdmissionOutcome {
 export interface PipelineOptions {
   /** Where decision records go; none for callers that report decisions themselves. */
   decisionLog?: Logger;
+  /** Gathers what the webhook knows about a request beyond its body (cluster, namespace labels, ...). */
+  facts?: (request: AdmissionRequest) => Promise<RequestFacts>;
 }
 
 const NO_POLICY_SET = 'no validated policy set is active yet';
@@ -53,7 +58,14 @@ function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: Req
     // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
     return failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision);
   }
-  return decide(set, evaluate(set, cedarRequest));
+  const decision = decide(set, evaluate(set, cedarRequest));
+  return renderAdvice(decision, templateContext(request, request.operation === 'DELETE' ? request.oldObject : request.object, facts, set.data));
+}
+
+/** Facts that follow from other facts and the policy data: where the request's data may live. */
+function derivedFacts(set: CompiledPolicySet | undefined, facts: RequestFacts): RequestFacts {
+  const sovereignty = sovereigntyFacts(set?.sovereignty, facts);
+  return sovereignty ? { ...facts, sovereignty } : facts;
 }
 
 export class AdmissionPipeline {
@@ -96,13 +108,32 @@ export class AdmissionPipeline {
   /** Judges one checked request against the active policy set; never throws. */
   judge(request: AdmissionRequest, facts: RequestFacts = {}): Decision {
     const set = this.active;
-    return set ? judgeWith(set, request, facts) : failedDecision(NO_POLICY_SET, 'none');
+    if (!set) return failedDecision(NO_POLICY_SET, 'none');
+    if (facts.unavailable) return failedDecision(facts.unavailable, set.revision);
+    return judgeWith(set, request, derivedFacts(set, facts));
   }
 
-  /** The validating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
-  review(body: unknown, facts: RequestFacts = {}): AdmissionResult {
+  /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */
+  async handleValidate(body: unknown): Promise<AdmissionResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
+    return this.reviewRequest(request, (await this.options.facts?.(request)) ?? {}, started);
+  }
+
+  /** The mutating webhook: gathers the request's facts, then mutates. Throws AdmissionReviewError. */
+  async handleMutate(body: unknown): Promise<MutationResult> {
+    const started = process.hrtime.bigint();
+    const request = parseAdmissionReview(body);
+    return this.mutateRequest(request, (await this.options.facts?.(request)) ?? {}, started);
+  }
+
+  /** The validating webhook's job, for a parsed body and given facts. Throws AdmissionReviewError. */
+  review(body: unknown, facts: RequestFacts = {}): AdmissionResult {
+    const started = process.hrtime.bigint();
+    return this.reviewRequest(parseAdmissionReview(body), facts, started);
+  }
+
+  private reviewRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): AdmissionResult {
     const decision = this.judge(request, facts);
     const review = toAdmissionReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
@@ -113,8 +144,13 @@ export class AdmissionPipeline {
   /** The mutating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
   mutate(body: unknown, facts: RequestFacts = {}): MutationResult {
     const started = process.hrtime.bigint();
-    const request = parseAdmissionReview(body);
-    const decision = decideMutation(this.active, request, facts);
+    return this.mutateRequest(parseAdmissionReview(body), facts, started);
+  }
+
+  private mutateRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): MutationResult {
+    const decision = facts.unavailable
+      ? failedMutation(facts.unavailable, this.active?.revision ?? 'none', request)
+      : decideMutation(this.active, request, derivedFacts(this.active, facts));
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');

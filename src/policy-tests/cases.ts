@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { OPERATIONS, type Operation } from '../admission/index.js';
 import type { PolicyDiagnostic } from '../engine/index.js';
+import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 
 export interface CaseExpectation {
   allowed?: boolean;
@@ -29,10 +30,15 @@ export interface TestCase {
   user?: { username: string; groups: string[] };
   dryRun?: boolean;
   namespaceLabels?: Record<string, string>;
+  /** The fleet around the request, as the webhook would know it from the cluster. */
+  facts: Omit<RequestFacts, 'namespaceLabels' | 'sovereignty' | 'unavailable'>;
   expect: CaseExpectation;
 }
 
-const CASE_KEYS = ['name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun', 'namespace', 'expect'];
+const CASE_KEYS = [
+  'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun',
+  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'expect',
+];
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
 type Json = Record<string, unknown>;
@@ -69,6 +75,8 @@ function readCase(raw: unknown, file: string, line: number): TestCase | string {
     }
     namespaceLabels = labels as Record<string, string>;
   }
+  const facts = readFacts(raw, name);
+  if (typeof facts === 'string') return facts;
   if (!isRecord(expect) || Object.keys(expect).length === 0) return `case "${name}": expect must say at least one of ${EXPECT_KEYS.join(', ')}`;
   const unknownExpect = Object.keys(expect).filter((key) => !EXPECT_KEYS.includes(key));
   if (unknownExpect.length > 0) return `case "${name}": unknown expectation ${unknownExpect.join(', ')} (expect has ${EXPECT_KEYS.join(', ')})`;
@@ -93,8 +101,54 @@ function readCase(raw: unknown, file: string, line: number): TestCase | string {
     ...(userInfo ? { user: userInfo } : {}),
     ...(typeof dryRun === 'boolean' ? { dryRun } : {}),
     ...(namespaceLabels ? { namespaceLabels } : {}),
+    facts,
     expect: expect as CaseExpectation,
   };
+}
+
+const isStringMap = (value: unknown): value is Record<string, string> =>
+  isRecord(value) && Object.values(value).every((v) => typeof v === 'string');
+
+/** cluster, workspace, storageClasses and nodes of a case: the facts the webhook reads from a cluster. */
+function readFacts(raw: Json, name: string): TestCase['facts'] | string {
+  const facts: TestCase['facts'] = {};
+  const { cluster, workspace, storageClasses, nodes } = raw;
+  if (cluster !== undefined) {
+    const fields = ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const;
+    if (!isRecord(cluster) || Object.keys(cluster).some((k) => !(fields as readonly string[]).includes(k) && k !== 'labels')) {
+      return `case "${name}": cluster takes ${fields.join(', ')} and labels`;
+    }
+    const identity: ClusterIdentity = { name: 'test-cluster', region: '', jurisdiction: '', provider: '', environment: '', labels: {} };
+    for (const field of fields) if (typeof cluster[field] === 'string') identity[field] = field === 'jurisdiction' ? (cluster[field] as string).toUpperCase() : (cluster[field] as string);
+    if (cluster['labels'] !== undefined && !isStringMap(cluster['labels'])) return `case "${name}": cluster.labels must be a map of strings`;
+    identity.labels = (cluster['labels'] as Record<string, string> | undefined) ?? {};
+    facts.cluster = identity;
+  }
+  if (workspace !== undefined) {
+    if (!isRecord(workspace) || typeof workspace['path'] !== 'string' || (workspace['labels'] !== undefined && !isStringMap(workspace['labels']))) {
+      return `case "${name}": workspace must be {path: root:org:team, labels: {...}}`;
+    }
+    const path = workspace['path'];
+    facts.workspace = { path, logicalCluster: typeof workspace['logicalCluster'] === 'string' ? workspace['logicalCluster'] : path, labels: { [path]: (workspace['labels'] as Record<string, string> | undefined) ?? {} } };
+  }
+  if (storageClasses !== undefined) {
+    if (!isRecord(storageClasses)) return `case "${name}": storageClasses must map names to {regions, waitForFirstConsumer, default}`;
+    const classes = new Map<string, StorageClassInfo>();
+    for (const [className, entry] of Object.entries(storageClasses)) {
+      const e = isRecord(entry) ? entry : {};
+      const regions = e['regions'] ?? [];
+      if (!Array.isArray(regions) || !regions.every((r) => typeof r === 'string')) return `case "${name}": storageClasses.${className}.regions must be a list`;
+      classes.set(className, { name: className, regions, waitForFirstConsumer: e['waitForFirstConsumer'] === true, isDefault: e['default'] === true });
+    }
+    facts.storageClass = (className) => classes.get(className);
+    facts.defaultStorageClass = () => [...classes.values()].find((c) => c.isDefault);
+  }
+  if (nodes !== undefined) {
+    if (!isRecord(nodes) || !Object.values(nodes).every((n) => isRecord(n) && isStringMap(n['labels']))) return `case "${name}": nodes must map names to {labels: {...}}`;
+    const byName = nodes as Record<string, { labels: Record<string, string> }>;
+    facts.nodeLabels = (node) => byName[node]?.labels;
+  }
+  return facts;
 }
 
 /** Reads one test file; problems come back as diagnostics with the case's line. */

@@ -58,7 +58,7 @@ export async function runCase(pipeline: AdmissionPipeline, testCase: TestCase, c
   } catch (error) {
     return { testCase, passed: false, failures: [], error: `cannot read the review: ${(error as Error).message}` };
   }
-  const facts = testCase.namespaceLabels ? { namespaceLabels: testCase.namespaceLabels } : {};
+  const facts = { ...testCase.facts, ...(testCase.namespaceLabels ? { namespaceLabels: testCase.namespaceLabels } : {}) };
   let result;
   try {
     result = pipeline.admit(review, facts);

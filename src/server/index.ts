@@ -5,7 +5,7 @@ import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { RequestRecorder } from '../recording/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, type ReadinessCheck } from './routes/health.js';
 import { mutateRoute } from './routes/mutate.js';
 import { validateRoute } from './routes/validate.js';
 
@@ -22,6 +22,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** Records every judged AdmissionReview (`--record-requests`). */
   recorder?: RequestRecorder;
+  /** Extra readiness beyond an active policy set (the fleet caches). */
+  readiness?: ReadinessCheck;
 }
 
 export type { WebhookApp } from './app.js';
@@ -47,7 +49,7 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
     const recorder = options.recorder;
     app.addHook('onClose', async () => recorder.close());
   }
-  healthRoutes(app, options.pipeline);
+  healthRoutes(app, options.pipeline, options.readiness);
   await app.ready();
   return app;
 }

@@ -2,7 +2,19 @@
 export { cedarApiGroup, CORE_API_GROUP } from './api-group.js';
 export { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
 export { principalEntities } from './principal.js';
-export { namespaceEntity, resourceEntities, type RequestFacts } from './resource.js';
+export { namespaceEntity, resourceEntities } from './resource.js';
+export {
+  EU_MEMBERS,
+  jurisdictionsOf,
+  REGION_LABEL,
+  UNKNOWN_CLUSTER,
+  type ClusterIdentity,
+  type RequestFacts,
+  type SovereigntyFacts,
+  type StorageClassInfo,
+  type WorkspaceInfo,
+} from './facts.js';
+export { schedulingFacts, storageFacts } from './placement.js';
 export { toCedarRequest } from './request.js';
 export {
   CONTAINER_LISTS,

@@ -15,6 +15,10 @@ export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = 
       operation: request.operation,
       subresource: request.subResource,
       dryRun: request.dryRun,
+      cluster: { __entity: what.cluster },
+      ...(what.namespace ? { namespace: { __entity: what.namespace } } : {}),
+      ...(what.workspace ? { workspace: { __entity: what.workspace } } : {}),
+      ...(facts.sovereignty ? { sovereignty: { ...facts.sovereignty } } : {}),
     },
     entities: [...who.entities, ...what.entities],
   };

@@ -1,18 +1,29 @@
 // What is being admitted: the object under judgement as a Cedar entity (Workload, Namespace or
-// Resource), its labels as tags, its namespace as its parent, and on UPDATE the old object as `old`.
+// Resource), its labels as tags, its namespace, cluster and kcp workspace as its parents, and on UPDATE
+// the old object as `old`. Also the fleet entities themselves (Cluster, Workspace, Namespace).
 import type { CedarValueJson, EntityJson, EntityUidJson } from '../cedar/index.js';
 import type { AdmissionRequest } from '../admission/index.js';
 import type { EntityRef } from '../engine/index.js';
 import { cedarApiGroup } from './api-group.js';
-import { asRecord, asStringMap } from './json.js';
-import { isWorkloadKind, workloadFacts } from './workload.js';
+import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER, type RequestFacts } from './facts.js';
+import { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
+import { NO_STORAGE, schedulingFacts, storageFacts } from './placement.js';
+import { isWorkloadKind, podSpecPath, workloadFacts } from './workload.js';
+
+export type { RequestFacts } from './facts.js';
 
 export const NAMESPACE_TYPE = 'k8s::Namespace';
 const WORKLOAD_TYPE = 'k8s::Workload';
 const RESOURCE_TYPE = 'k8s::Resource';
+const CLUSTER_TYPE = 'k8s::Cluster';
+const WORKSPACE_TYPE = 'k8s::Workspace';
 
 export interface ResourceEntities {
   resource: EntityRef;
+  /** The fleet around it, for the request's context. */
+  cluster: EntityRef;
+  namespace?: EntityRef;
+  workspace?: EntityRef;
   entities: EntityJson[];
 }
 
@@ -22,8 +33,41 @@ function entityTypeOf(request: AdmissionRequest): string {
   return isWorkloadKind(group, kind) ? WORKLOAD_TYPE : RESOURCE_TYPE;
 }
 
-/** The entity for a namespace known only by name: the parent of every object in it. */
-export function namespaceEntity(name: string, labels: Record<string, string> = {}): EntityJson {
+function clusterEntity(facts: RequestFacts): EntityJson {
+  const cluster = facts.cluster ?? UNKNOWN_CLUSTER;
+  return {
+    uid: { type: CLUSTER_TYPE, id: cluster.name },
+    attrs: {
+      name: cluster.name,
+      region: cluster.region,
+      jurisdiction: cluster.jurisdiction,
+      jurisdictions: jurisdictionsOf(cluster.jurisdiction),
+      provider: cluster.provider,
+      environment: cluster.environment,
+    },
+    parents: [],
+    tags: { ...cluster.labels },
+  };
+}
+
+/** The workspace and its ancestors, each the parent of the next: root, root:org-eu, root:org-eu:payments. */
+function workspaceEntities(facts: RequestFacts): EntityJson[] {
+  const workspace = facts.workspace;
+  if (!workspace) return [];
+  const segments = workspace.path.split(':');
+  return segments.map((_segment, index) => {
+    const path = segments.slice(0, index + 1).join(':');
+    return {
+      uid: { type: WORKSPACE_TYPE, id: path },
+      attrs: { name: path, logicalCluster: path === workspace.path ? workspace.logicalCluster : '' },
+      parents: index === 0 ? [] : [{ type: WORKSPACE_TYPE, id: segments.slice(0, index).join(':') }],
+      tags: { ...workspace.labels[path] },
+    };
+  });
+}
+
+/** The entity for a namespace known by name (and labels, when Canopy has them). */
+export function namespaceEntity(name: string, labels: Record<string, string> = {}, parents: EntityUidJson[] = []): EntityJson {
   return {
     uid: { type: NAMESPACE_TYPE, id: name },
     attrs: {
@@ -34,9 +78,13 @@ export function namespaceEntity(name: string, labels: Record<string, string> = {
       name,
       namespace: '',
     },
-    parents: [],
+    parents,
     tags: labels,
   };
+}
+
+function claimTemplates(object: unknown): JsonRecord[] {
+  return asArray(asRecord(asRecord(object)['spec'])['volumeClaimTemplates']).map((template) => asRecord(asRecord(template)['spec']));
 }
 
 function objectAttributes(
@@ -45,6 +93,7 @@ function objectAttributes(
   object: unknown,
   name: string,
   namespace: string,
+  facts: RequestFacts,
 ): Record<string, CedarValueJson> {
   const { group, version, kind } = request.kind;
   const attrs: Record<string, CedarValueJson> = {
@@ -56,16 +105,18 @@ function objectAttributes(
     namespace,
   };
   if (type === WORKLOAD_TYPE) {
-    const facts = workloadFacts(group, kind, object);
-    Object.assign(attrs, facts);
+    let spec: unknown = object;
+    for (const key of podSpecPath(group, kind) ?? []) spec = asRecord(spec)[key];
+    const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimTemplates(object), facts) : NO_STORAGE;
+    Object.assign(attrs, workloadFacts(group, kind, object), schedulingFacts(asRecord(spec)), { storage: { ...storage } });
+  } else if (group === '' && kind === 'PersistentVolumeClaim') {
+    attrs['storage'] = { ...storageFacts([asRecord(asRecord(object)['spec'])], facts) };
+  } else if (group === '' && kind === 'Binding') {
+    const node = asString(asRecord(asRecord(object)['target'])['name']);
+    attrs['bindingNode'] = node;
+    attrs['bindingNodeRegion'] = (node && facts.nodeLabels?.(node)?.[REGION_LABEL]) || '';
   }
   return attrs;
-}
-
-/** What Canopy knows about a request beyond the AdmissionReview itself. */
-export interface RequestFacts {
-  /** Labels of the request's namespace; without them the namespace entity carries only its name. */
-  namespaceLabels?: Readonly<Record<string, string>>;
 }
 
 export function resourceEntities(request: AdmissionRequest, facts: RequestFacts = {}): ResourceEntities {
@@ -79,21 +130,32 @@ export function resourceEntities(request: AdmissionRequest, facts: RequestFacts 
   const namespace = type === NAMESPACE_TYPE ? '' : request.namespace;
   const id = namespace ? `${namespace}/${name}` : name;
   const ref: EntityRef = { type, id };
-  const parents: EntityUidJson[] = namespace ? [{ type: NAMESPACE_TYPE, id: namespace }] : [];
 
-  const entities: EntityJson[] = [];
-  const attrs = objectAttributes(request, type, current, name, namespace);
+  const cluster = clusterEntity(facts);
+  const workspaces = workspaceEntities(facts);
+  const workspace = workspaces.at(-1);
+  const fleetParents: EntityUidJson[] = [cluster.uid, ...(workspace ? [workspace.uid] : [])];
+  const parents: EntityUidJson[] = namespace ? [{ type: NAMESPACE_TYPE, id: namespace }, ...fleetParents] : fleetParents;
+
+  const entities: EntityJson[] = [cluster, ...workspaces];
+  const attrs = objectAttributes(request, type, current, name, namespace, facts);
   if (old !== null && typeof old === 'object') {
     const oldRef: EntityRef = { type, id: `${id}#old` };
     attrs['old'] = { __entity: oldRef };
     entities.push({
       uid: oldRef,
-      attrs: objectAttributes(request, type, old, name, namespace),
+      attrs: objectAttributes(request, type, old, name, namespace, facts),
       parents,
       tags: asStringMap(asRecord(asRecord(old)['metadata'])['labels']),
     });
   }
   entities.push({ uid: ref, attrs, parents, tags: asStringMap(metadata['labels']) });
-  if (namespace) entities.push(namespaceEntity(namespace, { ...facts.namespaceLabels }));
-  return { resource: ref, entities };
+  if (namespace) entities.push(namespaceEntity(namespace, { ...facts.namespaceLabels }, fleetParents));
+  return {
+    resource: ref,
+    cluster: cluster.uid as EntityRef,
+    ...(namespace ? { namespace: { type: NAMESPACE_TYPE, id: namespace } } : {}),
+    ...(workspace ? { workspace: workspace.uid as EntityRef } : {}),
+    entities,
+  };
 }

@@ -61,7 +61,10 @@ describe('the object under admission', () => {
     expect(cedar.action).toEqual({ type: 'k8s::Action', id: 'create' });
     expect(cedar.resource).toEqual({ type: 'k8s::Workload', id: 'team-a/web' });
     const pod = entity(cedar.entities, 'k8s::Workload', 'team-a/web');
-    expect(pod.parents).toEqual([{ type: 'k8s::Namespace', id: 'team-a' }]);
+    expect(pod.parents).toEqual([
+      { type: 'k8s::Namespace', id: 'team-a' },
+      { type: 'k8s::Cluster', id: 'local' },
+    ]);
     expect(pod.tags).toEqual({ app: 'web' });
     expect(pod.attrs).toMatchObject({
       apiGroup: 'core',
@@ -76,7 +79,13 @@ describe('the object under admission', () => {
       hostNetwork: false,
     });
     expect(entity(cedar.entities, 'k8s::Namespace', 'team-a').attrs['name']).toBe('team-a');
-    expect(cedar.context).toEqual({ operation: 'CREATE', subresource: '', dryRun: false });
+    expect(cedar.context).toEqual({
+      operation: 'CREATE',
+      subresource: '',
+      dryRun: false,
+      cluster: { __entity: { type: 'k8s::Cluster', id: 'local' } },
+      namespace: { __entity: { type: 'k8s::Namespace', id: 'team-a' } },
+    });
   });
 
   it('reads the pod template of a CronJob', () => {
@@ -106,7 +115,7 @@ describe('the object under admission', () => {
   });
 
   it('passes subresource and dryRun in the context', () => {
-    expect(requestOf(24).context).toEqual({ operation: 'UPDATE', subresource: 'scale', dryRun: false });
+    expect(requestOf(24).context).toMatchObject({ operation: 'UPDATE', subresource: 'scale', dryRun: false });
     expect(requestOf(24).resource).toEqual({ type: 'k8s::Resource', id: 'team-a/api' });
     expect(requestOf(32).context['dryRun']).toBe(true);
     const exec = requestOf(50);
@@ -118,7 +127,8 @@ describe('the object under admission', () => {
     const cedar = requestOf(2);
     expect(cedar.resource).toEqual({ type: 'k8s::Namespace', id: 'team-a' });
     const namespace = entity(cedar.entities, 'k8s::Namespace', 'team-a');
-    expect(namespace.parents).toEqual([]);
+    expect(namespace.parents).toEqual([{ type: 'k8s::Cluster', id: 'local' }]);
+    expect(cedar.context['namespace']).toBeUndefined();
     expect(namespace.attrs['namespace']).toBe('');
     expect(namespace.tags).toMatchObject({ team: 'a', environment: 'dev' });
   });

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../../decision-log/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
+import { ConfigError, FleetContext, parseFleetConfig, readFleetConfig, type FleetConfig } from '../../fleet/index.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from '../../kube/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { RequestRecorder } from '../../recording/index.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
@@ -21,6 +23,9 @@ interface ServeOptions {
   bodyLimit: number;
   logLevel: string;
   recordRequests?: string;
+  config?: string;
+  kubeconfig?: string;
+  context?: string;
 }
 
 function integer(min: number, max: number) {
@@ -52,9 +57,41 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** The fleet context: connected to the cluster when a kubeconfig is given, configured, or Canopy runs in a pod. */
+async function fleetContext(options: ServeOptions, logger: ReturnType<typeof createLogger>): Promise<FleetContext> {
+  const config: FleetConfig = options.config ? await readFleetConfig(options.config) : parseFleetConfig({});
+  const kubeconfig = options.kubeconfig ?? config.kubernetes?.kubeconfig;
+  const connect = kubeconfig !== undefined || config.kubernetes !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const context = options.context ?? config.kubernetes?.context;
+  const client = connect
+    ? new KubeClient(loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) }))
+    : undefined;
+  const fleet = new FleetContext(config, logger, client);
+  await fleet.start();
+  return fleet;
+}
+
+function describeCluster(fleet: FleetContext): string {
+  const { identity, sources } = fleet.status().identity;
+  const fields = (['region', 'jurisdiction', 'provider', 'environment'] as const)
+    .filter((key) => identity[key])
+    .map((key) => `${key} ${identity[key]}${sources[key] && sources[key] !== 'config' ? ` (from ${sources[key]})` : ''}`);
+  const connection = fleet.status().connected ? 'reading namespaces, nodes and storage classes from the API server' : 'not connected to a cluster';
+  return `cluster ${identity.name}${fields.length > 0 ? `: ${fields.join(', ')}` : ''}; ${connection}`;
+}
+
 export async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger(undefined, { level: options.logLevel });
-  const pipeline = new AdmissionPipeline({ decisionLog: logger });
+  let fleet: FleetContext;
+  try {
+    fleet = await fleetContext(options, logger);
+  } catch (error) {
+    if (!(error instanceof ConfigError) && !(error instanceof KubeApiError)) throw error;
+    say(`refusing to start: ${(error as Error).message}`);
+    process.exitCode = 1;
+    return;
+  }
+  const pipeline = new AdmissionPipeline({ decisionLog: logger, facts: (request) => fleet.factsFor(request) });
   let revision: string;
   try {
     const set = pipeline.activate(await loadPolicyDirectory(options.policies));
@@ -67,7 +104,15 @@ export async function serve(options: ServeOptions): Promise<void> {
   }
   const tls = await servingTls(options);
   const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
-  const app = await createServer({ pipeline, tls, logger, bodyLimit: options.bodyLimit, ...(recorder ? { recorder } : {}) });
+  const app = await createServer({
+    pipeline,
+    tls,
+    logger,
+    bodyLimit: options.bodyLimit,
+    readiness: () => fleet.notReadyReason,
+    ...(recorder ? { recorder } : {}),
+  });
+  app.addHook('onClose', async () => fleet.stop());
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -75,6 +120,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // One write, so that whoever reads the output (a person, a test, a log collector) gets it whole.
   const lines = [
     `policy set ${revision} is active`,
+    describeCluster(fleet),
     `listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`,
     tls.note,
   ];
@@ -111,6 +157,9 @@ export function registerServe(program: Command): void {
     .option('--dns <name>', 'an extra DNS name or IP for the generated certificate (repeatable)', collect)
     .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
+    .option('--config <file>', 'the cluster identity, Kubernetes connection and kcp workspace mapping (YAML; see README)')
+    .option('--kubeconfig <file>', 'read namespaces, nodes, storage classes and cluster properties through this kubeconfig')
+    .option('--context <name>', 'the kubeconfig context to use')
     .option('--record-requests <dir>', 'append every judged AdmissionReview to DIR/requests-*.jsonl for canopy impact (Secret payloads redacted)')
     .action(serve);
 }

@@ -2,11 +2,16 @@
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
 
-export function healthRoutes(app: WebhookApp, pipeline: AdmissionPipeline): void {
+/** Why the server is not ready yet (caches still syncing, ...), or undefined when it is. */
+export type ReadinessCheck = () => string | undefined;
+
+export function healthRoutes(app: WebhookApp, pipeline: AdmissionPipeline, readiness?: ReadinessCheck): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const set = pipeline.policySet;
     if (!set) return reply.code(503).send({ status: 'not ready', reason: 'no validated policy set is active yet' });
+    const waiting = readiness?.();
+    if (waiting) return reply.code(503).send({ status: 'not ready', reason: waiting });
     return { status: 'ready', revision: set.revision, policies: set.policies.size };
   });
 }

@@ -5,7 +5,7 @@ import type { RequestRecorder } from '../../recording/index.js';
 
 export function mutateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
   app.post('/mutate', async (request) => {
-    const result = pipeline.mutate(request.body);
+    const result = await pipeline.handleMutate(request.body);
     recorder?.record('mutate', request.body);
     return result.review;
   });

@@ -5,7 +5,7 @@ import type { RequestRecorder } from '../../recording/index.js';
 
 export function validateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
   app.post('/validate', async (request) => {
-    const result = pipeline.review(request.body);
+    const result = await pipeline.handleValidate(request.body);
     recorder?.record('validate', request.body);
     return result.review;
   });

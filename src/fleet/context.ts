@@ -1,0 +1,195 @@
+// The fleet context of each request: the cluster's identity, its namespace's labels, its kcp workspace,
+// and the storage classes and nodes it refers to, from in-memory caches that informers keep current.
+import type { AdmissionRequest } from '../admission/index.js';
+import type { Logger } from '../decision-log/index.js';
+import { KubeApiError, Reflector, type KubeClient } from '../kube/index.js';
+import { asArray, asRecord, asString, asStringMap, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
+import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
+import { discoverIdentity, identityFromConfig, type DiscoveredIdentity } from './identity.js';
+
+export const LOGICAL_CLUSTER_ANNOTATION = 'kcp.io/cluster';
+const KCP_PATH_ANNOTATION = 'kcp.io/path';
+const DEFAULT_CLASS_ANNOTATION = 'storageclass.kubernetes.io/is-default-class';
+
+type Labels = Record<string, string>;
+
+const labelsOf = (object: Record<string, unknown>): Labels => asStringMap(asRecord(object['metadata'])['labels']);
+
+/** Only what sovereignty rules read of a StorageClass. */
+function storageClassOf(object: Record<string, unknown>): StorageClassInfo {
+  const metadata = asRecord(object['metadata']);
+  const regions = new Set<string>();
+  for (const topology of asArray(object['allowedTopologies'])) {
+    for (const expression of asArray(asRecord(topology)['matchLabelExpressions'])) {
+      const requirement = asRecord(expression);
+      if (requirement['key'] === REGION_LABEL) asArray(requirement['values']).forEach((v) => typeof v === 'string' && regions.add(v));
+    }
+  }
+  return {
+    name: asString(metadata['name']),
+    regions: [...regions],
+    waitForFirstConsumer: object['volumeBindingMode'] === 'WaitForFirstConsumer',
+    isDefault: asRecord(metadata['annotations'])[DEFAULT_CLASS_ANNOTATION] === 'true',
+  };
+}
+
+export interface FleetStatus {
+  connected: boolean;
+  identity: DiscoveredIdentity;
+  caches: Record<string, { synced: boolean; objects: number; lastError?: string }>;
+}
+
+export class FleetContext {
+  private identity: DiscoveredIdentity;
+  private readonly namespaces?: Reflector<Labels>;
+  private readonly storageClasses?: Reflector<StorageClassInfo>;
+  private readonly nodes?: Reflector<Labels>;
+  private readonly pendingNamespaces = new Map<string, Promise<Labels | string>>();
+  private readonly workspacePaths = new Map<string, { path: string; labels: Labels } | string>();
+
+  constructor(
+    private readonly config: FleetConfig,
+    private readonly logger: Logger,
+    private readonly client?: KubeClient,
+  ) {
+    this.identity = identityFromConfig(config);
+    if (client) {
+      this.namespaces = new Reflector(client, { path: '/api/v1/namespaces', name: 'namespaces', project: labelsOf }, logger);
+      this.storageClasses = new Reflector(client, { path: '/apis/storage.k8s.io/v1/storageclasses', name: 'storageclasses', project: storageClassOf }, logger);
+      this.nodes = new Reflector(client, { path: '/api/v1/nodes', name: 'nodes', project: labelsOf }, logger);
+    }
+  }
+
+  get cluster(): ClusterIdentity {
+    return this.identity.identity;
+  }
+
+  /** Reads the cluster's identity sources and starts the informers. */
+  async start(): Promise<void> {
+    if (!this.client) return;
+    this.identity = await discoverIdentity(this.config, this.client, this.logger);
+    for (const reflector of this.reflectors()) reflector.start();
+  }
+
+  stop(): void {
+    for (const reflector of this.reflectors()) reflector.stop();
+  }
+
+  /** Ready once every cache has listed its kind at least once. */
+  get ready(): boolean {
+    return this.reflectors().every((reflector) => reflector.synced);
+  }
+
+  get notReadyReason(): string | undefined {
+    const waiting = this.reflectors().filter((r) => !r.synced);
+    return waiting.length === 0 ? undefined : `waiting for the ${waiting.map((r) => r.lastError ? `${r.name} cache (${r.lastError})` : `${r.name} cache`).join(', ')} to sync`;
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await Promise.all(this.reflectors().map((r) => r.waitForSync()));
+  }
+
+  status(): FleetStatus {
+    const caches: FleetStatus['caches'] = {};
+    for (const reflector of this.reflectors()) {
+      caches[reflector.name] = { synced: reflector.synced, objects: reflector.size, ...(reflector.lastError ? { lastError: reflector.lastError } : {}) };
+    }
+    return { connected: this.client !== undefined, identity: this.identity, caches };
+  }
+
+  private reflectors(): Reflector<unknown>[] {
+    return [this.namespaces, this.storageClasses, this.nodes].filter((r): r is Reflector<never> => r !== undefined);
+  }
+
+  /** Everything Canopy knows about the request's surroundings. Never throws. */
+  async factsFor(request: AdmissionRequest): Promise<RequestFacts> {
+    const facts: RequestFacts = { cluster: this.cluster };
+    const problems: string[] = [];
+    if (request.namespace && !(request.kind.group === '' && request.kind.kind === 'Namespace')) {
+      const labels = await this.namespaceLabels(request.namespace);
+      if (typeof labels === 'string') problems.push(labels);
+      else facts.namespaceLabels = labels;
+    }
+    const workspace = await this.workspaceOf(request);
+    if (typeof workspace === 'string') problems.push(workspace);
+    else if (workspace) facts.workspace = workspace;
+    if (this.storageClasses) {
+      const classes = this.storageClasses;
+      facts.storageClass = (name) => classes.get(name);
+      facts.defaultStorageClass = () => [...classes.values()].find((c) => c.isDefault);
+    }
+    if (this.nodes) {
+      const nodes = this.nodes;
+      facts.nodeLabels = (name) => nodes.get(name);
+    }
+    if (problems.length > 0) facts.unavailable = `${problems.join('; ')}, so Canopy fails closed`;
+    return facts;
+  }
+
+  /** Labels from the cache; a namespace not there yet is fetched once, with a deadline. */
+  private async namespaceLabels(name: string): Promise<Labels | string | undefined> {
+    const reflector = this.namespaces;
+    if (!reflector || !this.client) return undefined;
+    const cached = reflector.get(name);
+    if (cached) return cached;
+    let pending = this.pendingNamespaces.get(name);
+    if (!pending) {
+      const timeout = this.config.kubernetes?.namespaceLookupTimeoutMs ?? DEFAULT_NAMESPACE_LOOKUP_MS;
+      pending = this.client
+        .getJson<Record<string, unknown>>(`/api/v1/namespaces/${encodeURIComponent(name)}`, timeout)
+        .then((object) => {
+          const labels = labelsOf(object);
+          reflector.remember(name, labels);
+          return labels;
+        })
+        .catch((error: unknown) => {
+          // A namespace that does not exist has no labels; the API server refuses the object anyway.
+          if (error instanceof KubeApiError && error.statusCode === 404) return {};
+          return `the labels of namespace ${name} could not be read (${(error as Error).message})`;
+        })
+        .finally(() => this.pendingNamespaces.delete(name));
+      this.pendingNamespaces.set(name, pending);
+    }
+    return pending;
+  }
+
+  /** The request's kcp workspace, from the object's logical cluster annotation. */
+  private async workspaceOf(request: AdmissionRequest): Promise<WorkspaceInfo | string | undefined> {
+    const kcp = this.config.kcp;
+    if (!kcp) return undefined;
+    const object = request.operation === 'DELETE' ? request.oldObject : request.object;
+    const logicalCluster = asString(asRecord(asRecord(asRecord(object)['metadata'])['annotations'])[LOGICAL_CLUSTER_ANNOTATION]);
+    if (!logicalCluster) return undefined;
+    const resolved = kcp.logicalClusters[logicalCluster] ?? (await this.discoverWorkspace(logicalCluster));
+    if (resolved === undefined) return `the workspace of logical cluster ${logicalCluster} is unknown (not in kcp.logicalClusters${kcp.discover ? ', and discovery found nothing' : ''})`;
+    if (typeof resolved === 'object' && 'problem' in resolved) return resolved.problem;
+    const path = typeof resolved === 'string' ? resolved : resolved.path;
+    const labels: Record<string, Labels> = { ...kcp.workspaces };
+    if (typeof resolved === 'object') labels[path] = { ...resolved.labels, ...kcp.workspaces[path] };
+    return { path, logicalCluster, labels };
+  }
+
+  /** kcp's LogicalCluster object names its workspace path in the kcp.io/path annotation. */
+  private async discoverWorkspace(logicalCluster: string): Promise<{ path: string; labels: Labels } | { problem: string } | undefined> {
+    if (!this.config.kcp?.discover || !this.client) return undefined;
+    const cached = this.workspacePaths.get(logicalCluster);
+    if (cached !== undefined) return typeof cached === 'string' ? undefined : cached;
+    try {
+      const object = await this.client.getJson<Record<string, unknown>>(
+        `/clusters/${encodeURIComponent(logicalCluster)}/apis/core.kcp.io/v1alpha1/logicalclusters/cluster`,
+        this.config.kubernetes?.namespaceLookupTimeoutMs ?? DEFAULT_NAMESPACE_LOOKUP_MS,
+      );
+      const path = asString(asRecord(asRecord(object['metadata'])['annotations'])[KCP_PATH_ANNOTATION]);
+      if (!path) return { problem: `logical cluster ${logicalCluster} has no ${KCP_PATH_ANNOTATION} annotation` };
+      const found = { path, labels: labelsOf(object) };
+      this.workspacePaths.set(logicalCluster, found);
+      return found;
+    } catch (error) {
+      if (error instanceof KubeApiError && error.statusCode === 404) {
+        this.workspacePaths.set(logicalCluster, 'missing');
+        return undefined;
+      }
+      return { problem: `the workspace of logical cluster ${logicalCluster} could not be discovered (${(error as Error).message})` };
+    }
+  }
+}

@@ -1,0 +1,121 @@
+// A small Kubernetes API client over @kubernetes/client-node's KubeConfig: GET with a deadline, paginated
+// LIST, and WATCH. Raw JSON paths rather than typed clients, because Canopy reads a handful of kinds
+// (some of them custom: ClusterProperty, ClusterProfile, kcp's LogicalCluster) and keeps only a few
+// fields of each.
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
+
+export interface KubeConnection {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export class KubeApiError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+  ) {
+    super(message);
+    this.name = 'KubeApiError';
+  }
+}
+
+/** A kubeconfig file, the in-cluster service account, or the default kubeconfig, in that order. */
+export function loadKubeConfig(connection: KubeConnection): KubeConfig {
+  const config = new KubeConfig();
+  try {
+    if (connection.kubeconfig) config.loadFromFile(connection.kubeconfig);
+    else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
+    else config.loadFromDefault();
+    if (connection.context) config.setCurrentContext(connection.context);
+  } catch (error) {
+    throw new KubeApiError(`cannot load the kubeconfig: ${(error as Error).message}`);
+  }
+  if (!config.getCurrentCluster()) throw new KubeApiError('the kubeconfig has no current cluster');
+  return config;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export type WatchEvent = { type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: Record<string, unknown> };
+
+export class KubeClient {
+  readonly server: string;
+  private readonly watcher: Watch;
+
+  constructor(readonly config: KubeConfig) {
+    this.server = config.getCurrentCluster()?.server ?? '';
+    this.watcher = new Watch(config);
+  }
+
+  /** GET a path; rejects with KubeApiError (with the HTTP status) or on the deadline. */
+  async getJson<T>(path: string, timeoutMs = 10_000): Promise<T> {
+    const options: RequestOptions & Record<string, unknown> = { method: 'GET', headers: { Accept: 'application/json' } };
+    await this.config.applyToHTTPSOptions(options);
+    const url = new URL(this.server + path);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<T>((resolve, reject) => {
+      const req = send(url, { ...options, timeout: timeoutMs }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 300) {
+            let message = text.slice(0, 200);
+            try {
+              message = (JSON.parse(text) as { message?: string }).message ?? message;
+            } catch {
+              // not a Status object: keep the text
+            }
+            reject(new KubeApiError(`GET ${path}: ${res.statusCode}: ${message}`, res.statusCode));
+            return;
+          }
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch (error) {
+            reject(new KubeApiError(`GET ${path}: not JSON: ${(error as Error).message}`));
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new KubeApiError(`GET ${path}: no answer within ${timeoutMs} ms`)));
+      req.on('error', (error) => reject(error instanceof KubeApiError ? error : new KubeApiError(`GET ${path}: ${error.message}`)));
+      req.end();
+    });
+  }
+
+  /** LIST with pagination (limit / continue), so a large cluster is read in pages. */
+  async list<T>(path: string, pageSize = 500, timeoutMs = 30_000): Promise<ListResult<T>> {
+    const items: T[] = [];
+    let next = '';
+    let resourceVersion = '';
+    do {
+      const query = new URLSearchParams({ limit: String(pageSize), ...(next ? { continue: next } : {}) });
+      const page = await this.getJson<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${path}?${query}`, timeoutMs);
+      items.push(...(page.items ?? []));
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+      next = page.metadata?.continue ?? '';
+    } while (next);
+    return { items, resourceVersion };
+  }
+
+  /** WATCH from a resource version; `done` is called once, with the error that ended it or null. */
+  async watch(
+    path: string,
+    resourceVersion: string,
+    onEvent: (event: WatchEvent) => void,
+    done: (error: (Error & { statusCode?: number }) | null) => void,
+  ): Promise<{ abort: () => void }> {
+    const controller = await this.watcher.watch(
+      path,
+      { resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 },
+      (type: string, object: Record<string, unknown>) => onEvent({ type: type as WatchEvent['type'], object }),
+      (error: unknown) => done((error as (Error & { statusCode?: number }) | null) ?? null),
+    );
+    return { abort: () => controller.abort() };
+  }
+}

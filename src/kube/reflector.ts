@@ -1,0 +1,158 @@
+// A reflector: LIST then WATCH one kind, keeping only a projection of each object (a namespace's labels,
+// not the namespace), so that memory stays proportional to what policies read. It resumes a dropped
+// watch from the last resource version, relists on 410 Gone, and backs off on other errors.
+import type { Logger } from '../decision-log/index.js';
+import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+
+export interface ReflectorOptions<T> {
+  /** A cluster-scoped collection path: `/api/v1/namespaces`. */
+  path: string;
+  /** What to keep of each object. */
+  project: (object: Record<string, unknown>) => T;
+  /** What the logs call it. */
+  name: string;
+  /** Backoff after an error: the first delay, doubled up to the maximum. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+const nameOf = (object: Record<string, unknown>): string => {
+  const metadata = object['metadata'] as { name?: unknown } | undefined;
+  return typeof metadata?.name === 'string' ? metadata.name : '';
+};
+const versionOf = (object: Record<string, unknown>): string => {
+  const metadata = object['metadata'] as { resourceVersion?: unknown } | undefined;
+  return typeof metadata?.resourceVersion === 'string' ? metadata.resourceVersion : '';
+};
+
+export class Reflector<T> {
+  private readonly items = new Map<string, T>();
+  private resourceVersion = '';
+  private stopped = false;
+  private current: { abort: () => void } | undefined;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private syncedOnce = false;
+  private readonly syncWaiters: (() => void)[] = [];
+  /** Counts of what happened, for status and tests. */
+  readonly stats = { lists: 0, watches: 0, relistsAfterGone: 0, errors: 0 };
+  lastError: string | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly options: ReflectorOptions<T>,
+    private readonly logger: Logger,
+  ) {
+    this.backoffMs = options.initialBackoffMs ?? 500;
+  }
+
+  get synced(): boolean {
+    return this.syncedOnce;
+  }
+
+  /** What logs and status call it. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  values(): IterableIterator<T> {
+    return this.items.values();
+  }
+
+  get(name: string): T | undefined {
+    return this.items.get(name);
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** Resolves once the first LIST has filled the cache. */
+  waitForSync(): Promise<void> {
+    return this.syncedOnce ? Promise.resolve() : new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  start(): void {
+    this.stopped = false;
+    void this.run(true);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.current?.abort();
+  }
+
+  /** Puts an object fetched outside the watch (a one-off GET) into the cache. */
+  remember(name: string, value: T): void {
+    this.items.set(name, value);
+  }
+
+  private async run(relist: boolean): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (relist || !this.resourceVersion) await this.relist();
+      this.stats.watches += 1;
+      this.current = await this.client.watch(this.options.path, this.resourceVersion, (event) => this.apply(event), (error) => this.ended(error));
+    } catch (error) {
+      this.failed(error as Error);
+    }
+  }
+
+  private async relist(): Promise<void> {
+    const list = await this.client.list<Record<string, unknown>>(this.options.path);
+    this.stats.lists += 1;
+    this.items.clear();
+    for (const object of list.items) this.items.set(nameOf(object), this.options.project(object));
+    this.resourceVersion = list.resourceVersion;
+    this.backoffMs = this.options.initialBackoffMs ?? 500;
+    this.lastError = undefined;
+    if (!this.syncedOnce) {
+      this.syncedOnce = true;
+      this.logger.info({ informer: this.options.name, objects: this.items.size }, 'cache synced');
+      this.syncWaiters.splice(0).forEach((resolve) => resolve());
+    }
+  }
+
+  private apply(event: WatchEvent): void {
+    if (event.type === 'ERROR') {
+      // A Status inside the stream: 410 Gone means our resource version is too old.
+      if ((event.object as { code?: unknown }).code === 410) this.resourceVersion = '';
+      return;
+    }
+    const name = nameOf(event.object);
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') this.items.set(name, this.options.project(event.object));
+    else if (event.type === 'DELETED') this.items.delete(name);
+    const version = versionOf(event.object);
+    if (version) this.resourceVersion = version;
+  }
+
+  private ended(error: (Error & { statusCode?: number }) | null): void {
+    this.current = undefined;
+    if (this.stopped) return;
+    if (error?.statusCode === 410 || (!error && !this.resourceVersion)) {
+      this.stats.relistsAfterGone += 1;
+      this.logger.info({ informer: this.options.name }, 'watch expired (410 Gone): listing again');
+      void this.run(true);
+      return;
+    }
+    if (error && error.name !== 'AbortError') {
+      this.failed(error);
+      return;
+    }
+    // A clean close (the API server's timeout, a dropped connection): resume where we were.
+    void this.run(false);
+  }
+
+  private failed(error: Error): void {
+    if (this.stopped) return;
+    this.stats.errors += 1;
+    this.lastError = error.message;
+    const status = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
+    if (status === 410) this.resourceVersion = '';
+    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+    this.logger.warn({ informer: this.options.name, err: error.message, retryInMs: delay }, 'list/watch failed; retrying');
+    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
+    this.timer = setTimeout(() => void this.run(!this.resourceVersion), delay);
+  }
+}

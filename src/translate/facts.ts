@@ -1,0 +1,79 @@
+// What Canopy knows about a request beyond the AdmissionReview itself: its cluster, its namespace's
+// labels, its kcp workspace, the storage classes and nodes it refers to, and where its data may live.
+// The webhook fills this from the cluster (informers); `canopy test` cases give it directly.
+
+export interface ClusterIdentity {
+  name: string;
+  region: string;
+  /** ISO 3166-1 alpha-2 ("DE") or "EU"; "" when unknown. */
+  jurisdiction: string;
+  provider: string;
+  environment: string;
+  labels: Record<string, string>;
+}
+
+export const UNKNOWN_CLUSTER: ClusterIdentity = {
+  name: 'local',
+  region: '',
+  jurisdiction: '',
+  provider: '',
+  environment: '',
+  labels: {},
+};
+
+export interface WorkspaceInfo {
+  /** "root:org-eu:payments" */
+  path: string;
+  logicalCluster: string;
+  /** Labels of each workspace on the path, by path, where known. */
+  labels: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+export interface StorageClassInfo {
+  name: string;
+  /** Regions in its allowedTopologies (topology.kubernetes.io/region); empty when it names none. */
+  regions: string[];
+  waitForFirstConsumer: boolean;
+  isDefault: boolean;
+}
+
+export interface SovereigntyFacts {
+  dataClass: string;
+  residency: string;
+  anyJurisdiction: boolean;
+  jurisdictions: string[];
+  anyRegion: boolean;
+  regions: string[];
+}
+
+export interface RequestFacts {
+  /**
+   * Why facts the policies rely on could not be gathered (a namespace lookup past its deadline, an
+   * unknown kcp workspace): the request is denied with this reason rather than judged without them.
+   */
+  unavailable?: string;
+  cluster?: ClusterIdentity;
+  /** Labels of the request's namespace; without them the namespace entity carries only its name. */
+  namespaceLabels?: Readonly<Record<string, string>>;
+  workspace?: WorkspaceInfo;
+  storageClass?: (name: string) => StorageClassInfo | undefined;
+  /** The class a claim without storageClassName gets. */
+  defaultStorageClass?: () => StorageClassInfo | undefined;
+  nodeLabels?: (name: string) => Readonly<Record<string, string>> | undefined;
+  sovereignty?: SovereigntyFacts;
+}
+
+export const REGION_LABEL = 'topology.kubernetes.io/region';
+
+/** Member states of the European Union, by ISO 3166-1 alpha-2 code. */
+export const EU_MEMBERS: ReadonlySet<string> = new Set([
+  'AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE',
+  'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE',
+]);
+
+/** A jurisdiction and what it belongs to: "DE" → ["DE", "EU"]; "EU" → ["EU"]; "" → []. */
+export function jurisdictionsOf(code: string): string[] {
+  const upper = code.toUpperCase();
+  if (!upper) return [];
+  return EU_MEMBERS.has(upper) ? [upper, 'EU'] : [upper];
+}
