@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCanopy } from './helpers/cli.js';
 import { FIXTURE_DIR, REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
+import { FakeKube } from './helpers/fake-kube.js';
 import { policyDir } from './helpers/policy-dir.js';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-cli-'));
@@ -219,6 +220,36 @@ describe('canopy serve', () => {
     const server = await start(['--tls-cert', `${out}/tls.crt`, '--tls-key', `${out}/tls.key`]);
     expect(server.stderr()).toContain(`serving certificate ${out}/tls.crt`);
     expect((await getReady(server.port, readFileSync(`${out}/ca.crt`, 'utf8'))).status).toBe(200);
+  });
+
+  it('reads its cluster from --config and --kubeconfig, and is ready only once the caches have synced', async () => {
+    const kube = new FakeKube();
+    kube.put('/api/v1/namespaces', { metadata: { name: 'payments', labels: { 'canopy.io/data-class': 'restricted' } } });
+    kube.collection('/api/v1/nodes');
+    kube.collection('/apis/about.k8s.io/v1alpha1/clusterproperties');
+    kube.hang.add('/apis/storage.k8s.io/v1/storageclasses');
+    await kube.start();
+    try {
+      const config = path.join(tempDir(), 'canopy.yaml');
+      writeFileSync(config, 'cluster:\n  name: de-1\n  region: eu-central-1\n  jurisdiction: DE\n');
+      const state = tempDir();
+      const server = await start(['--config', config, '--kubeconfig', kube.kubeconfig(), '--state-dir', state]);
+      expect(server.stderr()).toContain('cluster de-1: region eu-central-1, jurisdiction DE; reading namespaces, nodes and storage classes from the API server');
+      const ca = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
+      const waiting = await getReady(server.port, ca);
+      expect(waiting.status).toBe(503);
+      expect(JSON.parse(waiting.body)).toEqual({ status: 'not ready', reason: 'waiting for the storageclasses cache to sync' });
+    } finally {
+      await kube.stop();
+    }
+  });
+
+  it('refuses to start with a config it cannot use', async () => {
+    const config = path.join(tempDir(), 'canopy.yaml');
+    writeFileSync(config, 'cluster:\n  jurisdiction: Germany\n');
+    const result = await runCanopy(['serve', '--port', '0', '--config', config]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`refusing to start: ${config}: cluster.jurisdiction must be an ISO 3166-1 alpha-2 code (DE, FR, US) or EU`);
   });
 
   it('refuses to start with policies that do not validate', async () => {

@@ -33,6 +33,8 @@ export class Reflector<T> {
   private backoffMs: number;
   private timer: NodeJS.Timeout | undefined;
   private syncedOnce = false;
+  /** 410s since the last event: a server that keeps answering 410 must not be relisted in a tight loop. */
+  private goneInARow = 0;
   private readonly syncWaiters: (() => void)[] = [];
   /** Counts of what happened, for status and tests. */
   readonly stats = { lists: 0, watches: 0, relistsAfterGone: 0, errors: 0 };
@@ -120,6 +122,7 @@ export class Reflector<T> {
       if ((event.object as { code?: unknown }).code === 410) this.resourceVersion = '';
       return;
     }
+    this.goneInARow = 0;
     const name = nameOf(event.object);
     if (event.type === 'ADDED' || event.type === 'MODIFIED') this.items.set(name, this.options.project(event.object));
     else if (event.type === 'DELETED') this.items.delete(name);
@@ -132,6 +135,12 @@ export class Reflector<T> {
     if (this.stopped) return;
     if (error?.statusCode === 410 || (!error && !this.resourceVersion)) {
       this.stats.relistsAfterGone += 1;
+      this.goneInARow += 1;
+      this.resourceVersion = '';
+      if (this.goneInARow > 1) {
+        this.failed(new Error('the watch keeps expiring right after a fresh list (410 Gone)'));
+        return;
+      }
       this.logger.info({ informer: this.options.name }, 'watch expired (410 Gone): listing again');
       void this.run(true);
       return;
@@ -141,6 +150,7 @@ export class Reflector<T> {
       return;
     }
     // A clean close (the API server's timeout, a dropped connection): resume where we were.
+    this.goneInARow = 0;
     void this.run(false);
   }
 

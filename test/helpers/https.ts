@@ -1,7 +1,9 @@
 // A real HTTPS webhook server on 127.0.0.1 and a client that trusts only its CA.
 import { request as httpsRequest } from 'node:https';
 import { logSink } from './log-sink.js';
+import type { AdmissionRequest } from '../../src/admission/index.js';
 import { createLogger } from '../../src/decision-log/index.js';
+import type { RequestFacts } from '../../src/translate/index.js';
 import { loadPolicyDirectory } from '../../src/engine/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
 import { RequestRecorder } from '../../src/recording/index.js';
@@ -30,10 +32,18 @@ export interface TestServer {
 const ca = createCertificateAuthority('test CA');
 const serving = issueServingCertificate(ca, { hosts: ['localhost', '127.0.0.1'] });
 
-export async function startServer(options: { policies?: string; bodyLimit?: number; recordRequests?: string } = {}): Promise<TestServer> {
+export interface StartOptions {
+  policies?: string;
+  bodyLimit?: number;
+  recordRequests?: string;
+  facts?: (request: AdmissionRequest) => Promise<RequestFacts>;
+  readiness?: () => string | undefined;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const { stream: sink, lines: logLines } = logSink();
   const logger = createLogger(sink);
-  const pipeline = new AdmissionPipeline({ decisionLog: logger });
+  const pipeline = new AdmissionPipeline({ decisionLog: logger, ...(options.facts ? { facts: options.facts } : {}) });
   if (options.policies) pipeline.activate(await loadPolicyDirectory(options.policies));
   const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
   const app = await createServer({
@@ -42,6 +52,7 @@ export async function startServer(options: { policies?: string; bodyLimit?: numb
     tls: serving,
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
     ...(recorder ? { recorder } : {}),
+    ...(options.readiness ? { readiness: options.readiness } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
