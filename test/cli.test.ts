@@ -244,6 +244,13 @@ describe('canopy serve', () => {
     }
   });
 
+  it('takes the cluster identity from flags too, over the config file', async () => {
+    const config = path.join(tempDir(), 'canopy.yaml');
+    writeFileSync(config, 'cluster:\n  name: from-file\n  region: eu-west-3\n  jurisdiction: FR\n');
+    const server = await start(['--config', config, '--cluster-name', 'from-flag', '--jurisdiction', 'de', '--state-dir', tempDir()]);
+    expect(server.stderr()).toContain('cluster from-flag: region eu-west-3, jurisdiction DE; not connected to a cluster');
+  });
+
   it('refuses to start with a config it cannot use', async () => {
     const config = path.join(tempDir(), 'canopy.yaml');
     writeFileSync(config, 'cluster:\n  jurisdiction: Germany\n');

@@ -26,6 +26,11 @@ interface ServeOptions {
   config?: string;
   kubeconfig?: string;
   context?: string;
+  clusterName?: string;
+  region?: string;
+  jurisdiction?: string;
+  provider?: string;
+  environment?: string;
 }
 
 function integer(min: number, max: number) {
@@ -60,6 +65,13 @@ function urlHost(host: string): string {
 /** The fleet context: connected to the cluster when a kubeconfig is given, configured, or Canopy runs in a pod. */
 async function fleetContext(options: ServeOptions, logger: ReturnType<typeof createLogger>): Promise<FleetContext> {
   const config: FleetConfig = options.config ? await readFleetConfig(options.config) : parseFleetConfig({});
+  // Flags override the config file's identity fields; they are checked like the file.
+  const flags = { name: options.clusterName, region: options.region, jurisdiction: options.jurisdiction, provider: options.provider, environment: options.environment };
+  const given = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
+  const fromFlags = parseFleetConfig({ cluster: given }, 'flags').cluster;
+  for (const key of ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const) {
+    if (fromFlags[key] !== undefined) config.cluster[key] = fromFlags[key];
+  }
   const kubeconfig = options.kubeconfig ?? config.kubernetes?.kubeconfig;
   const connect = kubeconfig !== undefined || config.kubernetes !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
   const context = options.context ?? config.kubernetes?.context;
@@ -158,6 +170,11 @@ export function registerServe(program: Command): void {
     .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
     .option('--config <file>', 'the cluster identity, Kubernetes connection and kcp workspace mapping (YAML; see README)')
+    .option('--cluster-name <name>', "this cluster's name (overrides --config)")
+    .option('--region <region>', "this cluster's region (overrides --config)")
+    .option('--jurisdiction <code>', "this cluster's jurisdiction: an ISO 3166-1 alpha-2 code or EU (overrides --config)")
+    .option('--provider <name>', "this cluster's provider (overrides --config)")
+    .option('--environment <name>', "this cluster's environment (overrides --config)")
     .option('--kubeconfig <file>', 'read namespaces, nodes, storage classes and cluster properties through this kubeconfig')
     .option('--context <name>', 'the kubeconfig context to use')
     .option('--record-requests <dir>', 'append every judged AdmissionReview to DIR/requests-*.jsonl for canopy impact (Secret payloads redacted)')
