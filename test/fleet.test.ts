@@ -43,6 +43,7 @@ async function startCluster(region: string, foreignRegion: string, config: Json,
   const kube = new FakeKube();
   seed(kube, region, foreignRegion);
   kube.collection('/apis/about.k8s.io/v1alpha1/clusterproperties');
+  kube.collection('/api/v1/pods');
   extra(kube);
   await kube.start();
   const logger = createLogger(logSink().stream);

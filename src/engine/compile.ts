@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { cedar } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
+import { readQuotaData, type QuotaData } from '../quota/index.js';
 import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
 import { readPolicyInfo, type PolicyInfo } from './annotations.js';
 import { readPolicyData } from './data.js';
@@ -44,6 +45,8 @@ export interface CheckedPolicySet {
   data: Readonly<Record<string, unknown>>;
   /** data/sovereignty.yaml, checked. */
   sovereignty?: SovereigntyData;
+  /** data/prices.yaml and data/budgets.yaml, checked. */
+  quota: QuotaData;
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
@@ -147,6 +150,11 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `sovereignty data: ${problem}` });
     sovereignty = read.data;
   }
+  const quota = readQuotaData(data);
+  for (const problem of quota.problems) {
+    const file = source.dataFiles.find((f) => /[/\\](budgets|prices)\.(ya?ml|json)$/.test(f.file));
+    diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `quota data: ${problem}` });
+  }
   const mutations = [...mutating.values()]
     .map((policy) => policy.info)
     .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -192,6 +200,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     mutationTexts,
     data,
     ...(sovereignty ? { sovereignty } : {}),
+    quota: quota.quota,
   };
 }
 

@@ -2,8 +2,9 @@
 // and the storage classes and nodes it refers to, from in-memory caches that informers keep current.
 import type { AdmissionRequest } from '../admission/index.js';
 import type { Logger } from '../decision-log/index.js';
-import { KubeApiError, Reflector, type KubeClient } from '../kube/index.js';
+import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
 import { asArray, asRecord, asString, asStringMap, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
+import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { discoverIdentity, identityFromConfig, type DiscoveredIdentity } from './identity.js';
 
@@ -33,6 +34,26 @@ function storageClassOf(object: Record<string, unknown>): StorageClassInfo {
   };
 }
 
+/** Only what quotas read of a Pod: where it is, whether it still holds resources, and what it asks for. */
+function observedPod(object: Record<string, unknown>): ObservedPod {
+  const metadata = asRecord(object['metadata']);
+  const phase = asString(asRecord(object['status'])['phase']);
+  let usage = ZERO;
+  try {
+    usage = podUsage(asRecord(object['spec']));
+  } catch (error) {
+    // The API server accepted it, so this cannot happen; count nothing rather than crash the informer.
+    if (!(error instanceof QuantityError)) throw error;
+  }
+  return {
+    namespace: asString(metadata['namespace']),
+    name: asString(metadata['name']),
+    logicalCluster: asString(asRecord(metadata['annotations'])[LOGICAL_CLUSTER_ANNOTATION]),
+    usage,
+    active: phase !== 'Succeeded' && phase !== 'Failed',
+  };
+}
+
 export interface FleetStatus {
   connected: boolean;
   identity: DiscoveredIdentity;
@@ -44,6 +65,9 @@ export class FleetContext {
   private readonly namespaces?: Reflector<Labels>;
   private readonly storageClasses?: Reflector<StorageClassInfo>;
   private readonly nodes?: Reflector<Labels>;
+  private readonly pods?: Reflector<ObservedPod>;
+  /** Tenants' usage from the pod informer, plus reservations. */
+  readonly ledger?: QuotaLedger;
   private readonly pendingNamespaces = new Map<string, Promise<Labels | string>>();
   private readonly workspacePaths = new Map<string, { path: string; labels: Labels } | string>();
 
@@ -57,6 +81,9 @@ export class FleetContext {
       this.namespaces = new Reflector(client, { path: '/api/v1/namespaces', name: 'namespaces', project: labelsOf }, logger);
       this.storageClasses = new Reflector(client, { path: '/apis/storage.k8s.io/v1/storageclasses', name: 'storageclasses', project: storageClassOf }, logger);
       this.nodes = new Reflector(client, { path: '/api/v1/nodes', name: 'nodes', project: labelsOf }, logger);
+      const ledger = new QuotaLedger((namespace, logicalCluster) => this.tenantOfNamespace(namespace, logicalCluster));
+      this.ledger = ledger;
+      this.pods = new Reflector(client, { path: '/api/v1/pods', name: 'pods', project: observedPod, onChange: (key, before, after) => ledger.observe(key, before, after) }, logger);
     }
   }
 
@@ -97,8 +124,9 @@ export class FleetContext {
     return { connected: this.client !== undefined, identity: this.identity, caches };
   }
 
-  private reflectors(): Reflector<unknown>[] {
-    return [this.namespaces, this.storageClasses, this.nodes].filter((r): r is Reflector<never> => r !== undefined);
+  private reflectors(): Informer[] {
+    const all: (Informer | undefined)[] = [this.namespaces, this.storageClasses, this.nodes, this.pods];
+    return all.filter((r): r is Informer => r !== undefined);
   }
 
   /** Everything Canopy knows about the request's surroundings. Never throws. */
@@ -121,9 +149,33 @@ export class FleetContext {
     if (this.nodes) {
       const nodes = this.nodes;
       facts.nodeLabels = (name) => nodes.get(name);
+      facts.nodeCount = nodes.size;
     }
+    if (this.ledger) facts.quotaLedger = this.ledger;
+    if (request.subResource === 'scale' && request.operation === 'UPDATE') facts.scaleTemplate = await this.scaleTemplate(request);
     if (problems.length > 0) facts.unavailable = `${problems.join('; ')}, so Canopy fails closed`;
     return facts;
+  }
+
+  /** A pod's tenant, as quotas count it: its namespace's tenant label, else its kcp workspace. */
+  private tenantOfNamespace(namespace: string, logicalCluster: string): string | undefined {
+    const workspace = logicalCluster ? this.config.kcp?.logicalClusters[logicalCluster] : undefined;
+    return tenantOf(this.namespaces?.get(namespace), workspace);
+  }
+
+  /** What one replica of a scaled object asks for: its pod template, read from the API server. */
+  private async scaleTemplate(request: AdmissionRequest): Promise<ScaleTemplate | undefined> {
+    if (!this.client) return undefined;
+    const { group, version, resource } = request.resource;
+    const base = group ? `/apis/${group}/${version}` : `/api/${version}`;
+    const path = `${base}/namespaces/${encodeURIComponent(request.namespace)}/${resource}/${encodeURIComponent(request.name)}`;
+    try {
+      const object = await this.client.getJson<Record<string, unknown>>(path, this.config.kubernetes?.namespaceLookupTimeoutMs ?? DEFAULT_NAMESPACE_LOOKUP_MS);
+      const spec = asRecord(asRecord(asRecord(object['spec'])['template'])['spec']);
+      return { perReplica: podUsage(spec) };
+    } catch (error) {
+      return { error: `the pod template of ${resource}/${request.name} could not be read (${(error as Error).message})` };
+    }
   }
 
   /** Labels from the cache; a namespace not there yet is fetched once, with a deadline. */

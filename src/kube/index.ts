@@ -1,3 +1,3 @@
 // Reading the Kubernetes API: a small client and reflectors that keep only what policies read.
 export { KubeApiError, KubeClient, loadKubeConfig, type KubeConnection, type ListResult, type WatchEvent } from './client.js';
-export { Reflector, type ReflectorOptions } from './reflector.js';
+export { keyOf, Reflector, type Informer, type ReflectorOptions } from './reflector.js';

@@ -11,21 +11,36 @@ export interface ReflectorOptions<T> {
   project: (object: Record<string, unknown>) => T;
   /** What the logs call it. */
   name: string;
+  /** Told of every change to the cache (before and after, by key), a relist included. */
+  onChange?: (key: string, before: T | undefined, after: T | undefined) => void;
   /** Backoff after an error: the first delay, doubled up to the maximum. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
-const nameOf = (object: Record<string, unknown>): string => {
-  const metadata = object['metadata'] as { name?: unknown } | undefined;
-  return typeof metadata?.name === 'string' ? metadata.name : '';
+/** `namespace/name` for namespaced objects, `name` for cluster-scoped ones. */
+export const keyOf = (object: Record<string, unknown>): string => {
+  const metadata = object['metadata'] as { name?: unknown; namespace?: unknown } | undefined;
+  const name = typeof metadata?.name === 'string' ? metadata.name : '';
+  return typeof metadata?.namespace === 'string' && metadata.namespace ? `${metadata.namespace}/${name}` : name;
 };
 const versionOf = (object: Record<string, unknown>): string => {
   const metadata = object['metadata'] as { resourceVersion?: unknown } | undefined;
   return typeof metadata?.resourceVersion === 'string' ? metadata.resourceVersion : '';
 };
 
-export class Reflector<T> {
+/** What a reflector shows whatever it keeps: for readiness, status and lifecycle. */
+export interface Informer {
+  readonly name: string;
+  readonly synced: boolean;
+  readonly size: number;
+  readonly lastError: string | undefined;
+  start(): void;
+  stop(): void;
+  waitForSync(): Promise<void>;
+}
+
+export class Reflector<T> implements Informer {
   private readonly items = new Map<string, T>();
   private resourceVersion = '';
   private stopped = false;
@@ -61,8 +76,9 @@ export class Reflector<T> {
     return this.items.values();
   }
 
-  get(name: string): T | undefined {
-    return this.items.get(name);
+  /** By `name`, or `namespace/name` for a namespaced kind. */
+  get(key: string): T | undefined {
+    return this.items.get(key);
   }
 
   get size(): number {
@@ -86,8 +102,15 @@ export class Reflector<T> {
   }
 
   /** Puts an object fetched outside the watch (a one-off GET) into the cache. */
-  remember(name: string, value: T): void {
-    this.items.set(name, value);
+  remember(key: string, value: T): void {
+    this.set(key, value);
+  }
+
+  private set(key: string, value: T | undefined): void {
+    const before = this.items.get(key);
+    if (value === undefined) this.items.delete(key);
+    else this.items.set(key, value);
+    this.options.onChange?.(key, before, value);
   }
 
   private async run(relist: boolean): Promise<void> {
@@ -104,8 +127,9 @@ export class Reflector<T> {
   private async relist(): Promise<void> {
     const list = await this.client.list<Record<string, unknown>>(this.options.path);
     this.stats.lists += 1;
-    this.items.clear();
-    for (const object of list.items) this.items.set(nameOf(object), this.options.project(object));
+    const listed = new Map(list.items.map((object) => [keyOf(object), this.options.project(object)] as const));
+    for (const key of [...this.items.keys()]) if (!listed.has(key)) this.set(key, undefined);
+    for (const [key, value] of listed) this.set(key, value);
     this.resourceVersion = list.resourceVersion;
     this.backoffMs = this.options.initialBackoffMs ?? 500;
     this.lastError = undefined;
@@ -123,9 +147,9 @@ export class Reflector<T> {
       return;
     }
     this.goneInARow = 0;
-    const name = nameOf(event.object);
-    if (event.type === 'ADDED' || event.type === 'MODIFIED') this.items.set(name, this.options.project(event.object));
-    else if (event.type === 'DELETED') this.items.delete(name);
+    const key = keyOf(event.object);
+    if (event.type === 'ADDED' || event.type === 'MODIFIED') this.set(key, this.options.project(event.object));
+    else if (event.type === 'DELETED') this.set(key, undefined);
     const version = versionOf(event.object);
     if (version) this.resourceVersion = version;
   }

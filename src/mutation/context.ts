@@ -39,6 +39,7 @@ export function templateContext(
     cluster: facts.cluster ?? UNKNOWN_CLUSTER,
     ...(facts.workspace ? { workspace: { ...facts.workspace, labels: facts.workspace.labels[facts.workspace.path] ?? {} } } : {}),
     ...(facts.sovereignty ? { sovereignty: facts.sovereignty } : {}),
+    ...(facts.quota ? { quota: facts.quota.human } : {}),
     data,
   };
 }

@@ -8,6 +8,7 @@ import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicyS
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { renderAdvice } from '../decision/index.js';
 import { templateContext } from '../mutation/index.js';
+import { isZero, QuantityError, quotaFacts } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
 import { decideMutation, failedMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
@@ -68,6 +69,27 @@ function derivedFacts(set: CompiledPolicySet | undefined, facts: RequestFacts): 
   return sovereignty ? { ...facts, sovereignty } : facts;
 }
 
+/**
+ * Judges with quota facts, and reserves what an allowed request adds before anything else can run:
+ * reading usage, deciding and reserving happen in one synchronous step, so two requests in this
+ * replica cannot both pass a limit that only one fits under. Dry runs reserve nothing.
+ */
+function judgeWithQuota(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts): Decision {
+  let quota;
+  try {
+    quota = quotaFacts(set.quota, request, facts);
+  } catch (error) {
+    if (error instanceof QuantityError) return failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision);
+    throw error;
+  }
+  const decision = judgeWith(set, request, quota ? { ...facts, quota } : facts);
+  const claim = quota?.requested.claim;
+  if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
+    facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
+  }
+  return decision;
+}
+
 export class AdmissionPipeline {
   private active: CompiledPolicySet | undefined;
 
@@ -110,7 +132,7 @@ export class AdmissionPipeline {
     const set = this.active;
     if (!set) return failedDecision(NO_POLICY_SET, 'none');
     if (facts.unavailable) return failedDecision(facts.unavailable, set.revision);
-    return judgeWith(set, request, derivedFacts(set, facts));
+    return judgeWithQuota(set, request, derivedFacts(set, facts));
   }
 
   /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */

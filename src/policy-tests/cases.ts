@@ -6,6 +6,8 @@ import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { OPERATIONS, type Operation } from '../admission/index.js';
 import type { PolicyDiagnostic } from '../engine/index.js';
+import { quantityValue, wholeUnits } from '../quantity/index.js';
+import { ZERO, type Usage } from '../quota/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 
 export interface CaseExpectation {
@@ -37,7 +39,7 @@ export interface TestCase {
 
 const CASE_KEYS = [
   'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun',
-  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'expect',
+  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'expect',
 ];
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
@@ -112,7 +114,7 @@ const isStringMap = (value: unknown): value is Record<string, string> =>
 /** cluster, workspace, storageClasses and nodes of a case: the facts the webhook reads from a cluster. */
 function readFacts(raw: Json, name: string): TestCase['facts'] | string {
   const facts: TestCase['facts'] = {};
-  const { cluster, workspace, storageClasses, nodes } = raw;
+  const { cluster, workspace, storageClasses, nodes, usage } = raw;
   if (cluster !== undefined) {
     const fields = ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const;
     if (!isRecord(cluster) || Object.keys(cluster).some((k) => !(fields as readonly string[]).includes(k) && k !== 'labels')) {
@@ -147,6 +149,19 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
     if (!isRecord(nodes) || !Object.values(nodes).every((n) => isRecord(n) && isStringMap(n['labels']))) return `case "${name}": nodes must map names to {labels: {...}}`;
     const byName = nodes as Record<string, { labels: Record<string, string> }>;
     facts.nodeLabels = (node) => byName[node]?.labels;
+  }
+  if (usage !== undefined) {
+    // What each tenant already uses: {tenant: {cpu: "3", memory: 2Gi, gpus: 1}}.
+    if (!isRecord(usage)) return `case "${name}": usage must map tenants to {cpu, memory, gpus}`;
+    const byTenant = new Map<string, Usage>();
+    for (const [tenant, entry] of Object.entries(usage)) {
+      const e = isRecord(entry) ? entry : {};
+      const read = (key: string) => (e[key] === undefined ? 0n : quantityValue(e[key]));
+      const [cpu, memory, gpus] = [read('cpu'), read('memory'), read('gpus')];
+      if (cpu === undefined || memory === undefined || gpus === undefined) return `case "${name}": usage.${tenant} holds a value that is not a quantity`;
+      byTenant.set(tenant, { cpuMillis: cpu, memoryBytes: wholeUnits(memory), gpus: wholeUnits(gpus) });
+    }
+    facts.quotaLedger = { used: (tenant) => byTenant.get(tenant) ?? ZERO, reserve: () => {} };
   }
   return facts;
 }

@@ -1,3 +1,5 @@
+import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
+
 // What Canopy knows about a request beyond the AdmissionReview itself: its cluster, its namespace's
 // labels, its kcp workspace, the storage classes and nodes it refers to, and where its data may live.
 // The webhook fills this from the cluster (informers); `canopy test` cases give it directly.
@@ -60,7 +62,15 @@ export interface RequestFacts {
   /** The class a claim without storageClassName gets. */
   defaultStorageClass?: () => StorageClassInfo | undefined;
   nodeLabels?: (name: string) => Readonly<Record<string, string>> | undefined;
+  /** How many nodes the cluster has: a DaemonSet asks for one pod on each. */
+  nodeCount?: number;
+  /** Tenants' usage (observed pods and reservations). */
+  quotaLedger?: UsageLedger;
+  /** For a scale request: what one replica of the scaled object asks for. */
+  scaleTemplate?: ScaleTemplate;
   sovereignty?: SovereigntyFacts;
+  /** Derived from the budgets in the policy data, the ledger and the request. */
+  quota?: QuotaFacts;
 }
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';

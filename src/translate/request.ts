@@ -19,6 +19,7 @@ export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = 
       ...(what.namespace ? { namespace: { __entity: what.namespace } } : {}),
       ...(what.workspace ? { workspace: { __entity: what.workspace } } : {}),
       ...(facts.sovereignty ? { sovereignty: { ...facts.sovereignty } } : {}),
+      ...(facts.quota ? { quota: facts.quota.cedar } : {}),
     },
     entities: [...who.entities, ...what.entities],
   };

@@ -1,0 +1,82 @@
+// Usage per tenant: the pods the informer reports (non-terminated ones), plus reservations for what
+// was admitted but not observed yet. Reservations make one replica's decisions serial: two requests
+// that each fit alone cannot both be admitted when only one fits. A reservation ends when the informer
+// reports the pods it stood for, or after a TTL.
+import { add, times, ZERO, type Usage } from './usage.js';
+import type { Claim } from './requested.js';
+
+export interface ObservedPod {
+  namespace: string;
+  name: string;
+  /** kcp logical cluster, when the pod comes from a workspace. */
+  logicalCluster: string;
+  usage: Usage;
+  /** False once the pod has Succeeded or Failed: it no longer holds its resources. */
+  active: boolean;
+}
+
+interface Reservation {
+  tenant: string;
+  namespace: string;
+  claim: Claim;
+  remaining: bigint;
+  expires: number;
+}
+
+/** What the quota pipeline needs of usage: tenants' totals, and a way to reserve. */
+export interface UsageLedger {
+  used(tenant: string): Usage;
+  reserve(tenant: string, namespace: string, claim: Claim): void;
+}
+
+export const DEFAULT_RESERVATION_TTL_MS = 30_000;
+
+export class QuotaLedger implements UsageLedger {
+  private readonly pods = new Map<string, ObservedPod>();
+  private reservations: Reservation[] = [];
+
+  constructor(
+    /** The tenant of a pod's namespace (or workspace), or undefined when it has none. */
+    private readonly tenantOf: (namespace: string, logicalCluster: string) => string | undefined,
+    private readonly ttlMs = DEFAULT_RESERVATION_TTL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Fed by the pod informer: a pod appeared, changed or went away. */
+  observe(key: string, before: ObservedPod | undefined, after: ObservedPod | undefined): void {
+    if (after) this.pods.set(key, after);
+    else this.pods.delete(key);
+    if (!before && after?.active) this.consume(after);
+  }
+
+  private consume(pod: ObservedPod): void {
+    const reservation = this.reservations.find(
+      (r) => r.namespace === pod.namespace && ((r.claim.name !== undefined && r.claim.name === pod.name) || (r.claim.prefix !== undefined && r.claim.prefix !== '' && pod.name.startsWith(r.claim.prefix))),
+    );
+    if (!reservation) return;
+    reservation.remaining -= 1n;
+    if (reservation.remaining <= 0n) this.reservations = this.reservations.filter((r) => r !== reservation);
+  }
+
+  used(tenant: string): Usage {
+    const now = this.now();
+    this.reservations = this.reservations.filter((r) => r.expires > now);
+    let total = ZERO;
+    for (const pod of this.pods.values()) {
+      if (pod.active && this.tenantOf(pod.namespace, pod.logicalCluster) === tenant) total = add(total, pod.usage);
+    }
+    for (const reservation of this.reservations) {
+      if (reservation.tenant === tenant) total = add(total, times(reservation.claim.perReplica, reservation.remaining));
+    }
+    return total;
+  }
+
+  reserve(tenant: string, namespace: string, claim: Claim): void {
+    if (claim.replicas <= 0n) return;
+    this.reservations.push({ tenant, namespace, claim, remaining: claim.replicas, expires: this.now() + this.ttlMs });
+  }
+
+  get reservationCount(): number {
+    return this.reservations.length;
+  }
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import type { AdmissionRequest } from '../admission/index.js';
+import { OPENCOST_PRICES, readQuotaData } from './data.js';
+import { monthlyCost } from './facts.js';
+import { QuotaLedger } from './ledger.js';
+import { requestedBy } from './requested.js';
+import { podUsage, QuantityError, ZERO } from './usage.js';
+
+const c = (cpu: string, memory = '0', extra: Record<string, unknown> = {}) => ({ name: 'c', image: 'i', resources: { requests: { cpu, memory }, ...extra } });
+const GiB = 2n ** 30n;
+
+describe('pod usage, as Kubernetes counts it', () => {
+  it('sums app containers, takes the largest init container when it is larger, and adds overhead', () => {
+    expect(podUsage({ containers: [c('250m', '1Gi'), c('250m', '1Gi')], initContainers: [c('2', '512Mi')], overhead: { cpu: '10m' } })).toEqual({
+      cpuMillis: 2010n,
+      memoryBytes: 2n * GiB,
+      gpus: 0n,
+    });
+  });
+
+  it('counts sidecar init containers (restartPolicy Always) with the app containers', () => {
+    expect(podUsage({ containers: [c('1')], initContainers: [{ ...c('500m'), restartPolicy: 'Always' }] }).cpuMillis).toBe(1500n);
+  });
+
+  it('uses a limit as the request when only a limit is set, and counts GPUs', () => {
+    expect(podUsage({ containers: [{ name: 'g', resources: { limits: { cpu: '2', 'nvidia.com/gpu': 2, 'amd.com/gpu': '1' } } }] })).toEqual({ cpuMillis: 2000n, memoryBytes: 0n, gpus: 3n });
+  });
+
+  it('throws a clear QuantityError for what is not a quantity', () => {
+    expect(() => podUsage({ containers: [c('two')] })).toThrow(QuantityError);
+    expect(() => podUsage({ containers: [c('two')] })).toThrow('containers[0] (c): the cpu request "two" is not a Kubernetes quantity');
+  });
+});
+
+const request = (kind: string, group: string, object: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
+  uid: 'u',
+  kind: { group, version: 'v1', kind },
+  resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
+  subResource: '',
+  name: 'w',
+  namespace: 'n',
+  operation: 'CREATE',
+  userInfo: { username: 'u', groups: [] },
+  object,
+  oldObject: null,
+  dryRun: false,
+  ...extra,
+});
+const template = (cpu: string) => ({ template: { spec: { containers: [c(cpu)] } } });
+
+describe('what a request adds', () => {
+  it('is a template times its replicas, parallelism, or nodes', () => {
+    expect(requestedBy(request('Deployment', 'apps', { spec: { replicas: 3, ...template('100m') } })).usage.cpuMillis).toBe(300n);
+    expect(requestedBy(request('Job', 'batch', { spec: { parallelism: 4, ...template('100m') } })).usage.cpuMillis).toBe(400n);
+    expect(requestedBy(request('CronJob', 'batch', { spec: { jobTemplate: { spec: { parallelism: 2, ...template('1') } } } })).usage.cpuMillis).toBe(2000n);
+    expect(requestedBy(request('DaemonSet', 'apps', { spec: template('100m') }), { nodeCount: 7 }).usage.cpuMillis).toBe(700n);
+  });
+
+  it('is only the increase on UPDATE', () => {
+    const update = request('Deployment', 'apps', { spec: { replicas: 5, ...template('100m') } }, { operation: 'UPDATE', oldObject: { spec: { replicas: 3, ...template('100m') } } });
+    expect(requestedBy(update).usage.cpuMillis).toBe(200n);
+    const down = request('Deployment', 'apps', { spec: { replicas: 1, ...template('100m') } }, { operation: 'UPDATE', oldObject: { spec: { replicas: 3, ...template('100m') } } });
+    expect(requestedBy(down).usage).toEqual(ZERO);
+  });
+
+  it('is nothing for objects a controller made (their owner was judged) and for deletes', () => {
+    const owned = { metadata: { ownerReferences: [{ controller: true, kind: 'ReplicaSet' }] }, spec: { containers: [c('1')] } };
+    expect(requestedBy(request('Pod', '', owned)).usage).toEqual(ZERO);
+    expect(requestedBy(request('Pod', '', { spec: { containers: [c('1')] } }, { operation: 'DELETE' })).usage).toEqual(ZERO);
+  });
+});
+
+describe('the ledger', () => {
+  it('holds a reservation until the informer reports the pods it stood for', () => {
+    const ledger = new QuotaLedger(() => 't');
+    ledger.reserve('t', 'n', { prefix: 'web-', replicas: 2n, perReplica: { cpuMillis: 100n, memoryBytes: 0n, gpus: 0n } });
+    expect(ledger.used('t').cpuMillis).toBe(200n);
+    const pod = (name: string) => ({ namespace: 'n', name, logicalCluster: '', usage: { cpuMillis: 100n, memoryBytes: 0n, gpus: 0n }, active: true });
+    ledger.observe('n/web-abc', undefined, pod('web-abc'));
+    expect(ledger.used('t').cpuMillis).toBe(200n); // one observed, one still reserved
+    ledger.observe('n/web-def', undefined, pod('web-def'));
+    expect(ledger.reservationCount).toBe(0);
+    expect(ledger.used('t').cpuMillis).toBe(200n);
+  });
+
+  it('lets a reservation expire after its TTL', () => {
+    let now = 0;
+    const ledger = new QuotaLedger(() => 't', 1000, () => now);
+    ledger.reserve('t', 'n', { replicas: 1n, perReplica: { cpuMillis: 500n, memoryBytes: 0n, gpus: 0n } });
+    expect(ledger.used('t').cpuMillis).toBe(500n);
+    now = 1001;
+    expect(ledger.used('t').cpuMillis).toBe(0n);
+  });
+});
+
+describe('cost and budgets', () => {
+  it('projects a month at OpenCost list prices, in micro-units', () => {
+    // 1 vCPU: 0.031611 × 730 = 23.07603 USD; 1 GiB: 0.004237 × 730 = 3.09301 USD; 1 GPU: 693.5 USD.
+    expect(monthlyCost({ cpuMillis: 1000n, memoryBytes: GiB, gpus: 1n }, OPENCOST_PRICES)).toBe(23_076_030n + 3_093_010n + 693_500_000n);
+  });
+
+  it('refuses malformed budgets with the key at fault', () => {
+    const { problems } = readQuotaData({ budgets: { tenants: { a: { cpu: 'lots', monthlyCost: 'cheap', color: 'red' } } } });
+    expect(problems).toEqual([
+      'budgets.tenants.a has unknown field color',
+      'budgets.tenants.a.cpu must be a Kubernetes quantity such as 8, 500m or 32Gi',
+      "budgets.tenants.a.monthlyCost must be a decimal amount of the prices' currency",
+    ]);
+  });
+});
