@@ -88,7 +88,7 @@ function review(object: Json, options: { subResource?: string; resource?: string
   };
 }
 
-const container = { name: 'app', image: 'app:1', resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } };
+const container = { name: 'app', image: `registry.example.com/team/app@sha256:${'a'.repeat(64)}`, resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } };
 const deployment = (namespace: string, annotations: Record<string, string> = {}): Json => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',

@@ -60,6 +60,7 @@ describe('canopy test', () => {
       'baseline.namespace-team',
       'baseline.privileged',
       'mutations.default-resources',
+      'mutations.pin-digests',
       'mutations.sovereignty-regions',
       'quota.cost',
       'quota.cpu',
@@ -70,6 +71,10 @@ describe('canopy test', () => {
       'sovereignty.jurisdiction',
       'sovereignty.pod-regions',
       'sovereignty.storage-regions',
+      'supply-chain.allowed-sources',
+      'supply-chain.digest-required',
+      'supply-chain.no-latest',
+      'supply-chain.signatures',
     ]);
     for (const entry of suite.coverage ?? []) {
       expect(entry.matched, `${entry.id} matched`).toBeGreaterThan(0);

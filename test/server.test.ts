@@ -142,7 +142,7 @@ describe('POST /validate over HTTPS', () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 12 });
+    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 16 });
   });
 });
 

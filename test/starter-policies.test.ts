@@ -55,7 +55,7 @@ describe('starter policies', () => {
 
     it('denies a privileged init container', () => {
       const result = denial(
-        withSpec(createOf(kind), (spec) => (spec['initContainers'] = [privileged({ name: 'init', image: 'busybox' })])),
+        withSpec(createOf(kind), (spec) => (spec['initContainers'] = [privileged({ name: 'init', image: 'busybox:1.36' })])),
       );
       expect(result.ids).toEqual(['baseline.privileged']);
     });

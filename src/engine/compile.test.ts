@@ -36,8 +36,12 @@ describe('loading a policy directory', () => {
       'sovereignty.jurisdiction',
       'sovereignty.pod-regions',
       'sovereignty.storage-regions',
+      'supply-chain.allowed-sources',
+      'supply-chain.digest-required',
+      'supply-chain.no-latest',
+      'supply-chain.signatures',
     ]);
-    expect(set.mutations.map((m) => m.id)).toEqual(['mutations.default-resources', 'mutations.sovereignty-regions']);
+    expect(set.mutations.map((m) => m.id)).toEqual(['mutations.default-resources', 'mutations.sovereignty-regions', 'mutations.pin-digests']);
     expect(set.sovereignty?.classes['restricted']?.jurisdictions).toEqual({ any: false, values: ['DE'] });
     const privileged = set.policies.get('baseline.privileged');
     expect(privileged?.severity).toBe('high');

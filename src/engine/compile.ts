@@ -5,6 +5,7 @@ import { cedar } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
 import { readQuotaData, type QuotaData } from '../quota/index.js';
 import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
+import { readSupplyChainData, type SupplyChainData } from '../supply-chain/index.js';
 import { readPolicyInfo, type PolicyInfo } from './annotations.js';
 import { readPolicyData } from './data.js';
 import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
@@ -47,6 +48,8 @@ export interface CheckedPolicySet {
   sovereignty?: SovereigntyData;
   /** data/prices.yaml and data/budgets.yaml, checked. */
   quota: QuotaData;
+  /** data/supply-chain.yaml, checked. */
+  supplyChain?: SupplyChainData;
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
@@ -150,6 +153,13 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `sovereignty data: ${problem}` });
     sovereignty = read.data;
   }
+  let supplyChain: SupplyChainData | undefined;
+  if (data['supply-chain'] !== undefined) {
+    const read = readSupplyChainData(data['supply-chain']);
+    const file = source.dataFiles.find((f) => /[/\\]supply-chain\.(ya?ml|json)$/.test(f.file));
+    for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `supply-chain data: ${problem}` });
+    supplyChain = read.data;
+  }
   const quota = readQuotaData(data);
   for (const problem of quota.problems) {
     const file = source.dataFiles.find((f) => /[/\\](budgets|prices)\.(ya?ml|json)$/.test(f.file));
@@ -201,6 +211,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     data,
     ...(sovereignty ? { sovereignty } : {}),
     quota: quota.quota,
+    ...(supplyChain ? { supplyChain } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // workspace mapping. YAML; every field is optional, and an unknown one is an error, not a silent no-op.
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import type { RegistryAccess } from '../oci/index.js';
 
 export interface FleetConfig {
   cluster: {
@@ -17,6 +18,10 @@ export interface FleetConfig {
     clusterProfile?: { namespace: string; name: string };
   };
   kubernetes?: { kubeconfig?: string; context?: string; namespaceLookupTimeoutMs: number };
+  /** How to reach image registries (plain HTTP, credentials); anonymous HTTPS otherwise. */
+  registries: RegistryAccess[];
+  /** How long one request may wait for registries. */
+  imageLookupTimeoutMs: number;
   kcp?: {
     /** Logical cluster name → workspace path ("2x8h3k" → "root:org-eu:payments"). */
     logicalClusters: Record<string, string>;
@@ -56,6 +61,7 @@ function optionalString(value: Json, key: string, where: string, fail: (message:
 }
 
 export const DEFAULT_NAMESPACE_LOOKUP_MS = 1000;
+export const DEFAULT_IMAGE_LOOKUP_MS = 2000;
 
 export function parseFleetConfig(value: unknown, file = 'config'): FleetConfig {
   const fail = (message: string): never => {
@@ -64,7 +70,7 @@ export function parseFleetConfig(value: unknown, file = 'config'): FleetConfig {
   if (value === null || value === undefined) value = {};
   if (!isRecord(value)) fail('the config must be a map');
   const root = value as Json;
-  only(root, 'the config', ['cluster', 'kubernetes', 'kcp'], fail);
+  only(root, 'the config', ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'], fail);
 
   const cluster = root['cluster'] ?? {};
   if (!isRecord(cluster)) fail('cluster must be a map');
@@ -78,11 +84,34 @@ export function parseFleetConfig(value: unknown, file = 'config'): FleetConfig {
   }
   if (c['clusterProperties'] !== undefined && typeof c['clusterProperties'] !== 'boolean') fail('cluster.clusterProperties must be true or false');
 
+  const registries: RegistryAccess[] = [];
+  const rawRegistries = root['registries'] ?? [];
+  if (!Array.isArray(rawRegistries)) fail('registries must be a list of {host, insecure, username, password}');
+  (rawRegistries as unknown[]).forEach((entry, index) => {
+    const where = `registries[${index}]`;
+    if (!isRecord(entry) || typeof entry['host'] !== 'string') fail(`${where} must be {host, insecure, username, password}`);
+    const e = entry as Json;
+    only(e, where, ['host', 'insecure', 'username', 'password'], fail);
+    if (e['insecure'] !== undefined && typeof e['insecure'] !== 'boolean') fail(`${where}.insecure must be true or false`);
+    const username = optionalString(e, 'username', where, fail);
+    const password = optionalString(e, 'password', where, fail);
+    registries.push({
+      host: (e['host'] as string).toLowerCase(),
+      ...(e['insecure'] === true ? { insecure: true } : {}),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    });
+  });
+  const lookupTimeout = root['imageLookupTimeoutMs'] ?? DEFAULT_IMAGE_LOOKUP_MS;
+  if (typeof lookupTimeout !== 'number' || !Number.isInteger(lookupTimeout) || lookupTimeout < 1) fail('imageLookupTimeoutMs must be a positive whole number');
+
   const config: FleetConfig = {
     cluster: {
       labels: stringMap(c['labels'], 'cluster.labels', fail),
       clusterProperties: (c['clusterProperties'] as boolean | undefined) ?? true,
     },
+    registries,
+    imageLookupTimeoutMs: lookupTimeout as number,
   };
   for (const key of ['name', 'region', 'provider', 'environment'] as const) {
     const found = optionalString(c, key, 'cluster', fail);

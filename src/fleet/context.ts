@@ -72,7 +72,7 @@ export class FleetContext {
   private readonly workspacePaths = new Map<string, { path: string; labels: Labels } | string>();
 
   constructor(
-    private readonly config: FleetConfig,
+    readonly config: FleetConfig,
     private readonly logger: Logger,
     private readonly client?: KubeClient,
   ) {

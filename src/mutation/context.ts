@@ -40,6 +40,7 @@ export function templateContext(
     ...(facts.workspace ? { workspace: { ...facts.workspace, labels: facts.workspace.labels[facts.workspace.path] ?? {} } } : {}),
     ...(facts.sovereignty ? { sovereignty: facts.sovereignty } : {}),
     ...(facts.quota ? { quota: facts.quota.human } : {}),
+    ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar, pins: facts.supplyChain.pins } } : {}),
     data,
   };
 }

@@ -3,7 +3,7 @@
 // and nothing else becomes the value itself (a map, a list, a number); a template inside other text
 // becomes text.
 
-export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'quota', 'data'] as const;
+export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'quota', 'supplyChain', 'data'] as const;
 
 // A template's path never holds a brace, so one template ends at the first "}}".
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;

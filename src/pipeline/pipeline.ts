@@ -10,6 +10,7 @@ import { renderAdvice } from '../decision/index.js';
 import { templateContext } from '../mutation/index.js';
 import { isZero, QuantityError, quotaFacts } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
+import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
 import { decideMutation, failedMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { WARM_UP_REQUESTS } from './warm-up.js';
@@ -46,7 +47,7 @@ export interface PipelineOptions {
   /** Where decision records go; none for callers that report decisions themselves. */
   decisionLog?: Logger;
   /** Gathers what the webhook knows about a request beyond its body (cluster, namespace labels, ...). */
-  facts?: (request: AdmissionRequest) => Promise<RequestFacts>;
+  facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
 }
 
 const NO_POLICY_SET = 'no validated policy set is active yet';
@@ -63,10 +64,13 @@ function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: Req
   return renderAdvice(decision, templateContext(request, request.operation === 'DELETE' ? request.oldObject : request.object, facts, set.data));
 }
 
-/** Facts that follow from other facts and the policy data: where the request's data may live. */
-function derivedFacts(set: CompiledPolicySet | undefined, facts: RequestFacts): RequestFacts {
+/** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
+function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts): RequestFacts {
   const sovereignty = sovereigntyFacts(set?.sovereignty, facts);
-  return sovereignty ? { ...facts, sovereignty } : facts;
+  const object = request.operation === 'DELETE' ? request.oldObject : request.object;
+  const images = set?.supplyChain ? imagesOf(request.kind.group, request.kind.kind, object) : [];
+  const supplyChain = supplyChainFacts(set?.supplyChain, images, facts.imageLookups ?? new Map(), sovereignty?.dataClass, facts.cluster);
+  return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}) };
 }
 
 /**
@@ -132,21 +136,21 @@ export class AdmissionPipeline {
     const set = this.active;
     if (!set) return failedDecision(NO_POLICY_SET, 'none');
     if (facts.unavailable) return failedDecision(facts.unavailable, set.revision);
-    return judgeWithQuota(set, request, derivedFacts(set, facts));
+    return judgeWithQuota(set, request, derivedFacts(set, request, facts));
   }
 
   /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */
   async handleValidate(body: unknown): Promise<AdmissionResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    return this.reviewRequest(request, (await this.options.facts?.(request)) ?? {}, started);
+    return this.reviewRequest(request, (await this.options.facts?.(request, this.active)) ?? {}, started);
   }
 
   /** The mutating webhook: gathers the request's facts, then mutates. Throws AdmissionReviewError. */
   async handleMutate(body: unknown): Promise<MutationResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    return this.mutateRequest(request, (await this.options.facts?.(request)) ?? {}, started);
+    return this.mutateRequest(request, (await this.options.facts?.(request, this.active)) ?? {}, started);
   }
 
   /** The validating webhook's job, for a parsed body and given facts. Throws AdmissionReviewError. */
@@ -172,7 +176,7 @@ export class AdmissionPipeline {
   private mutateRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): MutationResult {
     const decision = facts.unavailable
       ? failedMutation(facts.unavailable, this.active?.revision ?? 'none', request)
-      : decideMutation(this.active, request, derivedFacts(this.active, facts));
+      : decideMutation(this.active, request, derivedFacts(this.active, request, facts));
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');

@@ -7,7 +7,9 @@ import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 
 import { OPERATIONS, type Operation } from '../admission/index.js';
 import type { PolicyDiagnostic } from '../engine/index.js';
 import { quantityValue, wholeUnits } from '../quantity/index.js';
+import { parseImageReference } from '../oci/index.js';
 import { ZERO, type Usage } from '../quota/index.js';
+import type { ImageLookup } from '../supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 
 export interface CaseExpectation {
@@ -39,7 +41,7 @@ export interface TestCase {
 
 const CASE_KEYS = [
   'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun',
-  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'expect',
+  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'images', 'expect',
 ];
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
@@ -114,7 +116,7 @@ const isStringMap = (value: unknown): value is Record<string, string> =>
 /** cluster, workspace, storageClasses and nodes of a case: the facts the webhook reads from a cluster. */
 function readFacts(raw: Json, name: string): TestCase['facts'] | string {
   const facts: TestCase['facts'] = {};
-  const { cluster, workspace, storageClasses, nodes, usage } = raw;
+  const { cluster, workspace, storageClasses, nodes, usage, images } = raw;
   if (cluster !== undefined) {
     const fields = ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const;
     if (!isRecord(cluster) || Object.keys(cluster).some((k) => !(fields as readonly string[]).includes(k) && k !== 'labels')) {
@@ -162,6 +164,27 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
       byTenant.set(tenant, { cpuMillis: cpu, memoryBytes: wholeUnits(memory), gpus: wholeUnits(gpus) });
     }
     facts.quotaLedger = { used: (tenant) => byTenant.get(tenant) ?? ZERO, reserve: () => {} };
+  }
+  if (images !== undefined) {
+    // What registries answer: {IMAGE: {digest: sha256:…, signature: verified | "reason", error: "…"}}.
+    if (!isRecord(images)) return `case "${name}": images must map image references to {digest, signature, error}`;
+    const lookups = new Map<string, ImageLookup>();
+    for (const [image, entry] of Object.entries(images)) {
+      const e = isRecord(entry) ? entry : {};
+      let normalized: string;
+      try {
+        normalized = parseImageReference(image).normalized;
+      } catch (error) {
+        return `case "${name}": images: ${(error as Error).message}`;
+      }
+      const signature = e['signature'];
+      lookups.set(normalized, {
+        ...(typeof e['digest'] === 'string' ? { digest: e['digest'] } : {}),
+        ...(typeof e['error'] === 'string' ? { resolveError: e['error'] } : {}),
+        ...(signature === 'verified' ? { signature: { verified: true as const } } : typeof signature === 'string' ? { signature: { verified: false as const, reason: signature } } : {}),
+      });
+    }
+    facts.imageLookups = lookups;
   }
   return facts;
 }

@@ -1,4 +1,5 @@
 import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
+import type { ImageLookup, SupplyChainFacts } from '../supply-chain/index.js';
 
 // What Canopy knows about a request beyond the AdmissionReview itself: its cluster, its namespace's
 // labels, its kcp workspace, the storage classes and nodes it refers to, and where its data may live.
@@ -71,6 +72,10 @@ export interface RequestFacts {
   sovereignty?: SovereigntyFacts;
   /** Derived from the budgets in the policy data, the ledger and the request. */
   quota?: QuotaFacts;
+  /** What registries said about the request's images, by normalised reference. */
+  imageLookups?: ReadonlyMap<string, ImageLookup>;
+  /** Derived from the supply-chain data and the image look-ups. */
+  supplyChain?: SupplyChainFacts;
 }
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';

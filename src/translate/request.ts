@@ -20,6 +20,7 @@ export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = 
       ...(what.workspace ? { workspace: { __entity: what.workspace } } : {}),
       ...(facts.sovereignty ? { sovereignty: { ...facts.sovereignty } } : {}),
       ...(facts.quota ? { quota: facts.quota.cedar } : {}),
+      ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar } } : {}),
     },
     entities: [...who.entities, ...what.entities],
   };

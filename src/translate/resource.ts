@@ -9,6 +9,28 @@ import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER, type RequestFacts } fro
 import { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
 import { NO_STORAGE, schedulingFacts, storageFacts } from './placement.js';
 import { isWorkloadKind, podSpecPath, workloadFacts } from './workload.js';
+import { imagesOf } from '../supply-chain/facts.js';
+
+/** Normalised image facts; a reference that cannot be read counts as its own registry, so no allow-list admits it. */
+function imageFacts(group: string, kind: string, object: unknown): Record<string, string[]> {
+  const registries = new Set<string>();
+  const repositories = new Set<string>();
+  const withoutDigest = new Set<string>();
+  const latest = new Set<string>();
+  for (const image of imagesOf(group, kind, object)) {
+    const reference = image.reference;
+    if (!reference) {
+      registries.add(image.written);
+      withoutDigest.add(image.written);
+      continue;
+    }
+    registries.add(reference.registry);
+    repositories.add(`${reference.registry}/${reference.repository}`);
+    if (!reference.digest) withoutDigest.add(reference.normalized);
+    if (reference.tag === 'latest' && !reference.digest) latest.add(reference.normalized);
+  }
+  return { registries: [...registries], repositories: [...repositories], imagesWithoutDigest: [...withoutDigest], latestImages: [...latest] };
+}
 
 export type { RequestFacts } from './facts.js';
 
@@ -108,7 +130,7 @@ function objectAttributes(
     let spec: unknown = object;
     for (const key of podSpecPath(group, kind) ?? []) spec = asRecord(spec)[key];
     const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimTemplates(object), facts) : NO_STORAGE;
-    Object.assign(attrs, workloadFacts(group, kind, object), schedulingFacts(asRecord(spec)), { storage: { ...storage } });
+    Object.assign(attrs, workloadFacts(group, kind, object), imageFacts(group, kind, object), schedulingFacts(asRecord(spec)), { storage: { ...storage } });
   } else if (group === '' && kind === 'PersistentVolumeClaim') {
     attrs['storage'] = { ...storageFacts([asRecord(asRecord(object)['spec'])], facts) };
   } else if (group === '' && kind === 'Binding') {

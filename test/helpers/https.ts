@@ -4,7 +4,7 @@ import { logSink } from './log-sink.js';
 import type { AdmissionRequest } from '../../src/admission/index.js';
 import { createLogger } from '../../src/decision-log/index.js';
 import type { RequestFacts } from '../../src/translate/index.js';
-import { loadPolicyDirectory } from '../../src/engine/index.js';
+import { loadPolicyDirectory, type CompiledPolicySet } from '../../src/engine/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
 import { RequestRecorder } from '../../src/recording/index.js';
 import { createServer, type WebhookApp } from '../../src/server/index.js';
@@ -36,7 +36,7 @@ export interface StartOptions {
   policies?: string;
   bodyLimit?: number;
   recordRequests?: string;
-  facts?: (request: AdmissionRequest) => Promise<RequestFacts>;
+  facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
   readiness?: () => string | undefined;
 }
 

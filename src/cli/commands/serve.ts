@@ -7,7 +7,9 @@ import { loadPolicyDirectory } from '../../engine/index.js';
 import { ConfigError, FleetContext, parseFleetConfig, readFleetConfig, type FleetConfig } from '../../fleet/index.js';
 import { KubeApiError, KubeClient, loadKubeConfig } from '../../kube/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
+import { OciClient } from '../../oci/index.js';
 import { RequestRecorder } from '../../recording/index.js';
+import { ImageEnricher, lookUpImages } from '../../supply-chain/index.js';
 import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
 import { defaultServingHosts, ensureCertificates } from '../../tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
@@ -103,7 +105,14 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const pipeline = new AdmissionPipeline({ decisionLog: logger, facts: (request) => fleet.factsFor(request) });
+  const images = new ImageEnricher(new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs), { deadlineMs: fleet.config.imageLookupTimeoutMs });
+  const pipeline = new AdmissionPipeline({
+    decisionLog: logger,
+    facts: async (request, set) => {
+      const facts = await fleet.factsFor(request);
+      return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
+    },
+  });
   let revision: string;
   try {
     const set = pipeline.activate(await loadPolicyDirectory(options.policies));

@@ -26,6 +26,8 @@ export function stringMap(
   check: (key: string, value: string) => string | undefined = () => undefined,
 ): Record<string, string> {
   if (value === undefined) return {};
+  // A whole map from one template ('{{ supplyChain.pins }}') is checked once it is filled in.
+  if (templated && isTemplate(value)) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new MutatorParamsError(`${what} must be a map`);
   }

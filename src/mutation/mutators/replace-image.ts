@@ -14,8 +14,9 @@ export const replaceImage: Mutator<ReplaceImageParams> = {
   summary: 'replace image references (for example a tag by its digest) in every container',
   parse(raw, { templated }) {
     const params = paramsRecord(raw, 'replace-image', ['images']);
+    if (params['images'] === undefined) throw new MutatorParamsError('replace-image needs images: a map from reference to replacement');
+    // An empty map is allowed: a templated map (digest pins) may have nothing to replace.
     const images = stringMap(params['images'], 'images', templated, (_from, to) => (to === '' ? 'the replacement is empty' : undefined));
-    if (Object.keys(images).length === 0) throw new MutatorParamsError('replace-image needs images: a map from reference to replacement');
     return { images };
   },
   writes({ object, group, kind }, params) {

@@ -1,0 +1,83 @@
+// Supply-chain data (policies/data/supply-chain.yaml): where images may come from, where digests are
+// required, and which keys sign which repositories. Checked at load time.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+export interface TrustRule {
+  id: string;
+  /** Glob patterns over registry/repository ("registry.example.com/team-*\/*"): `*` matches anything. */
+  patterns: RegExp[];
+  sources: string[];
+  keys: KeyObject[];
+}
+
+export interface SupplyChainData {
+  allowedSources: { default?: string[]; environments: Record<string, string[]>; classes: Record<string, string[]> };
+  requireDigest: { environments: string[]; classes: string[] };
+  trust: TrustRule[];
+}
+
+type Json = Record<string, unknown>;
+const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+export function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`);
+}
+
+export function readSupplyChainData(value: unknown): { data?: SupplyChainData; problems: string[] } {
+  const problems: string[] = [];
+  if (!isRecord(value)) return { problems: ['supply-chain data must be a map with allowedSources, requireDigest and trust'] };
+  const unknown = Object.keys(value).filter((k) => !['allowedSources', 'requireDigest', 'trust'].includes(k));
+  if (unknown.length > 0) problems.push(`unknown field ${unknown.join(', ')}`);
+
+  const sources = value['allowedSources'] ?? {};
+  const allowed: SupplyChainData['allowedSources'] = { environments: {}, classes: {} };
+  if (!isRecord(sources)) problems.push('allowedSources must be a map with default, environments and classes');
+  else {
+    if (sources['default'] !== undefined) {
+      if (isStringList(sources['default'])) allowed.default = sources['default'];
+      else problems.push('allowedSources.default must be a list of registries or repository prefixes');
+    }
+    for (const key of ['environments', 'classes'] as const) {
+      const map = sources[key] ?? {};
+      if (!isRecord(map) || !Object.values(map).every(isStringList)) problems.push(`allowedSources.${key} must map names to lists of registries or repository prefixes`);
+      else allowed[key] = map as Record<string, string[]>;
+    }
+  }
+
+  const digest = value['requireDigest'] ?? {};
+  const requireDigest = { environments: [] as string[], classes: [] as string[] };
+  if (!isRecord(digest)) problems.push('requireDigest must be a map with environments and classes');
+  else {
+    for (const key of ['environments', 'classes'] as const) {
+      const list = digest[key] ?? [];
+      if (!isStringList(list)) problems.push(`requireDigest.${key} must be a list of names`);
+      else requireDigest[key] = list;
+    }
+  }
+
+  const trust: TrustRule[] = [];
+  const rules = value['trust'] ?? [];
+  if (!Array.isArray(rules)) problems.push('trust must be a list of {repositories, keys}');
+  else {
+    rules.forEach((rule, index) => {
+      const where = `trust[${index}]`;
+      if (!isRecord(rule) || !isStringList(rule['repositories']) || !isStringList(rule['keys']) || rule['keys'].length === 0) {
+        problems.push(`${where} must be {repositories: [patterns], keys: [PEM public keys]}`);
+        return;
+      }
+      const keys: KeyObject[] = [];
+      rule['keys'].forEach((pem, k) => {
+        try {
+          const key = createPublicKey(pem);
+          if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') problems.push(`${where}.keys[${k}] is not an ECDSA P-256 public key (cosign's key type)`);
+          else keys.push(key);
+        } catch (error) {
+          problems.push(`${where}.keys[${k}] is not a PEM public key: ${(error as Error).message}`);
+        }
+      });
+      trust.push({ id: `trust[${index}]`, patterns: rule['repositories'].map(globToRegExp), sources: rule['repositories'], keys });
+    });
+  }
+  return problems.length > 0 ? { problems } : { data: { allowedSources: allowed, requireDigest, trust }, problems };
+}

@@ -1,0 +1,132 @@
+// Supply-chain facts: which images come from outside the allowed sources, whether digests are required
+// here, which signatures verified and which did not (and why), and the digest pins a mutation can apply.
+import type { KeyObject } from 'node:crypto';
+import { parseImageReference, ReferenceError, type ImageReference, type SignatureCheck } from '../oci/index.js';
+import { CONTAINER_LISTS, asArray, asRecord, podSpecPath, type ClusterIdentity } from '../translate/index.js';
+import type { SupplyChainData, TrustRule } from './data.js';
+
+/** What the registry said about one image (by its normalised reference). */
+export interface ImageLookup {
+  digest?: string;
+  resolveError?: string;
+  signature?: SignatureCheck;
+}
+
+export interface SupplyChainFacts {
+  /** `context.supplyChain` */
+  cedar: {
+    unapprovedImages: string[];
+    allowedSources: string[];
+    requireDigest: boolean;
+    signatureFailures: string[];
+    verifiedImages: string[];
+    unresolvedImages: string[];
+  };
+  /** Image as written → the same image pinned to its digest, for the pinning mutation. */
+  pins: Record<string, string>;
+}
+
+export interface ParsedImage {
+  written: string;
+  reference?: ImageReference;
+  error?: string;
+}
+
+/** Every image of a pod or pod template, parsed. */
+export function imagesOf(group: string, kind: string, object: unknown): ParsedImage[] {
+  const path = podSpecPath(group, kind);
+  if (!path) return [];
+  let spec: unknown = object;
+  for (const key of path) spec = asRecord(spec)[key];
+  const written = new Set<string>();
+  for (const list of CONTAINER_LISTS) {
+    for (const container of asArray(asRecord(spec)[list])) {
+      const image = asRecord(container)['image'];
+      if (typeof image === 'string' && image) written.add(image);
+    }
+  }
+  return [...written].map((image) => {
+    try {
+      return { written: image, reference: parseImageReference(image) };
+    } catch (error) {
+      if (error instanceof ReferenceError) return { written: image, error: error.message };
+      throw error;
+    }
+  });
+}
+
+/** The allow-list that applies: the namespace's data class, else the cluster's environment, else default. */
+export function allowedSourcesFor(data: SupplyChainData, dataClass: string | undefined, environment: string): string[] | undefined {
+  return (dataClass ? data.allowedSources.classes[dataClass] : undefined) ?? data.allowedSources.environments[environment] ?? data.allowedSources.default;
+}
+
+export function digestRequired(data: SupplyChainData, dataClass: string | undefined, environment: string): boolean {
+  return data.requireDigest.environments.includes(environment) || (dataClass !== undefined && data.requireDigest.classes.includes(dataClass));
+}
+
+/** A source is a registry ("127.0.0.1:5000") or a repository prefix ending in "/" ("docker.io/library/"). */
+function approved(reference: ImageReference, sources: readonly string[]): boolean {
+  const repository = `${reference.registry}/${reference.repository}`;
+  return sources.some((source) => (source.endsWith('/') ? repository.startsWith(source) : reference.registry === source));
+}
+
+export function trustRuleFor(data: SupplyChainData, reference: ImageReference): TrustRule | undefined {
+  const repository = `${reference.registry}/${reference.repository}`;
+  return data.trust.find((rule) => rule.patterns.some((pattern) => pattern.test(repository)));
+}
+
+export interface LookupNeeds {
+  digest: boolean;
+  keys?: readonly KeyObject[];
+  ruleId?: string;
+}
+
+/** What must be asked of registries for these images: digests where required or to verify, signatures where a trust rule applies. */
+export function lookupNeeds(data: SupplyChainData, images: readonly ParsedImage[], requireDigest: boolean): Map<string, { reference: ImageReference } & LookupNeeds> {
+  const needs = new Map<string, { reference: ImageReference } & LookupNeeds>();
+  for (const image of images) {
+    if (!image.reference) continue;
+    const rule = trustRuleFor(data, image.reference);
+    if (!rule && (!requireDigest || image.reference.digest)) continue;
+    needs.set(image.reference.normalized, { reference: image.reference, digest: !image.reference.digest, ...(rule ? { keys: rule.keys, ruleId: rule.id } : {}) });
+  }
+  return needs;
+}
+
+export function supplyChainFacts(
+  data: SupplyChainData | undefined,
+  images: readonly ParsedImage[],
+  lookups: ReadonlyMap<string, ImageLookup>,
+  dataClass: string | undefined,
+  cluster: ClusterIdentity | undefined,
+): SupplyChainFacts | undefined {
+  if (!data || images.length === 0) return undefined;
+  const environment = cluster?.environment ?? '';
+  const sources = allowedSourcesFor(data, dataClass, environment);
+  const cedar: SupplyChainFacts['cedar'] = {
+    unapprovedImages: [],
+    allowedSources: sources ?? [],
+    requireDigest: digestRequired(data, dataClass, environment),
+    signatureFailures: [],
+    verifiedImages: [],
+    unresolvedImages: [],
+  };
+  const pins: Record<string, string> = {};
+  for (const image of images) {
+    const reference = image.reference;
+    if (!reference) {
+      cedar.unapprovedImages.push(image.written);
+      continue;
+    }
+    if (sources && !approved(reference, sources)) cedar.unapprovedImages.push(reference.normalized);
+    const lookup = lookups.get(reference.normalized);
+    if (lookup?.resolveError) cedar.unresolvedImages.push(`${reference.normalized} (${lookup.resolveError})`);
+    if (lookup?.digest && !reference.digest) pins[image.written] = `${image.written}@${lookup.digest}`;
+    if (trustRuleFor(data, reference)) {
+      const signature = lookup?.signature;
+      if (signature?.verified) cedar.verifiedImages.push(reference.normalized);
+      else cedar.signatureFailures.push(`${reference.normalized}: ${signature ? signature.reason : lookup?.resolveError ?? 'its signature could not be checked'}`);
+    }
+  }
+  return { cedar, pins };
+}
