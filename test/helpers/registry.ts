@@ -56,11 +56,15 @@ export async function startRegistry(): Promise<TestRegistry> {
   }
   return {
     host,
+    // The registry drains keep-alive connections on SIGTERM, which can take a minute: a test
+    // registry holds nothing worth waiting for, so it gets a moment and then SIGKILL.
     stop: async () => {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 500);
       await exited;
+      clearTimeout(timer);
     },
   };
 }
