@@ -139,8 +139,9 @@ describe('canopy certs', () => {
 
 describe('canopy --help', () => {
   it.each([
-    [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'certs']],
-    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests']],
+    [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'bundle', 'certs']],
+    [['bundle'], ['build', 'sign', 'verify', 'inspect', 'serve', 'push']],
+    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub']],
     [['fmt'], ['--check', "Cedar's formatter"]],
     [['test'], ['--junit', '--coverage', '*.test.yaml']],
     [['impact'], ['--from', '--to', '--requests', '--policies-path', '--format', 'git revision']],
@@ -200,7 +201,7 @@ describe('canopy serve', () => {
     const state = tempDir();
     const first = await start(['--state-dir', state]);
     expect(first.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (generated)`);
-    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(16 policies, 3 mutations from \.\/policies\) is active/);
+    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(16 policies, 3 mutations from \.\/policies\) is active; reloaded when its files change/);
     expect(first.stderr()).toContain('try it: curl --cacert');
     const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
     const ready = await getReady(first.port, caPem);

@@ -189,6 +189,18 @@ describe('canopy impact', () => {
     expect(result.stdout).toMatch(/`HEAD~1 \([0-9a-f]{12}\)` → `HEAD \([0-9a-f]{12}\)`: 88 requests replayed, \*\*2 outcomes change\*\*: 0 newly denied, 2 newly allowed/);
   });
 
+  it('compares bundles', async () => {
+    const dir = tempDir();
+    const to = changedPolicies((policies) => {
+      const rule = path.join(policies, 'baseline/namespace-team.cedar');
+      writeFileSync(rule, readFileSync(rule, 'utf8').replace('@severity("medium")', '@severity("medium")\n@mode("warn")'));
+    });
+    expect((await runCanopy(['bundle', 'build', STARTER_POLICIES, '-o', `${dir}/old.tar.gz`, '--revision', 'r1'])).code).toBe(0);
+    expect((await runCanopy(['bundle', 'build', to, '-o', `${dir}/new.tar.gz`, '--revision', 'r2'])).code).toBe(0);
+    const result = await runCanopy(['impact', '--from', `${dir}/old.tar.gz`, '--to', `${dir}/new.tar.gz`, '--requests', requests]);
+    expect(result.stdout).toContain('`old.tar.gz (revision r1)` → `new.tar.gz (revision r2)`: 88 requests replayed, **2 outcomes change**');
+  });
+
   it('says so when a source is neither a directory nor a revision', async () => {
     const result = await runCanopy(['impact', '--from', 'no-such-thing', '--to', STARTER_POLICIES, '--requests', requests]);
     expect(result.code).toBe(2);

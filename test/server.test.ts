@@ -138,6 +138,12 @@ describe('POST /validate over HTTPS', () => {
     expect((result.json() as { message: string }).message).toBe('no route for GET /mutate-nothing');
   });
 
+  it('reports the active policy set on GET /status', async () => {
+    const status = await server.get('/status');
+    expect(status.status).toBe(200);
+    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 16, mutations: 3 } });
+  });
+
   it('reports health and readiness with the active revision', async () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');

@@ -1,6 +1,7 @@
 // The `canopy` command line.
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { registerBundle } from './commands/bundle.js';
 import { registerCerts } from './commands/certs.js';
 import { registerEval } from './commands/eval.js';
 import { registerFmt } from './commands/fmt.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerFmt(program);
   registerTest(program);
   registerImpact(program);
+  registerBundle(program);
   registerCerts(program);
   return program;
 }

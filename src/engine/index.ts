@@ -12,6 +12,8 @@ export { formatDiagnostic, PolicyLoadError, type PolicyDiagnostic } from './diag
 export { evaluate, type CedarRequest, type EntityRef, type Evaluation, type PolicyError, type PolicyKind } from './evaluate.js';
 export { loadPolicyDirectory } from './load.js';
 export {
+  policyFilesOf,
+  policySourceFromFiles,
   readPolicyDirectory,
   PolicyDirectoryError,
   DATA_DIR,

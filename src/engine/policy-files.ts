@@ -37,12 +37,34 @@ async function listFiles(root: string, accept: (name: string) => boolean, relati
   return found;
 }
 
-/** Paths in diagnostics are shown as `dir/relative`, with `dir` as the user wrote it. */
-export async function readPolicyDirectory(dir: string): Promise<PolicySetSource> {
-  let schemaText: string;
+const DATA_FILE = /\.(ya?ml|json)$/;
+
+/**
+ * A policy set from files in memory, by path relative to the policy directory ("schema.cedarschema",
+ * "baseline/privileged.cedar", "data/budgets.yaml"): what a bundle holds. `label` prefixes the paths
+ * in diagnostics. Files of other kinds (tests, READMEs) are ignored.
+ */
+export function policySourceFromFiles(files: ReadonlyMap<string, string>, label: string): PolicySetSource {
+  const schema = files.get(SCHEMA_FILE);
+  if (schema === undefined) throw new PolicyDirectoryError(`no policy schema in ${label}: a policy set holds ${SCHEMA_FILE} and *.cedar files`);
+  const text = (relative: string) => new SourceText(path.posix.join(label, relative), files.get(relative) ?? '');
+  const paths = [...files.keys()].sort();
+  const cedarFiles = paths.filter((p) => p.endsWith('.cedar'));
+  const isMutation = (relative: string) => relative.split('/')[0] === MUTATIONS_DIR;
+  return {
+    schema: text(SCHEMA_FILE),
+    files: cedarFiles.filter((p) => !isMutation(p)).map(text),
+    mutationFiles: cedarFiles.filter(isMutation).map(text),
+    dataFiles: paths.filter((p) => p.startsWith(`${DATA_DIR}/`) && DATA_FILE.test(p)).map(text),
+  };
+}
+
+/** The files of a policy directory a policy set is made of, by relative path (POSIX separators). */
+export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
   const schemaPath = path.join(dir, SCHEMA_FILE);
   try {
-    schemaText = await readFile(schemaPath, 'utf8');
+    files.set(SCHEMA_FILE, await readFile(schemaPath, 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new PolicyDirectoryError(
@@ -51,25 +73,18 @@ export async function readPolicyDirectory(dir: string): Promise<PolicySetSource>
         : `cannot read ${schemaPath}: ${(error as Error).message}`,
     );
   }
-  const read = (relatives: string[]) =>
-    Promise.all(
-      relatives.sort().map(async (relative) => {
-        const file = path.join(dir, relative);
-        return new SourceText(file, await readFile(file, 'utf8'));
-      }),
-    );
-  const cedarFiles = await listFiles(dir, (name) => name.endsWith('.cedar'));
-  const isMutation = (relative: string) => relative.split(path.sep)[0] === MUTATIONS_DIR;
-  const dataFiles = await listFiles(path.join(dir, DATA_DIR), (name) => /\.(ya?ml|json)$/.test(name)).catch(
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return [];
-      throw error;
-    },
-  );
-  return {
-    schema: new SourceText(schemaPath, schemaText),
-    files: await read(cedarFiles.filter((relative) => !isMutation(relative))),
-    mutationFiles: await read(cedarFiles.filter(isMutation)),
-    dataFiles: await read(dataFiles.map((relative) => path.join(DATA_DIR, relative))),
-  };
+  const cedar = await listFiles(dir, (name) => name.endsWith('.cedar'));
+  const data = await listFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  for (const relative of [...cedar, ...data.map((d) => path.join(DATA_DIR, d))]) {
+    files.set(relative.split(path.sep).join('/'), await readFile(path.join(dir, relative), 'utf8'));
+  }
+  return files;
+}
+
+/** Paths in diagnostics are shown as `dir/relative`, with `dir` as the user wrote it. */
+export async function readPolicyDirectory(dir: string): Promise<PolicySetSource> {
+  return policySourceFromFiles(await policyFilesOf(dir), dir);
 }

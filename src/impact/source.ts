@@ -1,10 +1,12 @@
-// Where an impact report's old and new policies come from: a directory as it is, or the policy
-// directory of the current git repository at a revision (`main`, `HEAD~1`, a commit, `git:REV`).
+// Where an impact report's old and new policies come from: a directory as it is, a bundle file
+// (.tar.gz), or the policy directory of the current git repository at a revision (`main`, `HEAD~1`, a
+// commit, `git:REV`).
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { inspectBundle, MANIFEST, readArchive, SIGNATURE } from '../bundle/index.js';
 
 const run = promisify(execFile);
 
@@ -31,6 +33,25 @@ async function isDirectory(candidate: string): Promise<boolean> {
   }
 }
 
+/** A bundle file: its files, as its manifest lists them (the signature is not checked: this is a report). */
+async function bundleSource(file: string): Promise<PolicySourceDir> {
+  let contents: Map<string, Buffer>;
+  let revision: string;
+  try {
+    contents = await readArchive(await readFile(file));
+    revision = (await inspectBundle(await readFile(file))).manifest.revision;
+  } catch (error) {
+    throw new ImpactInputError(`${file} is not a readable bundle: ${(error as Error).message}`);
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'canopy-impact-'));
+  for (const [name, data] of contents) {
+    if (name === MANIFEST || name === SIGNATURE) continue;
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await writeFile(path.join(dir, name), data);
+  }
+  return { dir, label: `${path.basename(file)} (revision ${revision})`, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
 async function git(args: string[], cwd: string): Promise<string> {
   const { stdout } = await run('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
   return stdout;
@@ -43,6 +64,7 @@ async function git(args: string[], cwd: string): Promise<string> {
 export async function policySource(spec: string, policiesPath: string, cwd = process.cwd()): Promise<PolicySourceDir> {
   const forceGit = spec.startsWith('git:');
   if (!forceGit && (await isDirectory(spec))) return { dir: spec, label: spec, cleanup: async () => {} };
+  if (!forceGit && /\.tar\.gz$|\.tgz$/.test(spec)) return bundleSource(spec);
   const revision = forceGit ? spec.slice(4) : spec;
   let top: string;
   let commit: string;

@@ -5,7 +5,7 @@ import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { RequestRecorder } from '../recording/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
-import { healthRoutes, type ReadinessCheck } from './routes/health.js';
+import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
 import { mutateRoute } from './routes/mutate.js';
 import { validateRoute } from './routes/validate.js';
 
@@ -24,6 +24,8 @@ export interface ServerOptions {
   recorder?: RequestRecorder;
   /** Extra readiness beyond an active policy set (the fleet caches). */
   readiness?: ReadinessCheck;
+  /** What GET /status adds: bundle sync, directory reloads, fleet caches. */
+  status?: () => Record<string, unknown>;
 }
 
 export type { WebhookApp } from './app.js';
@@ -50,6 +52,7 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
     app.addHook('onClose', async () => recorder.close());
   }
   healthRoutes(app, options.pipeline, options.readiness);
+  statusRoute(app, options.pipeline, options.status);
   await app.ready();
   return app;
 }

@@ -20,8 +20,8 @@ export function registerImpact(program: Command): void {
       'replay recorded AdmissionReviews through two versions of the policies and report every request ' +
         'whose decision, denying policies or patch changes (Markdown for a pull request, or JSON)',
     )
-    .requiredOption('--from <old>', 'the old policies: a directory, or a git revision (main, HEAD~1, git:REV)')
-    .requiredOption('--to <new>', 'the new policies: a directory, or a git revision')
+    .requiredOption('--from <old>', 'the old policies: a directory, a bundle (.tar.gz), or a git revision (main, HEAD~1, git:REV)')
+    .requiredOption('--to <new>', 'the new policies: a directory, a bundle, or a git revision')
     .requiredOption('--requests <path>', 'AdmissionReview files (.json, .yaml) or recorded logs (.jsonl), a file or a directory')
     .option('--policies-path <path>', 'where the policy directory is in the git repository, for revisions', 'policies')
     .option('--format <format>', 'markdown or json, on standard output', 'markdown')

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { createLogger } from '../../decision-log/index.js';
+import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../bundle/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
 import { ConfigError, FleetContext, parseFleetConfig, readFleetConfig, type FleetConfig } from '../../fleet/index.js';
 import { KubeApiError, KubeClient, loadKubeConfig } from '../../kube/index.js';
@@ -28,6 +29,12 @@ interface ServeOptions {
   config?: string;
   kubeconfig?: string;
   context?: string;
+  bundle?: string;
+  bundlePub?: string[];
+  bundleToken?: string;
+  bundleCa?: string;
+  bundleInterval: number;
+  bundleLongPoll: number;
   clusterName?: string;
   region?: string;
   jurisdiction?: string;
@@ -113,15 +120,38 @@ export async function serve(options: ServeOptions): Promise<void> {
       return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
     },
   });
+  /** The first line of the start-up summary: where policies come from. */
   let revision: string;
-  try {
-    const set = pipeline.activate(await loadPolicyDirectory(options.policies));
-    revision = `${set.revision} (${describeSet(set)} from ${options.policies})`;
-  } catch (error) {
-    if (!isPolicyProblem(error)) throw error;
-    say(`refusing to start: ${options.policies}: ${error.message}`);
-    process.exitCode = 1;
-    return;
+  let sync: BundleSync | undefined;
+  let watcher: PolicyDirectoryWatcher | undefined;
+  if (options.bundle) {
+    // Policies come from signed bundles only: nothing serves until one is verified and active.
+    if (!options.bundlePub || options.bundlePub.length === 0) {
+      say('refusing to start: --bundle needs --bundle-pub KEY (a bundle is only activated when a trusted key signed it)');
+      process.exitCode = 1;
+      return;
+    }
+    const keys = readPublicKeys(await Promise.all(options.bundlePub.map((file) => readFile(file, 'utf8'))));
+    const source = bundleSource(options.bundle, {
+      ...(options.bundleToken ?? process.env['CANOPY_BUNDLE_TOKEN'] ? { token: options.bundleToken ?? process.env['CANOPY_BUNDLE_TOKEN'] } : {}),
+      ...(options.bundleCa ? { ca: await readFile(options.bundleCa, 'utf8') } : {}),
+      registries: fleet.config.registries,
+      longPollSeconds: options.bundleLongPoll,
+    });
+    sync = new BundleSync(source, keys, pipeline, { stateDir: options.stateDir, intervalMs: options.bundleInterval * 1000, logger });
+    revision = `policies from signed bundles at ${options.bundle}: not ready until one is verified and active`;
+  } else {
+    try {
+      const set = pipeline.activate(await loadPolicyDirectory(options.policies));
+      revision = `policy set ${set.revision} (${describeSet(set)} from ${options.policies}) is active; reloaded when its files change`;
+    } catch (error) {
+      if (!isPolicyProblem(error)) throw error;
+      say(`refusing to start: ${options.policies}: ${error.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    watcher = new PolicyDirectoryWatcher(options.policies, pipeline, logger);
+    await watcher.start();
   }
   const tls = await servingTls(options);
   const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
@@ -131,16 +161,25 @@ export async function serve(options: ServeOptions): Promise<void> {
     logger,
     bodyLimit: options.bodyLimit,
     readiness: () => fleet.notReadyReason,
+    status: () => ({
+      ...(sync ? { bundle: sync.status() } : {}),
+      ...(watcher ? { policyDirectory: watcher.status() } : {}),
+      fleet: fleet.status(),
+    }),
     ...(recorder ? { recorder } : {}),
   });
-  app.addHook('onClose', async () => fleet.stop());
+  app.addHook('onClose', async () => {
+    fleet.stop();
+    sync?.stop();
+    watcher?.stop();
+  });
   await app.listen({ port: options.port, host: options.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const base = `https://${urlHost(options.host)}:${port}`;
   // One write, so that whoever reads the output (a person, a test, a log collector) gets it whole.
   const lines = [
-    `policy set ${revision} is active`,
+    revision,
     describeCluster(fleet),
     `listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`,
     tls.note,
@@ -154,6 +193,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
   }
   say(lines.join('\ncanopy: '));
+  // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
+  if (sync) void sync.start();
   const stop = (signal: string) => {
     say(`${signal}: finishing requests in flight, then stopping`);
     app.close().then(
@@ -171,13 +212,19 @@ export function registerServe(program: Command): void {
     .description('run the validating and mutating admission webhooks over HTTPS')
     .option('--port <port>', 'port to listen on (0 picks a free one)', integer(0, 65535), 8443)
     .option('--host <address>', 'address to listen on', '0.0.0.0')
-    .option('--policies <dir>', 'the policy directory', './policies')
+    .option('--policies <dir>', 'the policy directory (reloaded when its files change)', './policies')
     .option('--tls-cert <file>', 'serving certificate (PEM); without it Canopy makes its own CA and certificate')
     .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
     .option('--state-dir <dir>', 'where the generated CA and certificate are kept and reused', '.canopy')
     .option('--dns <name>', 'an extra DNS name or IP for the generated certificate (repeatable)', collect)
     .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
     .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
+    .option('--bundle <url>', 'take policies from signed bundles at this store: https://HOST/FILE or oci://REGISTRY/REPOSITORY:TAG')
+    .option('--bundle-pub <file>', 'a public key trusted to sign bundles (PEM; repeatable)', collect)
+    .option('--bundle-token <token>', 'bearer token for the store (or CANOPY_BUNDLE_TOKEN)')
+    .option('--bundle-ca <file>', 'CA certificate of an HTTPS store')
+    .option('--bundle-interval <seconds>', 'how often to poll the store (jittered; backs off while it is unreachable)', integer(1, 86_400), 30)
+    .option('--bundle-long-poll <seconds>', 'hold each poll open this long waiting for a change (0: plain polling)', integer(0, 300), 0)
     .option('--config <file>', 'the cluster identity, Kubernetes connection and kcp workspace mapping (YAML; see README)')
     .option('--cluster-name <name>', "this cluster's name (overrides --config)")
     .option('--region <region>', "this cluster's region (overrides --config)")

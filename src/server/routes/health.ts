@@ -15,3 +15,14 @@ export function healthRoutes(app: WebhookApp, pipeline: AdmissionPipeline, readi
     return { status: 'ready', revision: set.revision, policies: set.policies.size };
   });
 }
+
+/** GET /status: what is active, since when, and how its sources are doing. */
+export function statusRoute(app: WebhookApp, pipeline: AdmissionPipeline, status?: () => Record<string, unknown>): void {
+  app.get('/status', async () => {
+    const set = pipeline.policySet;
+    return {
+      policySet: set ? { revision: set.revision, policies: set.policies.size, mutations: set.mutations.length } : null,
+      ...(status?.() ?? {}),
+    };
+  });
+}

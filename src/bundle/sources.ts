@@ -1,0 +1,111 @@
+// Where a webhook fetches its bundle from: an HTTP(S) store (ETag / If-None-Match, optional long poll,
+// bearer token), or an OCI registry (the bundle as an artifact; the manifest digest plays the ETag).
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { OciClient, type RegistryAccess } from '../oci/index.js';
+
+export const BUNDLE_LAYER = 'application/vnd.canopy.bundle.v1.tar+gzip';
+export const BUNDLE_CONFIG = 'application/vnd.canopy.bundle.config.v1+json';
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+export type FetchResult = { changed: false } | { changed: true; etag: string; bytes: Buffer };
+
+export interface BundleSource {
+  readonly description: string;
+  /** The bundle, unless it is still the one `etag` names. Rejects when the store cannot be reached. */
+  fetch(etag: string | undefined): Promise<FetchResult>;
+}
+
+export class HttpBundleSource implements BundleSource {
+  constructor(
+    private readonly url: string,
+    private readonly options: { token?: string; ca?: string; timeoutMs?: number; longPollSeconds?: number } = {},
+  ) {}
+
+  get description(): string {
+    return this.url;
+  }
+
+  fetch(etag: string | undefined): Promise<FetchResult> {
+    const url = new URL(this.url);
+    const wait = this.options.longPollSeconds ?? 0;
+    if (etag && wait > 0) url.searchParams.set('wait', String(wait));
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const timeout = (this.options.timeoutMs ?? 10_000) + (etag ? wait * 1000 : 0);
+    const headers: Record<string, string> = { ...(etag ? { 'If-None-Match': etag } : {}), ...(this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {}) };
+    return new Promise((resolve, reject) => {
+      const req = send(url, { headers, timeout, ...(this.options.ca ? { ca: this.options.ca } : {}) }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          if (res.statusCode === 304) return resolve({ changed: false });
+          if (res.statusCode !== 200) return reject(new Error(`the store answered ${res.statusCode}`));
+          const next = res.headers.etag ?? '';
+          resolve({ changed: true, etag: next, bytes: Buffer.concat(chunks) });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`the store did not answer within ${timeout} ms`)));
+      req.on('error', (error) => reject(new Error(`the store cannot be reached: ${error.message}`)));
+      req.end();
+    });
+  }
+}
+
+/** oci://REGISTRY/REPOSITORY:TAG */
+export function parseOciUrl(url: string): { registry: string; repository: string; tag: string } {
+  const match = /^oci:\/\/([^/]+)\/(.+?)(?::([\w][\w.-]{0,127}))?$/.exec(url);
+  if (!match) throw new Error(`"${url}" is not oci://REGISTRY/REPOSITORY:TAG`);
+  return { registry: (match[1] ?? '').toLowerCase(), repository: match[2] ?? '', tag: match[3] ?? 'latest' };
+}
+
+export class OciBundleSource implements BundleSource {
+  private readonly target: ReturnType<typeof parseOciUrl>;
+  private readonly client: OciClient;
+
+  constructor(
+    private readonly url: string,
+    access: RegistryAccess[] = [],
+    timeoutMs = 10_000,
+  ) {
+    this.target = parseOciUrl(url);
+    this.client = new OciClient(access, timeoutMs);
+  }
+
+  get description(): string {
+    return this.url;
+  }
+
+  async fetch(etag: string | undefined): Promise<FetchResult> {
+    const { registry, repository, tag } = this.target;
+    const digest = await this.client.resolve(registry, repository, tag);
+    if (digest === etag) return { changed: false };
+    const manifest = await this.client.manifest(registry, repository, digest);
+    const layer = (JSON.parse(manifest.body.toString('utf8')) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.find((l) => l.mediaType === BUNDLE_LAYER);
+    if (!layer?.digest) throw new Error(`${this.url} is not a Canopy bundle (no ${BUNDLE_LAYER} layer)`);
+    return { changed: true, etag: digest, bytes: await this.client.blob(registry, repository, layer.digest) };
+  }
+}
+
+/** Pushes a bundle as an OCI artifact; returns the manifest digest. */
+export async function pushBundle(bytes: Buffer, url: string, access: RegistryAccess[] = []): Promise<string> {
+  const { registry, repository, tag } = parseOciUrl(url);
+  const client = new OciClient(access);
+  const layerDigest = await client.pushBlob(registry, repository, bytes);
+  const config = Buffer.from('{}');
+  const configDigest = await client.pushBlob(registry, repository, config);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: BUNDLE_CONFIG,
+    config: { mediaType: BUNDLE_CONFIG, digest: configDigest, size: config.length },
+    layers: [{ mediaType: BUNDLE_LAYER, digest: layerDigest, size: bytes.length, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
+  };
+  return client.pushManifest(registry, repository, tag, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+}
+
+export function bundleSource(url: string, options: { token?: string; ca?: string; registries?: RegistryAccess[]; longPollSeconds?: number } = {}): BundleSource {
+  if (url.startsWith('oci://')) return new OciBundleSource(url, options.registries ?? []);
+  if (/^https?:\/\//.test(url)) return new HttpBundleSource(url, { ...(options.token ? { token: options.token } : {}), ...(options.ca ? { ca: options.ca } : {}), ...(options.longPollSeconds ? { longPollSeconds: options.longPollSeconds } : {}) });
+  throw new Error(`"${url}" is neither an http(s):// store nor an oci:// registry`);
+}
