@@ -12,6 +12,7 @@ import { startServer, type TestServer } from './helpers/https.js';
 import { logSink } from './helpers/log-sink.js';
 import { patched, type MutationResponse } from './helpers/patch.js';
 import { pipelineFor } from './helpers/pipeline.js';
+import { admissionReview } from './helpers/review.js';
 import { policyDir } from './helpers/policy-dir.js';
 
 type Json = Record<string, unknown>;
@@ -64,29 +65,11 @@ async function admit(cluster: Cluster, review: Json): Promise<{ allowed: boolean
   return { allowed: validation.response.allowed, message: validation.response.status?.message ?? '', object };
 }
 
-let uid = 0;
-function review(object: Json, options: { subResource?: string; resource?: string; operation?: string } = {}): Json {
-  const [group, version] = String(object['apiVersion']).includes('/') ? String(object['apiVersion']).split('/') : ['', String(object['apiVersion'])];
-  const metadata = object['metadata'] as Json;
-  const kind = String(object['kind']);
-  uid += 1;
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `fleet-${uid}`,
-      kind: { group, version, kind },
-      resource: { group, version, resource: options.resource ?? `${kind.toLowerCase()}s` },
-      ...(options.subResource ? { subResource: options.subResource } : {}),
-      name: metadata['name'],
-      namespace: metadata['namespace'],
-      operation: options.operation ?? 'CREATE',
-      userInfo: { username: 'alice', groups: ['system:authenticated'] },
-      object,
-      oldObject: null,
-    },
-  };
-}
+const review = (object: Json, options: { subResource?: string; resource?: string } = {}): Json =>
+  admissionReview(object, {
+    ...(options.subResource ? { subResource: options.subResource } : {}),
+    ...(options.resource ? { resource: { group: '', version: 'v1', resource: options.resource } } : {}),
+  });
 
 const container = { name: 'app', image: `registry.example.com/team/app@sha256:${'a'.repeat(64)}`, resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } };
 const deployment = (namespace: string, annotations: Record<string, string> = {}): Json => ({

@@ -13,6 +13,7 @@ import { STARTER_POLICIES } from './helpers/fixtures.js';
 import { eventually, FakeKube } from './helpers/fake-kube.js';
 import { startServer, type TestServer } from './helpers/https.js';
 import { logSink } from './helpers/log-sink.js';
+import { admissionReview, type ReviewOptions } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
 const PODS = '/api/v1/pods';
@@ -35,28 +36,8 @@ const pod = (namespace: string, name: string, cpu: string, extra: Json = {}): Js
   spec: { containers: [container(cpu, extra)] },
 });
 
-let uid = 0;
-function review(object: Json, options: { operation?: string; oldObject?: Json; dryRun?: boolean; kind?: Json; resource?: Json; subResource?: string } = {}): string {
-  const metadata = object['metadata'] as Json;
-  uid += 1;
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `quota-${uid}`,
-      kind: options.kind ?? { group: '', version: 'v1', kind: object['kind'] },
-      resource: options.resource ?? { group: '', version: 'v1', resource: 'pods' },
-      ...(options.subResource ? { subResource: options.subResource } : {}),
-      name: metadata['name'],
-      namespace: metadata['namespace'],
-      operation: options.operation ?? 'CREATE',
-      userInfo: { username: 'alice', groups: ['system:authenticated'] },
-      object,
-      oldObject: options.oldObject ?? null,
-      dryRun: options.dryRun ?? false,
-    },
-  });
-}
+const review = (object: Json, options: ReviewOptions = {}): string =>
+  JSON.stringify(admissionReview(object, { resource: { group: '', version: 'v1', resource: 'pods' }, ...options }));
 
 interface Answer {
   allowed: boolean;

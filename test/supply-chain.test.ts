@@ -13,6 +13,7 @@ import { STARTER_POLICIES } from './helpers/fixtures.js';
 import { startServer, type TestServer } from './helpers/https.js';
 import { patched, type MutationResponse } from './helpers/patch.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './helpers/registry.js';
+import { admissionReview } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
 const DEADLINE_MS = 1500;
@@ -22,29 +23,13 @@ const trusted = keyPair();
 const untrusted = keyPair();
 const pem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
 
-let uid = 0;
-function review(namespace: string, image: string, name = 'app'): Json {
-  uid += 1;
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `supply-${uid}`,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      name,
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'alice', groups: ['system:authenticated'] },
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, namespace },
-        spec: { containers: [{ name: 'app', image, resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } }] },
-      },
-    },
-  };
-}
+const review = (namespace: string, image: string, name = 'app'): Json =>
+  admissionReview({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: { containers: [{ name: 'app', image, resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } }] },
+  });
 
 describe('supply chain against a real registry', () => {
   let registry: TestRegistry;

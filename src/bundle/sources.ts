@@ -2,11 +2,10 @@
 // bearer token), or an OCI registry (the bundle as an artifact; the manifest digest plays the ETag).
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { OciClient, type RegistryAccess } from '../oci/index.js';
+import { OciClient, pushArtifact, type RegistryAccess } from '../oci/index.js';
 
 export const BUNDLE_LAYER = 'application/vnd.canopy.bundle.v1.tar+gzip';
 export const BUNDLE_CONFIG = 'application/vnd.canopy.bundle.config.v1+json';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 export type FetchResult = { changed: false } | { changed: true; etag: string; bytes: Buffer };
 
@@ -90,18 +89,11 @@ export class OciBundleSource implements BundleSource {
 /** Pushes a bundle as an OCI artifact; returns the manifest digest. */
 export async function pushBundle(bytes: Buffer, url: string, access: RegistryAccess[] = []): Promise<string> {
   const { registry, repository, tag } = parseOciUrl(url);
-  const client = new OciClient(access);
-  const layerDigest = await client.pushBlob(registry, repository, bytes);
-  const config = Buffer.from('{}');
-  const configDigest = await client.pushBlob(registry, repository, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
+  return pushArtifact(new OciClient(access), registry, repository, tag, {
     artifactType: BUNDLE_CONFIG,
-    config: { mediaType: BUNDLE_CONFIG, digest: configDigest, size: config.length },
-    layers: [{ mediaType: BUNDLE_LAYER, digest: layerDigest, size: bytes.length, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
-  };
-  return client.pushManifest(registry, repository, tag, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+    config: { mediaType: BUNDLE_CONFIG, data: Buffer.from('{}') },
+    layers: [{ mediaType: BUNDLE_LAYER, data: bytes, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
+  });
 }
 
 export function bundleSource(url: string, options: { token?: string; ca?: string; registries?: RegistryAccess[]; longPollSeconds?: number } = {}): BundleSource {

@@ -184,3 +184,35 @@ export class OciClient {
     return sha256(manifest);
   }
 }
+
+export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+export interface ArtifactLayer {
+  mediaType: string;
+  data: Buffer;
+  annotations?: Record<string, string>;
+}
+
+/** Pushes blobs and an OCI image manifest naming them; returns the manifest digest. */
+export async function pushArtifact(
+  client: OciClient,
+  registry: string,
+  repository: string,
+  reference: string,
+  artifact: { config: { mediaType: string; data: Buffer }; layers: ArtifactLayer[]; artifactType?: string },
+): Promise<string> {
+  const configDigest = await client.pushBlob(registry, repository, artifact.config.data);
+  const layers = [];
+  for (const layer of artifact.layers) {
+    const digest = await client.pushBlob(registry, repository, layer.data);
+    layers.push({ mediaType: layer.mediaType, digest, size: layer.data.length, ...(layer.annotations ? { annotations: layer.annotations } : {}) });
+  }
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    ...(artifact.artifactType ? { artifactType: artifact.artifactType } : {}),
+    config: { mediaType: artifact.config.mediaType, digest: configDigest, size: artifact.config.data.length },
+    layers,
+  };
+  return client.pushManifest(registry, repository, reference, Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+}

@@ -3,12 +3,10 @@
 // annotation. A signature counts when it verifies with a trusted key AND its payload names the image's
 // digest (a valid signature of another image proves nothing about this one).
 import { createHash, sign, verify, type KeyObject } from 'node:crypto';
-import type { OciClient } from './client.js';
-import { OciError } from './client.js';
+import { OciError, pushArtifact, type OciClient } from './client.js';
 
 export const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 export const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 export type SignatureCheck = { verified: true } | { verified: false; reason: string };
 
@@ -59,35 +57,24 @@ export async function verifyCosign(client: OciClient, registry: string, reposito
   return { verified: false, reason };
 }
 
+const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.image.config.v1+json', data: Buffer.from('{}') };
+
 /** Signs an image the way `cosign sign --key` does: used by tests and by tools that publish images. */
 export async function signImage(client: OciClient, registry: string, repository: string, digest: string, key: KeyObject, options: { payloadDigest?: string } = {}): Promise<void> {
   const payload = simpleSigningPayload(`${registry}/${repository}`, options.payloadDigest ?? digest);
   const signature = sign('sha256', payload, key).toString('base64');
-  const payloadDigest = await client.pushBlob(registry, repository, payload);
-  const config = Buffer.from('{}');
-  const configDigest = await client.pushBlob(registry, repository, config);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: OCI_MANIFEST,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-    layers: [{ mediaType: SIMPLE_SIGNING_TYPE, digest: payloadDigest, size: payload.length, annotations: { [SIGNATURE_ANNOTATION]: signature } }],
-  };
-  await client.pushManifest(registry, repository, signatureTag(digest), Buffer.from(JSON.stringify(manifest)), OCI_MANIFEST);
+  await pushArtifact(client, registry, repository, signatureTag(digest), {
+    config: EMPTY_CONFIG,
+    layers: [{ mediaType: SIMPLE_SIGNING_TYPE, data: payload, annotations: { [SIGNATURE_ANNOTATION]: signature } }],
+  });
 }
 
 /** Pushes a small image (a config and one layer) and returns its manifest digest. */
 export async function pushImage(client: OciClient, registry: string, repository: string, tag: string, content: string): Promise<string> {
   const layer = Buffer.from(content);
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [`sha256:${createHash('sha256').update(layer).digest('hex')}`] } }));
-  const layerDigest = await client.pushBlob(registry, repository, layer);
-  const configDigest = await client.pushBlob(registry, repository, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layerDigest, size: layer.length }],
-    }),
-  );
-  return client.pushManifest(registry, repository, tag, manifest, OCI_MANIFEST);
+  return pushArtifact(client, registry, repository, tag, {
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', data: config },
+    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', data: layer }],
+  });
 }
