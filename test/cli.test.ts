@@ -139,7 +139,8 @@ describe('canopy certs', () => {
 
 describe('canopy --help', () => {
   it.each([
-    [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'bundle', 'certs']],
+    [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'bundle', 'audit', 'certs']],
+    [['audit'], ['--context', '--all-contexts', '--manifests', '--kinds', '--format', '--fail-on', '--apply-reports', '--decisions']],
     [['bundle'], ['build', 'sign', 'verify', 'inspect', 'serve', 'push']],
     [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub']],
     [['fmt'], ['--check', "Cedar's formatter"]],

@@ -1,6 +1,7 @@
 // The `canopy` command line.
 import { createRequire } from 'node:module';
 import { Command } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerCerts } from './commands/certs.js';
 import { registerEval } from './commands/eval.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTest(program);
   registerImpact(program);
   registerBundle(program);
+  registerAudit(program);
   registerCerts(program);
   return program;
 }

@@ -52,9 +52,21 @@ export class KubeClient {
     this.watcher = new Watch(config);
   }
 
+  /** Creates or updates an object with server-side apply (field manager "canopy"). */
+  async apply<T>(path: string, object: unknown, timeoutMs = 10_000): Promise<T> {
+    return this.request<T>('PATCH', `${path}?fieldManager=canopy&force=true`, timeoutMs, Buffer.from(JSON.stringify(object)), 'application/apply-patch+yaml');
+  }
+
   /** GET a path; rejects with KubeApiError (with the HTTP status) or on the deadline. */
   async getJson<T>(path: string, timeoutMs = 10_000): Promise<T> {
-    const options: RequestOptions & Record<string, unknown> = { method: 'GET', headers: { Accept: 'application/json' } };
+    return this.request<T>('GET', path, timeoutMs);
+  }
+
+  private async request<T>(method: string, path: string, timeoutMs: number, body?: Buffer, contentType?: string): Promise<T> {
+    const options: RequestOptions & Record<string, unknown> = {
+      method,
+      headers: { Accept: 'application/json', ...(contentType ? { 'Content-Type': contentType } : {}) },
+    };
     await this.config.applyToHTTPSOptions(options);
     const url = new URL(this.server + path);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -72,35 +84,46 @@ export class KubeClient {
             } catch {
               // not a Status object: keep the text
             }
-            reject(new KubeApiError(`GET ${path}: ${res.statusCode}: ${message}`, res.statusCode));
+            reject(new KubeApiError(`${method} ${path}: ${res.statusCode}: ${message}`, res.statusCode));
             return;
           }
           try {
             resolve(JSON.parse(text) as T);
           } catch (error) {
-            reject(new KubeApiError(`GET ${path}: not JSON: ${(error as Error).message}`));
+            reject(new KubeApiError(`${method} ${path}: not JSON: ${(error as Error).message}`));
           }
         });
       });
-      req.on('timeout', () => req.destroy(new KubeApiError(`GET ${path}: no answer within ${timeoutMs} ms`)));
-      req.on('error', (error) => reject(error instanceof KubeApiError ? error : new KubeApiError(`GET ${path}: ${error.message}`)));
+      req.on('timeout', () => req.destroy(new KubeApiError(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+      req.on('error', (error) => reject(error instanceof KubeApiError ? error : new KubeApiError(`${method} ${path}: ${error.message}`)));
+      if (body) req.write(body);
       req.end();
     });
   }
 
-  /** LIST with pagination (limit / continue), so a large cluster is read in pages. */
-  async list<T>(path: string, pageSize = 500, timeoutMs = 30_000): Promise<ListResult<T>> {
-    const items: T[] = [];
+  /** LIST page by page (limit / continue), for callers that stream rather than hold everything. */
+  async *pages<T>(path: string, pageSize = 500, timeoutMs = 30_000): AsyncGenerator<T[], string> {
     let next = '';
     let resourceVersion = '';
     do {
       const query = new URLSearchParams({ limit: String(pageSize), ...(next ? { continue: next } : {}) });
       const page = await this.getJson<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${path}?${query}`, timeoutMs);
-      items.push(...(page.items ?? []));
+      yield page.items ?? [];
       resourceVersion = page.metadata?.resourceVersion ?? '';
       next = page.metadata?.continue ?? '';
     } while (next);
-    return { items, resourceVersion };
+    return resourceVersion;
+  }
+
+  /** LIST with pagination (limit / continue), so a large cluster is read in pages. */
+  async list<T>(path: string, pageSize = 500, timeoutMs = 30_000): Promise<ListResult<T>> {
+    const items: T[] = [];
+    const pages = this.pages<T>(path, pageSize, timeoutMs);
+    for (;;) {
+      const page = await pages.next();
+      if (page.done) return { items, resourceVersion: page.value };
+      items.push(...page.value);
+    }
   }
 
   /** WATCH from a resource version; `done` is called once, with the error that ended it or null. */

@@ -117,8 +117,12 @@ export class Reflector<T> implements Informer {
     if (this.stopped) return;
     try {
       if (relist || !this.resourceVersion) await this.relist();
+      // stop() may have been called while the list was in flight: open no new watch then.
+      if (this.stopped) return;
       this.stats.watches += 1;
-      this.current = await this.client.watch(this.options.path, this.resourceVersion, (event) => this.apply(event), (error) => this.ended(error));
+      const watch = await this.client.watch(this.options.path, this.resourceVersion, (event) => this.apply(event), (error) => this.ended(error));
+      if (this.stopped) watch.abort();
+      else this.current = watch;
     } catch (error) {
       this.failed(error as Error);
     }

@@ -113,8 +113,10 @@ export class FakeKube {
 
   async stop(): Promise<void> {
     this.dropWatches();
+    // Stop accepting first, then cut every connection, so a client reconnecting meanwhile cannot hold close() open.
+    const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()));
     this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+    await closed;
   }
 
   /** A kubeconfig file pointing at this server. */
@@ -144,6 +146,7 @@ export class FakeKube {
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
     if (this.hang.has(url.pathname)) return; // never answers
     if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'no token'));
+    if (req.method === 'PATCH') return this.patch(req, url, res);
     const collection = this.collections.get(url.pathname);
     if (collection && url.searchParams.get('watch') === 'true') return this.watch(url, res);
     if (collection) return this.list(collection, url, res);
@@ -153,6 +156,18 @@ export class FakeKube {
     const object = this.collections.get(parent)?.get(decodeURIComponent(url.pathname.slice(parent.length + 1)));
     if (object) return this.send(res, 200, object);
     this.send(res, 404, status(404, 'NotFound', `${url.pathname} not found`));
+  }
+
+  /** Server-side apply, as far as tests need it: the body becomes the object. */
+  private patch(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const object = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+      const parent = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
+      this.put(parent, object);
+      this.send(res, 200, this.collection(parent).get((object['metadata'] as Json)['name'] as string));
+    });
   }
 
   private list(collection: Map<string, Json>, url: URL, res: ServerResponse): void {
@@ -182,6 +197,27 @@ export class FakeKube {
     this.watches.add(open);
     res.on('close', () => this.watches.delete(open));
   }
+}
+
+/** A kubeconfig with one context per server, named as given; the first is the current context. */
+export function kubeconfigFor(servers: Record<string, string>): string {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'canopy-kubeconfig-')), 'config');
+  const names = Object.keys(servers);
+  const authority = Buffer.from(ca.cert).toString('base64');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      ...names.map((name) => `  - {name: ${name}, cluster: {server: "${servers[name]}", certificate-authority-data: ${authority}}}`),
+      'users: [{name: canopy, user: {token: test-token}}]',
+      'contexts:',
+      ...names.map((name) => `  - {name: ${name}, context: {cluster: ${name}, user: canopy}}`),
+      `current-context: ${names[0] ?? ''}`,
+    ].join('\n'),
+  );
+  return file;
 }
 
 /** Polls until `check` holds, failing after `timeoutMs`: for state that an informer reaches asynchronously. */
