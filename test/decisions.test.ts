@@ -103,4 +103,22 @@ describe('decision semantics', () => {
     expect(pipeline.policySet?.revision).toBe(good.revision);
     expect(pipeline.review(fixture(12)).review.response.allowed).toBe(false);
   });
+
+  it('refuses a schema that no longer accepts an optional fact Canopy sends (quota, sovereignty, supply chain, ...)', async () => {
+    const retyped = SCHEMA_TEXT.replace('type Quota = {\n    tenant: String,', 'type Quota = {\n    tenant: Long,');
+    expect(retyped).not.toBe(SCHEMA_TEXT);
+    const broken = await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) }, retyped));
+    expect(() => new AdmissionPipeline().activate(broken)).toThrow(/quota: \{.*tenant: "warm-up".*is not valid/);
+  });
+
+  it('reuses its two preparse slots across reloads, and keeps serving the active set', async () => {
+    const pipeline = new AdmissionPipeline();
+    const ids = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const set = pipeline.activate(await loadPolicyDirectory(policyDir({ [`p${i}.cedar`]: policy(`p${i}`, MATCHES_POD) })));
+      ids.add(set.cedarPolicySetId);
+      expect(pipeline.review(fixture(12)).decision.denials.map((d) => d.id)).toEqual([`p${i}`]);
+    }
+    expect(ids.size).toBe(2);
+  });
 });

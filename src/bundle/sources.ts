@@ -3,6 +3,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { OciClient, pushArtifact, type RegistryAccess } from '../oci/index.js';
+import { LIMITS } from './archive.js';
 
 export const BUNDLE_LAYER = 'application/vnd.canopy.bundle.v1.tar+gzip';
 export const BUNDLE_CONFIG = 'application/vnd.canopy.bundle.config.v1+json';
@@ -27,6 +28,9 @@ export class HttpBundleSource implements BundleSource {
 
   fetch(etag: string | undefined): Promise<FetchResult> {
     const url = new URL(this.url);
+    if (this.options.token && url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
+      return Promise.reject(new Error('refusing to send the bearer token over plain http: use an https:// store'));
+    }
     const wait = this.options.longPollSeconds ?? 0;
     if (etag && wait > 0) url.searchParams.set('wait', String(wait));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -35,7 +39,12 @@ export class HttpBundleSource implements BundleSource {
     return new Promise((resolve, reject) => {
       const req = send(url, { headers, timeout, ...(this.options.ca ? { ca: this.options.ca } : {}) }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > LIMITS.totalBytes) req.destroy(new Error(`the store sent more than ${LIMITS.totalBytes} bytes`));
+          else chunks.push(chunk);
+        });
         res.on('error', reject);
         res.on('end', () => {
           if (res.statusCode === 304) return resolve({ changed: false });

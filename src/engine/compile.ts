@@ -219,16 +219,18 @@ let preparedSets = 0;
 
 /**
  * Preparses a checked set into this thread's Cedar instance. Each thread (worker) that evaluates must
- * call this itself: preparsed sets live in the wasm instance's thread-local storage.
+ * call this itself: preparsed sets live in the wasm instance's thread-local storage, and Cedar has no
+ * way to free one, so a long-lived caller passes `slot` to reuse ids (preparsing again under an id
+ * replaces what it held) instead of leaking a set per reload.
  */
-export function preparePolicySet(checked: CheckedPolicySet): CompiledPolicySet {
+export function preparePolicySet(checked: CheckedPolicySet, slot?: string): CompiledPolicySet {
   const cedarSchemaName = `schema-${createHash('sha256').update(checked.schemaText).digest('hex').slice(0, 16)}`;
   const schema = cedar.preparseSchema(cedarSchemaName, checked.schemaText);
   if (schema.type === 'failure') {
     throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
   }
   preparedSets += 1;
-  const cedarPolicySetId = `${checked.revision}#${preparedSets}`;
+  const cedarPolicySetId = slot ?? `${checked.revision}#${preparedSets}`;
   const prepared = cedar.preparsePolicySet(cedarPolicySetId, {
     staticPolicies: { ...checked.texts, [IMPLICIT_ALLOW_ID]: IMPLICIT_ALLOW },
   });

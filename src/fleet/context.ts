@@ -3,7 +3,7 @@
 import type { AdmissionRequest } from '../admission/index.js';
 import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
-import { asArray, asRecord, asString, asStringMap, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
+import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
 import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { discoverIdentity, identityFromConfig, type DiscoveredIdentity } from './identity.js';
@@ -69,7 +69,8 @@ export class FleetContext {
   /** Tenants' usage from the pod informer, plus reservations. */
   readonly ledger?: QuotaLedger;
   private readonly pendingNamespaces = new Map<string, Promise<Labels | string>>();
-  private readonly workspacePaths = new Map<string, { path: string; labels: Labels } | string>();
+  /** Discovered workspaces, and misses with the time they expire (a logical cluster may appear later). */
+  private readonly workspacePaths = new Map<string, { path: string; labels: Labels } | number>();
 
   constructor(
     readonly config: FleetConfig,
@@ -159,7 +160,8 @@ export class FleetContext {
 
   /** A pod's tenant, as quotas count it: its namespace's tenant label, else its kcp workspace. */
   private tenantOfNamespace(namespace: string, logicalCluster: string): string | undefined {
-    const workspace = logicalCluster ? this.config.kcp?.logicalClusters[logicalCluster] : undefined;
+    const discovered = logicalCluster ? this.workspacePaths.get(logicalCluster) : undefined;
+    const workspace = logicalCluster ? (own(this.config.kcp?.logicalClusters, logicalCluster) ?? (typeof discovered === 'object' ? discovered.path : undefined)) : undefined;
     return tenantOf(this.namespaces?.get(namespace), workspace);
   }
 
@@ -212,12 +214,12 @@ export class FleetContext {
     const object = request.operation === 'DELETE' ? request.oldObject : request.object;
     const logicalCluster = asString(asRecord(asRecord(asRecord(object)['metadata'])['annotations'])[LOGICAL_CLUSTER_ANNOTATION]);
     if (!logicalCluster) return undefined;
-    const resolved = kcp.logicalClusters[logicalCluster] ?? (await this.discoverWorkspace(logicalCluster));
+    const resolved = own(kcp.logicalClusters, logicalCluster) ?? (await this.discoverWorkspace(logicalCluster));
     if (resolved === undefined) return `the workspace of logical cluster ${logicalCluster} is unknown (not in kcp.logicalClusters${kcp.discover ? ', and discovery found nothing' : ''})`;
     if (typeof resolved === 'object' && 'problem' in resolved) return resolved.problem;
     const path = typeof resolved === 'string' ? resolved : resolved.path;
     const labels: Record<string, Labels> = { ...kcp.workspaces };
-    if (typeof resolved === 'object') labels[path] = { ...resolved.labels, ...kcp.workspaces[path] };
+    if (typeof resolved === 'object') labels[path] = { ...resolved.labels, ...own(kcp.workspaces, path) };
     return { path, logicalCluster, labels };
   }
 
@@ -225,7 +227,8 @@ export class FleetContext {
   private async discoverWorkspace(logicalCluster: string): Promise<{ path: string; labels: Labels } | { problem: string } | undefined> {
     if (!this.config.kcp?.discover || !this.client) return undefined;
     const cached = this.workspacePaths.get(logicalCluster);
-    if (cached !== undefined) return typeof cached === 'string' ? undefined : cached;
+    if (typeof cached === 'object') return cached;
+    if (typeof cached === 'number' && cached > Date.now()) return undefined;
     try {
       const object = await this.client.getJson<Record<string, unknown>>(
         `/clusters/${encodeURIComponent(logicalCluster)}/apis/core.kcp.io/v1alpha1/logicalclusters/cluster`,
@@ -238,7 +241,8 @@ export class FleetContext {
       return found;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 404) {
-        this.workspacePaths.set(logicalCluster, 'missing');
+        if (this.workspacePaths.size >= 10_000) this.workspacePaths.delete(this.workspacePaths.keys().next().value ?? '');
+        this.workspacePaths.set(logicalCluster, Date.now() + 60_000);
         return undefined;
       }
       return { problem: `the workspace of logical cluster ${logicalCluster} could not be discovered (${(error as Error).message})` };

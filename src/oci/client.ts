@@ -91,7 +91,9 @@ export class OciClient {
               reject(new OciError(registry, 'too many redirects'));
               return;
             }
-            resolve(this.send(registry, method, next.href, headers, body, redirects + 1));
+            // Credentials are for the registry: a redirect to another host (a CDN, presigned storage) gets none.
+            const { Authorization: _dropped, ...rest } = headers;
+            resolve(this.send(registry, method, next.href, next.host === target.host ? headers : rest, body, redirects + 1));
             return;
           }
           resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
@@ -125,6 +127,7 @@ export class OciClient {
     const params = Object.fromEntries([...challenge.slice(7).matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
     if (!params['realm']) throw new OciError(registry, 'bearer challenge without a realm');
     const realm = new URL(params['realm']);
+    if (realm.protocol !== 'https:' && !this.access.get(registry)?.insecure) throw new OciError(registry, `refusing a token realm that is not https: ${realm.origin}`);
     if (params['service']) realm.searchParams.set('service', params['service']);
     realm.searchParams.set('scope', params['scope'] ?? scope);
     const basic = this.basic(registry);

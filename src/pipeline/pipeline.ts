@@ -13,7 +13,7 @@ import { sovereigntyFacts } from '../sovereignty/index.js';
 import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
 import { decideMutation, failedMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
-import { WARM_UP_REQUESTS } from './warm-up.js';
+import { WARM_UP_FACT_REQUESTS, WARM_UP_FACTS, WARM_UP_REQUESTS } from './warm-up.js';
 
 /** A checked policy set that could not be made active: the previously active one (if any) stays. */
 export class PolicyActivationError extends Error {
@@ -94,10 +94,18 @@ function judgeWithQuota(set: CompiledPolicySet, request: AdmissionRequest, facts
   return decision;
 }
 
+let pipelines = 0;
+
 export class AdmissionPipeline {
   private active: CompiledPolicySet | undefined;
+  /** Two preparse slots, the active set's and the candidate's: reloads reuse them instead of leaking. */
+  private readonly slots: [string, string];
+  private nextSlot = 0;
 
-  constructor(private readonly options: PipelineOptions = {}) {}
+  constructor(private readonly options: PipelineOptions = {}) {
+    pipelines += 1;
+    this.slots = [`pipeline-${pipelines}/a`, `pipeline-${pipelines}/b`];
+  }
 
   /** The active policy set, once one has been activated. */
   get policySet(): CompiledPolicySet | undefined {
@@ -114,9 +122,17 @@ export class AdmissionPipeline {
    * engine cannot evaluate is refused and the current one keeps serving.
    */
   activate(checked: CheckedPolicySet): CompiledPolicySet {
-    const prepared = preparePolicySet(checked);
-    for (const request of WARM_UP_REQUESTS) {
-      const evaluations = [evaluate(prepared, toCedarRequest(request)), evaluate(prepared, toCedarRequest(request), 'mutations')];
+    // The candidate goes into the slot the active set does not use; evaluation is synchronous, so no
+    // request can be reading the slot being overwritten.
+    const slot = this.slots[this.nextSlot] ?? 'pipeline';
+    const prepared = preparePolicySet(checked, slot);
+    const runs: [AdmissionRequest, RequestFacts][] = [
+      ...WARM_UP_REQUESTS.map((request): [AdmissionRequest, RequestFacts] => [request, {}]),
+      ...[...WARM_UP_REQUESTS, ...WARM_UP_FACT_REQUESTS].map((request): [AdmissionRequest, RequestFacts] => [request, WARM_UP_FACTS]),
+    ];
+    for (const [request, facts] of runs) {
+      const cedarRequest = toCedarRequest(request, facts);
+      const evaluations = [evaluate(prepared, cedarRequest), evaluate(prepared, cedarRequest, 'mutations')];
       for (const evaluation of evaluations) {
         if (!evaluation.ok) {
           throw new PolicyActivationError(
@@ -128,6 +144,7 @@ export class AdmissionPipeline {
       }
     }
     this.active = prepared;
+    this.nextSlot = 1 - this.nextSlot;
     return prepared;
   }
 
@@ -136,7 +153,13 @@ export class AdmissionPipeline {
     const set = this.active;
     if (!set) return failedDecision(NO_POLICY_SET, 'none');
     if (facts.unavailable) return failedDecision(facts.unavailable, set.revision);
-    return judgeWithQuota(set, request, derivedFacts(set, request, facts));
+    let derived: RequestFacts;
+    try {
+      derived = derivedFacts(set, request, facts);
+    } catch (error) {
+      return failedDecision(`the request's facts could not be derived: ${(error as Error).message}`, set.revision);
+    }
+    return judgeWithQuota(set, request, derived);
   }
 
   /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */
@@ -174,9 +197,15 @@ export class AdmissionPipeline {
   }
 
   private mutateRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): MutationResult {
-    const decision = facts.unavailable
-      ? failedMutation(facts.unavailable, this.active?.revision ?? 'none', request)
-      : decideMutation(this.active, request, derivedFacts(this.active, request, facts));
+    let decision: MutationDecision;
+    if (facts.unavailable) decision = failedMutation(facts.unavailable, this.active?.revision ?? 'none', request);
+    else {
+      try {
+        decision = decideMutation(this.active, request, derivedFacts(this.active, request, facts));
+      } catch (error) {
+        decision = failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, this.active?.revision ?? 'none', request);
+      }
+    }
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');

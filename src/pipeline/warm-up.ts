@@ -3,6 +3,7 @@
 // accepts the entities Canopy builds, so a schema edit that breaks translation is refused at load time
 // instead of denying every request in production.
 import type { AdmissionRequest } from '../admission/index.js';
+import type { RequestFacts } from '../translate/index.js';
 
 const user = { username: 'canopy:warm-up', groups: ['system:authenticated'] };
 
@@ -61,5 +62,53 @@ export const WARM_UP_REQUESTS: readonly AdmissionRequest[] = [
     subResource: 'exec',
     operation: 'CONNECT',
     object: { command: ['sh'] },
+  }),
+];
+
+/**
+ * Facts with every optional part present (workspace, sovereignty, quota, supply chain, storage classes,
+ * nodes): the warm-up requests are evaluated with these too, so a schema that no longer accepts any of
+ * them is refused at load time.
+ */
+const amounts = { cpuMillis: 100, memoryBytes: 1024, gpus: 0, monthlyCostMicros: 1 };
+export const WARM_UP_FACTS: RequestFacts = {
+  cluster: { name: 'warm-up', region: 'eu-central-1', jurisdiction: 'DE', provider: 'warm-up', environment: 'production', labels: { tier: 'warm-up' } },
+  namespaceLabels: { team: 'warm-up' },
+  workspace: { path: 'root:warm-up', logicalCluster: 'warm-up', labels: { 'root:warm-up': { team: 'warm-up' } } },
+  storageClass: (name) => ({ name, regions: ['eu-central-1'], waitForFirstConsumer: false, isDefault: true }),
+  nodeLabels: () => ({ 'topology.kubernetes.io/region': 'eu-central-1' }),
+  sovereignty: { dataClass: 'warm-up', residency: '', anyJurisdiction: false, jurisdictions: ['DE'], anyRegion: false, regions: ['eu-central-1'] },
+  quota: {
+    tenant: 'warm-up',
+    requested: { usage: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n } },
+    cedar: { tenant: 'warm-up', requested: amounts, used: amounts, limit: amounts, soft: amounts },
+    human: {},
+  },
+  supplyChain: {
+    cedar: { unapprovedImages: [], allowedSources: ['registry.example'], requireDigest: true, signatureFailures: [], verifiedImages: [], unresolvedImages: [] },
+    pins: {},
+  },
+};
+
+/** Requests for the attributes only some kinds carry: a claim's storage, a binding's node. */
+export const WARM_UP_FACT_REQUESTS: readonly AdmissionRequest[] = [
+  request({
+    kind: { group: 'apps', version: 'v1', kind: 'StatefulSet' },
+    resource: { group: 'apps', version: 'v1', resource: 'statefulsets' },
+    operation: 'CREATE',
+    object: { metadata: { name: 'warm-up' }, spec: { template: pod, volumeClaimTemplates: [{ spec: { storageClassName: 'warm-up' } }] } },
+  }),
+  request({
+    kind: { group: '', version: 'v1', kind: 'PersistentVolumeClaim' },
+    resource: { group: '', version: 'v1', resource: 'persistentvolumeclaims' },
+    operation: 'CREATE',
+    object: { metadata: { name: 'warm-up' }, spec: { storageClassName: 'warm-up' } },
+  }),
+  request({
+    kind: { group: '', version: 'v1', kind: 'Binding' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    subResource: 'binding',
+    operation: 'CREATE',
+    object: { metadata: { name: 'warm-up' }, target: { kind: 'Node', name: 'warm-up' } },
   }),
 ];

@@ -3,7 +3,7 @@
 // (observed plus reserved), the tenant's limits and soft thresholds.
 import type { AdmissionRequest } from '../admission/index.js';
 import { formatBytes, formatCpu } from '../quantity/index.js';
-import type { RequestFacts } from '../translate/index.js';
+import { own, type RequestFacts } from '../translate/index.js';
 import type { Budget, Prices, QuotaData } from './data.js';
 import { requestedBy, type Requested } from './requested.js';
 import { QuantityError, ZERO, type Usage } from './usage.js';
@@ -30,7 +30,7 @@ export interface QuotaFacts {
 
 /** A namespace's tenant label, else its kcp workspace. */
 export function tenantOf(namespaceLabels: Readonly<Record<string, string>> | undefined, workspacePath: string | undefined): string | undefined {
-  return namespaceLabels?.[TENANT_LABEL] || namespaceLabels?.[TEAM_LABEL] || workspacePath || undefined;
+  return own(namespaceLabels, TENANT_LABEL) || own(namespaceLabels, TEAM_LABEL) || workspacePath || undefined;
 }
 
 const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
@@ -97,7 +97,7 @@ const remaining = (limits: Limits, used: Amounts): Limits =>
  */
 export function quotaFacts(data: QuotaData | undefined, request: AdmissionRequest, facts: RequestFacts): QuotaFacts | undefined {
   const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
-  const budget = tenant ? data?.budgets[tenant] : undefined;
+  const budget = tenant ? own(data?.budgets, tenant) : undefined;
   if (!tenant || !budget || !data) return undefined;
   const requested = requestedBy(request, {
     ...(facts.nodeCount !== undefined ? { nodeCount: facts.nodeCount } : {}),

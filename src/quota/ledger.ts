@@ -51,7 +51,7 @@ export class QuotaLedger implements UsageLedger {
 
   private consume(pod: ObservedPod): void {
     const reservation = this.reservations.find(
-      (r) => r.namespace === pod.namespace && ((r.claim.name !== undefined && r.claim.name === pod.name) || (r.claim.prefix !== undefined && r.claim.prefix !== '' && pod.name.startsWith(r.claim.prefix))),
+      (r) => r.namespace === pod.namespace && ((r.claim.name !== undefined && r.claim.name === pod.name) || (r.claim.pattern !== undefined && new RegExp(r.claim.pattern).test(pod.name))),
     );
     if (!reservation) return;
     reservation.remaining -= 1n;

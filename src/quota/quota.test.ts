@@ -56,6 +56,11 @@ describe('what a request adds', () => {
     expect(requestedBy(request('DaemonSet', 'apps', { spec: template('100m') }), { nodeCount: 7 }).usage.cpuMillis).toBe(700n);
   });
 
+  it('counts an in-place resize of a Pod by what it adds', () => {
+    const resize = request('Pod', '', { spec: { containers: [c('3')] } }, { operation: 'UPDATE', subResource: 'resize', oldObject: { spec: { containers: [c('1')] } } });
+    expect(requestedBy(resize).usage.cpuMillis).toBe(2000n);
+  });
+
   it('is only the increase on UPDATE', () => {
     const update = request('Deployment', 'apps', { spec: { replicas: 5, ...template('100m') } }, { operation: 'UPDATE', oldObject: { spec: { replicas: 3, ...template('100m') } } });
     expect(requestedBy(update).usage.cpuMillis).toBe(200n);
@@ -65,7 +70,10 @@ describe('what a request adds', () => {
 
   it('is nothing for objects a controller made (their owner was judged) and for deletes', () => {
     const owned = { metadata: { ownerReferences: [{ controller: true, kind: 'ReplicaSet' }] }, spec: { containers: [c('1')] } };
-    expect(requestedBy(request('Pod', '', owned)).usage).toEqual(ZERO);
+    const controller = { userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [] } };
+    expect(requestedBy(request('Pod', '', owned, controller)).usage).toEqual(ZERO);
+    // Anyone can write an ownerReference into their own object: from a user, it still counts.
+    expect(requestedBy(request('Pod', '', owned)).usage.cpuMillis).toBe(1000n);
     expect(requestedBy(request('Pod', '', { spec: { containers: [c('1')] } }, { operation: 'DELETE' })).usage).toEqual(ZERO);
   });
 });
@@ -73,12 +81,18 @@ describe('what a request adds', () => {
 describe('the ledger', () => {
   it('holds a reservation until the informer reports the pods it stood for', () => {
     const ledger = new QuotaLedger(() => 't');
-    ledger.reserve('t', 'n', { prefix: 'web-', replicas: 2n, perReplica: { cpuMillis: 100n, memoryBytes: 0n, gpus: 0n } });
+    const deployment = requestedBy(request('Deployment', 'apps', { spec: { replicas: 2, ...template('100m') } }, { name: 'web' }));
+    ledger.reserve('t', 'n', deployment.claim ?? { replicas: 0n, perReplica: ZERO });
     expect(ledger.used('t').cpuMillis).toBe(200n);
     const pod = (name: string) => ({ namespace: 'n', name, logicalCluster: '', usage: { cpuMillis: 100n, memoryBytes: 0n, gpus: 0n }, active: true });
-    ledger.observe('n/web-abc', undefined, pod('web-abc'));
+    // A pod of web-api is not one of web's, whatever their names share.
+    ledger.observe('n/web-api-7d4b9c8f5-x2k9p', undefined, { ...pod('web-api-7d4b9c8f5-x2k9p'), active: true });
+    expect(ledger.reservationCount).toBe(1);
+    expect(ledger.used('t').cpuMillis).toBe(300n);
+    ledger.observe('n/web-api-7d4b9c8f5-x2k9p', pod('web-api-7d4b9c8f5-x2k9p'), undefined);
+    ledger.observe('n/web-5f6b8d7c9-abcde', undefined, pod('web-5f6b8d7c9-abcde'));
     expect(ledger.used('t').cpuMillis).toBe(200n); // one observed, one still reserved
-    ledger.observe('n/web-def', undefined, pod('web-def'));
+    ledger.observe('n/web-5f6b8d7c9-fghij', undefined, pod('web-5f6b8d7c9-fghij'));
     expect(ledger.reservationCount).toBe(0);
     expect(ledger.used('t').cpuMillis).toBe(200n);
   });

@@ -19,9 +19,9 @@ export interface RequestedInputs {
  * it may be counted twice for a while but never too little.
  */
 export interface Claim {
-  /** An exact pod name, or a prefix the controller's pods start with. */
+  /** An exact pod name, or the pattern of the names the controller gives its pods. */
   name?: string;
-  prefix?: string;
+  pattern?: string;
   replicas: bigint;
   perReplica: Usage;
 }
@@ -33,8 +33,33 @@ export interface Requested {
 
 const NONE: Requested = { usage: ZERO };
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * The names a controller gives the pods of an object: a Deployment's are name-<hash>-<5>, a
+ * StatefulSet's name-<ordinal>, a CronJob's name-<time>-<5>, the others' name-<5>. Exact enough that
+ * "web" does not claim the pods of "web-api".
+ */
+function podNamePattern(kind: string, name: string): string {
+  const base = `^${escape(name)}-`;
+  if (kind === 'Deployment') return `${base}[a-z0-9]{1,10}-[a-z0-9]{5}$`;
+  if (kind === 'StatefulSet') return `${base}\\d+$`;
+  if (kind === 'CronJob') return `${base}\\d+-[a-z0-9]{5}$`;
+  return `${base}[a-z0-9]{5}$`;
+}
+
 function hasController(object: unknown): boolean {
   return asArray(asRecord(asRecord(object)['metadata'])['ownerReferences']).some((ref) => asRecord(ref)['controller'] === true);
+}
+
+/**
+ * Kubernetes' own controllers: the controller manager and the service accounts it runs controllers
+ * as in kube-system. Only what they create on behalf of an owner is exempt: anyone can write an
+ * ownerReference into their own object.
+ */
+function byController(request: AdmissionRequest): boolean {
+  const user = request.userInfo.username;
+  return user === 'system:kube-controller-manager' || user.startsWith('system:serviceaccount:kube-system:');
 }
 
 function wholeNumber(value: unknown, what: string, fallback: bigint): bigint {
@@ -76,18 +101,23 @@ export function requestedBy(request: AdmissionRequest, inputs: RequestedInputs =
     const usage = times(template.perReplica, added);
     return { usage, claim: { replicas: 1n, perReplica: usage } };
   }
+  if (request.subResource === 'resize' && update && kind === 'Pod' && group === '') {
+    // In-place resize (Kubernetes 1.33+): what the pod asks for beyond what it had.
+    const added = increase(perReplica(group, kind, request.object), perReplica(group, kind, request.oldObject));
+    return { usage: added, claim: { replicas: 1n, perReplica: added } };
+  }
   if (request.subResource !== '' || !podSpecPath(group, kind)) return NONE;
   // A Pod made by a ReplicaSet, a Job made by a CronJob: their owner was judged for them.
-  if (hasController(request.object)) return NONE;
+  if (hasController(request.object) && byController(request)) return NONE;
   if (kind === 'Pod' && group === '') {
-    if (update) return NONE; // a running Pod's requests cannot grow
+    if (update) return NONE; // a running Pod's requests only grow through the resize subresource
     const usage = perReplica(group, kind, request.object);
-    return { usage, claim: { ...(name ? { name } : { prefix: generateName }), replicas: 1n, perReplica: usage } };
+    return { usage, claim: { ...(name ? { name } : { pattern: `^${escape(generateName)}[a-z0-9]{5}$` }), replicas: 1n, perReplica: usage } };
   }
   const each = perReplica(group, kind, request.object);
   const count = replicasOf(group, kind, request.object, inputs);
   const total = times(each, count);
-  if (!update) return { usage: total, claim: { prefix: `${name}-`, replicas: count, perReplica: each } };
+  if (!update) return { usage: total, claim: { pattern: podNamePattern(kind, name), replicas: count, perReplica: each } };
   const before = times(perReplica(group, kind, request.oldObject), replicasOf(group, kind, request.oldObject, inputs));
   const added = increase(total, before);
   return { usage: added, claim: { replicas: 1n, perReplica: added } };

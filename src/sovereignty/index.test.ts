@@ -32,6 +32,10 @@ describe('sovereignty facts', () => {
     expect(facts({ 'canopy.io/data-class': 'public', 'canopy.io/residency': 'mars' })).toMatchObject({ jurisdictions: [], regions: [] });
   });
 
+  it('treat a label naming an object member ("constructor") as an unknown class, not a crash', () => {
+    expect(sovereigntyFacts(data, { namespaceLabels: { 'canopy.io/data-class': 'constructor', 'canopy.io/residency': '__proto__' } })).toMatchObject({ jurisdictions: [], regions: [] });
+  });
+
   it('take the nearest declaration: namespace, then workspace, then its ancestors', () => {
     const workspace = { path: 'root:org-eu:payments', logicalCluster: 'x', labels: { 'root:org-eu': { 'canopy.io/data-class': 'confidential' } } };
     expect(sovereigntyFacts(data, { workspace })?.dataClass).toBe('confidential');

@@ -1,7 +1,7 @@
 // Data sovereignty: which data class a request's namespace (or kcp workspace) declares, and where
 // policies/data/sovereignty.yaml lets that class (narrowed by a declared residency) live. The result is
 // flat facts (`context.sovereignty`) that the policies in policies/sovereignty/ judge with set operations.
-import { EU_MEMBERS, type RequestFacts, type SovereigntyFacts } from '../translate/index.js';
+import { EU_MEMBERS, own, type RequestFacts, type SovereigntyFacts } from '../translate/index.js';
 
 export const DATA_CLASS_LABEL = 'canopy.io/data-class';
 export const RESIDENCY_LABEL = 'canopy.io/residency';
@@ -78,13 +78,13 @@ function intersect(a: Restriction, b: Restriction, jurisdictions: boolean): Rest
 
 /** The nearest declaration of a label: the namespace's, then the workspace's, then its ancestors'. */
 function declared(label: string, facts: RequestFacts): string {
-  const fromNamespace = facts.namespaceLabels?.[label];
+  const fromNamespace = own(facts.namespaceLabels, label);
   if (fromNamespace) return fromNamespace;
   const workspace = facts.workspace;
   if (!workspace) return '';
   const segments = workspace.path.split(':');
   for (let end = segments.length; end > 0; end--) {
-    const value = workspace.labels[segments.slice(0, end).join(':')]?.[label];
+    const value = own(own(workspace.labels, segments.slice(0, end).join(':')), label);
     if (value) return value;
   }
   return '';
@@ -101,8 +101,8 @@ export function sovereigntyFacts(data: SovereigntyData | undefined, facts: Reque
   const residency = declared(RESIDENCY_LABEL, facts);
   const nothing: Placement = { jurisdictions: { any: false, values: [] }, regions: { any: false, values: [] } };
   const everywhere: Placement = { jurisdictions: { any: true }, regions: { any: true } };
-  const byClass = data?.classes[dataClass] ?? nothing;
-  const byResidency = residency ? (data?.residencies[residency] ?? nothing) : everywhere;
+  const byClass = own(data?.classes, dataClass) ?? nothing;
+  const byResidency = residency ? (own(data?.residencies, residency) ?? nothing) : everywhere;
   const jurisdictions = intersect(byClass.jurisdictions, byResidency.jurisdictions, true);
   const regions = intersect(byClass.regions, byResidency.regions, false);
   return {

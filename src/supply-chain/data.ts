@@ -1,6 +1,6 @@
 // Supply-chain data (policies/data/supply-chain.yaml): where images may come from, where digests are
 // required, and which keys sign which repositories. Checked at load time.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 
 export interface TrustRule {
   id: string;
@@ -76,7 +76,9 @@ export function readSupplyChainData(value: unknown): { data?: SupplyChainData; p
           problems.push(`${where}.keys[${k}] is not a PEM public key: ${(error as Error).message}`);
         }
       });
-      trust.push({ id: `trust[${index}]`, patterns: rule['repositories'].map(globToRegExp), sources: rule['repositories'], keys });
+      // The id names the keys too, so that cached verifications end with a change of keys.
+      const fingerprint = createHash('sha256').update(JSON.stringify([rule['repositories'], rule['keys']])).digest('hex').slice(0, 16);
+      trust.push({ id: `trust[${index}]:${fingerprint}`, patterns: rule['repositories'].map(globToRegExp), sources: rule['repositories'], keys });
     });
   }
   return problems.length > 0 ? { problems } : { data: { allowedSources: allowed, requireDigest, trust }, problems };

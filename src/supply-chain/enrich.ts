@@ -8,7 +8,7 @@ import type { ImageReference } from '../oci/index.js';
 import { sovereigntyFacts, type SovereigntyData } from '../sovereignty/index.js';
 import type { RequestFacts } from '../translate/index.js';
 import type { SupplyChainData } from './data.js';
-import { digestRequired, imagesOf, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
+import { allowedSourcesFor, digestRequired, imagesOf, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
 
 export interface EnricherOptions {
   /** How long one request may wait for registries. */
@@ -35,8 +35,12 @@ export class ImageEnricher {
     this.verifications = new LRUCache({
       max: 10_000,
       ttl: options.verificationTtlMs ?? 10 * 60_000,
-      fetchMethod: async (_key, _stale, { context }) =>
-        verifyCosign(this.client, context.reference.registry, context.reference.repository, context.digest, context.needs.keys ?? []),
+      fetchMethod: async (_key, _stale, { context, options: fetchOptions }) => {
+        const check = await verifyCosign(this.client, context.reference.registry, context.reference.repository, context.digest, context.needs.keys ?? []);
+        // A failed check is remembered briefly: an image signed a moment later must not wait long.
+        if (!check.verified) fetchOptions.ttl = Math.min(30_000, options.verificationTtlMs ?? 30_000);
+        return check;
+      },
     });
   }
 
@@ -90,6 +94,7 @@ export async function lookUpImages(
   const images = imagesOf(request.kind.group, request.kind.kind, request.object);
   if (images.length === 0) return {};
   const dataClass = sovereigntyFacts(data.sovereignty, facts)?.dataClass;
-  const needs = lookupNeeds(supplyChain, images, digestRequired(supplyChain, dataClass, facts.cluster?.environment ?? ''));
+  const environment = facts.cluster?.environment ?? '';
+  const needs = lookupNeeds(supplyChain, images, digestRequired(supplyChain, dataClass, environment), allowedSourcesFor(supplyChain, dataClass, environment));
   return needs.size === 0 ? {} : { imageLookups: await enricher.lookupAll(needs) };
 }

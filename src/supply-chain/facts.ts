@@ -2,7 +2,7 @@
 // here, which signatures verified and which did not (and why), and the digest pins a mutation can apply.
 import type { KeyObject } from 'node:crypto';
 import { parseImageReference, ReferenceError, type ImageReference, type SignatureCheck } from '../oci/index.js';
-import { CONTAINER_LISTS, asArray, asRecord, podSpecPath, type ClusterIdentity } from '../translate/index.js';
+import { CONTAINER_LISTS, asArray, asRecord, own, podSpecPath, type ClusterIdentity } from '../translate/index.js';
 import type { SupplyChainData, TrustRule } from './data.js';
 
 /** What the registry said about one image (by its normalised reference). */
@@ -57,7 +57,7 @@ export function imagesOf(group: string, kind: string, object: unknown): ParsedIm
 
 /** The allow-list that applies: the namespace's data class, else the cluster's environment, else default. */
 export function allowedSourcesFor(data: SupplyChainData, dataClass: string | undefined, environment: string): string[] | undefined {
-  return (dataClass ? data.allowedSources.classes[dataClass] : undefined) ?? data.allowedSources.environments[environment] ?? data.allowedSources.default;
+  return (dataClass ? own(data.allowedSources.classes, dataClass) : undefined) ?? own(data.allowedSources.environments, environment) ?? data.allowedSources.default;
 }
 
 export function digestRequired(data: SupplyChainData, dataClass: string | undefined, environment: string): boolean {
@@ -81,11 +81,21 @@ export interface LookupNeeds {
   ruleId?: string;
 }
 
-/** What must be asked of registries for these images: digests where required or to verify, signatures where a trust rule applies. */
-export function lookupNeeds(data: SupplyChainData, images: readonly ParsedImage[], requireDigest: boolean): Map<string, { reference: ImageReference } & LookupNeeds> {
+/**
+ * What must be asked of registries for these images: digests where required or to verify, signatures
+ * where a trust rule applies. Images from outside the allowed sources are not looked up at all: they
+ * are denied anyway, and the webhook must not be a way to make requests to arbitrary hosts.
+ */
+export function lookupNeeds(
+  data: SupplyChainData,
+  images: readonly ParsedImage[],
+  requireDigest: boolean,
+  sources?: readonly string[],
+): Map<string, { reference: ImageReference } & LookupNeeds> {
   const needs = new Map<string, { reference: ImageReference } & LookupNeeds>();
   for (const image of images) {
     if (!image.reference) continue;
+    if (sources && !approved(image.reference, sources)) continue;
     const rule = trustRuleFor(data, image.reference);
     if (!rule && (!requireDigest || image.reference.digest)) continue;
     needs.set(image.reference.normalized, { reference: image.reference, digest: !image.reference.digest, ...(rule ? { keys: rule.keys, ruleId: rule.id } : {}) });
@@ -121,8 +131,13 @@ export function supplyChainFacts(
     if (sources && !approved(reference, sources)) cedar.unapprovedImages.push(reference.normalized);
     const lookup = lookups.get(reference.normalized);
     if (lookup?.resolveError) cedar.unresolvedImages.push(`${reference.normalized} (${lookup.resolveError})`);
-    if (lookup?.digest && !reference.digest) pins[image.written] = `${image.written}@${lookup.digest}`;
-    if (trustRuleFor(data, reference)) {
+    const trusted = trustRuleFor(data, reference);
+    // Pin where digests are required, and always where a signature was verified: the tag could be
+    // moved to an unsigned image after the check.
+    if (lookup?.digest && !reference.digest && (cedar.requireDigest || (trusted && lookup.signature?.verified))) {
+      pins[image.written] = `${image.written}@${lookup.digest}`;
+    }
+    if (trusted) {
       const signature = lookup?.signature;
       if (signature?.verified) cedar.verifiedImages.push(reference.normalized);
       else cedar.signatureFailures.push(`${reference.normalized}: ${signature ? signature.reason : lookup?.resolveError ?? 'its signature could not be checked'}`);

@@ -1,6 +1,6 @@
 // Translation from an AdmissionRequest to the Cedar request policies are judged against.
 export { cedarApiGroup, CORE_API_GROUP } from './api-group.js';
-export { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
+export { asArray, asRecord, asString, asStringMap, own, type JsonRecord } from './json.js';
 export { principalEntities } from './principal.js';
 export { namespaceEntity, resourceEntities } from './resource.js';
 export {

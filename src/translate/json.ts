@@ -24,3 +24,11 @@ export function asStringMap(value: unknown): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * A map's own entry: label values choose keys in maps from policy data, and a label such as
+ * "constructor" must find nothing rather than Object.prototype's member.
+ */
+export function own<T>(map: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, key) ? map[key] : undefined;
+}

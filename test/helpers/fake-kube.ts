@@ -39,6 +39,8 @@ export class FakeKube {
   private compactedThrough = 0;
   private readonly watches = new Set<OpenWatch>();
   private server: Server | undefined;
+  private readonly sockets = new Set<import('node:net').Socket>();
+  private stopping = false;
   /** Every request, as `METHOD path?query`. */
   readonly requests: string[] = [];
   /** How an expired resource version is refused. */
@@ -104,6 +106,11 @@ export class FakeKube {
 
   async start(): Promise<string> {
     this.server = createServer({ cert: serving.cert, key: serving.key }, (req, res) => this.handle(req, res));
+    // Every socket, TLS handshakes included: stop() must be able to cut them all.
+    this.server.on('connection', (socket: import('node:net').Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     const address = this.server.address();
     if (!address || typeof address === 'string') throw new Error('no port');
@@ -112,10 +119,12 @@ export class FakeKube {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.dropWatches();
-    // Stop accepting first, then cut every connection, so a client reconnecting meanwhile cannot hold close() open.
+    // Stop accepting first, then cut every socket (even one mid-handshake), so a client reconnecting
+    // meanwhile cannot hold close() open.
     const closed = new Promise<void>((resolve) => this.server?.close(() => resolve()));
-    this.server?.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
     await closed;
   }
 
@@ -142,6 +151,10 @@ export class FakeKube {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (this.stopping) {
+      req.socket.destroy();
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
     if (this.hang.has(url.pathname)) return; // never answers
