@@ -128,6 +128,20 @@ describe('canopy audit', () => {
     expect((written?.['results'] as Json[])[0]).toMatchObject({ policy: 'baseline.host-namespaces', result: 'fail', resources: [{ kind: 'Pod', name: 'w7', namespace: 'team' }] });
   });
 
+  it('audits every context with --all-contexts, and names the kcp workspace of an object', async () => {
+    const all = await runCanopy(['audit', '--kubeconfig', kubeconfig, '--all-contexts', '--format', 'json']);
+    const report = JSON.parse(all.stdout) as { totals: Json; errors: string[] };
+    expect(report.totals).toMatchObject({ objects: 605, failing: 2 });
+    expect(report.errors.join('\n')).toContain('cluster gone');
+
+    const kcp = tempDir();
+    const config = path.join(kcp, 'canopy.yaml');
+    writeFileSync(config, 'kcp:\n  logicalClusters: {abc123: "root:org-eu:payments"}\n');
+    writeFileSync(path.join(kcp, 'pod.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n, annotations: {kcp.io/cluster: abc123}}\nspec: {hostPID: true, containers: [{name: c, image: "nginx:1.25"}]}\n');
+    const result = await runCanopy(['audit', '--manifests', path.join(kcp, 'pod.yaml'), '--config', config, '--format', 'policyreport']);
+    expect(result.stdout).toContain('workspace: root:org-eu:payments');
+  });
+
   it('sets the exit code with --fail-on', async () => {
     expect((await audit('--fail-on', 'high')).code).toBe(1);
     expect((await audit('--fail-on', 'critical')).code).toBe(0);

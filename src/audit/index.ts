@@ -2,10 +2,10 @@
 // own pipeline and policies, reported for people and machines.
 import type { Logger } from '../decision-log/index.js';
 import { loadPolicyDirectory } from '../engine/index.js';
-import { discoverIdentity, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+import { discoverIdentity, LOGICAL_CLUSTER_ANNOTATION, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../kube/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
-import { UNKNOWN_CLUSTER, type ClusterIdentity } from '../translate/index.js';
+import { own, UNKNOWN_CLUSTER, type ClusterIdentity, type WorkspaceInfo } from '../translate/index.js';
 import { auditObject } from './evaluate.js';
 import { kindsForPolicies, parseKinds, type KindInfo } from './kinds.js';
 import { ReportBuilder, type AuditReport } from './report.js';
@@ -36,6 +36,14 @@ export interface AuditRun {
   clients: Map<string, KubeClient>;
 }
 
+/** The kcp workspace of an object, from its logical cluster annotation and the config's mapping. */
+function workspaceOf(config: FleetConfig, object: Record<string, unknown>): WorkspaceInfo | undefined {
+  const annotations = ((object['metadata'] ?? {}) as { annotations?: Record<string, string> }).annotations ?? {};
+  const logicalCluster = own(annotations, LOGICAL_CLUSTER_ANNOTATION);
+  const path = logicalCluster ? own(config.kcp?.logicalClusters, logicalCluster) : undefined;
+  return logicalCluster && path ? { path, logicalCluster, labels: { ...config.kcp?.workspaces } } : undefined;
+}
+
 async function audit(builder: ReportBuilder, pipeline: AdmissionPipeline, items: AsyncIterable<AuditItem>, facts: (item: AuditItem) => Parameters<typeof auditObject>[2], progress?: (n: number) => void): Promise<void> {
   let seen = 0;
   for await (const item of items) {
@@ -56,7 +64,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   for (const root of options.manifests) {
     const cluster: ClusterIdentity = { ...UNKNOWN_CLUSTER, ...(config.cluster.name ? { name: config.cluster.name } : { name: 'manifests' }) };
     try {
-      await audit(builder, pipeline, manifestItems(root, cluster.name, (m) => builder.error(m)), () => ({ cluster }), options.progress);
+      await audit(builder, pipeline, manifestItems(root, cluster.name, (m) => builder.error(m)), (item) => {
+        const workspace = workspaceOf(config, item.object);
+        return { cluster, ...(workspace ? { workspace } : {}) };
+      }, options.progress);
     } catch (error) {
       builder.error(`${root}: ${(error as Error).message}`);
     }
@@ -76,7 +87,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
       const facts = (item: AuditItem) => {
         const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
         const labels = namespace ? namespaces.get(namespace) : undefined;
-        return { cluster: identity, ...(labels ? { namespaceLabels: labels } : {}) };
+        const workspace = workspaceOf(config, item.object);
+        return { cluster: identity, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       };
       await audit(builder, pipeline, clusterItems(client, identity.name, kinds, (m) => builder.error(m)), facts, options.progress);
     } catch (error) {
