@@ -12,3 +12,4 @@ export {
   type Operation,
   type UserInfo,
 } from './review.js';
+export { objectCoordinates, pluralOf, syntheticReview, type SyntheticRequest } from './synthetic.js';

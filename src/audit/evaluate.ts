@@ -1,9 +1,10 @@
 // Judging an existing object with the webhook's own pipeline, as if it were being created; mutation
 // policies report what they would change.
+import { objectCoordinates, syntheticReview } from '../admission/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { RequestFacts } from '../translate/index.js';
 import type { Severity } from '../engine/index.js';
-import type { AuditItem, Json } from './sources.js';
+import type { AuditItem } from './sources.js';
 
 export interface Finding {
   policy: string;
@@ -25,37 +26,21 @@ export interface AuditResult {
   mutations: string[];
 }
 
-const CLUSTER_SCOPED = new Set(['Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding', 'StorageClass', 'PersistentVolume', 'CustomResourceDefinition', 'PriorityClass']);
-const pluralOf = (kind: string) => (kind.endsWith('s') ? `${kind.toLowerCase()}es` : kind.endsWith('y') ? `${kind.toLowerCase().slice(0, -1)}ies` : `${kind.toLowerCase()}s`);
-
 let counter = 0;
 
 export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts: RequestFacts): AuditResult {
   const object = item.object;
-  const metadata = (object['metadata'] ?? {}) as Json;
-  const apiVersion = String(object['apiVersion']);
-  const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/') as [string, string]) : ['', apiVersion];
-  const kind = String(object['kind']);
-  const name = typeof metadata['name'] === 'string' ? metadata['name'] : '';
-  const clusterScoped = group === '' && CLUSTER_SCOPED.has(kind);
-  const namespace = kind === 'Namespace' && group === '' ? name : clusterScoped ? '' : typeof metadata['namespace'] === 'string' ? metadata['namespace'] : 'default';
+  const { kind, name, namespace } = objectCoordinates(object);
   counter += 1;
-  const review = {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `canopy-audit-${counter}`,
-      kind: { group, version, kind },
-      resource: { group, version, resource: pluralOf(kind) },
-      name,
-      namespace,
-      operation: 'CREATE',
-      userInfo: { username: 'canopy:audit', groups: ['system:authenticated'] },
-      object,
-      oldObject: null,
-      dryRun: true,
-    },
-  };
+  const review = syntheticReview({
+    uid: `canopy-audit-${counter}`,
+    operation: 'CREATE',
+    userInfo: { username: 'canopy:audit', groups: ['system:authenticated'] },
+    object,
+    oldObject: null,
+    dryRun: true,
+    ...(item.resource ? { resource: item.resource } : {}),
+  });
   const { mutation, validation } = pipeline.admit(review, facts);
   const decision = validation?.decision;
   const failures: Finding[] = decision
@@ -65,9 +50,9 @@ export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts:
   return {
     cluster: item.cluster,
     source: item.source,
-    apiVersion,
+    apiVersion: String(object['apiVersion']),
     kind,
-    namespace: kind === 'Namespace' && group === '' ? '' : namespace,
+    namespace: kind === 'Namespace' ? '' : namespace,
     name,
     ...(facts.workspace ? { workspace: facts.workspace.path } : {}),
     failures,

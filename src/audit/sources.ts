@@ -13,6 +13,8 @@ export interface AuditItem {
   /** A file (and document) or a cluster path. */
   source: string;
   object: Json;
+  /** The resource's plural, when the object was listed from a cluster. */
+  resource?: string;
 }
 
 const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -60,7 +62,7 @@ export async function* clusterItems(client: KubeClient, cluster: string, kinds: 
       for await (const page of client.pages<Json>(listPath(kind))) {
         for (const object of page) {
           const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
-          yield { cluster, source: `${cluster}:${kind.resource}`, object: { apiVersion, kind: kind.kind, ...object } };
+          yield { cluster, source: `${cluster}:${kind.resource}`, resource: kind.resource, object: { apiVersion, kind: kind.kind, ...object } };
         }
       }
     } catch (error) {

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { OPERATIONS, type Operation } from '../admission/index.js';
+import { OPERATIONS, syntheticReview, type Operation } from '../admission/index.js';
 import type { PolicyDiagnostic } from '../engine/index.js';
 import { quantityValue, wholeUnits } from '../quantity/index.js';
 import { parseImageReference } from '../oci/index.js';
@@ -230,46 +230,16 @@ export async function reviewOf(testCase: TestCase): Promise<Json> {
   return inlineReview(testCase);
 }
 
-const CLUSTER_SCOPED = new Set([
-  'Namespace', 'Node', 'PersistentVolume', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass',
-  'CustomResourceDefinition', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration', 'IngressClass',
-  'RuntimeClass', 'CSIDriver', 'CSINode', 'VolumeAttachment', 'APIService',
-]);
-
-/** Kubernetes' plural for a kind, for the common cases; a case can say `resource:` when it differs. */
-export function pluralOf(kind: string): string {
-  const lower = kind.toLowerCase();
-  if (lower === 'endpoints') return lower;
-  if (/(s|x|z|ch|sh)$/.test(lower)) return `${lower}es`;
-  if (/[^aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
-  return `${lower}s`;
-}
-
 function inlineReview(testCase: TestCase): Json {
-  const object = testCase.object ?? testCase.oldObject ?? {};
-  const apiVersion = typeof object['apiVersion'] === 'string' ? object['apiVersion'] : 'v1';
-  const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
-  const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
-  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
-  const name = typeof metadata['name'] === 'string' ? metadata['name'] : '';
-  const clusterScoped = group === '' && CLUSTER_SCOPED.has(kind);
-  const namespace = kind === 'Namespace' ? name : clusterScoped ? '' : typeof metadata['namespace'] === 'string' ? metadata['namespace'] : 'default';
   const operation = testCase.operation ?? (testCase.object ? (testCase.oldObject ? 'UPDATE' : 'CREATE') : 'DELETE');
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `policy-test:${path.basename(testCase.file)}:${testCase.line}`,
-      kind: { group, version, kind },
-      resource: { group, version, resource: testCase.resource ?? pluralOf(kind) },
-      ...(testCase.subresource ? { subResource: testCase.subresource } : {}),
-      name,
-      namespace,
-      operation,
-      userInfo: testCase.user ?? { username: 'policy-test', groups: ['system:authenticated'] },
-      object: operation === 'DELETE' ? null : (testCase.object ?? null),
-      oldObject: testCase.oldObject ?? null,
-      dryRun: testCase.dryRun ?? false,
-    },
-  };
+  return syntheticReview({
+    uid: `policy-test:${path.basename(testCase.file)}:${testCase.line}`,
+    operation,
+    userInfo: testCase.user ?? { username: 'policy-test', groups: ['system:authenticated'] },
+    object: operation === 'DELETE' ? null : (testCase.object ?? null),
+    oldObject: testCase.oldObject ?? null,
+    dryRun: testCase.dryRun ?? false,
+    ...(testCase.resource ? { resource: testCase.resource } : {}),
+    ...(testCase.subresource ? { subResource: testCase.subresource } : {}),
+  });
 }
