@@ -1,7 +1,7 @@
 // What a request would add to its tenant's usage: a Pod's requests; a pod template's requests times its
 // replicas; on UPDATE (and through the scale subresource) only the increase.
 import type { AdmissionRequest } from '../admission/index.js';
-import { asArray, asRecord, podSpecPath } from '../translate/index.js';
+import { asArray, asRecord, podSpecOf, podSpecPath } from '../translate/index.js';
 import { increase, podUsage, QuantityError, times, ZERO, type Usage } from './usage.js';
 
 /** For a scale request: what one replica of the scaled object asks for, or why it is unknown. */
@@ -78,9 +78,7 @@ function replicasOf(group: string, kind: string, object: unknown, inputs: Reques
 }
 
 function perReplica(group: string, kind: string, object: unknown): Usage {
-  let spec: unknown = object;
-  for (const key of podSpecPath(group, kind) ?? []) spec = asRecord(spec)[key];
-  return podUsage(asRecord(spec));
+  return podUsage(podSpecOf(group, kind, object));
 }
 
 /** Throws QuantityError when a quantity, a replica count or a scaled template cannot be read. */

@@ -2,7 +2,7 @@
 // here, which signatures verified and which did not (and why), and the digest pins a mutation can apply.
 import type { KeyObject } from 'node:crypto';
 import { parseImageReference, ReferenceError, type ImageReference, type SignatureCheck } from '../oci/index.js';
-import { CONTAINER_LISTS, asArray, asRecord, own, podSpecPath, type ClusterIdentity } from '../translate/index.js';
+import { CONTAINER_LISTS, asArray, asRecord, own, podSpecOf, podSpecPath, type ClusterIdentity } from '../translate/index.js';
 import type { SupplyChainData, TrustRule } from './data.js';
 
 /** What the registry said about one image (by its normalised reference). */
@@ -34,13 +34,11 @@ export interface ParsedImage {
 
 /** Every image of a pod or pod template, parsed. */
 export function imagesOf(group: string, kind: string, object: unknown): ParsedImage[] {
-  const path = podSpecPath(group, kind);
-  if (!path) return [];
-  let spec: unknown = object;
-  for (const key of path) spec = asRecord(spec)[key];
+  if (!podSpecPath(group, kind)) return [];
+  const spec = podSpecOf(group, kind, object);
   const written = new Set<string>();
   for (const list of CONTAINER_LISTS) {
-    for (const container of asArray(asRecord(spec)[list])) {
+    for (const container of asArray(spec[list])) {
       const image = asRecord(container)['image'];
       if (typeof image === 'string' && image) written.add(image);
     }

@@ -20,6 +20,7 @@ export {
   CONTAINER_LISTS,
   isWorkloadKind,
   podMetadataPath,
+  podSpecOf,
   podSpecPath,
   workloadFacts,
   type WorkloadFacts,

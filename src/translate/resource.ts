@@ -8,7 +8,7 @@ import { cedarApiGroup } from './api-group.js';
 import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER, type RequestFacts } from './facts.js';
 import { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
 import { NO_STORAGE, schedulingFacts, storageFacts } from './placement.js';
-import { isWorkloadKind, podSpecPath, workloadFacts } from './workload.js';
+import { isWorkloadKind, podSpecOf, workloadFacts } from './workload.js';
 import { imagesOf } from '../supply-chain/facts.js';
 
 /** Normalised image facts; a reference that cannot be read counts as its own registry, so no allow-list admits it. */
@@ -127,10 +127,8 @@ function objectAttributes(
     namespace,
   };
   if (type === WORKLOAD_TYPE) {
-    let spec: unknown = object;
-    for (const key of podSpecPath(group, kind) ?? []) spec = asRecord(spec)[key];
     const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimTemplates(object), facts) : NO_STORAGE;
-    Object.assign(attrs, workloadFacts(group, kind, object), imageFacts(group, kind, object), schedulingFacts(asRecord(spec)), { storage: { ...storage } });
+    Object.assign(attrs, workloadFacts(group, kind, object), imageFacts(group, kind, object), schedulingFacts(podSpecOf(group, kind, object)), { storage: { ...storage } });
   } else if (group === '' && kind === 'PersistentVolumeClaim') {
     attrs['storage'] = { ...storageFacts([asRecord(asRecord(object)['spec'])], facts) };
   } else if (group === '' && kind === 'Binding') {

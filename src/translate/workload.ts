@@ -41,7 +41,8 @@ export function podMetadataPath(group: string, kind: string): readonly string[] 
   return spec && [...spec.slice(0, -1), 'metadata'];
 }
 
-function podSpecOf(group: string, kind: string, object: unknown): JsonRecord {
+/** The pod spec inside a workload (the object itself for a kind without a known path). */
+export function podSpecOf(group: string, kind: string, object: unknown): JsonRecord {
   let node: JsonRecord = asRecord(object);
   for (const key of podSpecPath(group, kind) ?? []) node = asRecord(node[key]);
   return node;
