@@ -77,14 +77,15 @@ export function decisionRecord(request: AdmissionRequest, decision: Decision, la
   };
 }
 
-export function mutationRecord(request: AdmissionRequest, decision: MutationDecision, latencyUs: number): MutationRecord {
+/** `patchBytes`: the size of the JSON Patch as sent (the response already serialised it). */
+export function mutationRecord(request: AdmissionRequest, decision: MutationDecision, patchBytes: number, latencyUs: number): MutationRecord {
   const skipped = decision.skipped.map(({ id, error }) => ({ mutation: id, error }));
   return {
     ...requestFields(request),
     decision: decision.allowed ? 'allow' : 'deny',
     mutations: decision.applied,
     patchOperations: decision.operations.length,
-    patchBytes: decision.operations.length > 0 ? Buffer.byteLength(JSON.stringify(decision.operations)) : 0,
+    patchBytes,
     ...(skipped.length > 0 ? { skipped } : {}),
     ...(decision.failure ? { failure: decision.failure } : {}),
     revision: decision.revision,

@@ -208,7 +208,9 @@ export class AdmissionPipeline {
     }
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
-    this.options.decisionLog?.info(mutationRecord(request, decision, latencyUs), 'mutation');
+    const patch = review.response.patch;
+    const patchBytes = patch ? Buffer.byteLength(patch, 'base64') : 0;
+    this.options.decisionLog?.info(mutationRecord(request, decision, patchBytes, latencyUs), 'mutation');
     return { request, decision, review, latencyUs };
   }
 
@@ -219,8 +221,7 @@ export class AdmissionPipeline {
   admit(body: unknown, facts: RequestFacts = {}): AdmissionOutcome {
     const mutation = this.mutate(body, facts);
     if (!mutation.decision.allowed) return { mutation };
-    const review = body as { request: Record<string, unknown> };
-    const mutated = { ...review, request: { ...review.request, object: mutation.decision.mutated } };
-    return { mutation, validation: this.review(mutated, facts) };
+    const mutated: AdmissionRequest = { ...mutation.request, object: mutation.decision.mutated };
+    return { mutation, validation: this.reviewRequest(mutated, facts, process.hrtime.bigint()) };
   }
 }
