@@ -95,10 +95,12 @@ function parseJson<T>(data: Buffer | undefined, name: string): T {
 }
 
 /** Reads a bundle without trusting it: for `canopy bundle inspect`. */
-export async function inspectBundle(bytes: Buffer): Promise<{ manifest: BundleManifest; signature?: BundleSignature; names: string[] }> {
+export async function inspectBundle(
+  bytes: Buffer,
+): Promise<{ manifest: BundleManifest; signature?: BundleSignature; names: string[]; contents: Map<string, Buffer> }> {
   const contents = await readArchive(bytes);
   const signature = contents.has(SIGNATURE) ? parseJson<BundleSignature>(contents.get(SIGNATURE), SIGNATURE) : undefined;
-  return { manifest: parseJson<BundleManifest>(contents.get(MANIFEST), MANIFEST), ...(signature ? { signature } : {}), names: [...contents.keys()].sort() };
+  return { manifest: parseJson<BundleManifest>(contents.get(MANIFEST), MANIFEST), ...(signature ? { signature } : {}), names: [...contents.keys()].sort(), contents };
 }
 
 /** Checks the signature with the trusted keys, then every file. Throws BundleError with the reason. */

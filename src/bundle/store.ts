@@ -41,11 +41,15 @@ export async function createBundleStore(options: StoreOptions): Promise<FastifyI
     const known = request.headers['if-none-match'];
     const wait = Math.min(Math.max(Number(request.query.wait ?? 0) || 0, 0), maxWait);
     const deadline = Date.now() + wait * 1000;
-    while (known === etagOf(data) && Date.now() < deadline && !request.raw.destroyed) {
+    let etag = etagOf(data);
+    while (known === etag && Date.now() < deadline && !request.raw.destroyed) {
       await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 250));
-      data = (await read()) ?? data;
+      const next = await read();
+      if (next && !next.equals(data)) {
+        data = next;
+        etag = etagOf(data);
+      }
     }
-    const etag = etagOf(data);
     reply.header('etag', etag).header('cache-control', 'no-cache');
     if (known === etag) return reply.code(304).send();
     return reply.type('application/gzip').send(data);

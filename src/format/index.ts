@@ -1,9 +1,8 @@
 // `canopy fmt`: Cedar's own formatter over every policy file, so reviews show meaning, not whitespace.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { cedar } from '../cedar/index.js';
 import { diagnosticsFromCedar, type PolicyDiagnostic } from '../engine/diagnostics.js';
 import { readPolicyDirectory } from '../engine/index.js';
-import { SourceText } from '../engine/source-text.js';
 
 export interface FormatResult {
   /** Files whose text is not what the formatter makes of it. */
@@ -20,10 +19,10 @@ export async function formatPolicyFiles(dir: string, options: { check: boolean }
   const unformatted: string[] = [];
   const problems: PolicyDiagnostic[] = [];
   for (const file of files) {
-    const text = await readFile(file.file, 'utf8');
+    const text = file.text;
     const answer = cedar.formatPolicies({ policyText: text });
     if (answer.type === 'failure') {
-      for (const error of answer.errors) problems.push(...diagnosticsFromCedar(error, new SourceText(file.file, text)));
+      for (const error of answer.errors) problems.push(...diagnosticsFromCedar(error, file));
       continue;
     }
     if (answer.formatted_policy === text) continue;

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { inspectBundle, MANIFEST, readArchive, SIGNATURE } from '../bundle/index.js';
+import { inspectBundle, MANIFEST, SIGNATURE } from '../bundle/index.js';
 
 const run = promisify(execFile);
 
@@ -38,8 +38,7 @@ async function bundleSource(file: string): Promise<PolicySourceDir> {
   let contents: Map<string, Buffer>;
   let revision: string;
   try {
-    contents = await readArchive(await readFile(file));
-    revision = (await inspectBundle(await readFile(file))).manifest.revision;
+    ({ contents, manifest: { revision } } = await inspectBundle(await readFile(file)));
   } catch (error) {
     throw new ImpactInputError(`${file} is not a readable bundle: ${(error as Error).message}`);
   }
