@@ -1,7 +1,7 @@
 // `canopy bundle build|sign|verify|inspect|serve|push`
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { buildBundle, createBundleStore, inspectBundle, pushBundle, readPublicKeys, signBundle, verifyBundle } from '../../bundle/index.js';
+import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, pushBundle, readPublicKeys, signBundle, verifyBundle } from '../../bundle/index.js';
 import { EXIT, say } from '../output.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -119,7 +119,7 @@ export function registerBundle(program: Command): void {
     .option('--username <name>', 'registry user (password from CANOPY_REGISTRY_PASSWORD)')
     .action((file: string, target: string, options: { insecure: boolean; username?: string }) =>
       guarded('push', async () => {
-        const host = target.replace(/^oci:\/\//, '').split('/')[0] ?? '';
+        const host = parseOciUrl(target).registry;
         const password = process.env['CANOPY_REGISTRY_PASSWORD'];
         const access = [{ host, ...(options.insecure ? { insecure: true } : {}), ...(options.username ? { username: options.username } : {}), ...(password ? { password } : {}) }];
         const digest = await pushBundle(await readFile(file), target, access);
