@@ -246,7 +246,3 @@ export function preparePolicySet(checked: CheckedPolicySet, slot?: string): Comp
   }
   return { ...checked, cedarPolicySetId, cedarMutationSetId, cedarSchemaName };
 }
-
-export function compilePolicySet(source: PolicySetSource): CompiledPolicySet {
-  return preparePolicySet(checkPolicySet(source));
-}

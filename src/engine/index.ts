@@ -2,7 +2,6 @@
 export { ON_ERROR, POLICY_MODES, SEVERITIES, type OnError, type PolicyInfo, type PolicyMode, type Severity } from './annotations.js';
 export {
   checkPolicySet,
-  compilePolicySet,
   preparePolicySet,
   IMPLICIT_ALLOW_ID,
   type CheckedPolicySet,
