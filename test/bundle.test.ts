@@ -267,6 +267,25 @@ describe('syncing from an OCI registry', () => {
       await registry.stop();
     }
   });
+
+  it('canopy bundle push applies --insecure to a registry whatever the case of its name', async () => {
+    if (!registryAvailable()) throw new Error("this test needs Debian's docker-registry: apt-get install docker-registry");
+    const registry = await startRegistry();
+    try {
+      const file = path.join(tempDir(), 'bundle.tgz');
+      writeFileSync(file, await signedBundle('cli-push', new Date('2026-11-14T00:00:00Z')));
+      const port = registry.host.split(':')[1];
+      const pushed = await runCanopy(['bundle', 'push', file, `oci://LOCALHOST:${port}/canopy/policies:cli`, '--insecure']);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(pushed.stderr).toMatch(/pushed .*bundle\.tgz to oci:\/\/LOCALHOST:\d+\/canopy\/policies:cli \(sha256:[0-9a-f]{64}\)/);
+      const pipeline = new AdmissionPipeline();
+      const target = `oci://${registry.host}/canopy/policies:cli`;
+      await new BundleSync(new OciBundleSource(target, [{ host: registry.host, insecure: true }]), [ed.publicKey], pipeline, { stateDir: tempDir(), logger }).check();
+      expect(pipeline.policySet?.revision).toBe('cli-push');
+    } finally {
+      await registry.stop();
+    }
+  });
 });
 
 describe('a local policy directory', () => {
