@@ -19,6 +19,8 @@ interface Reservation {
   tenant: string;
   namespace: string;
   claim: Claim;
+  /** The claim's pod-name pattern, compiled once. */
+  pattern?: RegExp;
   remaining: bigint;
   expires: number;
 }
@@ -33,6 +35,11 @@ export const DEFAULT_RESERVATION_TTL_MS = 30_000;
 
 export class QuotaLedger implements UsageLedger {
   private readonly pods = new Map<string, ObservedPod>();
+  /**
+   * Running totals of active pods per namespace (and logical cluster), kept as pods are observed: a
+   * tenant's usage is then one tenant lookup per namespace rather than per pod, on every request.
+   */
+  private readonly namespaces = new Map<string, { namespace: string; logicalCluster: string; pods: number; usage: Usage }>();
   private reservations: Reservation[] = [];
 
   constructor(
@@ -44,14 +51,26 @@ export class QuotaLedger implements UsageLedger {
 
   /** Fed by the pod informer: a pod appeared, changed or went away. */
   observe(key: string, before: ObservedPod | undefined, after: ObservedPod | undefined): void {
+    const stored = this.pods.get(key);
+    if (stored?.active) this.count(stored, -1n);
     if (after) this.pods.set(key, after);
     else this.pods.delete(key);
+    if (after?.active) this.count(after, 1n);
     if (!before && after?.active) this.consume(after);
+  }
+
+  private count(pod: ObservedPod, sign: 1n | -1n): void {
+    const key = `${pod.logicalCluster}\0${pod.namespace}`;
+    const group = this.namespaces.get(key) ?? { namespace: pod.namespace, logicalCluster: pod.logicalCluster, pods: 0, usage: ZERO };
+    group.pods += Number(sign);
+    group.usage = add(group.usage, times(pod.usage, sign));
+    if (group.pods === 0) this.namespaces.delete(key);
+    else this.namespaces.set(key, group);
   }
 
   private consume(pod: ObservedPod): void {
     const reservation = this.reservations.find(
-      (r) => r.namespace === pod.namespace && ((r.claim.name !== undefined && r.claim.name === pod.name) || (r.claim.pattern !== undefined && new RegExp(r.claim.pattern).test(pod.name))),
+      (r) => r.namespace === pod.namespace && ((r.claim.name !== undefined && r.claim.name === pod.name) || (r.pattern !== undefined && r.pattern.test(pod.name))),
     );
     if (!reservation) return;
     reservation.remaining -= 1n;
@@ -62,8 +81,8 @@ export class QuotaLedger implements UsageLedger {
     const now = this.now();
     this.reservations = this.reservations.filter((r) => r.expires > now);
     let total = ZERO;
-    for (const pod of this.pods.values()) {
-      if (pod.active && this.tenantOf(pod.namespace, pod.logicalCluster) === tenant) total = add(total, pod.usage);
+    for (const group of this.namespaces.values()) {
+      if (this.tenantOf(group.namespace, group.logicalCluster) === tenant) total = add(total, group.usage);
     }
     for (const reservation of this.reservations) {
       if (reservation.tenant === tenant) total = add(total, times(reservation.claim.perReplica, reservation.remaining));
@@ -73,7 +92,8 @@ export class QuotaLedger implements UsageLedger {
 
   reserve(tenant: string, namespace: string, claim: Claim): void {
     if (claim.replicas <= 0n) return;
-    this.reservations.push({ tenant, namespace, claim, remaining: claim.replicas, expires: this.now() + this.ttlMs });
+    const pattern = claim.pattern === undefined ? {} : { pattern: new RegExp(claim.pattern) };
+    this.reservations.push({ tenant, namespace, claim, ...pattern, remaining: claim.replicas, expires: this.now() + this.ttlMs });
   }
 
   get reservationCount(): number {

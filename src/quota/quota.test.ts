@@ -97,6 +97,23 @@ describe('the ledger', () => {
     expect(ledger.used('t').cpuMillis).toBe(200n);
   });
 
+  it("counts active pods by their namespace's current tenant, through updates, completion and deletion", () => {
+    const tenants: Record<string, string> = { shop: 'a', blog: 'b' };
+    const ledger = new QuotaLedger((namespace) => tenants[namespace]);
+    const pod = (namespace: string, cpu: bigint, active = true) => ({ namespace, name: 'p', logicalCluster: '', usage: { cpuMillis: cpu, memoryBytes: 0n, gpus: 0n }, active });
+    ledger.observe('shop/1', undefined, pod('shop', 100n));
+    ledger.observe('shop/2', undefined, pod('shop', 200n));
+    ledger.observe('blog/1', undefined, pod('blog', 400n));
+    expect([ledger.used('a').cpuMillis, ledger.used('b').cpuMillis]).toEqual([300n, 400n]);
+    ledger.observe('shop/1', pod('shop', 100n), pod('shop', 150n)); // resized
+    ledger.observe('shop/2', pod('shop', 200n), pod('shop', 200n, false)); // Succeeded
+    expect(ledger.used('a').cpuMillis).toBe(150n);
+    ledger.observe('blog/1', pod('blog', 400n), undefined);
+    expect(ledger.used('b')).toEqual(ZERO);
+    tenants['shop'] = 'b'; // the namespace was relabelled to another tenant
+    expect([ledger.used('a').cpuMillis, ledger.used('b').cpuMillis]).toEqual([0n, 150n]);
+  });
+
   it('lets a reservation expire after its TTL', () => {
     let now = 0;
     const ledger = new QuotaLedger(() => 't', 1000, () => now);
