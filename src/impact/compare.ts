@@ -2,7 +2,7 @@
 // the denying policies, or the patch.
 import { isDeepStrictEqual } from 'node:util';
 import { AdmissionReviewError, parseAdmissionReview } from '../admission/index.js';
-import type { AdmissionPipeline } from '../pipeline/index.js';
+import { summarizeAdmission, type AdmissionPipeline } from '../pipeline/index.js';
 import type { RecordedRequest } from './requests.js';
 
 export interface Outcome {
@@ -32,15 +32,8 @@ function outcomeOf(pipeline: AdmissionPipeline, recorded: RecordedRequest): Outc
     const { decision } = pipeline.mutate(recorded.review);
     return { allowed: decision.allowed, denied: [], mutations: decision.applied, patch: decision.operations, ...(decision.failure ? { message: decision.failure } : {}) };
   }
-  const { mutation, validation } = pipeline.admit(recorded.review);
-  const message = mutation.decision.failure ?? validation?.review.response.status?.message;
-  return {
-    allowed: mutation.decision.allowed && (validation?.decision.allowed ?? false),
-    denied: validation?.decision.denials.map((d) => d.id).sort() ?? [],
-    mutations: mutation.decision.applied,
-    patch: mutation.decision.operations,
-    ...(message ? { message } : {}),
-  };
+  const { allowed, denied, mutations, patch, message } = summarizeAdmission(pipeline.admit(recorded.review));
+  return { allowed, denied: denied.sort(), mutations, patch, ...(message ? { message } : {}) };
 }
 
 function describe(review: unknown): { uid: string; request: string } {

@@ -2,7 +2,9 @@
 export {
   AdmissionPipeline,
   PolicyActivationError,
+  summarizeAdmission,
   type AdmissionOutcome,
+  type AdmissionSummary,
   type AdmissionResult,
   type MutationResult,
   type PipelineOptions,

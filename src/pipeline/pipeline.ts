@@ -43,6 +43,32 @@ export interface AdmissionOutcome {
   validation?: AdmissionResult;
 }
 
+/** What the API server would end with: the verdict, the policies that spoke, the patch, the message. */
+export interface AdmissionSummary {
+  allowed: boolean;
+  denied: string[];
+  warnings: string[];
+  audits: string[];
+  mutations: string[];
+  patch: unknown[];
+  /** The denial message, or the mutation failure. */
+  message?: string;
+}
+
+export function summarizeAdmission({ mutation, validation }: AdmissionOutcome): AdmissionSummary {
+  const decision = validation?.decision;
+  const message = mutation.decision.failure ?? validation?.review.response.status?.message;
+  return {
+    allowed: mutation.decision.allowed && (decision?.allowed ?? false),
+    denied: decision?.denials.map((hit) => hit.id) ?? [],
+    warnings: decision?.warnings.map((hit) => hit.id) ?? [],
+    audits: decision?.audits.map((hit) => hit.id) ?? [],
+    mutations: mutation.decision.applied,
+    patch: mutation.decision.operations,
+    ...(message ? { message } : {}),
+  };
+}
+
 export interface PipelineOptions {
   /** Where decision records go; none for callers that report decisions themselves. */
   decisionLog?: Logger;

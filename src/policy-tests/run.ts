@@ -1,21 +1,12 @@
 // Running test cases through the same pipeline the webhooks use, and comparing with what is expected.
 import { isDeepStrictEqual } from 'node:util';
-import { parseAdmissionReview, AdmissionReviewError } from '../admission/index.js';
-import type { AdmissionPipeline } from '../pipeline/index.js';
+import { AdmissionReviewError } from '../admission/index.js';
+import { summarizeAdmission, type AdmissionPipeline, type AdmissionSummary } from '../pipeline/index.js';
 import { toCedarRequest } from '../translate/index.js';
 import type { CoverageTracker } from './coverage.js';
 import { reviewOf, type TestCase } from './cases.js';
 
-export interface CaseOutcome {
-  allowed: boolean;
-  denied: string[];
-  warnings: string[];
-  audits: string[];
-  mutations: string[];
-  patch: unknown[];
-  /** The denial message, or the mutation failure. */
-  message?: string;
-}
+export type CaseOutcome = AdmissionSummary;
 
 export interface CaseResult {
   testCase: TestCase;
@@ -66,20 +57,9 @@ export async function runCase(pipeline: AdmissionPipeline, testCase: TestCase, c
     if (error instanceof AdmissionReviewError) return { testCase, passed: false, failures: [], error: `not a valid AdmissionReview v1: ${error.message}` };
     throw error;
   }
-  const { mutation, validation } = result;
-  const decision = validation?.decision;
-  const outcome: CaseOutcome = {
-    allowed: mutation.decision.allowed && (decision?.allowed ?? false),
-    denied: decision?.denials.map((hit) => hit.id) ?? [],
-    warnings: decision?.warnings.map((hit) => hit.id) ?? [],
-    audits: decision?.audits.map((hit) => hit.id) ?? [],
-    mutations: mutation.decision.applied,
-    patch: mutation.decision.operations,
-  };
-  const message = mutation.decision.failure ?? validation?.review.response.status?.message;
-  if (message) outcome.message = message;
+  const outcome = summarizeAdmission(result);
   if (coverage) {
-    coverage.record(toCedarRequest(parseAdmissionReview(review), facts), [...outcome.denied, ...outcome.warnings, ...outcome.audits, ...outcome.mutations]);
+    coverage.record(toCedarRequest(result.mutation.request, facts), [...outcome.denied, ...outcome.warnings, ...outcome.audits, ...outcome.mutations]);
   }
   const failures = compare(testCase, outcome);
   return { testCase, passed: failures.length === 0, failures, outcome };
