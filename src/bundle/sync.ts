@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../decision-log/index.js';
 import { checkPolicySet, policySourceFromFiles } from '../engine/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
-import { verifyBundle, type BundleManifest } from './format.js';
+import { verifyBundle } from './format.js';
 import type { BundleSource } from './sources.js';
 
 export interface CheckResult {
@@ -35,7 +35,6 @@ export interface BundleSyncOptions {
 
 export class BundleSync {
   private etag: string | undefined;
-  private active: BundleManifest | undefined;
   private statusValue: BundleStatus;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -118,7 +117,7 @@ export class BundleSync {
     this.etag = fetched.etag;
     try {
       const activated = await this.activate(fetched.bytes, 'store');
-      this.record(activated ? 'activated' : 'unchanged', activated ? `revision ${this.active?.revision}` : undefined);
+      this.record(activated ? 'activated' : 'unchanged', activated ? `revision ${this.statusValue.active?.revision}` : undefined);
     } catch (error) {
       this.record('refused', (error as Error).message);
     }
@@ -128,17 +127,17 @@ export class BundleSync {
   private async activate(bytes: Buffer, from: 'store' | 'disk'): Promise<boolean> {
     const bundle = await verifyBundle(bytes, this.keys);
     const { manifest } = bundle;
-    if (this.active) {
-      if (manifest.revision === this.active.revision) return false;
-      if (Date.parse(manifest.createdAt) < Date.parse(this.active.createdAt)) {
+    const active = this.statusValue.active;
+    if (active) {
+      if (manifest.revision === active.revision) return false;
+      if (Date.parse(manifest.createdAt) < Date.parse(active.createdAt)) {
         throw new Error(
-          `revision ${manifest.revision} was created ${manifest.createdAt}, before the active revision ${this.active.revision} (${this.active.createdAt}): refusing to roll back`,
+          `revision ${manifest.revision} was created ${manifest.createdAt}, before the active revision ${active.revision} (${active.createdAt}): refusing to roll back`,
         );
       }
     }
     const checked = checkPolicySet(policySourceFromFiles(bundle.files, `bundle:${manifest.revision}`));
     this.pipeline.activate({ ...checked, revision: manifest.revision });
-    this.active = manifest;
     this.statusValue.active = {
       revision: manifest.revision,
       createdAt: manifest.createdAt,

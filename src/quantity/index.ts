@@ -9,7 +9,8 @@ const BINARY_EXPONENTS: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 4
 // <sign><digits>[.<digits>] then a binary suffix, a decimal suffix, or an exponent (e3, E-2).
 const QUANTITY = /^([+-]?)(\d*)(?:\.(\d*))?(?:(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])|[eE]([+-]?\d+))?$/;
 
-const ceilDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? (a + b - 1n) / b : a / b);
+/** a / b rounded up (toward +infinity for a >= 0, as Kubernetes rounds quantities). */
+export const ceilDiv = (a: bigint, b: bigint): bigint => (a >= 0n ? (a + b - 1n) / b : a / b);
 
 /** The quantity in thousandths of its unit (1 → 1000, 500m → 500, 1Ki → 1024000), or undefined. */
 export function parseQuantity(text: string): bigint | undefined {

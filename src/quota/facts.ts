@@ -2,7 +2,7 @@
 // (`{{ quota.requested.cpu }}`, human units): its tenant, what it requests, what the tenant uses
 // (observed plus reserved), the tenant's limits and soft thresholds.
 import type { AdmissionRequest } from '../admission/index.js';
-import { formatBytes, formatCpu } from '../quantity/index.js';
+import { ceilDiv, formatBytes, formatCpu } from '../quantity/index.js';
 import { own, type RequestFacts } from '../translate/index.js';
 import type { Budget, Prices, QuotaData } from './data.js';
 import { requestedBy, type Requested } from './requested.js';
@@ -33,7 +33,6 @@ export function tenantOf(namespaceLabels: Readonly<Record<string, string>> | und
   return own(namespaceLabels, TENANT_LABEL) || own(namespaceLabels, TEAM_LABEL) || workspacePath || undefined;
 }
 
-const ceilDiv = (a: bigint, b: bigint) => (a + b - 1n) / b;
 
 /** Projected monthly cost in micro-units: CPU per core-hour, memory per GiB-hour, GPUs per hour. */
 export function monthlyCost(usage: Usage, prices: Prices): bigint {

@@ -6,7 +6,6 @@ export interface TrustRule {
   id: string;
   /** Glob patterns over registry/repository ("registry.example.com/team-*\/*"): `*` matches anything. */
   patterns: RegExp[];
-  sources: string[];
   keys: KeyObject[];
 }
 
@@ -78,7 +77,7 @@ export function readSupplyChainData(value: unknown): { data?: SupplyChainData; p
       });
       // The id names the keys too, so that cached verifications end with a change of keys.
       const fingerprint = createHash('sha256').update(JSON.stringify([rule['repositories'], rule['keys']])).digest('hex').slice(0, 16);
-      trust.push({ id: `trust[${index}]:${fingerprint}`, patterns: rule['repositories'].map(globToRegExp), sources: rule['repositories'], keys });
+      trust.push({ id: `trust[${index}]:${fingerprint}`, patterns: rule['repositories'].map(globToRegExp), keys });
     });
   }
   return problems.length > 0 ? { problems } : { data: { allowedSources: allowed, requireDigest, trust }, problems };
