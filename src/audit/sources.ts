@@ -1,7 +1,7 @@
 // What an audit reads: manifest files (multi-document YAML and JSON, recursively, `List`s expanded),
 // and clusters, listed page by page so that a large cluster streams rather than loads.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { findFiles } from '../files/find-files.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/index.js';
 import { listPath, type KindInfo } from './kinds.js';
@@ -20,16 +20,8 @@ export interface AuditItem {
 const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 async function manifestFiles(root: string): Promise<string[]> {
-  const info = await stat(root);
-  if (!info.isDirectory()) return [root];
-  const found: string[] = [];
-  for (const entry of await readdir(root, { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const child = path.join(root, entry.name);
-    if (entry.isDirectory()) found.push(...(await manifestFiles(child)));
-    else if (/\.(ya?ml|json)$/.test(entry.name)) found.push(child);
-  }
-  return found.sort();
+  if (!(await stat(root)).isDirectory()) return [root];
+  return findFiles(root, (name) => /\.(ya?ml|json)$/.test(name));
 }
 
 /** Objects of a manifest tree; unreadable documents are reported through `problem`, not thrown. */

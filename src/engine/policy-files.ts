@@ -1,6 +1,7 @@
 // Reads a policy directory from disk: the schema, every `*.cedar` file below it (validating policies and
 // mutations/), and the policy data under data/, each in a stable order.
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
 import { SourceText } from './source-text.js';
 
@@ -23,18 +24,6 @@ export class PolicyDirectoryError extends Error {
     super(message);
     this.name = 'PolicyDirectoryError';
   }
-}
-
-async function listFiles(root: string, accept: (name: string) => boolean, relative = ''): Promise<string[]> {
-  const entries = await readdir(path.join(root, relative), { withFileTypes: true });
-  const found: string[] = [];
-  for (const entry of entries) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const child = path.join(relative, entry.name);
-    if (entry.isDirectory()) found.push(...(await listFiles(root, accept, child)));
-    else if (entry.isFile() && accept(entry.name)) found.push(child);
-  }
-  return found;
 }
 
 const DATA_FILE = /\.(ya?ml|json)$/;
@@ -73,13 +62,13 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
         : `cannot read ${schemaPath}: ${(error as Error).message}`,
     );
   }
-  const cedar = await listFiles(dir, (name) => name.endsWith('.cedar'));
-  const data = await listFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch((error: NodeJS.ErrnoException) => {
+  const cedar = await findFiles(dir, (name) => name.endsWith('.cedar'));
+  const data = await findFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     throw error;
   });
-  for (const relative of [...cedar, ...data.map((d) => path.join(DATA_DIR, d))]) {
-    files.set(relative.split(path.sep).join('/'), await readFile(path.join(dir, relative), 'utf8'));
+  for (const file of [...cedar, ...data]) {
+    files.set(path.relative(dir, file).split(path.sep).join('/'), await readFile(file, 'utf8'));
   }
   return files;
 }

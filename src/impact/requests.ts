@@ -1,8 +1,8 @@
 // The requests an impact report replays: AdmissionReview files (.json, .yaml), and request logs
 // recorded by `canopy serve --record-requests` (.jsonl: one {endpoint, review} per line), from a
 // file or a directory searched recursively.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { findFiles } from '../files/find-files.js';
 import { parse as parseYaml } from 'yaml';
 import { ImpactInputError } from './source.js';
 
@@ -23,14 +23,7 @@ async function listFiles(root: string): Promise<string[]> {
   const info = await stat(root).catch(() => undefined);
   if (!info) throw new ImpactInputError(`no requests at ${root}`);
   if (!info.isDirectory()) return [root];
-  const found: string[] = [];
-  for (const entry of await readdir(root, { withFileTypes: true })) {
-    if (entry.name.startsWith('.')) continue;
-    const child = path.join(root, entry.name);
-    if (entry.isDirectory()) found.push(...(await listFiles(child)));
-    else if (REVIEW_FILE.test(entry.name) || LOG_FILE.test(entry.name)) found.push(child);
-  }
-  return found.sort();
+  return findFiles(root, (name) => REVIEW_FILE.test(name) || LOG_FILE.test(name));
 }
 
 export async function readRecordedRequests(root: string): Promise<{ requests: RecordedRequest[]; problems: string[] }> {

@@ -1,6 +1,5 @@
 // A policy directory's test suite: every `*.test.yaml` below it, run against that directory's policies.
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { findFiles } from '../files/find-files.js';
 import { loadPolicyDirectory, type PolicyDiagnostic } from '../engine/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { readTestFile } from './cases.js';
@@ -17,23 +16,12 @@ export interface SuiteResult {
 
 const TEST_FILE = /\.test\.ya?ml$/;
 
-async function findTestFiles(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
-    const child = path.join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...(await findTestFiles(child)));
-    else if (entry.isFile() && TEST_FILE.test(entry.name)) found.push(child);
-  }
-  return found.sort();
-}
-
 /** Throws what loadPolicyDirectory and activation throw when the policies themselves are unusable. */
 export async function runPolicyTests(dir: string, options: { coverage?: boolean } = {}): Promise<SuiteResult> {
   const pipeline = new AdmissionPipeline();
   const set = pipeline.activate(await loadPolicyDirectory(dir));
   const coverage = options.coverage ? new CoverageTracker(set) : undefined;
-  const files = await findTestFiles(dir);
+  const files = await findFiles(dir, (name) => TEST_FILE.test(name));
   const results: CaseResult[] = [];
   const problems: PolicyDiagnostic[] = [];
   for (const file of files) {
