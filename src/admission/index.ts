@@ -3,6 +3,7 @@ export {
   ADMISSION_API_VERSION,
   AdmissionReviewError,
   OPERATIONS,
+  judgedObject,
   parseAdmissionReview,
   type AdmissionRequest,
   type AdmissionResponse,

@@ -37,6 +37,9 @@ export interface AdmissionRequest {
   dryRun: boolean;
 }
 
+/** The object a request is about: on DELETE the object is gone from the request, so it is the old one. */
+export const judgedObject = (request: AdmissionRequest): unknown => (request.operation === 'DELETE' ? request.oldObject : request.object);
+
 export interface AdmissionResponse {
   uid: string;
   allowed: boolean;

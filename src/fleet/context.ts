@@ -1,6 +1,6 @@
 // The fleet context of each request: the cluster's identity, its namespace's labels, its kcp workspace,
 // and the storage classes and nodes it refers to, from in-memory caches that informers keep current.
-import type { AdmissionRequest } from '../admission/index.js';
+import { judgedObject, type AdmissionRequest } from '../admission/index.js';
 import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
 import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
@@ -211,7 +211,7 @@ export class FleetContext {
   private async workspaceOf(request: AdmissionRequest): Promise<WorkspaceInfo | string | undefined> {
     const kcp = this.config.kcp;
     if (!kcp) return undefined;
-    const object = request.operation === 'DELETE' ? request.oldObject : request.object;
+    const object = judgedObject(request);
     const logicalCluster = asString(asRecord(asRecord(asRecord(object)['metadata'])['annotations'])[LOGICAL_CLUSTER_ANNOTATION]);
     if (!logicalCluster) return undefined;
     const resolved = own(kcp.logicalClusters, logicalCluster) ?? (await this.discoverWorkspace(logicalCluster));

@@ -9,6 +9,6 @@ export {
   type MutationResult,
   type PipelineOptions,
 } from './pipeline.js';
-export { decideMutation, type MutationDecision } from './mutate.js';
+export { decideMutation, NO_POLICY_SET, type MutationDecision } from './mutate.js';
 export { AUDIT_ANNOTATION, toAdmissionReview, toMutationReview } from './response.js';
 export { WARM_UP_REQUESTS } from './warm-up.js';

@@ -6,6 +6,9 @@ import { evaluate, type CompiledPolicySet } from '../engine/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 
+/** Why a request is refused before any policy set has been activated (the webhook is not ready). */
+export const NO_POLICY_SET = 'no validated policy set is active yet';
+
 export interface MutationDecision {
   allowed: boolean;
   operations: Operation[];
@@ -43,7 +46,7 @@ export function decideMutation(
   facts: RequestFacts = {},
 ): MutationDecision {
   const unchanged = { operations: [], applied: [], mutated: request.object, skipped: [] };
-  if (!set) return { ...unchanged, allowed: false, failure: 'no validated policy set is active yet', revision: 'none' };
+  if (!set) return { ...unchanged, allowed: false, failure: NO_POLICY_SET, revision: 'none' };
   const revision = set.revision;
   if (!isMutable(request) || set.mutations.length === 0) return { ...unchanged, allowed: true, revision };
 

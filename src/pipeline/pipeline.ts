@@ -1,7 +1,7 @@
 // The one pipeline behind every entry point (webhook, `canopy eval`, later test, audit and impact):
 // AdmissionReview → checks → Cedar request → engine → decision → AdmissionReview response; and for the
 // mutating webhook, the mutations whose conditions hold → a checked JSON Patch.
-import { parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
+import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
 import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
@@ -11,7 +11,7 @@ import { templateContext } from '../mutation/index.js';
 import { isZero, QuantityError, quotaFacts } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
 import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
-import { decideMutation, failedMutation, type MutationDecision } from './mutate.js';
+import { decideMutation, failedMutation, NO_POLICY_SET, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { WARM_UP_FACT_REQUESTS, WARM_UP_FACTS, WARM_UP_REQUESTS } from './warm-up.js';
 
@@ -76,7 +76,6 @@ export interface PipelineOptions {
   facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
 }
 
-const NO_POLICY_SET = 'no validated policy set is active yet';
 
 function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts): Decision {
   let cedarRequest;
@@ -87,14 +86,13 @@ function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: Req
     return failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision);
   }
   const decision = decide(set, evaluate(set, cedarRequest));
-  return renderAdvice(decision, templateContext(request, request.operation === 'DELETE' ? request.oldObject : request.object, facts, set.data));
+  return renderAdvice(decision, templateContext(request, judgedObject(request), facts, set.data));
 }
 
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
 function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts): RequestFacts {
   const sovereignty = sovereigntyFacts(set?.sovereignty, facts);
-  const object = request.operation === 'DELETE' ? request.oldObject : request.object;
-  const images = set?.supplyChain ? imagesOf(request.kind.group, request.kind.kind, object) : [];
+  const images = set?.supplyChain ? imagesOf(request.kind.group, request.kind.kind, judgedObject(request)) : [];
   const supplyChain = supplyChainFacts(set?.supplyChain, images, facts.imageLookups ?? new Map(), sovereignty?.dataClass, facts.cluster);
   return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}) };
 }

@@ -2,7 +2,7 @@
 // Resource), its labels as tags, its namespace, cluster and kcp workspace as its parents, and on UPDATE
 // the old object as `old`. Also the fleet entities themselves (Cluster, Workspace, Namespace).
 import type { CedarValueJson, EntityJson, EntityUidJson } from '../cedar/index.js';
-import type { AdmissionRequest } from '../admission/index.js';
+import { judgedObject, type AdmissionRequest } from '../admission/index.js';
 import type { EntityRef } from '../engine/index.js';
 import { cedarApiGroup } from './api-group.js';
 import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER, type RequestFacts } from './facts.js';
@@ -141,8 +141,7 @@ function objectAttributes(
 
 export function resourceEntities(request: AdmissionRequest, facts: RequestFacts = {}): ResourceEntities {
   const type = entityTypeOf(request);
-  // On DELETE the object is gone from the request; what is being deleted is the old object.
-  const current = request.operation === 'DELETE' ? request.oldObject : request.object;
+  const current = judgedObject(request);
   const old = request.operation === 'UPDATE' ? request.oldObject : null;
   const metadata = asRecord(asRecord(current)['metadata']);
   const name = request.name || (typeof metadata['name'] === 'string' ? metadata['name'] : '');

@@ -1,6 +1,6 @@
 // GET /healthz (the process is up) and GET /readyz (a validated, warmed-up policy set is active).
 import type { WebhookApp } from '../app.js';
-import type { AdmissionPipeline } from '../../pipeline/index.js';
+import { NO_POLICY_SET, type AdmissionPipeline } from '../../pipeline/index.js';
 
 /** Why the server is not ready yet (caches still syncing, ...), or undefined when it is. */
 export type ReadinessCheck = () => string | undefined;
@@ -9,7 +9,7 @@ export function healthRoutes(app: WebhookApp, pipeline: AdmissionPipeline, readi
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const set = pipeline.policySet;
-    if (!set) return reply.code(503).send({ status: 'not ready', reason: 'no validated policy set is active yet' });
+    if (!set) return reply.code(503).send({ status: 'not ready', reason: NO_POLICY_SET });
     const waiting = readiness?.();
     if (waiting) return reply.code(503).send({ status: 'not ready', reason: waiting });
     return { status: 'ready', revision: set.revision, policies: set.policies.size };
