@@ -1,8 +1,6 @@
 // The `canopy` binary as a user runs it: exit codes, messages, certificates, and `serve` end to end.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +8,7 @@ import { runCanopy } from './helpers/cli.js';
 import { FIXTURE_DIR, REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
 import { FakeKube } from './helpers/fake-kube.js';
 import { policyDir } from './helpers/policy-dir.js';
+import { httpsCall, killServers, startServe } from './helpers/serve.js';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-cli-'));
 const FIXTURE_POD = `${FIXTURE_DIR}012-Pod-CREATE.json`;
@@ -142,7 +141,7 @@ describe('canopy --help', () => {
     [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'bundle', 'audit', 'certs']],
     [['audit'], ['--context', '--all-contexts', '--manifests', '--kinds', '--format', '--fail-on', '--apply-reports', '--decisions']],
     [['bundle'], ['build', 'sign', 'verify', 'inspect', 'serve', 'push']],
-    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub']],
+    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub', '--bootstrap-tls', '--drain-timeout', 'CANOPY_TLS_BOOTSTRAP_SECRET_NAME', 'A flag overrides the environment']],
     [['fmt'], ['--check', "Cedar's formatter"]],
     [['test'], ['--junit', '--coverage', '*.test.yaml']],
     [['impact'], ['--from', '--to', '--requests', '--policies-path', '--format', 'git revision']],
@@ -157,46 +156,10 @@ describe('canopy --help', () => {
 });
 
 describe('canopy serve', () => {
-  let child: ChildProcess | undefined;
-  afterEach(() => {
-    child?.kill('SIGKILL');
-    child = undefined;
-  });
+  afterEach(killServers);
 
-  /** Starts `canopy serve` and resolves with its stderr once it says where it listens. */
-  function start(args: string[]): Promise<{ port: number; stderr: () => string; exited: Promise<number | null> }> {
-    const proc = spawn(process.execPath, [`${REPO_ROOT}bin/canopy.js`, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child = proc;
-    let stderr = '';
-    const exited = new Promise<number | null>((resolve) => proc.on('close', resolve));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-      proc.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString('utf8');
-        const match = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-        if (match) {
-          clearTimeout(timer);
-          resolve({ port: Number(match[1]), stderr: () => stderr, exited });
-        }
-      });
-      void exited.then((code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
-  }
-
-  function getReady(port: number, ca: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(`https://localhost:${port}/readyz`, { ca, timeout: 5000 }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  }
+  const start = (args: string[]) => startServe(args);
+  const getReady = async (port: number, ca: string) => httpsCall(port, ca, 'GET', '/readyz');
 
   it('generates a CA and certificate on first start, reuses them on the next, and stops cleanly on SIGTERM', async () => {
     const state = tempDir();
@@ -207,7 +170,7 @@ describe('canopy serve', () => {
     const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
     const ready = await getReady(first.port, caPem);
     expect(ready.status).toBe(200);
-    child?.kill('SIGTERM');
+    first.proc.kill('SIGTERM');
     expect(await first.exited).toBe(0);
 
     const second = await start(['--state-dir', state]);
@@ -260,6 +223,18 @@ describe('canopy serve', () => {
     const result = await runCanopy(['serve', '--port', '0', '--config', config]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`refusing to start: ${config}: cluster.jurisdiction must be an ISO 3166-1 alpha-2 code (DE, FR, US) or EU`);
+  });
+
+  it('refuses to start on an unknown config key or a value of the wrong type, naming it', async () => {
+    const config = path.join(tempDir(), 'canopy.yaml');
+    writeFileSync(config, 'prot: 8443\n');
+    const unknown = await runCanopy(['serve', '--port', '0', '--config', config]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`refusing to start: ${config}: prot: unknown key (the config takes port, host,`);
+    // What a Service named canopy injects into its pods when service links are on.
+    const injected = await runCanopy(['serve', '--port', '0'], { env: { CANOPY_PORT: 'tcp://10.96.0.12:443' } });
+    expect(injected.code).toBe(1);
+    expect(injected.stderr).toContain('refusing to start: CANOPY_PORT: port must be a whole number from 0 to 65535 (got "tcp://10.96.0.12:443")');
   });
 
   it('refuses to start with policies that do not validate', async () => {

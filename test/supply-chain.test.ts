@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAdmissionReview } from '../src/admission/index.js';
 import { OciClient, pushImage, signImage } from '../src/oci/index.js';
 import { ImageEnricher, lookUpImages } from '../src/supply-chain/index.js';
 import type { RequestFacts } from '../src/translate/index.js';
@@ -163,5 +164,15 @@ describe('supply chain against a real registry', () => {
     expect(answers.every((a) => (a.json() as { response: { allowed: boolean } }).response.allowed)).toBe(true);
     // One look-up: resolve the tag (HEAD), fetch the signature manifest, fetch its payload.
     expect((client.requests.get(registry.host) ?? 0) - before).toBe(3);
+  });
+
+  it('reports each look-up to the metrics: fetched (miss) the first time, from the cache (hit) after', async () => {
+    const seen: string[] = [];
+    const enricher = new ImageEnricher(client, { deadlineMs: DEADLINE_MS, onLookup: (enricher, result) => seen.push(`${enricher} ${result}`) });
+    const request = parseAdmissionReview(review('secure', `${registry.host}/signed/app:1.0`));
+    const facts: RequestFacts = { namespaceLabels: { 'canopy.io/data-class': 'public' } };
+    await lookUpImages(enricher, server.pipeline.policySet, request, facts);
+    await lookUpImages(enricher, server.pipeline.policySet, request, facts);
+    expect(seen).toEqual(['image-digest miss', 'image-signature miss', 'image-digest hit', 'image-signature hit']);
   });
 });

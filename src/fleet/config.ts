@@ -1,7 +1,5 @@
-// `canopy serve --config FILE`: the cluster's identity, how to reach its API server, and the kcp
+// The fleet part of Canopy's config (see src/config): the cluster's identity, how to reach its API server, and the kcp
 // workspace mapping. YAML; every field is optional, and an unknown one is an error, not a silent no-op.
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import type { RegistryAccess } from '../oci/index.js';
 
 export interface FleetConfig {
@@ -155,20 +153,4 @@ export function parseFleetConfig(value: unknown, file = 'config'): FleetConfig {
     config.kcp = { logicalClusters, workspaces, discover: (k['discover'] as boolean | undefined) ?? false };
   }
   return config;
-}
-
-export async function readFleetConfig(file: string): Promise<FleetConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new ConfigError(file, `cannot read: ${(error as Error).message}`);
-  }
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (error) {
-    throw new ConfigError(file, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  return parseFleetConfig(value, file);
 }

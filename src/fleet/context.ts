@@ -5,6 +5,7 @@ import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
 import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
 import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
+import type { LookupObserver } from '../metrics/lookups.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { discoverIdentity, identityFromConfig, type DiscoveredIdentity } from './identity.js';
 
@@ -76,6 +77,8 @@ export class FleetContext {
     readonly config: FleetConfig,
     private readonly logger: Logger,
     private readonly client?: KubeClient,
+    /** Told of every namespace and workspace look-up: from a cache (hit), fetched (miss), or failed. */
+    private readonly onLookup: LookupObserver = () => undefined,
   ) {
     this.identity = identityFromConfig(config);
     if (client) {
@@ -185,7 +188,10 @@ export class FleetContext {
     const reflector = this.namespaces;
     if (!reflector || !this.client) return undefined;
     const cached = reflector.get(name);
-    if (cached) return cached;
+    if (cached) {
+      this.onLookup('namespace', 'hit');
+      return cached;
+    }
     let pending = this.pendingNamespaces.get(name);
     if (!pending) {
       const timeout = this.config.kubernetes?.namespaceLookupTimeoutMs ?? DEFAULT_NAMESPACE_LOOKUP_MS;
@@ -194,11 +200,16 @@ export class FleetContext {
         .then((object) => {
           const labels = labelsOf(object);
           reflector.remember(name, labels);
+          this.onLookup('namespace', 'miss');
           return labels;
         })
         .catch((error: unknown) => {
           // A namespace that does not exist has no labels; the API server refuses the object anyway.
-          if (error instanceof KubeApiError && error.statusCode === 404) return {};
+          if (error instanceof KubeApiError && error.statusCode === 404) {
+            this.onLookup('namespace', 'miss');
+            return {};
+          }
+          this.onLookup('namespace', 'error');
           return `the labels of namespace ${name} could not be read (${(error as Error).message})`;
         })
         .finally(() => this.pendingNamespaces.delete(name));
@@ -227,8 +238,10 @@ export class FleetContext {
   private async discoverWorkspace(logicalCluster: string): Promise<{ path: string; labels: Labels } | { problem: string } | undefined> {
     if (!this.config.kcp?.discover || !this.client) return undefined;
     const cached = this.workspacePaths.get(logicalCluster);
-    if (typeof cached === 'object') return cached;
-    if (typeof cached === 'number' && cached > Date.now()) return undefined;
+    if (typeof cached === 'object' || (typeof cached === 'number' && cached > Date.now())) {
+      this.onLookup('workspace', 'hit');
+      return typeof cached === 'object' ? cached : undefined;
+    }
     try {
       const object = await this.client.getJson<Record<string, unknown>>(
         `/clusters/${encodeURIComponent(logicalCluster)}/apis/core.kcp.io/v1alpha1/logicalclusters/cluster`,
@@ -238,13 +251,16 @@ export class FleetContext {
       if (!path) return { problem: `logical cluster ${logicalCluster} has no ${KCP_PATH_ANNOTATION} annotation` };
       const found = { path, labels: labelsOf(object) };
       this.workspacePaths.set(logicalCluster, found);
+      this.onLookup('workspace', 'miss');
       return found;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 404) {
+        this.onLookup('workspace', 'miss');
         if (this.workspacePaths.size >= 10_000) this.workspacePaths.delete(this.workspacePaths.keys().next().value ?? '');
         this.workspacePaths.set(logicalCluster, Date.now() + 60_000);
         return undefined;
       }
+      this.onLookup('workspace', 'error');
       return { problem: `the workspace of logical cluster ${logicalCluster} could not be discovered (${(error as Error).message})` };
     }
   }

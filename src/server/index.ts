@@ -5,15 +5,19 @@ import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { RequestRecorder } from '../recording/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
+import { DEFAULT_BODY_LIMIT } from '../config/index.js';
+import type { CanopyMetrics } from '../metrics/index.js';
+import type { KeyPairPem } from '../tls/index.js';
+import { Drain } from './drain.js';
 import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
 import { mutateRoute } from './routes/mutate.js';
 import { validateRoute } from './routes/validate.js';
 
-/**
- * An AdmissionReview holds the object and, on UPDATE, the old object: each can be up to etcd's 1.5 MiB,
- * so the default leaves room for two of them and the envelope.
- */
-export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+export { Drain, type DrainOutcome } from './drain.js';
+
+/** TLS settings besides the certificate; a reloaded certificate gets them too. */
+const TLS_OPTIONS = { minVersion: 'TLSv1.2' } as const;
 
 export interface ServerOptions {
   pipeline: AdmissionPipeline;
@@ -26,6 +30,15 @@ export interface ServerOptions {
   readiness?: ReadinessCheck;
   /** What GET /status adds: bundle sync, directory reloads, fleet caches. */
   status?: () => Record<string, unknown>;
+  /** Serves GET /metrics and counts every answer. */
+  metrics?: CanopyMetrics;
+  /** Graceful shutdown: while it drains, /readyz is 503 and responses close their connections. */
+  drain?: Drain;
+}
+
+/** Puts a new serving certificate into service: new handshakes get it, open connections keep theirs. */
+export function useServingCertificate(app: WebhookApp, pair: KeyPairPem): void {
+  app.server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key });
 }
 
 export type { WebhookApp } from './app.js';
@@ -33,7 +46,7 @@ export type { WebhookApp } from './app.js';
 export async function createServer(options: ServerOptions): Promise<WebhookApp> {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const app = Fastify({
-    https: { cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' },
+    https: { ...TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key },
     bodyLimit,
     // pino's Logger is what fastify logs through; its type is wider than fastify's logger interface.
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -41,17 +54,23 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
     logController: new LogController({ disableRequestLogging: true }),
     // The API server gives a webhook at most 30 s; a slow client must not hold a connection longer.
     requestTimeout: 30_000,
-    return503OnClosing: true,
+    // While closing, a request on an open keep-alive connection is still judged: a 503 would make the
+    // API server refuse a user's write (failurePolicy: Fail) that another replica would have admitted.
+    return503OnClosing: false,
   });
   registerErrorHandling(app, bodyLimit);
   acceptJsonWithAnyContentType(app);
-  validateRoute(app, options.pipeline, options.recorder);
-  mutateRoute(app, options.pipeline, options.recorder);
+  options.drain?.install(app);
+  validateRoute(app, options.pipeline, options.recorder, options.metrics);
+  mutateRoute(app, options.pipeline, options.recorder, options.metrics);
+  if (options.metrics) metricsRoute(app, options.metrics);
   if (options.recorder) {
     const recorder = options.recorder;
     app.addHook('onClose', async () => recorder.close());
   }
-  healthRoutes(app, options.pipeline, options.readiness);
+  const drain = options.drain;
+  const readiness = options.readiness;
+  healthRoutes(app, options.pipeline, () => (drain?.draining ? 'shutting down' : readiness?.()));
   statusRoute(app, options.pipeline, options.status);
   await app.ready();
   return app;

@@ -7,6 +7,7 @@ import type { AdmissionRequest } from '../admission/index.js';
 import type { ImageReference } from '../oci/index.js';
 import { sovereigntyFacts, type SovereigntyData } from '../sovereignty/index.js';
 import type { RequestFacts } from '../translate/index.js';
+import type { LookupObserver, LookupResult } from '../metrics/lookups.js';
 import type { SupplyChainData } from './data.js';
 import { allowedSourcesFor, digestRequired, imagesOf, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
 
@@ -15,6 +16,13 @@ export interface EnricherOptions {
   deadlineMs?: number;
   digestTtlMs?: number;
   verificationTtlMs?: number;
+  /** Told of every registry look-up: answered from the cache (hit), fetched (miss), or failed. */
+  onLookup?: LookupObserver;
+}
+
+/** A cached answer (fresh, or stale while it refreshes) is a hit; a fetch, or waiting on another's fetch, a miss. */
+function cacheResult(status: { fetch?: string }): LookupResult {
+  return status.fetch === 'hit' || status.fetch === 'stale' ? 'hit' : 'miss';
 }
 
 const describe = (error: unknown, registry: string) =>
@@ -24,9 +32,11 @@ export class ImageEnricher {
   private readonly digests: LRUCache<string, string, ImageReference>;
   private readonly verifications: LRUCache<string, SignatureCheck, { reference: ImageReference; digest: string; needs: LookupNeeds }>;
   private readonly deadlineMs: number;
+  private readonly onLookup: LookupObserver;
 
   constructor(private readonly client: OciClient, options: EnricherOptions = {}) {
     this.deadlineMs = options.deadlineMs ?? 2000;
+    this.onLookup = options.onLookup ?? (() => undefined);
     this.digests = new LRUCache({
       max: 10_000,
       ttl: options.digestTtlMs ?? 5 * 60_000,
@@ -47,18 +57,24 @@ export class ImageEnricher {
   private async lookup(reference: ImageReference, needs: LookupNeeds): Promise<ImageLookup> {
     let digest = reference.digest;
     if (!digest) {
+      const status: LRUCache.Status<string, string> = {};
       try {
-        digest = await this.digests.fetch(`${reference.registry}/${reference.repository}:${reference.tag}`, { context: reference });
+        digest = await this.digests.fetch(`${reference.registry}/${reference.repository}:${reference.tag}`, { context: reference, status });
+        this.onLookup('image-digest', cacheResult(status));
       } catch (error) {
+        this.onLookup('image-digest', 'error');
         return { resolveError: describe(error, reference.registry) };
       }
     }
     if (!digest) return { resolveError: `registry ${reference.registry}: no digest for ${reference.normalized}` };
     if (!needs.keys) return { digest };
+    const status: LRUCache.Status<string, SignatureCheck> = {};
     try {
-      const check = await this.verifications.fetch(`${reference.registry}/${reference.repository}@${digest}|${needs.ruleId}`, { context: { reference, digest, needs } });
+      const check = await this.verifications.fetch(`${reference.registry}/${reference.repository}@${digest}|${needs.ruleId}`, { context: { reference, digest, needs }, status });
+      this.onLookup('image-signature', cacheResult(status));
       return { digest, ...(check ? { signature: check } : {}) };
     } catch (error) {
+      this.onLookup('image-signature', 'error');
       return { digest, signature: { verified: false, reason: `its signature could not be checked (${describe(error, reference.registry)})` } };
     }
   }

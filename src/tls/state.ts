@@ -12,7 +12,7 @@ import {
 } from './certificates.js';
 
 /** Renew a certificate this long before it expires. */
-const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
+export const RENEW_BEFORE_MS = 30 * 24 * 60 * 60 * 1000;
 
 export const CA_CERT_FILE = 'ca.crt';
 export const CA_KEY_FILE = 'ca.key';
@@ -45,21 +45,23 @@ async function writePair(dir: string, certFile: string, keyFile: string, pair: K
   await writeFile(path.join(dir, certFile), pair.cert, { mode: 0o644 });
 }
 
-function stillValid(cert: X509Certificate): boolean {
-  return new Date(cert.validTo).getTime() - Date.now() > RENEW_BEFORE_MS;
+function stillValid(cert: X509Certificate, renewBeforeMs = RENEW_BEFORE_MS): boolean {
+  return new Date(cert.validTo).getTime() - Date.now() > renewBeforeMs;
 }
 
-function usableCa(pair: KeyPairPem | undefined): pair is KeyPairPem {
+/** A CA that parses, is a CA, and is not due for renewal. */
+export function usableCa(pair: KeyPairPem | undefined, renewBeforeMs = RENEW_BEFORE_MS): pair is KeyPairPem {
   if (!pair) return false;
   try {
     const cert = new X509Certificate(pair.cert);
-    return cert.ca && stillValid(cert);
+    return cert.ca && stillValid(cert, renewBeforeMs);
   } catch {
     return false;
   }
 }
 
-function usableServing(pair: KeyPairPem | undefined, ca: KeyPairPem, hosts: string[]): pair is KeyPairPem {
+/** A serving certificate signed by `ca`, covering `hosts`, not due for renewal. */
+export function usableServing(pair: KeyPairPem | undefined, ca: KeyPairPem, hosts: string[], renewBeforeMs = RENEW_BEFORE_MS): pair is KeyPairPem {
   if (!pair) return false;
   try {
     const cert = new X509Certificate(pair.cert);
@@ -68,7 +70,7 @@ function usableServing(pair: KeyPairPem | undefined, ca: KeyPairPem, hosts: stri
     return (
       cert.checkIssued(caCert) &&
       cert.verify(caCert.publicKey) &&
-      stillValid(cert) &&
+      stillValid(cert, renewBeforeMs) &&
       hosts.every((host) => names.has(normaliseHost(host)))
     );
   } catch {

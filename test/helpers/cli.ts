@@ -8,11 +8,12 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCanopy(args: string[], options: { input?: string; cwd?: string } = {}): Promise<CliResult> {
+export function runCanopy(args: string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [`${REPO_ROOT}bin/canopy.js`, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env },
     });
     let stdout = '';
     let stderr = '';

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { applyPatch, type Operation } from 'rfc6902';
 import { createCertificateAuthority, issueServingCertificate } from '../../src/tls/index.js';
 
 // The API server is reached over real TLS, as in a cluster: its certificate is signed by a test CA
@@ -47,6 +48,8 @@ export class FakeKube {
   goneAs: 'http' | 'event' = 'http';
   /** Paths whose GET never answers, to test deadlines. */
   readonly hang = new Set<string>();
+  /** How long to wait before answering a path (0: at once), to hold requests in flight. */
+  delay: (path: string) => number = () => 0;
   url = '';
 
   collection(collectionPath: string): Map<string, Json> {
@@ -158,8 +161,19 @@ export class FakeKube {
     const url = new URL(req.url ?? '/', 'http://localhost');
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
     if (this.hang.has(url.pathname)) return; // never answers
+    const wait = this.delay(url.pathname);
+    if (wait > 0) {
+      setTimeout(() => this.answer(req, url, res), wait);
+      return;
+    }
+    this.answer(req, url, res);
+  }
+
+  private answer(req: IncomingMessage, url: URL, res: ServerResponse): void {
     if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'no token'));
     if (req.method === 'PATCH') return this.patch(req, url, res);
+    if (req.method === 'POST') return this.create(req, url, res);
+    if (req.method === 'PUT') return this.replace(req, url, res);
     const collection = this.collections.get(url.pathname);
     if (collection && url.searchParams.get('watch') === 'true') return this.watch(url, res);
     if (collection) return this.list(collection, url, res);
@@ -171,15 +185,61 @@ export class FakeKube {
     this.send(res, 404, status(404, 'NotFound', `${url.pathname} not found`));
   }
 
-  /** Server-side apply, as far as tests need it: the body becomes the object. */
-  private patch(req: IncomingMessage, url: URL, res: ServerResponse): void {
+  private body(req: IncomingMessage, then: (body: unknown) => void): void {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const object = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-      const parent = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
+    req.on('end', () => then(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+  }
+
+  /**
+   * PATCH: a JSON Patch (application/json-patch+json) applied to the stored object, its `test`
+   * operations checked (a failed one is 422, as the API server answers); any other patch type is
+   * treated as server-side apply, as far as tests need it: the body becomes the object.
+   */
+  private patch(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    const parent = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
+    const name = decodeURIComponent(url.pathname.slice(parent.length + 1));
+    this.body(req, (body) => {
+      if (req.headers['content-type'] === 'application/json-patch+json') {
+        const stored = this.collections.get(parent)?.get(name);
+        if (!stored) return this.send(res, 404, status(404, 'NotFound', `${url.pathname} not found`));
+        const copy = structuredClone(stored);
+        const errors = applyPatch(copy, body as Operation[]).filter((error) => error !== null);
+        if (errors.length > 0) return this.send(res, 422, status(422, 'Invalid', `the patch does not apply: ${errors.map((e) => e.message).join('; ')}`));
+        this.put(parent, copy);
+        return this.send(res, 200, this.collection(parent).get(name));
+      }
+      const object = body as Json;
       this.put(parent, object);
       this.send(res, 200, this.collection(parent).get((object['metadata'] as Json)['name'] as string));
+    });
+  }
+
+  /** POST to a collection: 409 AlreadyExists when the name is taken. */
+  private create(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    this.body(req, (body) => {
+      const object = body as Json;
+      const name = (object['metadata'] as Json)['name'] as string;
+      if (this.collection(url.pathname).has(name)) return this.send(res, 409, status(409, 'AlreadyExists', `${name} already exists`));
+      this.put(url.pathname, object);
+      this.send(res, 201, this.collection(url.pathname).get(name));
+    });
+  }
+
+  /** PUT an object: 409 Conflict when the body's resourceVersion is not the stored one. */
+  private replace(req: IncomingMessage, url: URL, res: ServerResponse): void {
+    const parent = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
+    const name = decodeURIComponent(url.pathname.slice(parent.length + 1));
+    this.body(req, (body) => {
+      const object = body as Json;
+      const stored = this.collections.get(parent)?.get(name);
+      if (!stored) return this.send(res, 404, status(404, 'NotFound', `${url.pathname} not found`));
+      const given = (object['metadata'] as Json | undefined)?.['resourceVersion'];
+      if (given !== (stored['metadata'] as Json)['resourceVersion']) {
+        return this.send(res, 409, status(409, 'Conflict', `the object has been modified; please apply your changes to the latest version and try again`));
+      }
+      this.put(parent, object);
+      this.send(res, 200, this.collection(parent).get(name));
     });
   }
 

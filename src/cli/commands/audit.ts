@@ -15,7 +15,7 @@ import {
 } from '../../audit/index.js';
 import { createLogger } from '../../decision-log/index.js';
 import { SEVERITIES, type Severity } from '../../engine/index.js';
-import { readFleetConfig } from '../../fleet/index.js';
+import { readFleetConfig } from '../../config/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 const FORMATS = ['text', 'json', 'markdown', 'html', 'policyreport'] as const;

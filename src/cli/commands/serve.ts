@@ -1,69 +1,54 @@
-// `canopy serve`: the validating webhook over HTTPS.
+// `canopy serve`: the validating and mutating webhooks over HTTPS.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
-import { createLogger } from '../../decision-log/index.js';
+import { Option, type Command } from 'commander';
+import { loadCanopyConfig, podNamespace, SETTINGS, settingsHelp, type CanopyConfig, type FlagValue } from '../../config/index.js';
+import { createLogger, type Logger } from '../../decision-log/index.js';
 import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../bundle/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
-import { ConfigError, FleetContext, parseFleetConfig, readFleetConfig, type FleetConfig } from '../../fleet/index.js';
-import { KubeApiError, KubeClient, loadKubeConfig } from '../../kube/index.js';
+import { ConfigError, FleetContext } from '../../fleet/index.js';
+import { KubeClient, loadKubeConfig } from '../../kube/index.js';
+import { CanopyMetrics } from '../../metrics/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { OciClient } from '../../oci/index.js';
 import { RequestRecorder } from '../../recording/index.js';
 import { ImageEnricher, lookUpImages } from '../../supply-chain/index.js';
-import { createServer, DEFAULT_BODY_LIMIT } from '../../server/index.js';
-import { defaultServingHosts, ensureCertificates } from '../../tls/index.js';
+import { createServer, Drain, useServingCertificate, type WebhookApp } from '../../server/index.js';
+import { CertificateReloader, defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../../tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
 
-interface ServeOptions {
-  port: number;
-  host: string;
-  policies: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  stateDir: string;
-  dns?: string[];
-  bodyLimit: number;
-  logLevel: string;
-  recordRequests?: string;
-  config?: string;
-  kubeconfig?: string;
-  context?: string;
-  bundle?: string;
-  bundlePub?: string[];
-  bundleToken?: string;
-  bundleCa?: string;
-  bundleInterval: number;
-  bundleLongPoll: number;
-  clusterName?: string;
-  region?: string;
-  jurisdiction?: string;
-  provider?: string;
-  environment?: string;
+/** Where the serving certificate comes from, and how a rotated one is picked up. */
+interface ServingTls {
+  pair: KeyPairPem;
+  note: string;
+  /** Re-reads the source; absent for a certificate Canopy generated for itself. */
+  reload?: { read: () => Promise<KeyPairPem>; describe: string };
 }
 
-function integer(min: number, max: number) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    }
-    return parsed;
-  };
-}
-
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-async function servingTls(options: ServeOptions): Promise<{ cert: string; key: string; note: string }> {
-  if (options.tlsCert || options.tlsKey) {
-    if (!options.tlsCert || !options.tlsKey) throw new Error('--tls-cert and --tls-key go together');
-    const [cert, key] = await Promise.all([readFile(options.tlsCert, 'utf8'), readFile(options.tlsKey, 'utf8')]);
-    return { cert, key, note: `serving certificate ${options.tlsCert}` };
+async function servingTls(config: CanopyConfig, logger: Logger): Promise<ServingTls> {
+  const { certFile, keyFile, bootstrap } = config.tls;
+  if (certFile && keyFile) {
+    const read = fileSource(certFile, keyFile);
+    const pair = await read();
+    const problem = servingPairProblem(pair);
+    if (problem) throw new ConfigError(certFile, problem);
+    return { pair, note: `serving certificate ${certFile}`, reload: { read, describe: `files ${certFile}, ${keyFile}` } };
   }
-  const hosts = [...defaultServingHosts(), ...(options.dns ?? [])];
-  const files = await ensureCertificates(path.join(options.stateDir, 'tls'), hosts);
+  if (bootstrap.enabled) {
+    const kubernetes = config.fleet.kubernetes;
+    const kubeConfig = loadKubeConfig({ ...(kubernetes?.kubeconfig ? { kubeconfig: kubernetes.kubeconfig } : {}), ...(kubernetes?.context ? { context: kubernetes.context } : {}) });
+    const tls = new TlsBootstrap(kubeConfig, bootstrap, logger, { extraHosts: config.tls.dnsNames });
+    const first = await tls.ensure();
+    return {
+      pair: first.serving,
+      note: `serving certificate from Secret ${tls.secretPath} (${first.outcome}); caBundle kept current in the webhook configurations`,
+      reload: { read: async () => (await tls.ensure()).serving, describe: `Secret ${tls.secretPath}` },
+    };
+  }
+  const hosts = [...defaultServingHosts(), ...config.tls.dnsNames];
+  const files = await ensureCertificates(path.join(config.stateDir, 'tls'), hosts);
   const made = { none: 'reused', serving: 'serving certificate renewed', 'ca-and-serving': 'generated' }[files.created];
-  return { ...files.serving, note: `CA certificate ${files.caCertPath} (${made})` };
+  return { pair: files.serving, note: `CA certificate ${files.caCertPath} (${made})` };
 }
 
 function urlHost(host: string): string {
@@ -72,24 +57,17 @@ function urlHost(host: string): string {
 }
 
 /** The fleet context: connected to the cluster when a kubeconfig is given, configured, or Canopy runs in a pod. */
-async function fleetContext(options: ServeOptions, logger: ReturnType<typeof createLogger>): Promise<FleetContext> {
-  const config: FleetConfig = options.config ? await readFleetConfig(options.config) : parseFleetConfig({});
-  // Flags override the config file's identity fields; they are checked like the file.
-  const flags = { name: options.clusterName, region: options.region, jurisdiction: options.jurisdiction, provider: options.provider, environment: options.environment };
-  const given = Object.fromEntries(Object.entries(flags).filter(([, value]) => value !== undefined));
-  const fromFlags = parseFleetConfig({ cluster: given }, 'flags').cluster;
-  for (const key of ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const) {
-    if (fromFlags[key] !== undefined) config.cluster[key] = fromFlags[key];
-  }
-  const kubeconfig = options.kubeconfig ?? config.kubernetes?.kubeconfig;
-  const connect = kubeconfig !== undefined || config.kubernetes !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
-  const context = options.context ?? config.kubernetes?.context;
+async function fleetContext(config: CanopyConfig, logger: Logger, metrics: CanopyMetrics): Promise<FleetContext> {
+  const fleet = config.fleet;
+  const kubeconfig = fleet.kubernetes?.kubeconfig;
+  const connect = fleet.kubernetes !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
+  const context = fleet.kubernetes?.context;
   const client = connect
     ? new KubeClient(loadKubeConfig({ ...(kubeconfig ? { kubeconfig } : {}), ...(context ? { context } : {}) }))
     : undefined;
-  const fleet = new FleetContext(config, logger, client);
-  await fleet.start();
-  return fleet;
+  const fleetContext = new FleetContext(fleet, logger, client, metrics.lookup);
+  await fleetContext.start();
+  return fleetContext;
 }
 
 function describeCluster(fleet: FleetContext): string {
@@ -101,18 +79,75 @@ function describeCluster(fleet: FleetContext): string {
   return `cluster ${identity.name}${fields.length > 0 ? `: ${fields.join(', ')}` : ''}; ${connection}`;
 }
 
-export async function serve(options: ServeOptions): Promise<void> {
-  const logger = createLogger(undefined, { level: options.logLevel });
-  let fleet: FleetContext;
-  try {
-    fleet = await fleetContext(options, logger);
-  } catch (error) {
-    if (!(error instanceof ConfigError) && !(error instanceof KubeApiError)) throw error;
-    say(`refusing to start: ${(error as Error).message}`);
-    process.exitCode = 1;
-    return;
+/** Where policies come from: signed bundles (nothing serves until one is verified) or a watched directory. */
+async function policySource(config: CanopyConfig, pipeline: AdmissionPipeline, fleet: FleetContext, logger: Logger) {
+  const bundle = config.bundle;
+  if (bundle) {
+    const keyFiles = await Promise.all(bundle.publicKeyFiles.map((file) => readFile(file, 'utf8')));
+    const keys = readPublicKeys([...keyFiles, ...bundle.publicKeys]);
+    const source = bundleSource(bundle.url, {
+      ...(bundle.token ? { token: bundle.token } : {}),
+      ...(bundle.caFile ? { ca: await readFile(bundle.caFile, 'utf8') } : {}),
+      registries: fleet.config.registries,
+      longPollSeconds: bundle.longPollSeconds,
+    });
+    const sync = new BundleSync(source, keys, pipeline, { stateDir: config.stateDir, intervalMs: bundle.intervalSeconds * 1000, logger });
+    return { sync, summary: `policies from signed bundles at ${bundle.url}: not ready until one is verified and active` };
   }
-  const images = new ImageEnricher(new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs), { deadlineMs: fleet.config.imageLookupTimeoutMs });
+  let set;
+  try {
+    set = pipeline.activate(await loadPolicyDirectory(config.policies));
+  } catch (error) {
+    if (isPolicyProblem(error)) throw new ConfigError(config.policies, error.message);
+    throw error;
+  }
+  const watcher = new PolicyDirectoryWatcher(config.policies, pipeline, logger);
+  await watcher.start();
+  return { watcher, summary: `policy set ${set.revision} (${describeSet(set)} from ${config.policies}) is active; reloaded when its files change` };
+}
+
+/** SIGTERM and SIGINT drain the server (see Drain); a second signal exits at once. */
+function stopOnSignals(app: WebhookApp, drain: Drain, config: CanopyConfig): void {
+  const { delaySeconds, drainSeconds } = config.shutdown;
+  const stop = (signal: string) => {
+    if (drain.draining) {
+      say(`${signal} again: exiting without waiting for requests in flight`);
+      process.exit(1);
+    }
+    say(`${signal}: not ready any more; serving ${delaySeconds} s more, then finishing requests in flight (at most ${drainSeconds} s)`);
+    drain.run(app, delaySeconds * 1000, drainSeconds * 1000).then(
+      (outcome) => {
+        if (outcome.result === 'drained') {
+          say(`drained in ${outcome.ms} ms; every request in flight was answered`);
+          process.exit(0);
+        }
+        say(`drain timeout: ${outcome.connections} connection(s) still busy after ${drainSeconds} s were cut`);
+        process.exit(1);
+      },
+      (error: unknown) => {
+        say(`shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export async function serve(config: CanopyConfig): Promise<void> {
+  const logger = createLogger(undefined, { level: config.logLevel });
+  let sync: BundleSync | undefined;
+  const pipelineRef: { pipeline?: AdmissionPipeline } = {};
+  const metrics = new CanopyMetrics(() => ({
+    ...(pipelineRef.pipeline?.policySet ? { revision: pipelineRef.pipeline.policySet.revision } : {}),
+    source: sync ? 'bundle' : 'directory',
+    ...(sync?.status().stalenessSeconds !== undefined ? { stalenessSeconds: sync.status().stalenessSeconds } : {}),
+  }));
+  const fleet = await fleetContext(config, logger, metrics);
+  const images = new ImageEnricher(new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs), {
+    deadlineMs: fleet.config.imageLookupTimeoutMs,
+    onLookup: metrics.lookup,
+  });
   const pipeline = new AdmissionPipeline({
     decisionLog: logger,
     facts: async (request, set) => {
@@ -120,119 +155,99 @@ export async function serve(options: ServeOptions): Promise<void> {
       return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
     },
   });
-  /** The first line of the start-up summary: where policies come from. */
-  let revision: string;
-  let sync: BundleSync | undefined;
-  let watcher: PolicyDirectoryWatcher | undefined;
-  if (options.bundle) {
-    // Policies come from signed bundles only: nothing serves until one is verified and active.
-    if (!options.bundlePub || options.bundlePub.length === 0) {
-      say('refusing to start: --bundle needs --bundle-pub KEY (a bundle is only activated when a trusted key signed it)');
-      process.exitCode = 1;
-      return;
-    }
-    const keys = readPublicKeys(await Promise.all(options.bundlePub.map((file) => readFile(file, 'utf8'))));
-    const source = bundleSource(options.bundle, {
-      ...(options.bundleToken ?? process.env['CANOPY_BUNDLE_TOKEN'] ? { token: options.bundleToken ?? process.env['CANOPY_BUNDLE_TOKEN'] } : {}),
-      ...(options.bundleCa ? { ca: await readFile(options.bundleCa, 'utf8') } : {}),
-      registries: fleet.config.registries,
-      longPollSeconds: options.bundleLongPoll,
-    });
-    sync = new BundleSync(source, keys, pipeline, { stateDir: options.stateDir, intervalMs: options.bundleInterval * 1000, logger });
-    revision = `policies from signed bundles at ${options.bundle}: not ready until one is verified and active`;
-  } else {
-    try {
-      const set = pipeline.activate(await loadPolicyDirectory(options.policies));
-      revision = `policy set ${set.revision} (${describeSet(set)} from ${options.policies}) is active; reloaded when its files change`;
-    } catch (error) {
-      if (!isPolicyProblem(error)) throw error;
-      say(`refusing to start: ${options.policies}: ${error.message}`);
-      process.exitCode = 1;
-      return;
-    }
-    watcher = new PolicyDirectoryWatcher(options.policies, pipeline, logger);
-    await watcher.start();
-  }
-  const tls = await servingTls(options);
-  const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
+  pipelineRef.pipeline = pipeline;
+  const source = await policySource(config, pipeline, fleet, logger);
+  sync = source.sync;
+  const watcher = source.watcher;
+  const tls = await servingTls(config, logger);
+  const recorder = config.recordRequests ? RequestRecorder.open(config.recordRequests, logger) : undefined;
+  const drain = new Drain();
+  let reloader: CertificateReloader | undefined;
   const app = await createServer({
     pipeline,
-    tls,
+    tls: tls.pair,
     logger,
-    bodyLimit: options.bodyLimit,
+    bodyLimit: config.bodyLimit,
     readiness: () => fleet.notReadyReason,
+    metrics,
+    drain,
     status: () => ({
       ...(sync ? { bundle: sync.status() } : {}),
       ...(watcher ? { policyDirectory: watcher.status() } : {}),
+      ...(reloader ? { servingCertificate: reloader.status() } : {}),
       fleet: fleet.status(),
     }),
     ...(recorder ? { recorder } : {}),
   });
+  if (tls.reload) {
+    reloader = new CertificateReloader(
+      { ...tls.reload, apply: (pair) => useServingCertificate(app, pair), intervalMs: config.tls.reloadIntervalSeconds * 1000, logger },
+      tls.pair,
+    );
+    reloader.start();
+  }
   app.addHook('onClose', async () => {
     fleet.stop();
     sync?.stop();
     watcher?.stop();
+    reloader?.stop();
   });
-  await app.listen({ port: options.port, host: options.host });
+  await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  const base = `https://${urlHost(options.host)}:${port}`;
+  const port = typeof address === 'object' && address ? address.port : config.port;
   // One write, so that whoever reads the output (a person, a test, a log collector) gets it whole.
   const lines = [
-    revision,
+    source.summary,
     describeCluster(fleet),
-    `listening on https://${options.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz`,
+    `listening on https://${config.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics, GET /status`,
     tls.note,
   ];
   if (recorder) lines.push(`recording requests (Secret payloads redacted) to ${recorder.file}`);
-  if (!options.tlsCert) {
-    const ca = path.join(options.stateDir, 'tls', 'ca.crt');
+  if (!tls.reload) {
+    const ca = path.join(config.stateDir, 'tls', 'ca.crt');
     lines.push(
       `try it: curl --cacert ${ca} -H 'Content-Type: application/json' ` +
-        `--data @examples/admission-reviews/privileged-pod.json ${base}/validate`,
+        `--data @examples/admission-reviews/privileged-pod.json https://${urlHost(config.host)}:${port}/validate`,
     );
   }
   say(lines.join('\ncanopy: '));
   // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
   if (sync) void sync.start();
-  const stop = (signal: string) => {
-    say(`${signal}: finishing requests in flight, then stopping`);
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(app, drain, config);
+}
+
+/** The flag for one setting: a boolean may be given bare (`--bootstrap-tls`); a list is repeatable. */
+function optionFor(setting: (typeof SETTINGS)[number]): Option {
+  const placeholder = setting.kind === 'boolean' ? ' [true|false]' : setting.kind === 'yaml' ? ' <yaml>' : ' <value>';
+  const option = new Option(`${setting.flag}${placeholder}`, setting.description);
+  if (setting.kind === 'list') option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  return option;
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('run the validating and mutating admission webhooks over HTTPS')
-    .option('--port <port>', 'port to listen on (0 picks a free one)', integer(0, 65535), 8443)
-    .option('--host <address>', 'address to listen on', '0.0.0.0')
-    .option('--policies <dir>', 'the policy directory (reloaded when its files change)', './policies')
-    .option('--tls-cert <file>', 'serving certificate (PEM); without it Canopy makes its own CA and certificate')
-    .option('--tls-key <file>', 'private key of --tls-cert (PEM)')
-    .option('--state-dir <dir>', 'where the generated CA and certificate are kept and reused', '.canopy')
-    .option('--dns <name>', 'an extra DNS name or IP for the generated certificate (repeatable)', collect)
-    .option('--body-limit <bytes>', 'largest request body accepted', integer(1024, 64 * 1024 * 1024), DEFAULT_BODY_LIMIT)
-    .option('--log-level <level>', 'pino log level: fatal, error, warn, info, debug', 'info')
-    .option('--bundle <url>', 'take policies from signed bundles at this store: https://HOST/FILE or oci://REGISTRY/REPOSITORY:TAG')
-    .option('--bundle-pub <file>', 'a public key trusted to sign bundles (PEM; repeatable)', collect)
-    .option('--bundle-token <token>', 'bearer token for the store (or CANOPY_BUNDLE_TOKEN)')
-    .option('--bundle-ca <file>', 'CA certificate of an HTTPS store')
-    .option('--bundle-interval <seconds>', 'how often to poll the store (jittered; backs off while it is unreachable)', integer(1, 86_400), 30)
-    .option('--bundle-long-poll <seconds>', 'hold each poll open this long waiting for a change (0: plain polling)', integer(0, 300), 0)
-    .option('--config <file>', 'the cluster identity, Kubernetes connection and kcp workspace mapping (YAML; see README)')
-    .option('--cluster-name <name>', "this cluster's name (overrides --config)")
-    .option('--region <region>', "this cluster's region (overrides --config)")
-    .option('--jurisdiction <code>', "this cluster's jurisdiction: an ISO 3166-1 alpha-2 code or EU (overrides --config)")
-    .option('--provider <name>', "this cluster's provider (overrides --config)")
-    .option('--environment <name>', "this cluster's environment (overrides --config)")
-    .option('--kubeconfig <file>', 'read namespaces, nodes, storage classes and cluster properties through this kubeconfig')
-    .option('--context <name>', 'the kubeconfig context to use')
-    .option('--record-requests <dir>', 'append every judged AdmissionReview to DIR/requests-*.jsonl for canopy impact (Secret payloads redacted)')
-    .action(serve);
+    .option('--config <file>', 'a YAML file with any of the settings below (also CANOPY_CONFIG)');
+  const options = SETTINGS.map((setting) => ({ setting, option: optionFor(setting) }));
+  for (const { option } of options) command.addOption(option);
+  command.addHelpText('after', settingsHelp());
+  command.action(async (given: Record<string, FlagValue | undefined>) => {
+    const flags: Record<string, FlagValue> = {};
+    for (const { setting, option } of options) {
+      const value = given[option.attributeName()];
+      if (value !== undefined) flags[setting.key] = value;
+    }
+    const file = (given['config'] as string | undefined) ?? process.env['CANOPY_CONFIG'];
+    try {
+      const config = await loadCanopyConfig({ ...(file ? { file } : {}), env: process.env, flags, podNamespace: podNamespace() });
+      await serve(config);
+    } catch (error) {
+      // Whatever stops the start (config, policies, certificates, the API server) is said in one line;
+      // informers or watchers already started must not keep a half-started process alive.
+      say(`refusing to start: ${(error as Error).message}`);
+      if (process.env['CANOPY_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
+      process.exit(1);
+    }
+  });
 }

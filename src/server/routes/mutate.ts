@@ -1,12 +1,14 @@
 // POST /mutate: the mutating admission webhook.
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
+import type { CanopyMetrics } from '../../metrics/index.js';
 import type { RequestRecorder } from '../../recording/index.js';
 
-export function mutateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
+export function mutateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder, metrics?: CanopyMetrics): void {
   app.post('/mutate', async (request) => {
     const result = await pipeline.handleMutate(request.body);
     recorder?.record('mutate', request.body);
+    metrics?.mutated(result.decision, result.latencyUs / 1e6);
     return result.review;
   });
 }

@@ -1,12 +1,14 @@
 // POST /validate: the validating admission webhook.
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
+import type { CanopyMetrics } from '../../metrics/index.js';
 import type { RequestRecorder } from '../../recording/index.js';
 
-export function validateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder): void {
+export function validateRoute(app: WebhookApp, pipeline: AdmissionPipeline, recorder?: RequestRecorder, metrics?: CanopyMetrics): void {
   app.post('/validate', async (request) => {
     const result = await pipeline.handleValidate(request.body);
     recorder?.record('validate', request.body);
+    metrics?.validated(result.decision, result.latencyUs / 1e6);
     return result.review;
   });
 }

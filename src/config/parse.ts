@@ -1,0 +1,221 @@
+// The config `canopy serve` runs with, checked: every key known, every value of its type, defaults
+// filled in. The fleet part (cluster, kubernetes, kcp, registries) keeps its own parser.
+import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * An AdmissionReview holds the object and, on UPDATE, the old object: each can be up to etcd's 1.5 MiB,
+ * so the default leaves room for two of them and the envelope.
+ */
+export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+
+export interface BootstrapTlsConfig {
+  enabled: boolean;
+  secretName: string;
+  namespace: string;
+  service: string;
+  /** Webhook configurations whose caBundle Canopy keeps current; '' turns one off. */
+  validatingWebhook: string;
+  mutatingWebhook: string;
+}
+
+export interface BundleConfig {
+  url: string;
+  publicKeyFiles: string[];
+  publicKeys: string[];
+  token?: string;
+  caFile?: string;
+  intervalSeconds: number;
+  longPollSeconds: number;
+}
+
+export interface CanopyConfig {
+  port: number;
+  host: string;
+  policies: string;
+  stateDir: string;
+  logLevel: LogLevel;
+  bodyLimit: number;
+  recordRequests?: string;
+  tls: {
+    certFile?: string;
+    keyFile?: string;
+    dnsNames: string[];
+    reloadIntervalSeconds: number;
+    bootstrap: BootstrapTlsConfig;
+  };
+  shutdown: { delaySeconds: number; drainSeconds: number };
+  bundle?: BundleConfig;
+  fleet: FleetConfig;
+}
+
+type Json = Record<string, unknown>;
+const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const FLEET_KEYS = ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'];
+const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'recordRequests', 'tls', 'shutdown', 'bundle', ...FLEET_KEYS];
+
+/** The namespace a pod runs in, as Kubernetes mounts it with the service account. */
+export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** Reads typed fields of one map of the config, naming the full key in every complaint. */
+class Section {
+  constructor(
+    private readonly value: Json,
+    private readonly where: string,
+    private readonly fail: (message: string) => never,
+  ) {}
+
+  static of(parent: Json, key: string, where: string, fail: (message: string) => never, keys: string[]): Section {
+    const value = parent[key] ?? {};
+    const path = where ? `${where}.${key}` : key;
+    if (!isRecord(value)) fail(`${path} must be a map`);
+    const section = new Section(value as Json, path, fail);
+    section.only(keys);
+    return section;
+  }
+
+  private name(key: string): string {
+    return this.where ? `${this.where}.${key}` : key;
+  }
+
+  only(keys: string[]): void {
+    const unknown = Object.keys(this.value).filter((key) => !keys.includes(key));
+    if (unknown.length > 0) this.fail(`${unknown.map((key) => this.name(key)).join(', ')}: unknown key (${this.where || 'the config'} takes ${keys.join(', ')})`);
+  }
+
+  string(key: string): string | undefined {
+    const found = this.value[key];
+    if (found === undefined || found === null) return undefined;
+    if (typeof found !== 'string' || found === '') this.fail(`${this.name(key)} must be a non-empty string (got ${JSON.stringify(found)})`);
+    return found as string;
+  }
+
+  /** A string that may be empty on purpose ('' turns a webhook off). */
+  text(key: string, fallback: string): string {
+    const found = this.value[key];
+    if (found === undefined || found === null) return fallback;
+    if (typeof found !== 'string') this.fail(`${this.name(key)} must be a string (got ${JSON.stringify(found)})`);
+    return found as string;
+  }
+
+  integer(key: string, fallback: number, min: number, max: number): number {
+    const found = this.value[key] ?? fallback;
+    if (typeof found !== 'number' || !Number.isInteger(found) || found < min || found > max) {
+      this.fail(`${this.name(key)} must be a whole number from ${min} to ${max} (got ${JSON.stringify(found)})`);
+    }
+    return found as number;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const found = this.value[key] ?? fallback;
+    if (typeof found !== 'boolean') this.fail(`${this.name(key)} must be true or false (got ${JSON.stringify(found)})`);
+    return found as boolean;
+  }
+
+  strings(key: string): string[] {
+    const found = this.value[key] ?? [];
+    if (!Array.isArray(found) || !found.every((item) => typeof item === 'string' && item !== '')) {
+      this.fail(`${this.name(key)} must be a list of non-empty strings (got ${JSON.stringify(found)})`);
+    }
+    return found as string[];
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, allowed: readonly T[]): T {
+    const found = this.value[key] ?? fallback;
+    if (typeof found !== 'string' || !(allowed as readonly string[]).includes(found)) {
+      this.fail(`${this.name(key)} must be one of ${allowed.join(', ')} (got ${JSON.stringify(found)})`);
+    }
+    return found as T;
+  }
+
+  has(key: string): boolean {
+    return this.value[key] !== undefined && this.value[key] !== null;
+  }
+}
+
+const KUBERNETES_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Checks a config (the file, one environment variable, one flag, or all merged) and fills in defaults.
+ * `label` names where it came from in every error; `podNamespace` is the bootstrap's default namespace.
+ */
+export function parseCanopyConfig(value: unknown, label: string, podNamespace?: string): CanopyConfig {
+  const fail = (message: string): never => {
+    throw new ConfigError(label, message);
+  };
+  if (value === null || value === undefined) value = {};
+  if (!isRecord(value)) fail('the config must be a map of keys to values');
+  const root = new Section(value as Json, '', fail);
+  root.only(ROOT_KEYS);
+  const raw = value as Json;
+
+  const tls = Section.of(raw, 'tls', '', fail, ['certFile', 'keyFile', 'dnsNames', 'reloadIntervalSeconds', 'bootstrap']);
+  const bootstrap = Section.of(isRecord(raw['tls']) ? raw['tls'] : {}, 'bootstrap', 'tls', fail, ['enabled', 'secretName', 'namespace', 'service', 'validatingWebhook', 'mutatingWebhook']);
+  const shutdown = Section.of(raw, 'shutdown', '', fail, ['delaySeconds', 'drainSeconds']);
+  const bundle = Section.of(raw, 'bundle', '', fail, ['url', 'publicKeyFiles', 'publicKeys', 'token', 'caFile', 'intervalSeconds', 'longPollSeconds']);
+
+  const names = {
+    secretName: bootstrap.string('secretName') ?? 'canopy-tls',
+    namespace: bootstrap.string('namespace') ?? podNamespace ?? 'canopy-system',
+    service: bootstrap.string('service') ?? 'canopy',
+    validatingWebhook: bootstrap.text('validatingWebhook', 'canopy'),
+    mutatingWebhook: bootstrap.text('mutatingWebhook', 'canopy'),
+  };
+  for (const [key, name] of Object.entries(names)) {
+    if (name !== '' && !KUBERNETES_NAME.test(name)) fail(`tls.bootstrap.${key} must be a Kubernetes object name (got ${JSON.stringify(name)})`);
+  }
+
+  const fleetPart = Object.fromEntries(Object.entries(raw).filter(([key]) => FLEET_KEYS.includes(key)));
+  const config: CanopyConfig = {
+    port: root.integer('port', 8443, 0, 65535),
+    host: root.string('host') ?? '0.0.0.0',
+    policies: root.string('policies') ?? './policies',
+    stateDir: root.string('stateDir') ?? '.canopy',
+    logLevel: root.oneOf('logLevel', 'info', LOG_LEVELS),
+    bodyLimit: root.integer('bodyLimit', DEFAULT_BODY_LIMIT, 1024, 64 * 1024 * 1024),
+    tls: {
+      dnsNames: tls.strings('dnsNames'),
+      reloadIntervalSeconds: tls.integer('reloadIntervalSeconds', 10, 0, 86_400),
+      bootstrap: { enabled: bootstrap.boolean('enabled', false), ...names },
+    },
+    shutdown: {
+      delaySeconds: shutdown.integer('delaySeconds', 0, 0, 600),
+      drainSeconds: shutdown.integer('drainSeconds', 25, 0, 3600),
+    },
+    fleet: parseFleetConfig(fleetPart, label),
+  };
+  const recordRequests = root.string('recordRequests');
+  if (recordRequests) config.recordRequests = recordRequests;
+  const certFile = tls.string('certFile');
+  const keyFile = tls.string('keyFile');
+  if (certFile) config.tls.certFile = certFile;
+  if (keyFile) config.tls.keyFile = keyFile;
+
+  const publicKeyFiles = bundle.strings('publicKeyFiles');
+  const publicKeys = bundle.strings('publicKeys');
+  const intervalSeconds = bundle.integer('intervalSeconds', 30, 1, 86_400);
+  const longPollSeconds = bundle.integer('longPollSeconds', 0, 0, 300);
+  const token = bundle.string('token');
+  const caFile = bundle.string('caFile');
+  const url = bundle.string('url');
+  if (url !== undefined) {
+    if (!/^(https?|oci):\/\//.test(url)) fail(`bundle.url must start with https://, http:// or oci:// (got ${JSON.stringify(url)})`);
+    config.bundle = { url, publicKeyFiles, publicKeys, intervalSeconds, longPollSeconds, ...(token ? { token } : {}), ...(caFile ? { caFile } : {}) };
+  }
+  return config;
+}
+
+/** What only the merged config can tell: settings that must go together or exclude each other. */
+export function checkCombinations(config: CanopyConfig, label: string): void {
+  const fail = (message: string): never => {
+    throw new ConfigError(label, message);
+  };
+  if ((config.tls.certFile === undefined) !== (config.tls.keyFile === undefined)) fail('tls.certFile (--tls-cert) and tls.keyFile (--tls-key) go together');
+  if (config.tls.bootstrap.enabled && config.tls.certFile) fail('tls.bootstrap.enabled (--bootstrap-tls) and tls.certFile (--tls-cert) exclude each other: pick one source of the serving certificate');
+  if (config.bundle && config.bundle.publicKeyFiles.length + config.bundle.publicKeys.length === 0) {
+    fail('bundle.url (--bundle) needs a trusted key in bundle.publicKeyFiles (--bundle-pub) or bundle.publicKeys: a bundle is only activated when a trusted key signed it');
+  }
+}
