@@ -8,7 +8,7 @@ import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js
 import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 import type { CanopyMetrics } from '../metrics/index.js';
 import type { KeyPairPem } from '../tls/index.js';
-import { Drain } from './drain.js';
+import type { Drain } from './drain.js';
 import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { mutateRoute } from './routes/mutate.js';
