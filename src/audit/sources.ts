@@ -5,6 +5,7 @@ import { findFiles } from '../files/find-files.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/index.js';
 import { listPath, type KindInfo } from './kinds.js';
+import { isRecord } from '../translate/json.js';
 
 export type Json = Record<string, unknown>;
 
@@ -17,7 +18,6 @@ export interface AuditItem {
   resource?: string;
 }
 
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 async function manifestFiles(root: string): Promise<string[]> {
   if (!(await stat(root)).isDirectory()) return [root];

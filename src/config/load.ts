@@ -7,9 +7,9 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, type FleetConfig } from '../fleet/index.js';
 import { checkCombinations, parseCanopyConfig, POD_NAMESPACE_FILE, type CanopyConfig } from './parse.js';
 import { envNameOf, OTHER_ENVIRONMENT, SETTINGS, type Setting } from './settings.js';
+import { isRecord } from '../translate/json.js';
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** A flag's value as commander hands it over: text, a list of texts (repeatable), or true (a bare boolean flag). */
 export type FlagValue = string | string[] | boolean;

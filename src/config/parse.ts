@@ -1,6 +1,7 @@
 // The config `canopy serve` runs with, checked: every key known, every value of its type, defaults
 // filled in. The fleet part (cluster, kubernetes, kcp, registries) keeps its own parser.
 import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+import { isRecord } from '../translate/json.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,7 +53,6 @@ export interface CanopyConfig {
 }
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 const FLEET_KEYS = ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'];
 const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'recordRequests', 'tls', 'shutdown', 'bundle', ...FLEET_KEYS];

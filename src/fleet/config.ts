@@ -1,6 +1,7 @@
 // The fleet part of Canopy's config (see src/config): the cluster's identity, how to reach its API server, and the kcp
 // workspace mapping. YAML; every field is optional, and an unknown one is an error, not a silent no-op.
 import type { RegistryAccess } from '../oci/index.js';
+import { isRecord } from '../translate/json.js';
 
 export interface FleetConfig {
   cluster: {
@@ -38,7 +39,6 @@ export class ConfigError extends Error {
 }
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function only(value: Json, where: string, keys: string[], fail: (message: string) => never): void {
   const unknown = Object.keys(value).filter((key) => !keys.includes(key));

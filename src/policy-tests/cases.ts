@@ -11,6 +11,7 @@ import { parseImageReference } from '../oci/index.js';
 import { ZERO, type Usage } from '../quota/index.js';
 import type { ImageLookup } from '../supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
+import { isRecord } from '../translate/json.js';
 
 export interface CaseExpectation {
   allowed?: boolean;
@@ -46,7 +47,6 @@ const CASE_KEYS = [
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
 
 function readCase(raw: unknown, file: string, line: number): TestCase | string {

@@ -1,5 +1,6 @@
 // Quota data: prices (data/prices.yaml) and budgets per tenant (data/budgets.yaml), checked at load.
 import { parseQuantity, wholeUnits } from '../quantity/index.js';
+import { isRecord } from '../translate/json.js';
 
 export interface Prices {
   currency: string;
@@ -33,8 +34,6 @@ export interface QuotaData {
   budgets: Record<string, Budget>;
 }
 
-type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** "0.031611" → 31611 micro-units, exactly. */
 export function micros(value: unknown): bigint | undefined {

@@ -4,6 +4,7 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../decision-log/index.js';
+import { isRecord } from '../translate/json.js';
 
 export const REDACTED = '<redacted>';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -11,7 +12,6 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function redactSecretObject(object: unknown): unknown {
   if (!isRecord(object)) return object;

@@ -2,6 +2,7 @@
 // policies/data/sovereignty.yaml lets that class (narrowed by a declared residency) live. The result is
 // flat facts (`context.sovereignty`) that the policies in policies/sovereignty/ judge with set operations.
 import { EU_MEMBERS, own, type RequestFacts, type SovereigntyFacts } from '../translate/index.js';
+import { isRecord } from '../translate/json.js';
 
 export const DATA_CLASS_LABEL = 'canopy.io/data-class';
 export const RESIDENCY_LABEL = 'canopy.io/residency';
@@ -19,8 +20,6 @@ export interface SovereigntyData {
   residencies: Record<string, Placement>;
 }
 
-type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function readRestriction(value: unknown, where: string, problems: string[]): Restriction {
   if (value === 'any' || value === undefined) return { any: true };

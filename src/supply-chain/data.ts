@@ -1,6 +1,7 @@
 // Supply-chain data (policies/data/supply-chain.yaml): where images may come from, where digests are
 // required, and which keys sign which repositories. Checked at load time.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { isRecord } from '../translate/json.js';
 
 export interface TrustRule {
   id: string;
@@ -15,8 +16,6 @@ export interface SupplyChainData {
   trust: TrustRule[];
 }
 
-type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 const isStringList = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 export function globToRegExp(pattern: string): RegExp {

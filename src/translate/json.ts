@@ -3,8 +3,13 @@
 
 export type JsonRecord = Record<string, unknown>;
 
+/** A JSON object: not null, not an array. */
+export function isRecord(value: unknown): value is JsonRecord {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function asRecord(value: unknown): JsonRecord {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonRecord) : {};
+  return isRecord(value) ? value : {};
 }
 
 export function asArray(value: unknown): unknown[] {

@@ -8,7 +8,7 @@ import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from
 import { loadPolicyDirectory } from '../../engine/index.js';
 import { ConfigError, FleetContext } from '../../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../../kube/index.js';
-import { CanopyMetrics } from '../../metrics/index.js';
+import { CanopyMetrics, type PolicySetState } from '../../metrics/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { OciClient } from '../../oci/index.js';
 import { RequestRecorder } from '../../recording/index.js';
@@ -134,15 +134,18 @@ function stopOnSignals(app: WebhookApp, drain: Drain, config: CanopyConfig): voi
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/** What /metrics says of the active policy set and, for bundles, how stale it may be. */
+function policySetState(pipeline: AdmissionPipeline, sync: BundleSync | undefined): PolicySetState {
+  const revision = pipeline.policySet?.revision;
+  const stalenessSeconds = sync?.status().stalenessSeconds;
+  return { source: sync ? 'bundle' : 'directory', ...(revision ? { revision } : {}), ...(stalenessSeconds !== undefined ? { stalenessSeconds } : {}) };
+}
+
 export async function serve(config: CanopyConfig): Promise<void> {
   const logger = createLogger(undefined, { level: config.logLevel });
   let sync: BundleSync | undefined;
-  const pipelineRef: { pipeline?: AdmissionPipeline } = {};
-  const metrics = new CanopyMetrics(() => ({
-    ...(pipelineRef.pipeline?.policySet ? { revision: pipelineRef.pipeline.policySet.revision } : {}),
-    source: sync ? 'bundle' : 'directory',
-    ...(sync?.status().stalenessSeconds !== undefined ? { stalenessSeconds: sync.status().stalenessSeconds } : {}),
-  }));
+  // Read at scrape time, once the pipeline and the policy source below exist.
+  const metrics: CanopyMetrics = new CanopyMetrics((): PolicySetState => policySetState(pipeline, sync));
   const fleet = await fleetContext(config, logger, metrics);
   const images = new ImageEnricher(new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs), {
     deadlineMs: fleet.config.imageLookupTimeoutMs,
@@ -155,7 +158,6 @@ export async function serve(config: CanopyConfig): Promise<void> {
       return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
     },
   });
-  pipelineRef.pipeline = pipeline;
   const source = await policySource(config, pipeline, fleet, logger);
   sync = source.sync;
   const watcher = source.watcher;
