@@ -293,7 +293,7 @@ describe('a local policy directory', () => {
     const dir = policies();
     const pipeline = new AdmissionPipeline();
     const { loadPolicyDirectory } = await import('../src/engine/index.js');
-    pipeline.activate(await loadPolicyDirectory(dir));
+    await pipeline.activate(await loadPolicyDirectory(dir));
     const watcher = new PolicyDirectoryWatcher(dir, pipeline, logger, 60_000);
     await watcher.start();
     const before = pipeline.policySet?.revision;

@@ -84,22 +84,26 @@ describe('decision semantics', () => {
 
   it('denies when the engine answers failure', async () => {
     const checked = await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) }));
-    const active = new AdmissionPipeline().activate(checked);
-    const gone = { ...active, cedarPolicySetId: 'never-preparsed' };
-    const decision = decide(gone, evaluate(gone, toCedarRequest(parseAdmissionReview(fixture(28)))));
+    const active = await new AdmissionPipeline().activate(checked);
+    // A translation bug would look like this: an attribute of the wrong type, which the schema refuses.
+    const request = toCedarRequest(parseAdmissionReview(fixture(12)));
+    const resource = request.entities.find((entity) => JSON.stringify(entity.uid) === JSON.stringify(request.resource));
+    if (!resource) throw new Error('no resource entity');
+    resource.attrs = { ...resource.attrs, hostNetwork: 'yes' };
+    const decision = decide(active, evaluate(active, request));
     expect(decision.allowed).toBe(false);
-    expect(decision.failure).toContain("preparsed policy set 'never-preparsed' not found");
+    expect(decision.failure).toContain('hostNetwork');
   });
 
   it('refuses to activate a set whose schema rejects the requests Canopy builds, and keeps the active one', async () => {
     const pipeline = new AdmissionPipeline();
-    const good = pipeline.activate(await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) })));
+    const good = await pipeline.activate(await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) })));
     // A schema edit that drops an attribute Canopy sends: every policy still validates against it.
     const narrowed = SCHEMA_TEXT.replace('    serviceAccountName: String,\n', '');
     expect(narrowed).not.toBe(SCHEMA_TEXT);
     const broken = await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) }, narrowed));
-    expect(() => pipeline.activate(broken)).toThrow(PolicyActivationError);
-    expect(() => pipeline.activate(broken)).toThrow(/serviceAccountName/);
+    await expect(pipeline.activate(broken)).rejects.toThrow(PolicyActivationError);
+    await expect(pipeline.activate(broken)).rejects.toThrow(/serviceAccountName/);
     expect(pipeline.policySet?.revision).toBe(good.revision);
     expect(pipeline.review(fixture(12)).review.response.allowed).toBe(false);
   });
@@ -108,15 +112,15 @@ describe('decision semantics', () => {
     const retyped = SCHEMA_TEXT.replace('type Quota = {\n    tenant: String,', 'type Quota = {\n    tenant: Long,');
     expect(retyped).not.toBe(SCHEMA_TEXT);
     const broken = await loadPolicyDirectory(policyDir({ 'pods.cedar': policy('pods', MATCHES_POD) }, retyped));
-    expect(() => new AdmissionPipeline().activate(broken)).toThrow(/quota: \{.*tenant: "warm-up".*is not valid/);
+    await expect(new AdmissionPipeline().activate(broken)).rejects.toThrow(/quota: \{.*tenant: "warm-up".*is not valid/);
   });
 
   it('reuses its two preparse slots across reloads, and keeps serving the active set', async () => {
     const pipeline = new AdmissionPipeline();
     const ids = new Set<string>();
     for (let i = 0; i < 5; i++) {
-      const set = pipeline.activate(await loadPolicyDirectory(policyDir({ [`p${i}.cedar`]: policy(`p${i}`, MATCHES_POD) })));
-      ids.add(set.cedarPolicySetId);
+      const set = await pipeline.activate(await loadPolicyDirectory(policyDir({ [`p${i}.cedar`]: policy(`p${i}`, MATCHES_POD) })));
+      ids.add(set.engine.slot);
       expect(pipeline.review(fixture(12)).decision.denials.map((d) => d.id)).toEqual([`p${i}`]);
     }
     expect(ids.size).toBe(2);

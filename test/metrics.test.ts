@@ -58,7 +58,7 @@ describe('GET /metrics', () => {
     await fleet.waitUntilReady();
     const pipeline = new AdmissionPipeline({ decisionLog: logger, facts: (request) => fleet.factsFor(request) });
     pipelineRef.pipeline = pipeline;
-    pipeline.activate(await loadPolicyDirectory(policies));
+    await pipeline.activate(await loadPolicyDirectory(policies));
     app = await createServer({ pipeline, logger, metrics, tls: issueServingCertificate(ca, { hosts: ['localhost'] }) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();

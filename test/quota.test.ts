@@ -17,7 +17,7 @@ import { admissionReview, type ReviewOptions } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
 const PODS = '/api/v1/pods';
-const TENANTS = ['fits', 'crowd', 'freed', 'dry', 'scale', 'gpu', 'bad'];
+const TENANTS = ['fits', 'crowd', 'pooled', 'freed', 'dry', 'scale', 'gpu', 'bad'];
 
 /** The shipped policies with a budget of 4 CPU, 8Gi and 1 GPU for each test's own tenant. */
 function policiesWithBudgets(): string {
@@ -87,6 +87,20 @@ describe('quota admission against live usage', () => {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => validate(review(pod('crowd', `worker-${i}`, '800m')))));
     expect(answers.filter((a) => a.allowed)).toHaveLength(5);
     expect(answers.filter((a) => !a.allowed).every((a) => a.status?.message.includes('[quota.cpu]'))).toBe(true);
+  });
+
+  it('admits exactly 5 of 20 concurrent requests when evaluation runs in worker threads', async () => {
+    // Evaluation is asynchronous there: the tenant's requests are judged one at a time, from reading
+    // usage to reserving, so they cannot all read the same usage and pass together. The 20 are started
+    // in one tick, so all of them reach the pipeline before any worker has answered.
+    const pooled = await startServer({ policies: policiesWithBudgets(), facts: (request) => fleet.factsFor(request), workers: 2 });
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pooled.pipeline.handleValidate(JSON.parse(review(pod('pooled', `worker-${i}`, '800m'))))));
+      expect(results.filter((result) => result.decision.allowed)).toHaveLength(5);
+      expect(results.filter((result) => !result.decision.allowed).every((result) => result.decision.denials.some((hit) => hit.id === 'quota.cpu'))).toBe(true);
+    } finally {
+      await pooled.close();
+    }
   });
 
   it('frees budget when the watch reports pods deleted', async () => {

@@ -180,7 +180,7 @@ describe('serving-certificate rotation from files', () => {
     const log = logSink();
     const logger = createLogger(log.stream);
     const pipeline = new AdmissionPipeline();
-    pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
     const app = await createServer({ pipeline, logger, tls: first });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();

@@ -55,7 +55,7 @@ async function audit(builder: ReportBuilder, pipeline: AdmissionPipeline, items:
 
 export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const pipeline = new AdmissionPipeline();
-  const set = pipeline.activate(await loadPolicyDirectory(options.policies));
+  const set = await pipeline.activate(await loadPolicyDirectory(options.policies));
   const kinds: KindInfo[] = options.kinds ? parseKinds(options.kinds) : kindsForPolicies(set);
   const builder = new ReportBuilder();
   const clients = new Map<string, KubeClient>();

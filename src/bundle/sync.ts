@@ -137,7 +137,7 @@ export class BundleSync {
       }
     }
     const checked = checkPolicySet(policySourceFromFiles(bundle.files, `bundle:${manifest.revision}`));
-    this.pipeline.activate({ ...checked, revision: manifest.revision });
+    await this.pipeline.activate({ ...checked, revision: manifest.revision });
     this.statusValue.active = {
       revision: manifest.revision,
       createdAt: manifest.createdAt,

@@ -51,7 +51,7 @@ export class PolicyDirectoryWatcher {
     if (fingerprint === this.fingerprint) return;
     this.fingerprint = fingerprint;
     try {
-      const set = this.pipeline.activate(checkPolicySet(policySourceFromFiles(files, this.dir)));
+      const set = await this.pipeline.activate(checkPolicySet(policySourceFromFiles(files, this.dir)));
       this.statusValue.lastReload = { at: new Date().toISOString(), result: 'activated', revision: set.revision };
       this.logger.info({ dir: this.dir, revision: set.revision }, 'policy directory reloaded');
     } catch (error) {

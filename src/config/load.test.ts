@@ -31,6 +31,8 @@ const SAMPLES: Record<string, { text: string; value: unknown; raw?: unknown }> =
   'tls.bootstrap.service': { text: 'webhook', value: 'webhook' },
   'tls.bootstrap.validatingWebhook': { text: 'v', value: 'v' },
   'tls.bootstrap.mutatingWebhook': { text: '', value: '' },
+  'engine.workers': { text: '3', value: 3 },
+  'engine.decisionCacheSize': { text: '0', value: 0 },
   'shutdown.delaySeconds': { text: '7', value: 7 },
   'shutdown.drainSeconds': { text: '9', value: 9 },
   'bundle.url': { text: 'oci://registry.local/policies:prod', value: 'oci://registry.local/policies:prod' },

@@ -1,7 +1,9 @@
 // The config `canopy serve` runs with, checked: every key known, every value of its type, defaults
 // filled in. The fleet part (cluster, kubernetes, kcp, registries) keeps its own parser.
+import { availableParallelism } from 'node:os';
 import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
 import { isRecord } from '../translate/json.js';
+import { DEFAULT_DECISION_CACHE_SIZE } from '../pipeline/decision-cache.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,6 +50,8 @@ export interface CanopyConfig {
     bootstrap: BootstrapTlsConfig;
   };
   shutdown: { delaySeconds: number; drainSeconds: number };
+  /** How policies are evaluated: in worker threads (0: on the event loop), and how many answers are remembered. */
+  engine: { workers: number; decisionCacheSize: number };
   bundle?: BundleConfig;
   fleet: FleetConfig;
 }
@@ -55,7 +59,7 @@ export interface CanopyConfig {
 type Json = Record<string, unknown>;
 
 const FLEET_KEYS = ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'];
-const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'recordRequests', 'tls', 'shutdown', 'bundle', ...FLEET_KEYS];
+const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'recordRequests', 'tls', 'shutdown', 'engine', 'bundle', ...FLEET_KEYS];
 
 /** The namespace a pod runs in, as Kubernetes mounts it with the service account. */
 export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -155,6 +159,7 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   const tls = Section.of(raw, 'tls', '', fail, ['certFile', 'keyFile', 'dnsNames', 'reloadIntervalSeconds', 'bootstrap']);
   const bootstrap = Section.of(isRecord(raw['tls']) ? raw['tls'] : {}, 'bootstrap', 'tls', fail, ['enabled', 'secretName', 'namespace', 'service', 'validatingWebhook', 'mutatingWebhook']);
   const shutdown = Section.of(raw, 'shutdown', '', fail, ['delaySeconds', 'drainSeconds']);
+  const engine = Section.of(raw, 'engine', '', fail, ['workers', 'decisionCacheSize']);
   const bundle = Section.of(raw, 'bundle', '', fail, ['url', 'publicKeyFiles', 'publicKeys', 'token', 'caFile', 'intervalSeconds', 'longPollSeconds']);
 
   const names = {
@@ -184,6 +189,10 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
     shutdown: {
       delaySeconds: shutdown.integer('delaySeconds', 0, 0, 600),
       drainSeconds: shutdown.integer('drainSeconds', 25, 0, 3600),
+    },
+    engine: {
+      workers: engine.integer('workers', availableParallelism(), 0, 256),
+      decisionCacheSize: engine.integer('decisionCacheSize', DEFAULT_DECISION_CACHE_SIZE, 0, 10_000_000),
     },
     fleet: parseFleetConfig(fleetPart, label),
   };

@@ -47,6 +47,8 @@ export const SETTINGS: readonly Setting[] = [
   s('tls.bootstrap.service', '--bootstrap-tls-service', 'string', 'the Service the API server calls, named in the certificate (default canopy)'),
   s('tls.bootstrap.validatingWebhook', '--bootstrap-tls-validating-webhook', 'string', "the ValidatingWebhookConfiguration whose caBundle is kept current (default canopy; '' for none)"),
   s('tls.bootstrap.mutatingWebhook', '--bootstrap-tls-mutating-webhook', 'string', "the MutatingWebhookConfiguration whose caBundle is kept current (default canopy; '' for none)"),
+  s('engine.workers', '--workers', 'integer', 'worker threads that evaluate policies; 0 evaluates on the event loop (default: one per core)'),
+  s('engine.decisionCacheSize', '--decision-cache-size', 'integer', 'how many evaluations to remember, keyed by a digest of the Cedar request; 0 none (default 10000)'),
   s('shutdown.delaySeconds', '--shutdown-delay', 'integer', 'after SIGTERM, keep serving this long with readiness false, while endpoints are removed (default 0)'),
   s('shutdown.drainSeconds', '--drain-timeout', 'integer', 'then close the listener and give requests in flight this long to finish (default 25)'),
   s('bundle.url', '--bundle', 'string', 'take policies from signed bundles at this store: https://HOST/FILE or oci://REGISTRY/REPOSITORY:TAG'),

@@ -54,6 +54,21 @@ function requestFields(request: AdmissionRequest): RequestFields {
   };
 }
 
+/** How long a decision record may wait in the buffer before it is written. */
+export const LOG_FLUSH_MS = 200;
+
+/**
+ * Standard output, buffered: under load, records go out in writes of 8 KiB instead of one write call
+ * per decision on the event loop (8% of the webhook's main thread in a profile at 2,000 requests/s).
+ * A timer writes whatever is buffered every LOG_FLUSH_MS, so a quiet webhook's records are not held
+ * back; pino writes what is left when the process exits.
+ */
+export function bufferedStdout(): DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
+  setInterval(() => destination.flush(), LOG_FLUSH_MS).unref();
+  return destination;
+}
+
 export function createLogger(destination?: DestinationStream, options: LoggerOptions = {}): Logger {
   const base: LoggerOptions = { base: { service: 'canopy' }, timestamp: pino.stdTimeFunctions.isoTime, ...options };
   return destination ? pino(base, destination) : pino(base);

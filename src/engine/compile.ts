@@ -1,7 +1,7 @@
 // Turns a policy directory's text into an active Cedar policy set: parse, read annotations, validate
 // against the schema in strict mode, then preparse once. Nothing that fails any step is ever activated.
 import { createHash } from 'node:crypto';
-import { cedar } from '../cedar/index.js';
+import { cedar, type PolicyJson } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
 import { readQuotaData, type QuotaData } from '../quota/index.js';
 import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
@@ -10,16 +10,18 @@ import { readPolicyInfo, type PolicyInfo } from './annotations.js';
 import { readPolicyData } from './data.js';
 import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
 import type { PolicySetSource } from './policy-files.js';
+import { actionGraphOf, scopeOf, type PolicyScope } from './scope.js';
+import { IMPLICIT_ALLOW_ID, ScopedPolicySet } from './scoped.js';
 import type { SourcePosition, SourceText } from './source-text.js';
 
 /** The id of the policy Canopy adds so that whatever no forbid denies is allowed. */
-export const IMPLICIT_ALLOW_ID = 'canopy.implicit-allow';
-const IMPLICIT_ALLOW = 'permit (principal, action, resource);';
+export { IMPLICIT_ALLOW_ID };
 
 /** A policy as it stands in its file: its text, where that text starts, and its annotations. */
 interface LocatedPolicy<Info extends { id: string; position: SourcePosition }> {
   info: Info;
   text: string;
+  json: PolicyJson;
   source: SourceText;
   byteOffset: number;
 }
@@ -42,6 +44,9 @@ export interface CheckedPolicySet {
   /** Mutation policies (policies/mutations/), in the order they run: @order, then @id. */
   mutations: readonly MutationSpec[];
   mutationTexts: Readonly<Record<string, string>>;
+  /** What each policy and mutation can apply to, so a request is evaluated against only those (scope.ts). */
+  scopes: Readonly<Record<string, PolicyScope>>;
+  mutationScopes: Readonly<Record<string, PolicyScope>>;
   /** Policy data (policies/data/), for mutation templates. */
   data: Readonly<Record<string, unknown>>;
   /** data/sovereignty.yaml, checked. */
@@ -53,8 +58,8 @@ export interface CheckedPolicySet {
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
-  cedarPolicySetId: string;
-  cedarMutationSetId: string;
+  /** The set as this thread's Cedar instance holds it. */
+  engine: ScopedPolicySet;
   cedarSchemaName: string;
 }
 
@@ -104,7 +109,7 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
     }
     const info = readInfo(json.json.annotations ?? {}, json.json.effect, position);
     if (Array.isArray(info)) diagnostics.push(...info);
-    else located.push({ info, text, source, byteOffset });
+    else located.push({ info, text, json: json.json, source, byteOffset });
   }
   return located;
 }
@@ -200,6 +205,16 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
 
   const policies = new Map<string, PolicyInfo>();
   for (const [id, policy] of validating) policies.set(id, policy.info);
+  const schemaJson = cedar.schemaToJson(source.schema.text);
+  if (schemaJson.type === 'failure') {
+    for (const error of schemaJson.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
+    throw new PolicyLoadError(diagnostics);
+  }
+  const actions = actionGraphOf(schemaJson.json);
+  const scopes: Record<string, PolicyScope> = {};
+  for (const [id, policy] of validating) scopes[id] = scopeOf(policy.json, actions);
+  const mutationScopes: Record<string, PolicyScope> = {};
+  for (const [id, policy] of mutating) mutationScopes[id] = scopeOf(policy.json, actions);
   return {
     revision: revisionOf(source),
     schemaText: source.schema.text,
@@ -208,6 +223,8 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     texts,
     mutations,
     mutationTexts,
+    scopes,
+    mutationScopes,
     data,
     ...(sovereignty ? { sovereignty } : {}),
     quota: quota.quota,
@@ -217,32 +234,31 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
 
 let preparedSets = 0;
 
+/** The schema's name in Cedar's preparsed store: one per schema text, shared by every set that uses it. */
+export function cedarSchemaNameOf(schemaText: string): string {
+  return `schema-${createHash('sha256').update(schemaText).digest('hex').slice(0, 16)}`;
+}
+
 /**
- * Preparses a checked set into this thread's Cedar instance. Each thread (worker) that evaluates must
- * call this itself: preparsed sets live in the wasm instance's thread-local storage, and Cedar has no
- * way to free one, so a long-lived caller passes `slot` to reuse ids (preparsing again under an id
- * replaces what it held) instead of leaking a set per reload.
+ * Makes a checked set ready to evaluate in this thread's Cedar instance. Each thread (worker) that
+ * evaluates must do this itself: preparsed sets live in the wasm instance's thread-local storage, and
+ * Cedar has no way to free one, so a long-lived caller passes `slot` to reuse ids (preparsing again
+ * under an id replaces what it held) instead of leaking sets on every reload.
  */
 export function preparePolicySet(checked: CheckedPolicySet, slot?: string): CompiledPolicySet {
-  const cedarSchemaName = `schema-${createHash('sha256').update(checked.schemaText).digest('hex').slice(0, 16)}`;
-  const schema = cedar.preparseSchema(cedarSchemaName, checked.schemaText);
-  if (schema.type === 'failure') {
-    throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
-  }
   preparedSets += 1;
-  const cedarPolicySetId = slot ?? `${checked.revision}#${preparedSets}`;
-  const prepared = cedar.preparsePolicySet(cedarPolicySetId, {
-    staticPolicies: { ...checked.texts, [IMPLICIT_ALLOW_ID]: IMPLICIT_ALLOW },
-  });
-  if (prepared.type === 'failure') {
-    throw new Error(`Cedar refused to preparse the policy set: ${prepared.errors.map((e) => e.message).join('; ')}`);
-  }
-  // Mutations are a set of their own: no implicit permit, so Cedar's reasons are exactly the mutations
-  // whose condition holds.
-  const cedarMutationSetId = `${cedarPolicySetId}/mutations`;
-  const preparedMutations = cedar.preparsePolicySet(cedarMutationSetId, { staticPolicies: { ...checked.mutationTexts } });
-  if (preparedMutations.type === 'failure') {
-    throw new Error(`Cedar refused to preparse the mutations: ${preparedMutations.errors.map((e) => e.message).join('; ')}`);
-  }
-  return { ...checked, cedarPolicySetId, cedarMutationSetId, cedarSchemaName };
+  const cedarSchemaName = cedarSchemaNameOf(checked.schemaText);
+  const engine = new ScopedPolicySet(
+    {
+      revision: checked.revision,
+      schemaText: checked.schemaText,
+      cedarSchemaName,
+      texts: checked.texts,
+      mutationTexts: checked.mutationTexts,
+      scopes: checked.scopes,
+      mutationScopes: checked.mutationScopes,
+    },
+    slot ?? `${checked.revision}#${preparedSets}`,
+  );
+  return { ...checked, engine, cedarSchemaName };
 }

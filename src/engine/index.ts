@@ -21,3 +21,6 @@ export {
   type PolicySetSource,
 } from './policy-files.js';
 export { SourceText, formatPosition, type SourcePosition } from './source-text.js';
+export { EvaluationPool, UNKNOWN_REVISION, type PoolStatus } from './pool.js';
+export { ScopedPolicySet, type EnginePolicySet } from './scoped.js';
+export type { PolicyScope } from './scope.js';

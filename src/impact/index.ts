@@ -21,7 +21,7 @@ export interface ImpactOptions {
 
 async function pipelineFor(dir: string): Promise<AdmissionPipeline> {
   const pipeline = new AdmissionPipeline();
-  pipeline.activate(await loadPolicyDirectory(dir));
+  await pipeline.activate(await loadPolicyDirectory(dir));
   return pipeline;
 }
 

@@ -2,7 +2,7 @@
 // mutation runner), and a denial naming the mutation when something cannot be done.
 import type { Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
-import { evaluate, type CompiledPolicySet } from '../engine/index.js';
+import { evaluate, type CedarRequest, type CompiledPolicySet, type Evaluation } from '../engine/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 
@@ -40,23 +40,35 @@ export function failedMutation(failure: string, revision: string, request: Admis
   return { allowed: false, operations: [], applied: [], mutated: request.object, skipped: [], failure, revision };
 }
 
-export function decideMutation(
-  set: CompiledPolicySet | undefined,
-  request: AdmissionRequest,
-  facts: RequestFacts = {},
-): MutationDecision {
+/** A mutation decision, or the Cedar request whose evaluation decides it and how. */
+export type MutationPlan =
+  | { decision: MutationDecision }
+  | { cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => MutationDecision };
+
+/** Everything about a mutation decision except the Cedar evaluation, which the caller runs where it likes. */
+export function planMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts = {}): MutationPlan {
   const unchanged = { operations: [], applied: [], mutated: request.object, skipped: [] };
-  if (!set) return { ...unchanged, allowed: false, failure: NO_POLICY_SET, revision: 'none' };
+  if (!set) return { decision: { ...unchanged, allowed: false, failure: NO_POLICY_SET, revision: 'none' } };
   const revision = set.revision;
-  if (!isMutable(request) || set.mutations.length === 0) return { ...unchanged, allowed: true, revision };
+  if (!isMutable(request) || set.mutations.length === 0) return { decision: { ...unchanged, allowed: true, revision } };
 
   const deny = (failure: string): MutationDecision => ({ ...unchanged, allowed: false, failure, revision });
-  let evaluation;
+  let cedarRequest;
   try {
-    evaluation = evaluate(set, toCedarRequest(request, facts), 'mutations');
+    cedarRequest = toCedarRequest(request, facts);
   } catch (error) {
-    return deny(`could not translate the request: ${(error as Error).message}`);
+    return { decision: deny(`could not translate the request: ${(error as Error).message}`) };
   }
+  return { cedarRequest, finish: (evaluation) => mutationFrom(set, request, facts, evaluation, deny) };
+}
+
+function mutationFrom(
+  set: CompiledPolicySet,
+  request: AdmissionRequest,
+  facts: RequestFacts,
+  evaluation: Evaluation,
+  deny: (failure: string) => MutationDecision,
+): MutationDecision {
   if (!evaluation.ok) return deny(`mutation conditions could not be evaluated: ${evaluation.message}`);
 
   const skipped: MutationDecision['skipped'] = [];
@@ -73,9 +85,16 @@ export function decideMutation(
   const applicable = set.mutations.filter((spec) => satisfied.has(spec.id));
   try {
     const run = runMutations(applicable, request, { data: set.data, facts });
-    return { allowed: true, operations: run.operations, applied: run.applied, mutated: run.mutated, skipped, revision };
+    return { allowed: true, operations: run.operations, applied: run.applied, mutated: run.mutated, skipped, revision: set.revision };
   } catch (error) {
     if (error instanceof MutationError) return { ...deny(error.message), skipped };
     throw error;
   }
+}
+
+/** The mutation decision with the evaluation run in this thread. */
+export function decideMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts = {}): MutationDecision {
+  const plan = planMutation(set, request, facts);
+  if ('decision' in plan) return plan.decision;
+  return plan.finish(set ? evaluate(set, plan.cedarRequest, 'mutations') : { ok: false, message: NO_POLICY_SET });
 }

@@ -4,24 +4,30 @@
 import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
-import { evaluate, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../engine/index.js';
+import {
+  evaluate,
+  preparePolicySet,
+  UNKNOWN_REVISION,
+  type CedarRequest,
+  type CheckedPolicySet,
+  type CompiledPolicySet,
+  type EvaluationPool,
+  type Evaluation,
+  type PolicyKind,
+} from '../engine/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { renderAdvice } from '../decision/index.js';
 import { templateContext } from '../mutation/index.js';
-import { isZero, QuantityError, quotaFacts } from '../quota/index.js';
+import { isZero, QuantityError, quotaFacts, tenantOf } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
 import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
-import { decideMutation, failedMutation, NO_POLICY_SET, type MutationDecision } from './mutate.js';
+import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
+import { KeyedLock } from './keyed-lock.js';
+import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
-import { WARM_UP_FACT_REQUESTS, WARM_UP_FACTS, WARM_UP_REQUESTS } from './warm-up.js';
+import { PolicyActivationError, warmUpRequests } from './warm-up.js';
 
-/** A checked policy set that could not be made active: the previously active one (if any) stays. */
-export class PolicyActivationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PolicyActivationError';
-  }
-}
+export { PolicyActivationError } from './warm-up.js';
 
 export interface AdmissionResult {
   request: AdmissionRequest;
@@ -74,20 +80,17 @@ export interface PipelineOptions {
   decisionLog?: Logger;
   /** Gathers what the webhook knows about a request beyond its body (cluster, namespace labels, ...). */
   facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
+  /**
+   * Evaluates the webhook's requests (handleValidate, handleMutate) in worker threads; without it they
+   * are evaluated in this thread. Every set is loaded into the pool before it becomes active.
+   */
+  pool?: EvaluationPool;
+  /** How many evaluations to remember (decision-cache.ts); 0 remembers none. Default 10,000. */
+  decisionCacheSize?: number;
 }
 
-
-function judgeWith(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts): Decision {
-  let cedarRequest;
-  try {
-    cedarRequest = toCedarRequest(request, facts);
-  } catch (error) {
-    // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
-    return failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision);
-  }
-  const decision = decide(set, evaluate(set, cedarRequest));
-  return renderAdvice(decision, templateContext(request, judgedObject(request), facts, set.data));
-}
+/** A decision, or the Cedar request whose evaluation decides it and how to finish once it is known. */
+type Plan = { decision: Decision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => Decision };
 
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
 function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts): RequestFacts {
@@ -98,24 +101,43 @@ function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequ
 }
 
 /**
- * Judges with quota facts, and reserves what an allowed request adds before anything else can run:
- * reading usage, deciding and reserving happen in one synchronous step, so two requests in this
- * replica cannot both pass a limit that only one fits under. Dry runs reserve nothing.
+ * Everything about a validating decision but the Cedar evaluation. With quota facts, `finish` reserves
+ * what an allowed request adds; the caller holds the tenant's lock from here to `finish` (see
+ * judgeAsync), so two requests cannot both pass a limit that only one fits under. Dry runs reserve nothing.
  */
-function judgeWithQuota(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts): Decision {
+function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts): Plan {
+  if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
+  if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
+  let facts: RequestFacts;
+  try {
+    facts = derivedFacts(set, request, given);
+  } catch (error) {
+    return { decision: failedDecision(`the request's facts could not be derived: ${(error as Error).message}`, set.revision) };
+  }
   let quota;
   try {
     quota = quotaFacts(set.quota, request, facts);
   } catch (error) {
-    if (error instanceof QuantityError) return failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision);
+    if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
     throw error;
   }
-  const decision = judgeWith(set, request, quota ? { ...facts, quota } : facts);
-  const claim = quota?.requested.claim;
-  if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
-    facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
+  const judged = quota ? { ...facts, quota } : facts;
+  let cedarRequest;
+  try {
+    cedarRequest = toCedarRequest(request, judged);
+  } catch (error) {
+    // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
+    return { decision: failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision) };
   }
-  return decision;
+  const finish = (evaluation: Evaluation): Decision => {
+    const decision = renderAdvice(decide(set, evaluation), templateContext(request, judgedObject(request), judged, set.data));
+    const claim = quota?.requested.claim;
+    if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
+      facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
+    }
+    return decision;
+  };
+  return { set, cedarRequest, finish };
 }
 
 let pipelines = 0;
@@ -125,10 +147,16 @@ export class AdmissionPipeline {
   /** Two preparse slots, the active set's and the candidate's: reloads reuse them instead of leaking. */
   private readonly slots: [string, string];
   private nextSlot = 0;
+  /** Activations run one at a time, in the order they were asked for. */
+  private activations: Promise<unknown> = Promise.resolve();
+  private readonly cache: DecisionCache | undefined;
+  private readonly quotaLocks = new KeyedLock();
 
   constructor(private readonly options: PipelineOptions = {}) {
     pipelines += 1;
     this.slots = [`pipeline-${pipelines}/a`, `pipeline-${pipelines}/b`];
+    const size = options.decisionCacheSize ?? DEFAULT_DECISION_CACHE_SIZE;
+    this.cache = size > 0 ? new DecisionCache(size) : undefined;
   }
 
   /** The active policy set, once one has been activated. */
@@ -141,30 +169,34 @@ export class AdmissionPipeline {
     return this.active !== undefined;
   }
 
+  /** Hits and misses of the decision cache, for /status and the benchmark. */
+  cacheStatus(): { size: number; entries: number; hits: number; misses: number } | undefined {
+    const cache = this.cache;
+    return cache && { size: cache.size, entries: cache.entriesHeld, hits: cache.hits, misses: cache.misses };
+  }
+
   /**
-   * Preparses a checked set, runs the warm-up requests through it, and only then swaps it in. A set the
-   * engine cannot evaluate is refused and the current one keeps serving.
+   * Preparses a checked set, runs the warm-up requests through it (here and in every worker of the
+   * pool), and only then swaps it in. A set the engine cannot evaluate is refused and the current one
+   * keeps serving; requests keep being answered throughout.
    */
-  activate(checked: CheckedPolicySet): CompiledPolicySet {
-    // The candidate goes into the slot the active set does not use; evaluation is synchronous, so no
-    // request can be reading the slot being overwritten.
+  activate(checked: CheckedPolicySet): Promise<CompiledPolicySet> {
+    const activation = this.activations.then(() => this.activateNow(checked));
+    this.activations = activation.catch(() => undefined);
+    return activation;
+  }
+
+  private async activateNow(checked: CheckedPolicySet): Promise<CompiledPolicySet> {
+    // The candidate goes into the slot the active set does not use; evaluation in this thread is
+    // synchronous, so no request can be reading the slot being overwritten.
     const slot = this.slots[this.nextSlot] ?? 'pipeline';
     const prepared = preparePolicySet(checked, slot);
-    const runs: [AdmissionRequest, RequestFacts][] = [
-      ...WARM_UP_REQUESTS.map((request): [AdmissionRequest, RequestFacts] => [request, {}]),
-      ...[...WARM_UP_REQUESTS, ...WARM_UP_FACT_REQUESTS].map((request): [AdmissionRequest, RequestFacts] => [request, WARM_UP_FACTS]),
-    ];
-    for (const [request, facts] of runs) {
-      const cedarRequest = toCedarRequest(request, facts);
-      const evaluations = [evaluate(prepared, cedarRequest), evaluate(prepared, cedarRequest, 'mutations')];
-      for (const evaluation of evaluations) {
-        if (!evaluation.ok) {
-          throw new PolicyActivationError(
-            `policy set ${checked.revision} cannot evaluate Canopy's requests ` +
-              `(${request.operation} ${request.kind.kind}): ${evaluation.message}. ` +
-              'Does the schema still declare every attribute Canopy sends (policies/README.md)?',
-          );
-        }
+    const warmUp = warmUpRequests(prepared);
+    if (this.options.pool) {
+      try {
+        await this.options.pool.load(prepared.engine.set, warmUp);
+      } catch (error) {
+        throw new PolicyActivationError(`policy set ${checked.revision} could not be loaded into the evaluation workers: ${(error as Error).message}`);
       }
     }
     this.active = prepared;
@@ -172,64 +204,116 @@ export class AdmissionPipeline {
     return prepared;
   }
 
-  /** Judges one checked request against the active policy set; never throws. */
+  /** Judges one checked request against the active policy set, in this thread; never throws. */
   judge(request: AdmissionRequest, facts: RequestFacts = {}): Decision {
-    const set = this.active;
-    if (!set) return failedDecision(NO_POLICY_SET, 'none');
-    if (facts.unavailable) return failedDecision(facts.unavailable, set.revision);
-    let derived: RequestFacts;
-    try {
-      derived = derivedFacts(set, request, facts);
-    } catch (error) {
-      return failedDecision(`the request's facts could not be derived: ${(error as Error).message}`, set.revision);
-    }
-    return judgeWithQuota(set, request, derived);
+    const plan = planDecision(this.active, request, facts);
+    if ('decision' in plan) return plan.decision;
+    return plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, 'validating'));
+  }
+
+  /** As judge, with the evaluation in the pool when there is one. */
+  private async judgeAsync(request: AdmissionRequest, facts: RequestFacts): Promise<Decision> {
+    const run = async (): Promise<Decision> => {
+      let plan = planDecision(this.active, request, facts);
+      for (;;) {
+        if ('decision' in plan) return plan.decision;
+        const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'validating');
+        if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
+        // The set this request was planned with was replaced twice while it waited: judge it with the
+        // active one, which every worker holds.
+        plan = planDecision(this.active, request, facts);
+      }
+    };
+    // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
+    const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
+    const budgets = this.active?.quota.budgets;
+    return tenant && budgets && Object.hasOwn(budgets, tenant) ? this.quotaLocks.run(tenant, run) : run();
+  }
+
+  private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
+    const key = this.cache?.keyOf(set.revision, kind, JSON.stringify(cedarRequest));
+    const remembered = key !== undefined ? this.cache?.get(key) : undefined;
+    if (remembered) return remembered;
+    const evaluation = evaluate(set, cedarRequest, kind);
+    if (key !== undefined) this.cache?.remember(key, evaluation);
+    return evaluation;
+  }
+
+  private async evaluateAnywhere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
+    const pool = this.options.pool;
+    if (!pool) return this.evaluateHere(set, cedarRequest, kind);
+    // One serialisation serves both the cache key and the message to the worker.
+    const json = JSON.stringify(cedarRequest);
+    const key = this.cache?.keyOf(set.revision, kind, json);
+    const remembered = key !== undefined ? this.cache?.get(key) : undefined;
+    if (remembered) return remembered;
+    const evaluation = await pool.evaluate(set.revision, json, kind);
+    if (key !== undefined && evaluation !== UNKNOWN_REVISION) this.cache?.remember(key, evaluation);
+    return evaluation;
   }
 
   /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */
   async handleValidate(body: unknown): Promise<AdmissionResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    return this.reviewRequest(request, (await this.options.facts?.(request, this.active)) ?? {}, started);
+    const facts = (await this.options.facts?.(request, this.active)) ?? {};
+    return this.reviewed(request, await this.judgeAsync(request, facts), started);
   }
 
   /** The mutating webhook: gathers the request's facts, then mutates. Throws AdmissionReviewError. */
   async handleMutate(body: unknown): Promise<MutationResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    return this.mutateRequest(request, (await this.options.facts?.(request, this.active)) ?? {}, started);
+    const facts = (await this.options.facts?.(request, this.active)) ?? {};
+    let plan = this.planMutation(request, facts);
+    for (;;) {
+      if ('decision' in plan) return this.mutated(request, plan.decision, started);
+      const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'mutations');
+      if (evaluation !== UNKNOWN_REVISION) return this.mutated(request, plan.finish(evaluation), started);
+      plan = this.planMutation(request, facts);
+    }
   }
 
-  /** The validating webhook's job, for a parsed body and given facts. Throws AdmissionReviewError. */
+  /** The validating webhook's job, for a parsed body and given facts, in this thread. Throws AdmissionReviewError. */
   review(body: unknown, facts: RequestFacts = {}): AdmissionResult {
     const started = process.hrtime.bigint();
-    return this.reviewRequest(parseAdmissionReview(body), facts, started);
+    const request = parseAdmissionReview(body);
+    return this.reviewed(request, this.judge(request, facts), started);
   }
 
-  private reviewRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): AdmissionResult {
-    const decision = this.judge(request, facts);
+  private reviewed(request: AdmissionRequest, decision: Decision, started: bigint): AdmissionResult {
     const review = toAdmissionReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     this.options.decisionLog?.info(decisionRecord(request, decision, latencyUs), 'decision');
     return { request, decision, review, latencyUs };
   }
 
-  /** The mutating webhook's job, for a parsed body. Throws AdmissionReviewError on a bad envelope. */
+  /** The mutating webhook's job, for a parsed body, in this thread. Throws AdmissionReviewError on a bad envelope. */
   mutate(body: unknown, facts: RequestFacts = {}): MutationResult {
     const started = process.hrtime.bigint();
-    return this.mutateRequest(parseAdmissionReview(body), facts, started);
+    const request = parseAdmissionReview(body);
+    const plan = this.planMutation(request, facts);
+    const decision = 'decision' in plan ? plan.decision : plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, 'mutations'));
+    return this.mutated(request, decision, started);
   }
 
-  private mutateRequest(request: AdmissionRequest, facts: RequestFacts, started: bigint): MutationResult {
-    let decision: MutationDecision;
-    if (facts.unavailable) decision = failedMutation(facts.unavailable, this.active?.revision ?? 'none', request);
-    else {
-      try {
-        decision = decideMutation(this.active, request, derivedFacts(this.active, request, facts));
-      } catch (error) {
-        decision = failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, this.active?.revision ?? 'none', request);
-      }
+  private planMutation(
+    request: AdmissionRequest,
+    facts: RequestFacts,
+  ): { decision: MutationDecision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => MutationDecision } {
+    const set = this.active;
+    if (facts.unavailable) return { decision: failedMutation(facts.unavailable, set?.revision ?? 'none', request) };
+    let derived: RequestFacts;
+    try {
+      derived = derivedFacts(set, request, facts);
+    } catch (error) {
+      return { decision: failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, set?.revision ?? 'none', request) };
     }
+    const plan = planMutation(set, request, derived);
+    return 'decision' in plan || !set ? (plan as { decision: MutationDecision }) : { set, ...plan };
+  }
+
+  private mutated(request: AdmissionRequest, decision: MutationDecision, started: bigint): MutationResult {
     const review = toMutationReview(request.uid, decision);
     const latencyUs = Number((process.hrtime.bigint() - started) / 1000n);
     const patch = review.response.patch;
@@ -240,12 +324,12 @@ export class AdmissionPipeline {
 
   /**
    * What the API server would make of the request: the mutating webhook, then the validating webhook on
-   * the mutated object (not run when the mutation denies). Throws AdmissionReviewError.
+   * the mutated object (not run when the mutation denies). In this thread. Throws AdmissionReviewError.
    */
   admit(body: unknown, facts: RequestFacts = {}): AdmissionOutcome {
     const mutation = this.mutate(body, facts);
     if (!mutation.decision.allowed) return { mutation };
     const mutated: AdmissionRequest = { ...mutation.request, object: mutation.decision.mutated };
-    return { mutation, validation: this.reviewRequest(mutated, facts, process.hrtime.bigint()) };
+    return { mutation, validation: this.reviewed(mutated, this.judge(mutated, facts), process.hrtime.bigint()) };
   }
 }

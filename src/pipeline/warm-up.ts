@@ -3,7 +3,16 @@
 // accepts the entities Canopy builds, so a schema edit that breaks translation is refused at load time
 // instead of denying every request in production.
 import type { AdmissionRequest } from '../admission/index.js';
-import type { RequestFacts } from '../translate/index.js';
+import { evaluate, type CedarRequest, type CompiledPolicySet } from '../engine/index.js';
+import { toCedarRequest, type RequestFacts } from '../translate/index.js';
+
+/** A checked policy set that could not be made active: the previously active one (if any) stays. */
+export class PolicyActivationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyActivationError';
+  }
+}
 
 const user = { username: 'canopy:warm-up', groups: ['system:authenticated'] };
 
@@ -112,3 +121,30 @@ export const WARM_UP_FACT_REQUESTS: readonly AdmissionRequest[] = [
     object: { metadata: { name: 'warm-up' }, target: { kind: 'Node', name: 'warm-up' } },
   }),
 ];
+
+/**
+ * Runs the warm-up requests through a freshly prepared set, in this thread: the schema must accept each
+ * (conformance, even where no policy applies) and both kinds of policies must evaluate. Returns the
+ * Cedar requests, for the evaluation workers to warm up with. Throws PolicyActivationError.
+ */
+export function warmUpRequests(prepared: CompiledPolicySet): CedarRequest[] {
+  const runs: [AdmissionRequest, RequestFacts][] = [
+    ...WARM_UP_REQUESTS.map((request): [AdmissionRequest, RequestFacts] => [request, {}]),
+    ...[...WARM_UP_REQUESTS, ...WARM_UP_FACT_REQUESTS].map((request): [AdmissionRequest, RequestFacts] => [request, WARM_UP_FACTS]),
+  ];
+  return runs.map(([request, facts]) => {
+    const cedarRequest = toCedarRequest(request, facts);
+    // The two evaluations also make this thread's preparsed sets for the common requests before any arrives.
+    const evaluations = [prepared.engine.conformance(cedarRequest), evaluate(prepared, cedarRequest), evaluate(prepared, cedarRequest, 'mutations')];
+    for (const evaluation of evaluations) {
+      if (!evaluation.ok) {
+        throw new PolicyActivationError(
+          `policy set ${prepared.revision} cannot evaluate Canopy's requests ` +
+            `(${request.operation} ${request.kind.kind}): ${evaluation.message}. ` +
+            'Does the schema still declare every attribute Canopy sends (policies/README.md)?',
+        );
+      }
+    }
+    return cedarRequest;
+  });
+}

@@ -26,7 +26,7 @@ export class CoverageTracker {
 
   constructor(private readonly set: CompiledPolicySet) {
     scopeSets += 1;
-    this.scopeSetId = `${set.cedarPolicySetId}/scopes#${scopeSets}`;
+    this.scopeSetId = `${set.engine.slot}/scopes#${scopeSets}`;
     const scopes: Record<string, PolicyJson> = {};
     for (const [kind, texts] of [['policy', set.texts], ['mutation', set.mutationTexts]] as const) {
       for (const [id, text] of Object.entries(texts)) {

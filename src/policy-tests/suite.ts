@@ -19,7 +19,7 @@ const TEST_FILE = /\.test\.ya?ml$/;
 /** Throws what loadPolicyDirectory and activation throw when the policies themselves are unusable. */
 export async function runPolicyTests(dir: string, options: { coverage?: boolean } = {}): Promise<SuiteResult> {
   const pipeline = new AdmissionPipeline();
-  const set = pipeline.activate(await loadPolicyDirectory(dir));
+  const set = await pipeline.activate(await loadPolicyDirectory(dir));
   const coverage = options.coverage ? new CoverageTracker(set) : undefined;
   const files = await findFiles(dir, (name) => TEST_FILE.test(name));
   const results: CaseResult[] = [];

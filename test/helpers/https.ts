@@ -4,7 +4,7 @@ import { logSink } from './log-sink.js';
 import type { AdmissionRequest } from '../../src/admission/index.js';
 import { createLogger } from '../../src/decision-log/index.js';
 import type { RequestFacts } from '../../src/translate/index.js';
-import { loadPolicyDirectory, type CompiledPolicySet } from '../../src/engine/index.js';
+import { EvaluationPool, loadPolicyDirectory, type CompiledPolicySet } from '../../src/engine/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
 import { RequestRecorder } from '../../src/recording/index.js';
 import { createServer, type WebhookApp } from '../../src/server/index.js';
@@ -38,13 +38,16 @@ export interface StartOptions {
   recordRequests?: string;
   facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
   readiness?: () => string | undefined;
+  /** Evaluate in this many worker threads, as `canopy serve` does; in the test's thread without it. */
+  workers?: number;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const { stream: sink, lines: logLines } = logSink();
   const logger = createLogger(sink);
-  const pipeline = new AdmissionPipeline({ decisionLog: logger, ...(options.facts ? { facts: options.facts } : {}) });
-  if (options.policies) pipeline.activate(await loadPolicyDirectory(options.policies));
+  const pool = options.workers ? new EvaluationPool(options.workers) : undefined;
+  const pipeline = new AdmissionPipeline({ decisionLog: logger, ...(options.facts ? { facts: options.facts } : {}), ...(pool ? { pool } : {}) });
+  if (options.policies) await pipeline.activate(await loadPolicyDirectory(options.policies));
   const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
   const app = await createServer({
     pipeline,
@@ -87,6 +90,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     logLines,
     post: (path, body, headers = { 'content-type': 'application/json' }) => send('POST', path, body, headers),
     get: (path) => send('GET', path),
-    close: () => app.close(),
+    close: async () => {
+      await app.close();
+      await pool?.close();
+    },
   };
 }

@@ -14,6 +14,6 @@ export interface TestPipeline {
 export async function pipelineFor(policies: string): Promise<TestPipeline> {
   const { stream: sink, lines: logLines } = logSink();
   const pipeline = new AdmissionPipeline({ decisionLog: createLogger(sink) });
-  pipeline.activate(await loadPolicyDirectory(policies));
+  await pipeline.activate(await loadPolicyDirectory(policies));
   return { pipeline, review: (body) => pipeline.review(body), logLines };
 }

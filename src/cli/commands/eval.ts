@@ -83,7 +83,7 @@ function printMutation(file: string, { mutation, validation }: AdmissionOutcome,
 export async function evalFiles(files: string[], options: EvalOptions): Promise<number> {
   const pipeline = new AdmissionPipeline();
   try {
-    pipeline.activate(await loadPolicyDirectory(options.policies));
+    await pipeline.activate(await loadPolicyDirectory(options.policies));
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
     process.stderr.write(`canopy eval: ${options.policies}: ${error.message}\n`);

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadCanopyConfig, podNamespace, SETTINGS, settingsHelp, type CanopyConfig, type FlagValue } from '../../config/index.js';
-import { createLogger, type Logger } from '../../decision-log/index.js';
+import { bufferedStdout, createLogger, type Logger } from '../../decision-log/index.js';
 import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../bundle/index.js';
-import { loadPolicyDirectory } from '../../engine/index.js';
+import { EvaluationPool, loadPolicyDirectory } from '../../engine/index.js';
 import { ConfigError, FleetContext } from '../../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../../kube/index.js';
 import { CanopyMetrics, type PolicySetState } from '../../metrics/index.js';
@@ -96,7 +96,7 @@ async function policySource(config: CanopyConfig, pipeline: AdmissionPipeline, f
   }
   let set;
   try {
-    set = pipeline.activate(await loadPolicyDirectory(config.policies));
+    set = await pipeline.activate(await loadPolicyDirectory(config.policies));
   } catch (error) {
     if (isPolicyProblem(error)) throw new ConfigError(config.policies, error.message);
     throw error;
@@ -142,7 +142,7 @@ function policySetState(pipeline: AdmissionPipeline, sync: BundleSync | undefine
 }
 
 export async function serve(config: CanopyConfig): Promise<void> {
-  const logger = createLogger(undefined, { level: config.logLevel });
+  const logger = createLogger(bufferedStdout(), { level: config.logLevel });
   let sync: BundleSync | undefined;
   // Read at scrape time, once the pipeline and the policy source below exist.
   const metrics: CanopyMetrics = new CanopyMetrics((): PolicySetState => policySetState(pipeline, sync));
@@ -151,8 +151,15 @@ export async function serve(config: CanopyConfig): Promise<void> {
     deadlineMs: fleet.config.imageLookupTimeoutMs,
     onLookup: metrics.lookup,
   });
+  // Evaluation runs in worker threads so the event loop stays free for TLS, parsing and look-ups.
+  const pool =
+    config.engine.workers > 0
+      ? new EvaluationPool(config.engine.workers, (reason) => logger.error({ reason }, 'an evaluation worker stopped and was replaced; its requests were denied'))
+      : undefined;
   const pipeline = new AdmissionPipeline({
     decisionLog: logger,
+    ...(pool ? { pool } : {}),
+    decisionCacheSize: config.engine.decisionCacheSize,
     facts: async (request, set) => {
       const facts = await fleet.factsFor(request);
       return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
@@ -177,6 +184,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
       ...(sync ? { bundle: sync.status() } : {}),
       ...(watcher ? { policyDirectory: watcher.status() } : {}),
       ...(reloader ? { servingCertificate: reloader.status() } : {}),
+      engine: { workers: pool?.status() ?? 'none: evaluating on the event loop', decisionCache: pipeline.cacheStatus() ?? 'off' },
       fleet: fleet.status(),
     }),
     ...(recorder ? { recorder } : {}),
@@ -193,6 +201,8 @@ export async function serve(config: CanopyConfig): Promise<void> {
     sync?.stop();
     watcher?.stop();
     reloader?.stop();
+    // The pool is not closed here: fastify runs onClose while requests admitted before the close may
+    // still be gathering facts, and they must be evaluated. Its threads end with the process.
   });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
@@ -201,6 +211,8 @@ export async function serve(config: CanopyConfig): Promise<void> {
   const lines = [
     source.summary,
     describeCluster(fleet),
+    `${pool ? `evaluating in ${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : 'evaluating on the event loop'}; ` +
+      `${config.engine.decisionCacheSize > 0 ? `remembering up to ${config.engine.decisionCacheSize} evaluations` : 'decision cache off'}`,
     `listening on https://${config.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics, GET /status`,
     tls.note,
   ];

@@ -8,7 +8,7 @@ export async function validatePolicies(dir: string): Promise<number> {
   try {
     const checked = await loadPolicyDirectory(dir);
     // Activating in a throwaway pipeline also proves the schema accepts the requests Canopy builds.
-    new AdmissionPipeline().activate(checked);
+    await new AdmissionPipeline().activate(checked);
     for (const warning of checked.warnings) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
     process.stdout.write(`${dir}: valid (${describeSet(checked)}, revision ${checked.revision})\n`);
     return EXIT.ok;

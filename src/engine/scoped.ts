@@ -1,0 +1,246 @@
+// A policy set as one thread's Cedar instance holds it: split by scope into small preparsed sets, one per
+// group of requests that the same policies can apply to, made the first time such a request comes.
+// A request then costs what its own policies cost, however many unrelated policies the set holds.
+import { cedar } from '../cedar/index.js';
+import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
+import { ENTITY_PARTS, inScope, uidKey, type EntityPart, type PolicyScope, type RequestScope } from './scope.js';
+import type { EntityJson } from '../cedar/index.js';
+
+/** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
+export const IMPLICIT_ALLOW_ID = 'canopy.implicit-allow';
+const IMPLICIT_ALLOW = 'permit (principal, action, resource);';
+
+/** What a thread needs to evaluate a policy set: plain data, so it can be posted to a worker. */
+export interface EnginePolicySet {
+  revision: string;
+  schemaText: string;
+  cedarSchemaName: string;
+  texts: Readonly<Record<string, string>>;
+  mutationTexts: Readonly<Record<string, string>>;
+  scopes: Readonly<Record<string, PolicyScope>>;
+  mutationScopes: Readonly<Record<string, PolicyScope>>;
+}
+
+/** A preparsed Cedar set, or none when no policy can apply (nothing to evaluate), and what its policies read. */
+interface Bucket {
+  setId?: string;
+  policies: number;
+  reads: ReadonlySet<EntityPart> | 'all';
+}
+
+/** Requests of this many distinct shapes are remembered; beyond it, the least recent is worked out again. */
+const MAX_REMEMBERED_SHAPES = 4096;
+
+class ScopeBuckets {
+  private readonly byShape = new Map<string, Bucket>();
+  private readonly byContent = new Map<string, Bucket>();
+
+  constructor(
+    private readonly texts: Readonly<Record<string, string>>,
+    private readonly scopes: Readonly<Record<string, PolicyScope>>,
+    private readonly idPrefix: string,
+    private readonly implicitAllow: boolean,
+  ) {}
+
+  get preparsed(): number {
+    return [...this.byContent.values()].filter((bucket) => bucket.setId).length;
+  }
+
+  bucketFor(request: RequestScope): Bucket {
+    const shape = `${request.action}\0${request.resourceType}\0${request.apiGroup}\0${request.kind}`;
+    const known = this.byShape.get(shape);
+    if (known) {
+      // Re-inserted so the map's order is least recently used first.
+      this.byShape.delete(shape);
+      this.byShape.set(shape, known);
+      return known;
+    }
+    const ids = Object.keys(this.texts).filter((id) => {
+      const scope = this.scopes[id];
+      return !scope || inScope(scope, request);
+    });
+    const content = ids.join('\0');
+    let bucket = this.byContent.get(content);
+    if (!bucket) {
+      bucket = ids.length === 0 ? { policies: 0, reads: new Set() } : this.preparse(ids, this.byContent.size);
+      this.byContent.set(content, bucket);
+    }
+    this.byShape.set(shape, bucket);
+    if (this.byShape.size > MAX_REMEMBERED_SHAPES) {
+      const oldest = this.byShape.keys().next().value;
+      if (oldest !== undefined) this.byShape.delete(oldest);
+    }
+    return bucket;
+  }
+
+  private preparse(ids: string[], index: number): Bucket {
+    const policies: Record<string, string> = {};
+    for (const id of ids) policies[id] = this.texts[id] ?? '';
+    if (this.implicitAllow) policies[IMPLICIT_ALLOW_ID] = IMPLICIT_ALLOW;
+    // Ids are reused by the next set prepared in the same slot: Cedar cannot free a preparsed set, but
+    // preparsing under an id replaces what it held, so reloads do not leak.
+    const setId = `${this.idPrefix}/${index}`;
+    const prepared = cedar.preparsePolicySet(setId, { staticPolicies: policies });
+    if (prepared.type === 'failure') {
+      throw new Error(`Cedar refused to preparse policies ${ids.join(', ')}: ${prepared.errors.map((e) => e.message).join('; ')}`);
+    }
+    const reads = new Set<EntityPart>();
+    for (const id of ids) {
+      const read = this.scopes[id]?.reads ?? 'all';
+      if (read === 'all') return { setId, policies: ids.length, reads: 'all' };
+      for (const part of read) reads.add(part);
+    }
+    return { setId, policies: ids.length, reads };
+  }
+}
+
+/** The request's shape: its action, the resource's entity type, kind and API group. */
+export function requestScopeOf(request: CedarRequest): RequestScope {
+  // Canopy writes entity uids in the plain {type, id} form (translate/resource.ts).
+  const resource = request.entities.find((entity) => {
+    const uid = entity.uid as { type?: string; id?: string };
+    return uid.type === request.resource.type && uid.id === request.resource.id;
+  });
+  const attrs = (resource?.attrs ?? {}) as Record<string, unknown>;
+  return {
+    action: uidKey(request.action),
+    resourceType: request.resource.type,
+    kind: typeof attrs['kind'] === 'string' ? attrs['kind'] : '',
+    apiGroup: typeof attrs['apiGroup'] === 'string' ? attrs['apiGroup'] : '',
+  };
+}
+
+type Uid = { type?: string; id?: string };
+const keyOf = (uid: unknown): string => {
+  const { type, id } = (uid ?? {}) as Uid;
+  return `${type}::${JSON.stringify(id)}`;
+};
+
+/**
+ * The request with only the entities its policies can read (scope.ts, readsOf): the principal and its
+ * groups, and the cluster, namespace and workspace around the resource, are left out when no policy in
+ * the set reads them. The resource, and any entity its attributes name (its old version), always stay.
+ * Cedar spends most of a decision turning entities into its own form, so this is most of its cost.
+ */
+export function sliced(request: CedarRequest, reads: ReadonlySet<EntityPart>): CedarRequest {
+  const byKey = new Map<string, EntityJson>();
+  for (const entity of request.entities) byKey.set(keyOf(entity.uid), entity);
+  /** An entity and its ancestors, as far as the request has them. */
+  const closure = (start: unknown, into: Set<string>): void => {
+    const key = keyOf(start);
+    if (into.has(key)) return;
+    into.add(key);
+    for (const parent of byKey.get(key)?.parents ?? []) closure(parent, into);
+  };
+  const roots: Record<EntityPart, unknown> = {
+    principal: request.principal,
+    cluster: entityRefIn(request.context['cluster']),
+    namespace: entityRefIn(request.context['namespace']),
+    workspace: entityRefIn(request.context['workspace']),
+  };
+  const needed = new Set<string>();
+  const unread = new Set<string>();
+  for (const part of ENTITY_PARTS) {
+    if (roots[part] === undefined) continue;
+    closure(roots[part], reads.has(part) ? needed : unread);
+  }
+  // The resource and whatever its attributes refer to (`old`) are read by every policy about it.
+  const resource = byKey.get(keyOf(request.resource));
+  needed.add(keyOf(request.resource));
+  for (const value of Object.values(resource?.attrs ?? {})) {
+    const ref = entityRefIn(value);
+    if (ref) needed.add(keyOf(ref));
+  }
+  const entities = request.entities.filter((entity) => {
+    const key = keyOf(entity.uid);
+    return needed.has(key) || !unread.has(key);
+  });
+  return entities.length === request.entities.length ? request : { ...request, entities };
+}
+
+function entityRefIn(value: unknown): Uid | undefined {
+  if (typeof value !== 'object' || value === null || !('__entity' in value)) return undefined;
+  return (value as { __entity: Uid }).__entity;
+}
+
+const preparedSchemas = new Set<string>();
+
+/** A policy set ready to evaluate in this thread. */
+export class ScopedPolicySet {
+  private readonly validating: ScopeBuckets;
+  private readonly mutations: ScopeBuckets;
+  private readonly conformanceSetId: string;
+
+  /** `slot` names this thread's preparsed sets; a set prepared later in the same slot replaces them. */
+  constructor(
+    readonly set: EnginePolicySet,
+    readonly slot: string,
+  ) {
+    if (!preparedSchemas.has(set.cedarSchemaName)) {
+      const schema = cedar.preparseSchema(set.cedarSchemaName, set.schemaText);
+      if (schema.type === 'failure') throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
+      preparedSchemas.add(set.cedarSchemaName);
+    }
+    this.conformanceSetId = `${slot}/conformance`;
+    const prepared = cedar.preparsePolicySet(this.conformanceSetId, { staticPolicies: { [IMPLICIT_ALLOW_ID]: IMPLICIT_ALLOW } });
+    if (prepared.type === 'failure') throw new Error(`Cedar refused to preparse a permit: ${prepared.errors.map((e) => e.message).join('; ')}`);
+    this.validating = new ScopeBuckets(set.texts, set.scopes, `${slot}/policies`, true);
+    // Mutations are a set of their own: no implicit permit, so Cedar's reasons are exactly the mutations
+    // whose condition holds.
+    this.mutations = new ScopeBuckets(set.mutationTexts, set.mutationScopes, `${slot}/mutations`, false);
+  }
+
+  /** How many small sets this thread has preparsed so far. */
+  get preparsedSets(): number {
+    return this.validating.preparsed + this.mutations.preparsed;
+  }
+
+  evaluate(request: CedarRequest, kind: PolicyKind): Evaluation {
+    let bucket: Bucket;
+    try {
+      bucket = (kind === 'validating' ? this.validating : this.mutations).bucketFor(requestScopeOf(request));
+    } catch (error) {
+      return { ok: false, message: (error as Error).message };
+    }
+    // No policy can apply: Cedar would answer with the implicit permit alone, so it is not asked.
+    if (!bucket.setId) return { ok: true, satisfied: [], errors: [] };
+    return this.ask(bucket.setId, bucket.reads === 'all' ? request : sliced(request, bucket.reads));
+  }
+
+  /**
+   * Whether the schema accepts the request and its entities, whatever policies apply: evaluated against
+   * the implicit permit alone. Activation runs it so a schema that no longer accepts what Canopy builds
+   * is refused at load time, even for requests no policy looks at.
+   */
+  conformance(request: CedarRequest): Evaluation {
+    return this.ask(this.conformanceSetId, request);
+  }
+
+  private ask(setId: string, request: CedarRequest): Evaluation {
+    let answer;
+    try {
+      answer = cedar.statefulIsAuthorized({
+        principal: request.principal,
+        action: request.action,
+        resource: request.resource,
+        context: request.context,
+        entities: request.entities,
+        preparsedPolicySetId: setId,
+        preparsedSchemaName: this.set.cedarSchemaName,
+        // Checks the request against the schema, so a translation bug is a clear failure, not a skipped rule.
+        validateRequest: true,
+      });
+    } catch (error) {
+      return { ok: false, message: `Cedar engine error: ${(error as Error).message}` };
+    }
+    if (answer.type === 'failure') {
+      return { ok: false, message: answer.errors.map((e) => e.message).join('; ') || 'Cedar answered failure' };
+    }
+    const { reason, errors } = answer.response.diagnostics;
+    return {
+      ok: true,
+      satisfied: reason.filter((id) => id !== IMPLICIT_ALLOW_ID),
+      errors: errors.map((e) => ({ policyId: e.policyId, message: e.error.message })),
+    };
+  }
+}

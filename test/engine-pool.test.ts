@@ -1,0 +1,138 @@
+// The webhook's engine path: evaluation in real worker threads, policy sets loaded into every worker
+// before they serve, a worker that dies replaced (its requests denied, not lost), hot reloads under
+// load, and the decision cache keyed by what a decision depends on.
+import { afterEach, describe, expect, it } from 'vitest';
+import { EvaluationPool, loadPolicyDirectory } from '../src/engine/index.js';
+import { AdmissionPipeline } from '../src/pipeline/index.js';
+import { fixture, fixtureNames, STARTER_POLICIES } from './helpers/fixtures.js';
+import { policyDir } from './helpers/policy-dir.js';
+
+const pools: EvaluationPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((pool) => pool.close()));
+});
+
+function pooled(options: { workers?: number; decisionCacheSize?: number } = {}): { pipeline: AdmissionPipeline; pool: EvaluationPool } {
+  const pool = new EvaluationPool(options.workers ?? 2);
+  pools.push(pool);
+  return { pool, pipeline: new AdmissionPipeline({ pool, decisionCacheSize: options.decisionCacheSize ?? 0 }) };
+}
+
+const POD_POLICY = (id: string) => `@id("${id}")\n@advice("pods are refused by ${id}")\nforbid (principal, action == k8s::Action::"create", resource is k8s::Workload) when { resource.kind == "Pod" };\n`;
+
+describe('evaluation in worker threads', () => {
+  it('gives every real request the answer the in-thread engine gives, on both webhooks', async () => {
+    const checked = await loadPolicyDirectory(STARTER_POLICIES);
+    const { pipeline, pool } = pooled();
+    await pipeline.activate(checked);
+    const inThread = new AdmissionPipeline({ decisionCacheSize: 0 });
+    await inThread.activate(checked);
+    expect(pool.status()).toMatchObject({ workers: 2, ready: 2 });
+    let denied = 0;
+    let patched = 0;
+    for (const name of fixtureNames()) {
+      const body = fixture(name);
+      const [validated, mutated] = await Promise.all([pipeline.handleValidate(body), pipeline.handleMutate(body)]);
+      expect(validated.review, name).toEqual(inThread.review(body).review);
+      expect(mutated.review, name).toEqual(inThread.mutate(body).review);
+      if (!validated.review.response.allowed) denied += 1;
+      if (mutated.review.response.patch) patched += 1;
+    }
+    // The comparison is worth something only if the policies spoke.
+    expect(denied).toBeGreaterThan(0);
+    expect(patched).toBeGreaterThan(0);
+  });
+
+  it('loads a set into every worker before it answers with it, and keeps answering through reloads', async () => {
+    const { pipeline } = pooled();
+    await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('first') })));
+    const pod = fixture(11);
+    const inFlight: Promise<string[]>[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 50; i++) inFlight.push(pipeline.handleValidate(pod).then((result) => result.decision.denials.map((hit) => hit.id)));
+      // Activations while requests are queued in the workers: each request is judged by one set or the other.
+      await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY(round % 2 === 0 ? 'second' : 'first') })));
+    }
+    const answers = await Promise.all(inFlight);
+    expect(answers).toHaveLength(200);
+    for (const denials of answers) expect(['first', 'second']).toContain(denials[0]);
+    // After the last activation (round 3 activates "first"), every worker answers with it.
+    const after = await Promise.all(Array.from({ length: 20 }, () => pipeline.handleValidate(pod)));
+    expect(new Set(after.map((result) => result.decision.denials[0]?.id))).toEqual(new Set(['first']));
+  });
+
+  it('denies the requests of a worker that dies, names why, and replaces the worker', async () => {
+    const { pipeline, pool } = pooled({ workers: 2 });
+    await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    const [victim] = pool.threadIds;
+    if (victim === undefined) throw new Error('no worker');
+    const requests = Array.from({ length: 40 }, () => pipeline.handleValidate(fixture(11)));
+    await pool.terminateWorker(victim);
+    const results = await Promise.all(requests);
+    const lost = results.filter((result) => result.decision.failure);
+    // Whatever the dead worker held is denied with the reason; nothing is allowed by accident or lost.
+    for (const result of lost) {
+      expect(result.review.response.allowed).toBe(false);
+      expect(result.decision.failure).toContain('the evaluation worker stopped before answering');
+    }
+    expect(results.length).toBe(40);
+    expect(lost.length).toBeGreaterThan(0);
+    await expect.poll(() => pool.status(), { timeout: 10_000 }).toMatchObject({ workers: 2, ready: 2, replaced: 1 });
+    expect(pool.threadIds).not.toContain(victim);
+    // The replacement holds the active set: every request is judged again.
+    const again = await Promise.all(Array.from({ length: 20 }, () => pipeline.handleValidate(fixture(11))));
+    expect(again.every((result) => result.decision.failure === undefined && result.review.response.allowed)).toBe(true);
+  });
+
+  it('refuses to make active a set that any worker could not load, and keeps the active one', async () => {
+    const { pipeline, pool } = pooled();
+    const good = await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('first') })));
+    await pool.close();
+    await expect(pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('second') })))).rejects.toThrow(/could not be loaded into the evaluation workers: the evaluation pool is closed/);
+    expect(pipeline.policySet?.revision).toBe(good.revision);
+  });
+});
+
+describe('the decision cache', () => {
+  /** A Deployment UPDATE as a GitOps tool re-applies it: only bookkeeping fields change. */
+  const reapplied = (n: number) => {
+    const review = fixture(31);
+    review.request.uid = `uid-${n}`;
+    for (const object of [review.request.object, review.request.oldObject]) {
+      const metadata = (object?.['metadata'] ?? {}) as Record<string, unknown>;
+      metadata['resourceVersion'] = String(1000 + n);
+      metadata['managedFields'] = [{ manager: `argocd-${n}`, operation: 'Apply', time: `2026-11-21T10:00:0${n % 10}Z` }];
+      metadata['creationTimestamp'] = `2026-11-2${n % 10}T00:00:00Z`;
+      metadata['generation'] = n;
+    }
+    return review;
+  };
+
+  it('answers a re-applied object from the cache, whatever its uid, resourceVersion, managedFields and timestamps', async () => {
+    const { pipeline } = pooled({ decisionCacheSize: 100 });
+    await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    const first = await pipeline.handleValidate(reapplied(1));
+    const again = await Promise.all([2, 3, 4, 5].map((n) => pipeline.handleValidate(reapplied(n))));
+    expect(pipeline.cacheStatus()).toMatchObject({ hits: 4, misses: 1, entries: 1 });
+    for (const [index, result] of again.entries()) {
+      expect(result.review.response.uid).toBe(`uid-${index + 2}`);
+      expect(result.decision.allowed).toBe(first.decision.allowed);
+    }
+  });
+
+  it('evaluates again when anything a policy can see changes, or the policy set does', async () => {
+    const { pipeline } = pooled({ decisionCacheSize: 100 });
+    await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    const privileged = fixture(11);
+    await pipeline.handleValidate(privileged);
+    const labelled = fixture(11);
+    (labelled.request.object?.['metadata'] as Record<string, unknown>)['labels'] = { app: 'other' };
+    await pipeline.handleValidate(labelled);
+    expect(pipeline.cacheStatus()).toMatchObject({ hits: 0, misses: 2 });
+
+    await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('pods') })));
+    const result = await pipeline.handleValidate(privileged);
+    expect(pipeline.cacheStatus()).toMatchObject({ hits: 0, misses: 3 });
+    expect(result.decision.denials.map((hit) => hit.id)).toEqual(['pods']);
+  });
+});
