@@ -1,6 +1,6 @@
 // Benchmark: memory of `canopy audit` over manifest trees of 500 and 5,000 objects. Passing objects
 // are only counted, so the heap should not grow with the number of objects (only with failures).
-// Run with `npm run bench` (it builds first, and exposes gc so the heap is measured after collection).
+// Run with `npm run bench:audit` (it builds first, and exposes gc so the heap is measured after collection).
 // Not part of `npm test`.
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

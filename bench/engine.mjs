@@ -1,0 +1,74 @@
+// The engine in process, on one thread, for the benchmark's table: no HTTP, no TLS, no JSON parsing.
+//   node bench/engine.mjs MODE POLICY_DIR SECONDS
+// MODE:
+//   engine         evaluate() on the requests already translated to Cedar: what Canopy's engine does per
+//                  decision (the policies in scope only; no cache)
+//   whole-set      Cedar's statefulIsAuthorized on the whole set in one preparsed set: the engine without
+//                  Canopy's scope index, for comparison
+//   review         the pipeline's review() with the decision cache off: parse, facts, translate, evaluate,
+//                  decide, respond (what /validate does in a worker-less process, without HTTP)
+//   review-cached  the same with the decision cache on and the requests repeating: every decision a hit
+// Prints one JSON line: decisions, seconds, per-decision latency (p50, p99, max in µs), CPU and RSS.
+import { cedar } from '../dist/cedar/index.js';
+import { parseAdmissionReview } from '../dist/admission/index.js';
+import { evaluate, loadPolicyDirectory, IMPLICIT_ALLOW_ID } from '../dist/engine/index.js';
+import { AdmissionPipeline } from '../dist/pipeline/index.js';
+import { toCedarRequest } from '../dist/translate/index.js';
+import { admissionReviews } from './requests.mjs';
+
+const [mode = 'engine', dir = 'policies', seconds = '5'] = process.argv.slice(2);
+const { reviews } = admissionReviews();
+const bodies = reviews.map((review) => review.body);
+
+const pipeline = new AdmissionPipeline({ decisionCacheSize: mode === 'review-cached' ? 10_000 : 0 });
+const set = await pipeline.activate(await loadPolicyDirectory(dir));
+const cedarRequests = bodies.map((body) => toCedarRequest(parseAdmissionReview(body)));
+
+let step;
+if (mode === 'engine') {
+  step = (i) => evaluate(set, cedarRequests[i % cedarRequests.length]);
+} else if (mode === 'whole-set') {
+  const id = 'bench-whole-set';
+  const prepared = cedar.preparsePolicySet(id, { staticPolicies: { ...set.texts, [IMPLICIT_ALLOW_ID]: 'permit (principal, action, resource);' } });
+  if (prepared.type === 'failure') throw new Error('cannot preparse the whole set');
+  step = (i) => {
+    const request = cedarRequests[i % cedarRequests.length];
+    return cedar.statefulIsAuthorized({ ...request, preparsedPolicySetId: id, preparsedSchemaName: set.cedarSchemaName, validateRequest: true });
+  };
+} else if (mode === 'review' || mode === 'review-cached') {
+  step = (i) => pipeline.review(bodies[i % bodies.length]);
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
+
+// Warm up: every request twice (the cached mode then answers from the cache from the start).
+for (let i = 0; i < bodies.length * 2; i++) step(i);
+
+const samples = [];
+const cpu = process.cpuUsage();
+const until = process.hrtime.bigint() + BigInt(Math.round(Number(seconds) * 1e9));
+const started = process.hrtime.bigint();
+let now = started;
+let i = 0;
+while (now < until) {
+  step(i++);
+  const after = process.hrtime.bigint();
+  samples.push(Number(after - now) / 1000);
+  now = after;
+}
+const elapsed = Number(now - started) / 1e9;
+const used = process.cpuUsage(cpu);
+samples.sort((a, b) => a - b);
+const at = (q) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
+process.stdout.write(
+  `${JSON.stringify({
+    mode,
+    policies: set.policies.size,
+    decisions: i,
+    seconds: elapsed,
+    perSecond: i / elapsed,
+    latencyUs: { mean: (elapsed * 1e6) / i, p50: at(0.5), p99: at(0.99), max: samples[samples.length - 1] },
+    cpuPercent: ((used.user + used.system) / 1e6 / elapsed) * 100,
+    rssBytes: process.memoryUsage().rss,
+  })}\n`,
+);

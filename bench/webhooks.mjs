@@ -1,0 +1,331 @@
+// npm run bench: Canopy's admission webhooks measured side by side on this machine, over HTTPS
+// keep-alive on 127.0.0.1, with the real AdmissionReview requests a kube-apiserver sent:
+//   (a) the null webhook: the same server stack answering allowed: true without evaluating (the ceiling);
+//   (b) the engine in process, one thread, no HTTP (bench/engine.mjs);
+//   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies.
+// Then the targets of issue 11, each PASS or FAIL, a table, and the whole run as JSON (--json FILE).
+// autocannon drives the load from this process; every server runs in a process of its own, so its CPU
+// and RSS are its own. Not part of `npm test`.
+//
+//   npm run bench                       everything, with a 5-minute soak at half load
+//   npm run bench -- --soak-seconds 0   without the soak
+//   npm run bench -- --duration 5       shorter measurement runs (default 10 s each)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { get as httpsGet } from 'node:https';
+import { paced } from './paced.mjs';
+import { admissionReviews, describeMix, policySets, REPO, UNIQUE_PLACEHOLDER, withUniqueLabel } from './requests.mjs';
+
+const { values: options } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '16' },
+    'soak-seconds': { type: 'string', default: '300' },
+    json: { type: 'string', default: path.join(REPO, 'bench', 'last-run.json') },
+  },
+});
+const DURATION = Number(options.duration);
+const WARMUP = Number(options.warmup);
+const CONNECTIONS = Number(options.connections);
+const SOAK_SECONDS = Number(options['soak-seconds']);
+
+const say = (line) => process.stderr.write(`${line}\n`);
+const CLOCK_TICKS = 100; // Linux's USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
+
+/** CPU seconds (user + system, all threads) and RSS of a process, from /proc. */
+function processUsage(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuSeconds, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+}
+
+/** Starts a server process and waits for "listening on https://127.0.0.1:PORT" on its stderr. */
+function startServer(args, label) {
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${label} did not start: ${stderr}`)), 60_000);
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(match[1]), stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGKILL'))) });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${label} exited ${code}: ${stderr}`)));
+  });
+}
+
+function startServe(policies, extraArgs = []) {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'canopy-bench-serve-'));
+  // stdout (one decision record per request, as in production) goes to /dev/null, not through this process.
+  return startServer(
+    [path.join(REPO, 'bin', 'canopy.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--policies', policies, '--state-dir', stateDir, ...extraArgs],
+    'canopy serve',
+  ).then((server) => ({ ...server, ca: readFileSync(path.join(stateDir, 'tls', 'ca.crt'), 'utf8') }));
+}
+
+function startNull() {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'canopy-bench-null-'));
+  return startServer([path.join(REPO, 'bench', 'null-webhook.mjs'), stateDir], 'null webhook').then((server) => ({
+    ...server,
+    ca: readFileSync(path.join(stateDir, 'tls', 'ca.crt'), 'utf8'),
+  }));
+}
+
+let requestCounter = 0;
+
+/**
+ * One autocannon run against a server; `rate` limits requests/s (all connections together). Latency is
+ * timed here per request, in µs (autocannon's own histogram keeps whole milliseconds). With `unique`,
+ * the placeholder in each body becomes a fresh number, so no two requests are alike.
+ */
+function load(server, route, bodies, { seconds, rate, unique }) {
+  const latencies = [];
+  const status = { ok: 0, other: 0 };
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `https://127.0.0.1:${server.port}`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        ...(rate ? { overallRate: rate } : {}),
+        tlsOptions: { ca: server.ca, servername: 'localhost' },
+        requests: bodies.map((body) => ({
+          method: 'POST',
+          path: route,
+          headers: { 'content-type': 'application/json' },
+          body,
+          setupRequest: (request, context) => {
+            context.sentAt = process.hrtime.bigint();
+            return unique ? { ...request, body: body.replace(UNIQUE_PLACEHOLDER, `n${(requestCounter += 1)}`) } : request;
+          },
+          onResponse: (code, _body, context) => {
+            latencies.push(Number(process.hrtime.bigint() - context.sentAt) / 1e6);
+            if (code === 200) status.ok += 1;
+            else status.other += 1;
+          },
+        })),
+      },
+      (error, result) => {
+        if (error) return reject(error);
+        latencies.sort((a, b) => a - b);
+        const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+        resolve({
+          requests: result.requests.total,
+          errors: result.errors + result.timeouts + status.other,
+          latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 },
+        });
+      },
+    );
+    instance.on('error', reject);
+  });
+}
+
+/**
+ * Event-loop delay p99 since the previous scrape (prom-client resets its histogram on every scrape).
+ * prom-client samples the loop every 10 ms and records the time between samples, so an idle loop reads
+ * 10 ms: the delay is what is recorded beyond that interval.
+ */
+const LAG_SAMPLING_MS = 10;
+function eventLoopLagP99(server) {
+  return new Promise((resolve) => {
+    const request = httpsGet({ host: '127.0.0.1', port: server.port, path: '/metrics', ca: server.ca, servername: 'localhost' }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => {
+        const match = /^nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text);
+        resolve(match ? Math.max(0, Number(match[1]) * 1000 - LAG_SAMPLING_MS) : undefined);
+      });
+    });
+    request.on('error', () => resolve(undefined));
+  });
+}
+
+/** At a steady rate (paced.mjs), each body made unique as `load` does. */
+function steady(server, route, bodies, { seconds, rate, unique }) {
+  const prepare = unique ? (body) => body.replace(UNIQUE_PLACEHOLDER, `n${(requestCounter += 1)}`) : undefined;
+  return paced({ port: server.port, ca: server.ca, route, bodies, rate, seconds, connections: CONNECTIONS, ...(prepare ? { prepare } : {}) });
+}
+
+/**
+ * Warms up, then measures one HTTP row: throughput, latency, the server's CPU and RSS. Without a rate,
+ * autocannon sends as fast as the server answers (the maximum); with one, requests go at that steady rate.
+ */
+async function measureHttp(label, server, route, bodies, { rate, unique = true, seconds = DURATION, withLag = false } = {}) {
+  say(`  ${label}${rate ? ` at ${rate} req/s` : ''} ...`);
+  const run = rate ? steady : load;
+  await run(server, route, bodies, { seconds: WARMUP, rate, unique });
+  if (withLag) await eventLoopLagP99(server);
+  const before = processUsage(server.child.pid);
+  const result = await run(server, route, bodies, { seconds, rate, unique });
+  const after = processUsage(server.child.pid);
+  const lag = withLag ? await eventLoopLagP99(server) : undefined;
+  return {
+    row: label,
+    requestsPerSecond: result.requests / seconds,
+    latencyMs: result.latencyMs,
+    cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / seconds) * 100,
+    rssMiB: after.rssBytes / 2 ** 20,
+    errors: result.errors,
+    ...(lag !== undefined ? { eventLoopLagP99Ms: lag } : {}),
+  };
+}
+
+/** Runs bench/engine.mjs in a process of its own and returns its line. */
+function measureEngine(label, mode, policies) {
+  say(`  ${label} ...`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO, 'bench', 'engine.mjs'), mode, policies, String(DURATION)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`engine.mjs ${mode} exited ${code}`));
+      const line = JSON.parse(out.trim());
+      resolve({
+        row: label,
+        requestsPerSecond: line.perSecond,
+        latencyMs: { p50: line.latencyUs.p50 / 1000, p99: line.latencyUs.p99 / 1000, max: line.latencyUs.max / 1000 },
+        cpuPercent: line.cpuPercent,
+        rssMiB: line.rssBytes / 2 ** 20,
+        errors: 0,
+        costUs: line.latencyUs.mean,
+        policies: line.policies,
+      });
+    });
+  });
+}
+
+const { dir, reviews } = admissionReviews();
+const plain = reviews.map(({ body }) => JSON.stringify(body));
+const unique = reviews.map(({ body }) => JSON.stringify(withUniqueLabel(body)));
+const { sets } = policySets();
+
+const started = new Date();
+say(`canopy bench: ${reviews.length} AdmissionReviews from ${dir}; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ${CONNECTIONS} connections; ${DURATION} s per row after ${WARMUP} s of warm-up`);
+
+const rows = {};
+say('(b) the engine in process, one thread');
+rows.engineShipped = await measureEngine('engine, 1 thread, shipped policies', 'engine', sets.shipped);
+rows.engineTen = await measureEngine('engine, 1 thread, 10 policies', 'engine', sets.ten);
+rows.engineThousand = await measureEngine('engine, 1 thread, 1,000 policies', 'engine', sets.thousand);
+rows.wholeSetThousand = await measureEngine('Cedar whole set (no scope index), 1,000 policies', 'whole-set', sets.thousand);
+rows.reviewUncached = await measureEngine('pipeline review(), 1 thread, cache off', 'review', sets.shipped);
+rows.reviewCached = await measureEngine('pipeline review(), 1 thread, every decision cached', 'review-cached', sets.shipped);
+
+say('(a) the null webhook');
+const nullServer = await startNull();
+rows.nullValidate = await measureHttp('null webhook /validate', nullServer, '/validate', unique);
+await nullServer.stop();
+
+say('(c) canopy serve, shipped policies');
+let serve = await startServe(sets.shipped);
+rows.validate = await measureHttp('serve /validate, shipped policies', serve, '/validate', unique, { withLag: true });
+rows.mutate = await measureHttp('serve /mutate, shipped policies', serve, '/mutate', unique, { withLag: true });
+const half = Math.max(1, Math.round(rows.validate.requestsPerSecond / 2));
+rows.validateHalf = await measureHttp('serve /validate, shipped policies, half load', serve, '/validate', unique, { rate: half, withLag: true });
+rows.validateCached = await measureHttp('serve /validate, shipped policies, re-applied objects (cached)', serve, '/validate', plain, { unique: false, withLag: true });
+await serve.stop();
+
+say('(c) canopy serve, 1,000 policies');
+serve = await startServe(sets.thousand);
+rows.validateThousand = await measureHttp('serve /validate, 1,000 policies', serve, '/validate', unique, { withLag: true });
+rows.mutateThousand = await measureHttp('serve /mutate, 1,000 policies', serve, '/mutate', unique, { withLag: true });
+await serve.stop();
+
+let soak;
+if (SOAK_SECONDS > 0) {
+  say(`soak: serve /validate at half load (${half} req/s) for ${SOAK_SECONDS} s, RSS every 10 s`);
+  serve = await startServe(sets.shipped);
+  await steady(serve, '/validate', unique, { seconds: WARMUP, rate: half, unique: true });
+  const rss = [];
+  const sample = () => rss.push(Math.round(processUsage(serve.child.pid).rssBytes / 2 ** 20));
+  sample();
+  const timer = setInterval(sample, 10_000);
+  const result = await steady(serve, '/validate', unique, { seconds: SOAK_SECONDS, rate: half, unique: true });
+  clearInterval(timer);
+  sample();
+  await serve.stop();
+  soak = {
+    seconds: SOAK_SECONDS,
+    rate: half,
+    requests: result.requests,
+    errors: result.errors,
+    latencyMs: result.latencyMs,
+    rssMiB: rss,
+  };
+}
+
+// ---- the figures against issue 11's targets
+const ratio = (a, b) => a / b;
+const secondHalfMax = (values) => Math.max(...values.slice(Math.floor(values.length / 2)));
+const firstHalfMax = (values) => Math.max(...values.slice(0, Math.ceil(values.length / 2)));
+const ratios = {
+  validateOverNull: ratio(rows.validate.requestsPerSecond, rows.nullValidate.requestsPerSecond),
+  validateOverEngine: ratio(rows.validate.requestsPerSecond, rows.engineShipped.requestsPerSecond),
+  mutateOverNull: ratio(rows.mutate.requestsPerSecond, rows.nullValidate.requestsPerSecond),
+  mutateOverEngine: ratio(rows.mutate.requestsPerSecond, rows.engineShipped.requestsPerSecond),
+  thousandOverTenEngineCost: ratio(rows.engineThousand.costUs, rows.engineTen.costUs),
+  thousandOverShippedValidateCost: ratio(rows.validate.requestsPerSecond, rows.validateThousand.requestsPerSecond),
+  cachedOverUncachedCost: ratio(rows.reviewCached.costUs, rows.reviewUncached.costUs),
+};
+const targets = [
+  ['/validate ≥ 70% of the engine in process (c/b)', ratios.validateOverEngine >= 0.7, `${(ratios.validateOverEngine * 100).toFixed(0)}%`],
+  ['/validate ≥ 1,500 requests/s', rows.validate.requestsPerSecond >= 1500, `${rows.validate.requestsPerSecond.toFixed(0)} req/s`],
+  ['p99 < 10 ms at half load', rows.validateHalf.latencyMs.p99 < 10, `${rows.validateHalf.latencyMs.p99.toFixed(2)} ms at ${half} req/s`],
+  [
+    'event-loop delay p99 < 10 ms under load',
+    Math.max(rows.validate.eventLoopLagP99Ms, rows.mutate.eventLoopLagP99Ms, rows.validateHalf.eventLoopLagP99Ms) < 10,
+    `${Math.max(rows.validate.eventLoopLagP99Ms, rows.mutate.eventLoopLagP99Ms, rows.validateHalf.eventLoopLagP99Ms).toFixed(1)} ms (worst row)`,
+  ],
+  ['1,000 policies cost ≤ 1.5× 10 policies (engine, per decision)', ratios.thousandOverTenEngineCost <= 1.5, `${ratios.thousandOverTenEngineCost.toFixed(2)}×`],
+  ['a cached decision costs ≤ 1/10 of an uncached one', ratios.cachedOverUncachedCost <= 0.1, `1/${(1 / ratios.cachedOverUncachedCost).toFixed(0)}`],
+  ...(soak
+    ? [['RSS flat over the soak (second half ≤ first half + 10%)', secondHalfMax(soak.rssMiB) <= firstHalfMax(soak.rssMiB) * 1.1, `${soak.rssMiB[0]} → ${soak.rssMiB.at(-1)} MiB`]]
+    : []),
+];
+
+// ---- the table
+const fmt = (value, digits = 0) => (value === undefined ? '' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const header = ['row', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU %', 'RSS MiB', 'loop delay p99 ms', 'errors'];
+const lines = Object.values(rows).map((row) => [
+  row.row,
+  fmt(row.requestsPerSecond),
+  fmt(row.latencyMs.p50, 2),
+  fmt(row.latencyMs.p99, 2),
+  fmt(row.latencyMs.max, 2),
+  fmt(row.cpuPercent),
+  fmt(row.rssMiB),
+  fmt(row.eventLoopLagP99Ms, 1),
+  String(row.errors),
+]);
+const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column].length)));
+const render = (cells) => `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join(' | ')} |`;
+const out = [
+  `canopy bench ${started.toISOString()} on ${availableParallelism()} cores, Node ${process.version}; ${reviews.length} real AdmissionReviews (${Object.keys(describeMix(reviews)).length} kinds × operations)`,
+  '',
+  render(header),
+  `|${widths.map((width, column) => (column === 0 ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`,
+  ...lines.map(render),
+  '',
+  `ratios: /validate over null webhook (c/a) ${ratios.validateOverNull.toFixed(2)}, over engine (c/b) ${ratios.validateOverEngine.toFixed(2)}; ` +
+    `/mutate c/a ${ratios.mutateOverNull.toFixed(2)}, c/b ${ratios.mutateOverEngine.toFixed(2)}`,
+  ...(soak ? [`soak: ${soak.requests} requests at ${soak.rate} req/s over ${soak.seconds} s, ${soak.errors} errors, p99 ${soak.latencyMs.p99.toFixed(2)} ms, RSS MiB every 10 s: ${soak.rssMiB.join(' ')}`] : []),
+  '',
+  'targets:',
+  ...targets.map(([name, ok, figure]) => `  ${ok ? 'PASS' : 'FAIL'}  ${name}: ${figure}`),
+];
+process.stdout.write(`${out.join('\n')}\n`);
+writeFileSync(
+  options.json,
+  `${JSON.stringify({ date: started.toISOString(), cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, connections: CONNECTIONS, seconds: DURATION, requests: describeMix(reviews), rows, ratios, soak, targets: targets.map(([name, ok, figure]) => ({ name, ok, figure })) }, null, 2)}\n`,
+);
+say(`written ${options.json}`);
