@@ -1,31 +1,22 @@
-// k6 load script: POSTs a real AdmissionReview to a deployed Canopy's /validate and checks each answer.
+// k6 load script: POSTs AdmissionReviews to a deployed Canopy's /validate at a constant rate and checks each answer.
 //
-//   k6 run -e CANOPY_URL=https://127.0.0.1:8443 -e REVIEW=../examples/admission-reviews/pod.json load/validate.js
+//   k6 run -e CANOPY_URL=https://127.0.0.1:8443 -e RATE=200 -e DURATION=1m load/validate.js
 //
-// Canopy's generated certificate is signed by its own CA; k6 cannot be given a CA file, so TLS
-// verification is skipped here. Run it against a test deployment, not through an untrusted network.
-import http from 'k6/http';
-import { check } from 'k6';
+// Every request carries a fresh request.uid, which the answer must echo. Denials (allowed: false) are correct
+// answers, counted in canopy_denied, not errors. Settings and how to read the result: load/README.md.
+import { SharedArray } from 'k6/data';
+import { admit, arrivalScenario, baseOptions, mixCycle, nextInCycle, prepareReview, reviewFiles, thresholds } from './lib/common.js';
 
-const url = `${__ENV.CANOPY_URL || 'https://127.0.0.1:8443'}/validate`;
-const body = open(__ENV.REVIEW || '../examples/admission-reviews/pod.json');
-const uid = JSON.parse(body).request.uid;
+// open() runs here, in the init stage of the entry script, so relative paths are relative to load/.
+const reviews = new SharedArray('reviews', () => reviewFiles().map((file) => prepareReview(file, open(file))));
 
-export const options = {
-  insecureSkipTLSVerify: true,
-  scenarios: {
-    validate: { executor: 'constant-vus', vus: Number(__ENV.VUS || 20), duration: __ENV.DURATION || '30s' },
-  },
-  thresholds: {
-    http_req_failed: ['rate<0.001'],
-    http_req_duration: ['p(99)<50'],
-  },
-};
+export const options = baseOptions(
+  { validate: arrivalScenario({ rate: 200, duration: '1m', vus: 20, maxVUs: 100 }, 'default') },
+  thresholds({ p99Ms: 50, errorRate: 0.001 }),
+);
+
+const cycle = mixCycle(reviews.length, { validate: 1, mutate: 0 });
 
 export default function () {
-  const res = http.post(url, body, { headers: { 'Content-Type': 'application/json' } });
-  check(res, {
-    'status is 200': (r) => r.status === 200,
-    'answer echoes the uid': (r) => r.json('response.uid') === uid,
-  });
+  admit('validate', reviews[nextInCycle(cycle).index]);
 }
