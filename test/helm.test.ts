@@ -307,7 +307,7 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
     expect(pod.enableServiceLinks).toBe(false);
     expect(pod.automountServiceAccountToken).toBe(true);
     expect(pod.terminationGracePeriodSeconds).toBe(30);
-    expect(container(objects).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '2', memory: '512Mi' } });
+    expect(container(objects).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '2', memory: '768Mi' } });
   });
 
   it('mounts its config, a writable state dir and /tmp, and no TLS secret in bootstrap mode', () => {
@@ -416,6 +416,8 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
       policies: '/app/policies',
       stateDir: '/var/lib/canopy',
       logLevel: 'info',
+      // As many evaluation workers as the CPU limit: Node alone would count the node's cores.
+      engine: { workers: 2, decisionCacheSize: 10000 },
       tls: {
         bootstrap: {
           enabled: true,

@@ -131,6 +131,7 @@ and on first install). certManager mode: nothing, cert-manager injects it.
   "logLevel" $c.logLevel
   "imageLookupTimeoutMs" $c.imageLookupTimeoutMs
   "shutdown" (dict "delaySeconds" .Values.shutdown.delaySeconds "drainSeconds" .Values.shutdown.drainSeconds)
+  "engine" (dict "workers" $c.engine.workers "decisionCacheSize" $c.engine.decisionCacheSize)
 }}
 {{- if eq .Values.tls.mode "bootstrap" }}
 {{- $_ := set $config "tls" (dict "bootstrap" (dict
