@@ -84,11 +84,11 @@ function startNull() {
 let requestCounter = 0;
 
 /**
- * One autocannon run against a server; `rate` limits requests/s (all connections together). Latency is
- * timed here per request, in µs (autocannon's own histogram keeps whole milliseconds). With `unique`,
+ * One autocannon run against a server, as fast as it answers. Latency is timed here per request
+ * (autocannon's own histogram keeps whole milliseconds). With `unique`,
  * the placeholder in each body becomes a fresh number, so no two requests are alike.
  */
-function load(server, route, bodies, { seconds, rate, unique }) {
+function load(server, route, bodies, { seconds, unique }) {
   const latencies = [];
   const status = { ok: 0, other: 0 };
   return new Promise((resolve, reject) => {
@@ -97,7 +97,6 @@ function load(server, route, bodies, { seconds, rate, unique }) {
         url: `https://127.0.0.1:${server.port}`,
         connections: CONNECTIONS,
         duration: seconds,
-        ...(rate ? { overallRate: rate } : {}),
         tlsOptions: { ca: server.ca, servername: 'localhost' },
         requests: bodies.map((body) => ({
           method: 'POST',

@@ -1,6 +1,7 @@
 // A policy set as one thread's Cedar instance holds it: split by scope into small preparsed sets, one per
 // group of requests that the same policies can apply to, made the first time such a request comes.
 // A request then costs what its own policies cost, however many unrelated policies the set holds.
+import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import { ENTITY_PARTS, inScope, uidKey, type EntityPart, type PolicyScope, type RequestScope } from './scope.js';
@@ -24,7 +25,6 @@ export interface EnginePolicySet {
 /** A preparsed Cedar set, or none when no policy can apply (nothing to evaluate), and what its policies read. */
 interface Bucket {
   setId?: string;
-  policies: number;
   reads: ReadonlySet<EntityPart> | 'all';
 }
 
@@ -32,7 +32,7 @@ interface Bucket {
 const MAX_REMEMBERED_SHAPES = 4096;
 
 class ScopeBuckets {
-  private readonly byShape = new Map<string, Bucket>();
+  private readonly byShape = new LRUCache<string, Bucket>({ max: MAX_REMEMBERED_SHAPES });
   private readonly byContent = new Map<string, Bucket>();
 
   constructor(
@@ -49,12 +49,7 @@ class ScopeBuckets {
   bucketFor(request: RequestScope): Bucket {
     const shape = `${request.action}\0${request.resourceType}\0${request.apiGroup}\0${request.kind}`;
     const known = this.byShape.get(shape);
-    if (known) {
-      // Re-inserted so the map's order is least recently used first.
-      this.byShape.delete(shape);
-      this.byShape.set(shape, known);
-      return known;
-    }
+    if (known) return known;
     const ids = Object.keys(this.texts).filter((id) => {
       const scope = this.scopes[id];
       return !scope || inScope(scope, request);
@@ -62,14 +57,10 @@ class ScopeBuckets {
     const content = ids.join('\0');
     let bucket = this.byContent.get(content);
     if (!bucket) {
-      bucket = ids.length === 0 ? { policies: 0, reads: new Set() } : this.preparse(ids, this.byContent.size);
+      bucket = ids.length === 0 ? { reads: new Set() } : this.preparse(ids, this.byContent.size);
       this.byContent.set(content, bucket);
     }
     this.byShape.set(shape, bucket);
-    if (this.byShape.size > MAX_REMEMBERED_SHAPES) {
-      const oldest = this.byShape.keys().next().value;
-      if (oldest !== undefined) this.byShape.delete(oldest);
-    }
     return bucket;
   }
 
@@ -87,20 +78,18 @@ class ScopeBuckets {
     const reads = new Set<EntityPart>();
     for (const id of ids) {
       const read = this.scopes[id]?.reads ?? 'all';
-      if (read === 'all') return { setId, policies: ids.length, reads: 'all' };
+      if (read === 'all') return { setId, reads: 'all' };
       for (const part of read) reads.add(part);
     }
-    return { setId, policies: ids.length, reads };
+    return { setId, reads };
   }
 }
 
 /** The request's shape: its action, the resource's entity type, kind and API group. */
 export function requestScopeOf(request: CedarRequest): RequestScope {
   // Canopy writes entity uids in the plain {type, id} form (translate/resource.ts).
-  const resource = request.entities.find((entity) => {
-    const uid = entity.uid as { type?: string; id?: string };
-    return uid.type === request.resource.type && uid.id === request.resource.id;
-  });
+  const wanted = keyOf(request.resource);
+  const resource = request.entities.find((entity) => keyOf(entity.uid) === wanted);
   const attrs = (resource?.attrs ?? {}) as Record<string, unknown>;
   return {
     action: uidKey(request.action),
@@ -110,11 +99,9 @@ export function requestScopeOf(request: CedarRequest): RequestScope {
   };
 }
 
-type Uid = { type?: string; id?: string };
-const keyOf = (uid: unknown): string => {
-  const { type, id } = (uid ?? {}) as Uid;
-  return `${type}::${JSON.stringify(id)}`;
-};
+type Uid = { type: string; id: string };
+/** scope.ts's key for a uid Canopy wrote in the plain {type, id} form. */
+const keyOf = (uid: unknown): string => uidKey(uid as Uid);
 
 /**
  * The request with only the entities its policies can read (scope.ts, readsOf): the principal and its
