@@ -418,6 +418,9 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
       logLevel: 'info',
       // As many evaluation workers as the CPU limit: Node alone would count the node's cores.
       engine: { workers: 2, decisionCacheSize: 10000 },
+      // Below webhooks.timeoutSeconds (5 s); the API server's ?timeout= shortens it further when lower.
+      deadlineMs: 4000,
+      limits: { maxInFlight: 512, perClientPerSecond: 0 },
       tls: {
         bootstrap: {
           enabled: true,

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { tokenMatches } from '../server/bearer.js';
 
 export interface StoreOptions {
   dir: string;
@@ -22,7 +23,7 @@ export async function createBundleStore(options: StoreOptions): Promise<FastifyI
   const app = options.tls ? (Fastify({ https: options.tls }) as unknown as FastifyInstance) : Fastify();
   const maxWait = options.maxWaitSeconds ?? 60;
   app.get<{ Params: { file: string }; Querystring: { wait?: string } }>('/:file', async (request, reply) => {
-    if (options.token && request.headers.authorization !== `Bearer ${options.token}`) {
+    if (options.token && !tokenMatches(request.headers.authorization, options.token)) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'a bearer token is required' });
     }
     const name = request.params.file;

@@ -4,6 +4,10 @@ import { availableParallelism } from 'node:os';
 import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
 import { isRecord } from '../translate/json.js';
 import { DEFAULT_DECISION_CACHE_SIZE } from '../pipeline/decision-cache.js';
+import { DEFAULT_DEADLINE_MS } from '../pipeline/deadline.js';
+
+/** Requests judged at once before new ones are turned away (429): about 0.2 s of work at full speed. */
+export const DEFAULT_MAX_IN_FLIGHT = 512;
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -41,15 +45,23 @@ export interface CanopyConfig {
   stateDir: string;
   logLevel: LogLevel;
   bodyLimit: number;
+  /** Every webhook request is answered within this many ms (pipeline/deadline.ts). */
+  deadlineMs: number;
   recordRequests?: string;
   tls: {
     certFile?: string;
     keyFile?: string;
+    /** Mutual TLS for the webhooks: callers must present a certificate this CA signed. */
+    clientCaFile?: string;
     dnsNames: string[];
     reloadIntervalSeconds: number;
     bootstrap: BootstrapTlsConfig;
   };
   shutdown: { delaySeconds: number; drainSeconds: number };
+  /** Protection from floods: requests judged at once, and per client address per second (0: no limit). */
+  limits: { maxInFlight: number; perClientPerSecond: number };
+  /** The bearer token GET /status requires; without it, /status answers callers on this host only. */
+  admin: { token?: string };
   /** How policies are evaluated: in worker threads (0: on the event loop), and how many answers are remembered. */
   engine: { workers: number; decisionCacheSize: number };
   bundle?: BundleConfig;
@@ -59,7 +71,7 @@ export interface CanopyConfig {
 type Json = Record<string, unknown>;
 
 const FLEET_KEYS = ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'];
-const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'recordRequests', 'tls', 'shutdown', 'engine', 'bundle', ...FLEET_KEYS];
+const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'deadlineMs', 'recordRequests', 'tls', 'shutdown', 'limits', 'admin', 'engine', 'bundle', ...FLEET_KEYS];
 
 /** The namespace a pod runs in, as Kubernetes mounts it with the service account. */
 export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -156,10 +168,12 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   root.only(ROOT_KEYS);
   const raw = value as Json;
 
-  const tls = Section.of(raw, 'tls', '', fail, ['certFile', 'keyFile', 'dnsNames', 'reloadIntervalSeconds', 'bootstrap']);
+  const tls = Section.of(raw, 'tls', '', fail, ['certFile', 'keyFile', 'clientCaFile', 'dnsNames', 'reloadIntervalSeconds', 'bootstrap']);
   const bootstrap = Section.of(isRecord(raw['tls']) ? raw['tls'] : {}, 'bootstrap', 'tls', fail, ['enabled', 'secretName', 'namespace', 'service', 'validatingWebhook', 'mutatingWebhook']);
   const shutdown = Section.of(raw, 'shutdown', '', fail, ['delaySeconds', 'drainSeconds']);
   const engine = Section.of(raw, 'engine', '', fail, ['workers', 'decisionCacheSize']);
+  const limits = Section.of(raw, 'limits', '', fail, ['maxInFlight', 'perClientPerSecond']);
+  const admin = Section.of(raw, 'admin', '', fail, ['token']);
   const bundle = Section.of(raw, 'bundle', '', fail, ['url', 'publicKeyFiles', 'publicKeys', 'token', 'caFile', 'intervalSeconds', 'longPollSeconds']);
 
   const names = {
@@ -181,6 +195,8 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
     stateDir: root.string('stateDir') ?? '.canopy',
     logLevel: root.oneOf('logLevel', 'info', LOG_LEVELS),
     bodyLimit: root.integer('bodyLimit', DEFAULT_BODY_LIMIT, 1024, 64 * 1024 * 1024),
+    // At most the API server's own ceiling for a webhook (30 s).
+    deadlineMs: root.integer('deadlineMs', DEFAULT_DEADLINE_MS, 50, 29_000),
     tls: {
       dnsNames: tls.strings('dnsNames'),
       reloadIntervalSeconds: tls.integer('reloadIntervalSeconds', 10, 0, 86_400),
@@ -190,6 +206,11 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
       delaySeconds: shutdown.integer('delaySeconds', 0, 0, 600),
       drainSeconds: shutdown.integer('drainSeconds', 25, 0, 3600),
     },
+    limits: {
+      maxInFlight: limits.integer('maxInFlight', DEFAULT_MAX_IN_FLIGHT, 1, 100_000),
+      perClientPerSecond: limits.integer('perClientPerSecond', 0, 0, 1_000_000),
+    },
+    admin: {},
     engine: {
       workers: engine.integer('workers', availableParallelism(), 0, 256),
       decisionCacheSize: engine.integer('decisionCacheSize', DEFAULT_DECISION_CACHE_SIZE, 0, 10_000_000),
@@ -201,6 +222,10 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   const certFile = tls.string('certFile');
   const keyFile = tls.string('keyFile');
   if (certFile) config.tls.certFile = certFile;
+  const clientCaFile = tls.string('clientCaFile');
+  if (clientCaFile) config.tls.clientCaFile = clientCaFile;
+  const adminToken = admin.string('token');
+  if (adminToken) config.admin.token = adminToken;
   if (keyFile) config.tls.keyFile = keyFile;
 
   const publicKeyFiles = bundle.strings('publicKeyFiles');

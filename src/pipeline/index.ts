@@ -12,3 +12,4 @@ export {
 export { decideMutation, NO_POLICY_SET, type MutationDecision } from './mutate.js';
 export { AUDIT_ANNOTATION, toAdmissionReview, toMutationReview } from './response.js';
 export { WARM_UP_REQUESTS } from './warm-up.js';
+export { deadlineFor, DEFAULT_DEADLINE_MS, parseGoDuration } from './deadline.js';

@@ -22,6 +22,7 @@ import { isZero, QuantityError, quotaFacts, tenantOf } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
 import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
+import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
 import { KeyedLock } from './keyed-lock.js';
 import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } from './mutate.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
@@ -87,6 +88,8 @@ export interface PipelineOptions {
   pool?: EvaluationPool;
   /** How many evaluations to remember (decision-cache.ts); 0 remembers none. Default 10,000. */
   decisionCacheSize?: number;
+  /** The webhooks answer within this many ms, denying what is not judged by then (deadline.ts). Default 4000. */
+  deadlineMs?: number;
 }
 
 /** A decision, or the Cedar request whose evaluation decides it and how to finish once it is known. */
@@ -211,13 +214,15 @@ export class AdmissionPipeline {
     return plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, 'validating'));
   }
 
-  /** As judge, with the evaluation in the pool when there is one. */
-  private async judgeAsync(request: AdmissionRequest, facts: RequestFacts): Promise<Decision> {
+  /** As judge, with the evaluation in the pool when there is one; late work neither evaluates nor reserves. */
+  private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<Decision> {
     const run = async (): Promise<Decision> => {
       let plan = planDecision(this.active, request, facts);
       for (;;) {
-        if ('decision' in plan) return plan.decision;
+        if ('decision' in plan || deadline.expired) return 'decision' in plan ? plan.decision : failedDecision(deadline.message(deadline.stage), plan.set.revision);
+        deadline.stage = 'waiting for an evaluation worker';
         const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'validating');
+        if (deadline.expired) return failedDecision(deadline.message(deadline.stage), plan.set.revision);
         if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
         // The set this request was planned with was replaced twice while it waited: judge it with the
         // active one, which every worker holds.
@@ -227,7 +232,9 @@ export class AdmissionPipeline {
     // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const budgets = this.active?.quota.budgets;
-    return tenant && budgets && Object.hasOwn(budgets, tenant) ? this.quotaLocks.run(tenant, run) : run();
+    if (!tenant || !budgets || !Object.hasOwn(budgets, tenant)) return run();
+    deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
+    return this.quotaLocks.run(tenant, run);
   }
 
   private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
@@ -252,25 +259,56 @@ export class AdmissionPipeline {
     return evaluation;
   }
 
-  /** The validating webhook: gathers the request's facts, then judges it. Throws AdmissionReviewError. */
-  async handleValidate(body: unknown): Promise<AdmissionResult> {
+  /**
+   * The validating webhook: gathers the request's facts, then judges it, within the deadline (the
+   * configured one, or less when the API server's `?timeout=` is shorter). Throws AdmissionReviewError.
+   */
+  async handleValidate(body: unknown, apiServerTimeout?: string): Promise<AdmissionResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    const facts = (await this.options.facts?.(request, this.active)) ?? {};
-    return this.reviewed(request, await this.judgeAsync(request, facts), started);
+    const deadline = this.deadline(apiServerTimeout);
+    const judged = async (): Promise<Decision> => {
+      const facts = await this.gatherFacts(request, deadline);
+      return 'failure' in facts ? failedDecision(facts.failure, this.active?.revision ?? 'none') : this.judgeAsync(request, facts, deadline);
+    };
+    const decision = await deadline.race(judged(), (stage) => failedDecision(deadline.message(stage), this.active?.revision ?? 'none'));
+    return this.reviewed(request, decision, started);
   }
 
-  /** The mutating webhook: gathers the request's facts, then mutates. Throws AdmissionReviewError. */
-  async handleMutate(body: unknown): Promise<MutationResult> {
+  /** The mutating webhook: gathers the request's facts, then mutates, within the deadline. Throws AdmissionReviewError. */
+  async handleMutate(body: unknown, apiServerTimeout?: string): Promise<MutationResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    const facts = (await this.options.facts?.(request, this.active)) ?? {};
-    let plan = this.planMutation(request, facts);
-    for (;;) {
-      if ('decision' in plan) return this.mutated(request, plan.decision, started);
-      const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'mutations');
-      if (evaluation !== UNKNOWN_REVISION) return this.mutated(request, plan.finish(evaluation), started);
-      plan = this.planMutation(request, facts);
+    const deadline = this.deadline(apiServerTimeout);
+    const late = (stage: string) => failedMutation(deadline.message(stage), this.active?.revision ?? 'none', request);
+    const mutated = async (): Promise<MutationDecision> => {
+      const facts = await this.gatherFacts(request, deadline);
+      if ('failure' in facts) return failedMutation(facts.failure, this.active?.revision ?? 'none', request);
+      let plan = this.planMutation(request, facts);
+      for (;;) {
+        if ('decision' in plan) return plan.decision;
+        deadline.stage = 'waiting for an evaluation worker';
+        const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'mutations');
+        if (deadline.expired) return late(deadline.stage);
+        if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
+        plan = this.planMutation(request, facts);
+      }
+    };
+    return this.mutated(request, await deadline.race(mutated(), late), started);
+  }
+
+  /** `apiServerTimeout` is the `?timeout=` the API server called with (`5s`), when it did. */
+  private deadline(apiServerTimeout: string | undefined): Deadline {
+    return new Deadline(deadlineFor(this.options.deadlineMs ?? DEFAULT_DEADLINE_MS, apiServerTimeout));
+  }
+
+  /** The request's facts; a gatherer that throws denies the request rather than failing the HTTP call. */
+  private async gatherFacts(request: AdmissionRequest, deadline: Deadline): Promise<RequestFacts | { failure: string }> {
+    deadline.stage = 'gathering facts: namespace labels, workspace, registries';
+    try {
+      return (await this.options.facts?.(request, this.active)) ?? {};
+    } catch (error) {
+      return { failure: `the request's facts could not be gathered: ${(error as Error).message}` };
     }
   }
 

@@ -9,15 +9,21 @@ import { DEFAULT_BODY_LIMIT } from '../config/index.js';
 import type { CanopyMetrics } from '../metrics/index.js';
 import type { KeyPairPem } from '../tls/index.js';
 import type { Drain } from './drain.js';
+import { installGuards, type GuardOptions } from './guards.js';
 import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { mutateRoute } from './routes/mutate.js';
 import { validateRoute } from './routes/validate.js';
 
 export { Drain, type DrainOutcome } from './drain.js';
+export { tokenMatches } from './bearer.js';
+export { type GuardOptions } from './guards.js';
 
 /** TLS settings besides the certificate; a reloaded certificate gets them too. */
 const TLS_OPTIONS = { minVersion: 'TLSv1.2' } as const;
+
+/** The client CA of each server with mutual TLS, which a reloaded serving certificate must keep. */
+const clientCas = new WeakMap<WebhookApp, string>();
 
 export interface ServerOptions {
   pipeline: AdmissionPipeline;
@@ -34,19 +40,26 @@ export interface ServerOptions {
   metrics?: CanopyMetrics;
   /** Graceful shutdown: while it drains, /readyz is 503 and responses close their connections. */
   drain?: Drain;
+  /** Mutual TLS, flood limits and the /status token (guards.ts). */
+  guards?: GuardOptions;
 }
 
 /** Puts a new serving certificate into service: new handshakes get it, open connections keep theirs. */
 export function useServingCertificate(app: WebhookApp, pair: KeyPairPem): void {
-  app.server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key });
+  const ca = clientCas.get(app);
+  app.server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key, ...(ca ? { ca } : {}) });
 }
 
 export type { WebhookApp } from './app.js';
 
 export async function createServer(options: ServerOptions): Promise<WebhookApp> {
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const clientCa = options.guards?.clientCa;
+  // With a client CA, every handshake asks for a certificate but none is required there: the webhooks
+  // check it per request (guards.ts), so that kubelet probes of /healthz, which present none, still work.
+  const mutualTls = clientCa ? { ca: clientCa, requestCert: true, rejectUnauthorized: false } : {};
   const app = Fastify({
-    https: { ...TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key },
+    https: { ...TLS_OPTIONS, cert: options.tls.cert, key: options.tls.key, ...mutualTls },
     bodyLimit,
     // pino's Logger is what fastify logs through; its type is wider than fastify's logger interface.
     loggerInstance: options.logger as FastifyBaseLogger,
@@ -58,8 +71,10 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
     // API server refuse a user's write (failurePolicy: Fail) that another replica would have admitted.
     return503OnClosing: false,
   });
+  if (clientCa) clientCas.set(app, clientCa);
   registerErrorHandling(app, bodyLimit);
   acceptJsonWithAnyContentType(app);
+  await installGuards(app, options.guards ?? {});
   options.drain?.install(app);
   validateRoute(app, options.pipeline, options.recorder, options.metrics);
   mutateRoute(app, options.pipeline, options.recorder, options.metrics);

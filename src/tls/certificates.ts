@@ -77,6 +77,28 @@ export function issueServingCertificate(ca: KeyPairPem, options: ServingCertific
   return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(key) };
 }
 
+/**
+ * A client certificate (extKeyUsage clientAuth) for a caller of the webhooks under mutual TLS: the API
+ * server presents it through its admission kubeconfig.
+ */
+export function issueClientCertificate(ca: KeyPairPem, commonName: string, days = 365): KeyPairPem {
+  const caCert = forge.pki.certificateFromPem(ca.cert);
+  const caKey = forge.pki.privateKeyFromPem(ca.key);
+  const key = newRsaKey();
+  const cert = newCertificate(forge.pki.setRsaPublicKey(key.n, key.e), days);
+  cert.setSubject([{ name: 'commonName', value: commonName }]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+    { name: 'subjectKeyIdentifier' },
+    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(caKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: forge.pki.privateKeyToPem(key) };
+}
+
 /** The webhook configuration's caBundle: the CA certificate PEM, base64-encoded. */
 export function caBundleOf(caCertPem: string): string {
   return Buffer.from(caCertPem, 'utf8').toString('base64');

@@ -3,6 +3,7 @@
 export {
   caBundleOf,
   createCertificateAuthority,
+  issueClientCertificate,
   issueServingCertificate,
   type KeyPairPem,
   type ServingCertificateOptions,

@@ -132,6 +132,8 @@ and on first install). certManager mode: nothing, cert-manager injects it.
   "imageLookupTimeoutMs" $c.imageLookupTimeoutMs
   "shutdown" (dict "delaySeconds" .Values.shutdown.delaySeconds "drainSeconds" .Values.shutdown.drainSeconds)
   "engine" (dict "workers" $c.engine.workers "decisionCacheSize" $c.engine.decisionCacheSize)
+  "deadlineMs" $c.deadlineMs
+  "limits" (dict "maxInFlight" $c.limits.maxInFlight "perClientPerSecond" $c.limits.perClientPerSecond)
 }}
 {{- if eq .Values.tls.mode "bootstrap" }}
 {{- $_ := set $config "tls" (dict "bootstrap" (dict

@@ -4,6 +4,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, pushBundle, readPublicKeys, signBundle, verifyBundle } from '../../bundle/index.js';
 import { EXIT, say } from '../output.js';
 
+/** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./.test(host);
+}
+
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 /**
@@ -97,18 +102,25 @@ export function registerBundle(program: Command): void {
       return n;
     }, 8080)
     .option('--host <address>', 'address to listen on', '0.0.0.0')
-    .option('--token <token>', 'require this bearer token (or set CANOPY_BUNDLE_TOKEN)')
+    .option('--token <token>', 'require this bearer token (or set CANOPY_BUNDLE_TOKEN); required unless --host is a loopback address')
+    .option('--allow-anonymous', 'serve without a token on a non-loopback address (behind a proxy that authenticates)', false)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate')
     .option('--tls-key <file>', 'the key of --tls-cert')
-    .action(async (dir: string, options: { port: number; host: string; token?: string; tlsCert?: string; tlsKey?: string }) => {
-      const token = options.token ?? process.env['CANOPY_BUNDLE_TOKEN'];
-      const tls = options.tlsCert && options.tlsKey ? { cert: await readFile(options.tlsCert, 'utf8'), key: await readFile(options.tlsKey, 'utf8') } : undefined;
-      const store = await createBundleStore({ dir, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
-      const address = await store.listen({ port: options.port, host: options.host });
-      say(`serving bundles from ${dir} at ${address}/<file>${token ? ' (bearer token required)' : ''}`);
-      process.once('SIGTERM', () => void store.close().then(() => process.exit(0)));
-      process.once('SIGINT', () => void store.close().then(() => process.exit(0)));
-    });
+    .action((dir: string, options: { port: number; host: string; token?: string; allowAnonymous: boolean; tlsCert?: string; tlsKey?: string }) =>
+      guarded('serve', async () => {
+        const token = options.token ?? process.env['CANOPY_BUNDLE_TOKEN'];
+        // Bundles carry the policies and their data (budgets, registries, keys' ids): not for anyone who can reach the port.
+        if (!token && !options.allowAnonymous && !isLoopbackHost(options.host)) {
+          throw new Error(`refusing to serve bundles on ${options.host} without a bearer token: give --token (or CANOPY_BUNDLE_TOKEN), listen on --host 127.0.0.1, or say --allow-anonymous`);
+        }
+        const tls = options.tlsCert && options.tlsKey ? { cert: await readFile(options.tlsCert, 'utf8'), key: await readFile(options.tlsKey, 'utf8') } : undefined;
+        const store = await createBundleStore({ dir, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
+        const address = await store.listen({ port: options.port, host: options.host });
+        say(`serving bundles from ${dir} at ${address}/<file>${token ? ' (bearer token required)' : ' (no token: anyone who reaches it may read the bundles)'}`);
+        process.once('SIGTERM', () => void store.close().then(() => process.exit(0)));
+        process.once('SIGINT', () => void store.close().then(() => process.exit(0)));
+      }),
+    );
 
   bundle
     .command('push')

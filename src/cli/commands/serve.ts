@@ -1,4 +1,5 @@
 // `canopy serve`: the validating and mutating webhooks over HTTPS.
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
@@ -49,6 +50,23 @@ async function servingTls(config: CanopyConfig, logger: Logger): Promise<Serving
   const files = await ensureCertificates(path.join(config.stateDir, 'tls'), hosts);
   const made = { none: 'reused', serving: 'serving certificate renewed', 'ca-and-serving': 'generated' }[files.created];
   return { pair: files.serving, note: `CA certificate ${files.caCertPath} (${made})` };
+}
+
+/** The client CA for mutual TLS: at least one certificate, or the start is refused. */
+async function readClientCa(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, `tls.clientCaFile cannot be read: ${(error as Error).message}`);
+  }
+  try {
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    new X509Certificate(text);
+  } catch (error) {
+    throw new ConfigError(file, `tls.clientCaFile is not a PEM CA certificate: ${(error as Error).message}`);
+  }
+  return text;
 }
 
 function urlHost(host: string): string {
@@ -160,6 +178,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
     decisionLog: logger,
     ...(pool ? { pool } : {}),
     decisionCacheSize: config.engine.decisionCacheSize,
+    deadlineMs: config.deadlineMs,
     facts: async (request, set) => {
       const facts = await fleet.factsFor(request);
       return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
@@ -170,6 +189,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
   const watcher = source.watcher;
   const tls = await servingTls(config, logger);
   const recorder = config.recordRequests ? RequestRecorder.open(config.recordRequests, logger) : undefined;
+  const clientCa = config.tls.clientCaFile ? await readClientCa(config.tls.clientCaFile) : undefined;
   const drain = new Drain();
   let reloader: CertificateReloader | undefined;
   const app = await createServer({
@@ -177,6 +197,12 @@ export async function serve(config: CanopyConfig): Promise<void> {
     tls: tls.pair,
     logger,
     bodyLimit: config.bodyLimit,
+    guards: {
+      ...(clientCa ? { clientCa } : {}),
+      maxInFlight: config.limits.maxInFlight,
+      perClientPerSecond: config.limits.perClientPerSecond,
+      ...(config.admin.token ? { adminToken: config.admin.token } : {}),
+    },
     readiness: () => fleet.notReadyReason,
     metrics,
     drain,
@@ -215,6 +241,9 @@ export async function serve(config: CanopyConfig): Promise<void> {
       `${config.engine.decisionCacheSize > 0 ? `remembering up to ${config.engine.decisionCacheSize} evaluations` : 'decision cache off'}`,
     `listening on https://${config.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics, GET /status`,
     tls.note,
+    `answering within ${config.deadlineMs} ms (a denial past it); at most ${config.limits.maxInFlight} webhook requests at once` +
+      `${config.limits.perClientPerSecond > 0 ? `, ${config.limits.perClientPerSecond}/s per client address` : ''}` +
+      `${clientCa ? `; webhook callers must present a certificate signed by ${config.tls.clientCaFile}` : ''}`,
   ];
   if (recorder) lines.push(`recording requests (Secret payloads redacted) to ${recorder.file}`);
   if (!tls.reload) {
