@@ -16,6 +16,20 @@ export interface BundleSource {
   fetch(etag: string | undefined): Promise<FetchResult>;
 }
 
+/**
+ * The store answered, but not with anything that can be a bundle (over the size cap): the check is a
+ * refusal, with this reason, not an unreachable store.
+ */
+export class StoreAnswerRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreAnswerRefused';
+  }
+}
+
+/** A store that did not answer, or not in full, within the deadline. */
+class StoreTimeout extends Error {}
+
 export class HttpBundleSource implements BundleSource {
   constructor(
     private readonly url: string,
@@ -36,25 +50,49 @@ export class HttpBundleSource implements BundleSource {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const timeout = (this.options.timeoutMs ?? 10_000) + (etag ? wait * 1000 : 0);
     const headers: Record<string, string> = { ...(etag ? { 'If-None-Match': etag } : {}), ...(this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {}) };
-    return new Promise((resolve, reject) => {
-      const req = send(url, { headers, timeout, ...(this.options.ca ? { ca: this.options.ca } : {}) }, (res) => {
+    return new Promise<FetchResult>((resolve, reject) => {
+      // One deadline for the whole exchange, body included: a socket timeout alone is only reset by
+      // every byte, so a store that trickles its answer would hold the check for ever.
+      let answered = false;
+      let size = 0;
+      let expected = '';
+      const deadline = setTimeout(() => {
+        const what = answered ? `did not send the whole bundle within ${timeout} ms (${size}${expected ? ` of ${expected}` : ''} bytes)` : `did not answer within ${timeout} ms`;
+        req.destroy(new StoreTimeout(`the store ${what}`));
+      }, timeout);
+      const settle = (outcome: () => void) => {
+        clearTimeout(deadline);
+        outcome();
+      };
+      const fail = (error: Error) =>
+        settle(() => {
+          if (error instanceof StoreAnswerRefused || error instanceof StoreTimeout) reject(error);
+          else reject(new Error(answered ? `the store broke off its answer: ${error.message}` : `the store cannot be reached: ${error.message}`));
+        });
+      const req = send(url, { headers, ...(this.options.ca ? { ca: this.options.ca } : {}) }, (res) => {
+        answered = true;
+        expected = /^\d+$/.test(res.headers['content-length'] ?? '') ? String(res.headers['content-length']) : '';
+        if (res.statusCode === 200 && Number(expected) > LIMITS.totalBytes) {
+          req.destroy(new StoreAnswerRefused(`the store answered with ${expected} bytes, over the limit of ${LIMITS.totalBytes}: not a bundle`));
+          return;
+        }
         const chunks: Buffer[] = [];
-        let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > LIMITS.totalBytes) req.destroy(new Error(`the store sent more than ${LIMITS.totalBytes} bytes`));
+          if (size > LIMITS.totalBytes) req.destroy(new StoreAnswerRefused(`the store sent more than ${LIMITS.totalBytes} bytes: not a bundle`));
           else chunks.push(chunk);
         });
-        res.on('error', reject);
-        res.on('end', () => {
-          if (res.statusCode === 304) return resolve({ changed: false });
-          if (res.statusCode !== 200) return reject(new Error(`the store answered ${res.statusCode}`));
-          const next = res.headers.etag ?? '';
-          resolve({ changed: true, etag: next, bytes: Buffer.concat(chunks) });
-        });
+        res.on('error', fail);
+        res.on('end', () =>
+          settle(() => {
+            if (res.statusCode === 304) return resolve({ changed: false });
+            if (res.statusCode !== 200) return reject(new Error(`the store answered ${res.statusCode}`));
+            const next = res.headers.etag ?? '';
+            resolve({ changed: true, etag: next, bytes: Buffer.concat(chunks) });
+          }),
+        );
       });
-      req.on('timeout', () => req.destroy(new Error(`the store did not answer within ${timeout} ms`)));
-      req.on('error', (error) => reject(new Error(`the store cannot be reached: ${error.message}`)));
+      req.on('error', fail);
       req.end();
     });
   }
@@ -77,7 +115,8 @@ export class OciBundleSource implements BundleSource {
     timeoutMs = 10_000,
   ) {
     this.target = parseOciUrl(url);
-    this.client = new OciClient(access, timeoutMs);
+    // A bundle's blob may be as large as a bundle may be (archive.ts); image manifests stay at the client's default.
+    this.client = new OciClient(access, timeoutMs, LIMITS.totalBytes);
   }
 
   get description(): string {

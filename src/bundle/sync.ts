@@ -9,7 +9,7 @@ import type { Logger } from '../decision-log/index.js';
 import { checkPolicySet, policySourceFromFiles } from '../engine/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
 import { verifyBundle } from './format.js';
-import type { BundleSource } from './sources.js';
+import { StoreAnswerRefused, type BundleSource } from './sources.js';
 
 export interface CheckResult {
   at: string;
@@ -35,6 +35,8 @@ export interface BundleSyncOptions {
 
 export class BundleSync {
   private etag: string | undefined;
+  /** The reason the store's current bundle (by its ETag) was refused: a 304 for it is still a refusal. */
+  private refusal: { etag: string; message: string } | undefined;
   private statusValue: BundleStatus;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
@@ -106,20 +108,27 @@ export class BundleSync {
       fetched = await this.source.fetch(this.etag);
     } catch (error) {
       this.failures += 1;
-      this.record('unreachable', (error as Error).message);
+      // An answer that cannot be a bundle (over the size cap) is refused; polls still back off, since
+      // every attempt costs the store and the webhook a download.
+      this.record(error instanceof StoreAnswerRefused ? 'refused' : 'unreachable', (error as Error).message);
       return;
     }
     this.failures = 0;
     if (!fetched.changed) {
-      this.record('unchanged');
+      // Still the bundle that was refused: /status keeps saying so, and why, rather than "unchanged".
+      if (this.refusal && this.refusal.etag === this.etag) this.record('refused', this.refusal.message);
+      else this.record('unchanged');
       return;
     }
     this.etag = fetched.etag;
+    this.refusal = undefined;
     try {
       const activated = await this.activate(fetched.bytes, 'store');
       this.record(activated ? 'activated' : 'unchanged', activated ? `revision ${this.statusValue.active?.revision}` : undefined);
     } catch (error) {
-      this.record('refused', (error as Error).message);
+      const message = (error as Error).message;
+      if (fetched.etag) this.refusal = { etag: fetched.etag, message };
+      this.record('refused', message);
     }
   }
 

@@ -61,8 +61,14 @@ export interface FleetStatus {
   caches: Record<string, { synced: boolean; objects: number; lastError?: string }>;
 }
 
+/** How soon, and at most how often, identity sources that could not be read are tried again. */
+const IDENTITY_RETRY_MS = 1000;
+const MAX_IDENTITY_RETRY_MS = 30_000;
+
 export class FleetContext {
   private identity: DiscoveredIdentity;
+  private identityRetry: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly namespaces?: Reflector<Labels>;
   private readonly storageClasses?: Reflector<StorageClassInfo>;
   private readonly nodes?: Reflector<Labels>;
@@ -95,14 +101,35 @@ export class FleetContext {
     return this.identity.identity;
   }
 
-  /** Reads the cluster's identity sources and starts the informers. */
+  /**
+   * Reads the cluster's identity sources and starts the informers. Sources that could not be read (the
+   * API server not up yet) are read again with backoff until they are: policies must not go on judging
+   * with a config-only identity for the life of the process.
+   */
   async start(): Promise<void> {
-    if (!this.client) return;
-    this.identity = await discoverIdentity(this.config, this.client, this.logger);
+    const client = this.client;
+    if (!client) return;
+    this.identity = await discoverIdentity(this.config, client, this.logger);
     for (const reflector of this.reflectors()) reflector.start();
+    let backoffMs = IDENTITY_RETRY_MS;
+    const retry = () => {
+      if (this.identity.problems.length === 0 || this.stopped) return;
+      this.identityRetry = setTimeout(async () => {
+        const again = await discoverIdentity(this.config, client, this.logger);
+        if (this.stopped) return;
+        this.identity = again;
+        if (again.problems.length === 0) this.logger.info({ identity: again.identity }, 'cluster identity read from its sources');
+        backoffMs = Math.min(backoffMs * 2, MAX_IDENTITY_RETRY_MS);
+        retry();
+      }, backoffMs);
+      this.identityRetry.unref();
+    };
+    retry();
   }
 
   stop(): void {
+    this.stopped = true;
+    clearTimeout(this.identityRetry);
     for (const reflector of this.reflectors()) reflector.stop();
   }
 

@@ -55,7 +55,10 @@ export class OciClient {
 
   constructor(
     registries: RegistryAccess[] = [],
+    /** For one whole exchange, headers and body: a registry trickling bytes must not hold a caller. */
     private readonly timeoutMs = 5000,
+    /** The largest answer read: manifests are kilobytes; a bundle source raises it to the bundle's own limit. */
+    private readonly maxBodyBytes = MAX_BODY,
   ) {
     for (const registry of registries) this.access.set(registry.host, registry);
   }
@@ -69,16 +72,26 @@ export class OciClient {
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = send(target, { method, headers, timeout: this.timeoutMs }, (res) => {
+      // The socket's idle timeout alone would let a registry that sends a byte now and then hold the
+      // request for ever; this deadline covers the whole exchange.
+      let received: number | undefined;
+      const deadline = setTimeout(() => {
+        const what = received === undefined ? 'no answer' : `the answer was not complete (${received} bytes)`;
+        req.destroy(new OciError(registry, `${method} ${target.pathname}: ${what} within ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      const req = send(target, { method, headers }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
+        received = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_BODY) req.destroy(new OciError(registry, `${method} ${target.pathname}: the answer is larger than ${MAX_BODY} bytes`));
+          received = size;
+          if (size > this.maxBodyBytes) req.destroy(new OciError(registry, `${method} ${target.pathname}: the answer is larger than ${this.maxBodyBytes} bytes`));
           else chunks.push(chunk);
         });
         res.on('error', reject);
         res.on('end', () => {
+          clearTimeout(deadline);
           const status = res.statusCode ?? 0;
           const location = res.headers.location;
           if (status >= 300 && status < 400 && location) {
@@ -99,8 +112,10 @@ export class OciClient {
           resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
         });
       });
-      req.on('timeout', () => req.destroy(new OciError(registry, `${method} ${target.pathname}: no answer within ${this.timeoutMs} ms`)));
-      req.on('error', (error) => reject(error instanceof OciError ? error : new OciError(registry, `${method} ${target.pathname}: ${error.message}`)));
+      req.on('error', (error) => {
+        clearTimeout(deadline);
+        reject(error instanceof OciError ? error : new OciError(registry, `${method} ${target.pathname}: ${error.message}`));
+      });
       if (body) req.write(body);
       req.end();
     });
