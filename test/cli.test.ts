@@ -141,13 +141,13 @@ describe('canopy --help', () => {
     [[], ['serve', 'eval', 'validate', 'fmt', 'test', 'impact', 'bundle', 'audit', 'certs']],
     [['audit'], ['--context', '--all-contexts', '--manifests', '--kinds', '--format', '--fail-on', '--apply-reports', '--decisions']],
     [['bundle'], ['build', 'sign', 'verify', 'inspect', 'serve', 'push']],
-    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub', '--bootstrap-tls', '--drain-timeout', 'CANOPY_TLS_BOOTSTRAP_SECRET_NAME', 'A flag overrides the environment']],
+    [['serve'], ['mutating', '--port', '--host', '--policies', '--tls-cert', '--tls-key', '--state-dir', '--record-requests', '--bundle', '--bundle-pub', '--bootstrap-tls', '--drain-timeout', '--deadline', '--tls-client-ca', '--max-in-flight', '--admin-token', 'CANOPY_TLS_BOOTSTRAP_SECRET_NAME', 'A flag overrides the environment']],
     [['fmt'], ['--check', "Cedar's formatter"]],
     [['test'], ['--junit', '--coverage', '*.test.yaml']],
     [['impact'], ['--from', '--to', '--requests', '--policies-path', '--format', 'git revision']],
     [['eval'], ['--policies', '--json', '--mutate', 'exit 0 all allowed']],
     [['validate'], ['strict mode', 'exit 0 valid']],
-    [['certs'], ['--out', '--dns', 'caBundle']],
+    [['certs'], ['--out', '--dns', '--client', 'caBundle']],
   ])('canopy %j --help explains itself', async (command, words) => {
     const result = await runCanopy([...command, '--help']);
     expect(result.code).toBe(0);

@@ -14,6 +14,7 @@ import { AdmissionPipeline, deadlineFor, parseGoDuration } from '../src/pipeline
 import { createServer, useServingCertificate, type WebhookApp } from '../src/server/index.js';
 import { createCertificateAuthority, issueClientCertificate, issueServingCertificate } from '../src/tls/index.js';
 import { runCanopy } from './helpers/cli.js';
+import { killServers, startServe } from './helpers/serve.js';
 import { REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
 import { logSink } from './helpers/log-sink.js';
 import { startServer, type TestServer } from './helpers/https.js';
@@ -188,6 +189,31 @@ describe('mutual TLS for the webhooks', () => {
     // A rotated serving certificate (cert-manager, bootstrap renewal) must not drop the client CA.
     useServingCertificate(webhook, issueServingCertificate(serverCa, { hosts: ['localhost', '127.0.0.1'], commonName: 'rotated' }));
     await check();
+  });
+
+  it('canopy certs --client writes a certificate that canopy serve --tls-client-ca accepts, and serve refuses callers without one', async () => {
+    const dir = tempDir();
+    const made = await runCanopy(['certs', '--out', dir, '--dns', 'localhost', '--client', 'kube-apiserver']);
+    expect(made.code).toBe(0);
+    expect(made.stderr).toContain('client.crt and client.key for kube-apiserver');
+    const file = (name: string) => readFileSync(path.join(dir, name), 'utf8');
+    const serve = await startServe(['--policies', STARTER_POLICIES, '--state-dir', tempDir(), '--tls-cert', path.join(dir, 'tls.crt'), '--tls-key', path.join(dir, 'tls.key'), '--tls-client-ca', path.join(dir, 'ca.crt'), '--workers', '0']);
+    try {
+      expect(serve.stderr()).toContain(`webhook callers must present a certificate signed by ${path.join(dir, 'ca.crt')}`);
+      const post = (client?: { cert: string; key: string }) =>
+        new Promise<number>((resolve, reject) => {
+          const req = httpsRequest({ host: '127.0.0.1', port: serve.port, method: 'POST', path: '/validate', ca: file('ca.crt'), servername: 'localhost', agent: false, headers: { 'content-type': 'application/json' }, ...(client ?? {}) }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end(PRIVILEGED);
+        });
+      expect(await post({ cert: file('client.crt'), key: file('client.key') })).toBe(200);
+      expect(await post()).toBe(401);
+    } finally {
+      killServers();
+    }
   });
 
   it('refuses to start with a client CA file that is not a certificate', async () => {

@@ -1,10 +1,13 @@
 // `canopy certs --out DIR --dns NAME...`: a CA and a serving certificate for a webhook, and its caBundle.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { caBundleOf, defaultServingHosts, ensureCertificates } from '../../tls/index.js';
+import { caBundleOf, defaultServingHosts, ensureCertificates, issueClientCertificate } from '../../tls/index.js';
 
 interface CertsOptions {
   out: string;
   dns?: string[];
+  client?: string;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -23,6 +26,11 @@ export function registerCerts(program: Command): void {
         'and the names of the Service canopy in canopy-system',
       collect,
     )
+    .option(
+      '--client <name>',
+      "also write a client certificate with this common name (client.crt, client.key) signed by the same CA, for the API server's " +
+        'admission kubeconfig when canopy serve runs with --tls-client-ca DIR/ca.crt',
+    )
     .action(async (options: CertsOptions) => {
       const hosts = options.dns && options.dns.length > 0 ? options.dns : defaultServingHosts();
       const files = await ensureCertificates(options.out, hosts, { renewServing: true });
@@ -30,6 +38,12 @@ export function registerCerts(program: Command): void {
         `canopy: wrote ${options.out}/tls.crt and tls.key for ${hosts.join(', ')}; ` +
           `CA ${files.created === 'ca-and-serving' ? 'created' : 'kept'} at ${files.caCertPath}\n`,
       );
+      if (options.client) {
+        const client = issueClientCertificate(files.ca, options.client);
+        await writeFile(path.join(options.out, 'client.crt'), client.cert);
+        await writeFile(path.join(options.out, 'client.key'), client.key, { mode: 0o600 });
+        process.stderr.write(`canopy: wrote ${options.out}/client.crt and client.key for ${options.client}\n`);
+      }
       process.stdout.write(`${caBundleOf(files.ca.cert)}\n`);
     });
 }
