@@ -306,6 +306,7 @@ const total = Math.floor(RATE * MINUTES * 60);
 log(`${RATE} req/s for ${MINUTES} min (${total} requests); a bundle every ${RELOAD_MS / 1000} s; the registry changes every ${FLAP_MS / 1000} s`);
 let sent = 0;
 let inFlight = 0;
+let minutesLogged = 0;
 await new Promise((resolve) => {
   const tick = setInterval(() => {
     const due = Math.min(total, Math.floor(((Date.now() - startedAt) * RATE) / 1000) + 1);
@@ -322,7 +323,10 @@ await new Promise((resolve) => {
             })();
       void request.finally(() => (inFlight -= 1));
     }
-    if (n60(sent)) log(`${sent} sent, ${counts.wrong} wrong, ${counts.failed} failed, rss ${rss.at(-1)?.mib ?? '?'} MiB, revisions seen ${revisions.size}`);
+    if (Math.floor(sent / (RATE * 60)) > minutesLogged) {
+      minutesLogged = Math.floor(sent / (RATE * 60));
+      log(`${sent} sent, ${counts.wrong} wrong, ${counts.failed} failed, rss ${rss.at(-1)?.mib ?? '?'} MiB, revisions seen ${revisions.size}`);
+    }
     if (sent >= total || serveExit) {
       clearInterval(tick);
       const wait = setInterval(() => {
@@ -334,9 +338,6 @@ await new Promise((resolve) => {
     }
   }, 2);
 });
-function n60(count) {
-  return count > 0 && count % (RATE * 60) === 0;
-}
 
 stopping = true;
 clearInterval(sampler);
