@@ -2,23 +2,14 @@
 // a temporary folder and no auth: a real OCI registry for the supply-chain tests.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from './faulty-net.js';
 
 export const REGISTRY_BINARY = '/usr/bin/docker-registry';
 
 export function registryAvailable(): boolean {
   return spawnSync(REGISTRY_BINARY, ['--version'], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 export interface TestRegistry {
