@@ -37,7 +37,7 @@ export const SETTINGS: readonly Setting[] = [
   s('logLevel', '--log-level', 'string', 'pino log level: fatal, error, warn, info, debug, trace, silent (default info)'),
   s('bodyLimit', '--body-limit', 'integer', 'largest request body accepted, in bytes (default 6 MiB)'),
   s('deadlineMs', '--deadline', 'integer', "answer every request within this many ms, denying what is not judged by then; shortened to 80% of the API server's ?timeout= (default 4000)"),
-  s('recordRequests', '--record-requests', 'string', 'append every judged AdmissionReview to DIR/requests-*.jsonl (Secret payloads redacted)'),
+  s('recordRequests', '--record-requests', 'string', 'append every judged AdmissionReview to DIR/requests-*.jsonl (Secret payloads and environment values redacted)'),
   s('tls.certFile', '--tls-cert', 'string', 'serving certificate (PEM); without it Canopy makes its own CA and certificate'),
   s('tls.keyFile', '--tls-key', 'string', 'private key of the serving certificate (PEM)'),
   s('tls.dnsNames', '--dns', 'list', 'an extra DNS name or IP for a generated certificate (repeatable)'),

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { AdmissionReviewError } from '../../admission/index.js';
 import { loadPolicyDirectory } from '../../engine/index.js';
 import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
+import { redactObject } from '../../recording/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 export interface EvalOptions {
@@ -64,7 +65,8 @@ async function judgeFile<T>(file: string, judge: (body: unknown) => T): Promise<
 function printMutation(file: string, { mutation, validation }: AdmissionOutcome, json: boolean): void {
   const { decision } = mutation;
   if (json) {
-    const line = { file, mutation: mutation.review, object: decision.mutated, ...(validation ? { validation: validation.review } : {}) };
+    // The mutated object is shown as a recorded one is: no Secret data, no environment values.
+    const line = { file, mutation: mutation.review, object: redactObject(decision.mutated), ...(validation ? { validation: validation.review } : {}) };
     process.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
@@ -75,7 +77,7 @@ function printMutation(file: string, { mutation, validation }: AdmissionOutcome,
   const applied = decision.applied.length > 0 ? `patched by ${decision.applied.map((id) => `[${id}]`).join(', ')}` : 'no patch';
   process.stdout.write(`MUTATE ${file}: ${describeRequest(mutation)}: ${applied}\n`);
   if (decision.operations.length > 0) {
-    process.stdout.write(`patch:\n${JSON.stringify(decision.operations, null, 2)}\nmutated object:\n${JSON.stringify(decision.mutated, null, 2)}\n`);
+    process.stdout.write(`patch:\n${JSON.stringify(decision.operations, null, 2)}\nmutated object:\n${JSON.stringify(redactObject(decision.mutated), null, 2)}\n`);
   }
   if (validation) printHuman(file, validation);
 }

@@ -245,7 +245,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
       `${config.limits.perClientPerSecond > 0 ? `, ${config.limits.perClientPerSecond}/s per client address` : ''}` +
       `${clientCa ? `; webhook callers must present a certificate signed by ${config.tls.clientCaFile}` : ''}`,
   ];
-  if (recorder) lines.push(`recording requests (Secret payloads redacted) to ${recorder.file}`);
+  if (recorder) lines.push(`recording requests (Secret payloads and environment values redacted) to ${recorder.file}`);
   if (!tls.reload) {
     const ca = path.join(config.stateDir, 'tls', 'ca.crt');
     lines.push(
