@@ -1,8 +1,7 @@
 // Running the mutations that apply to a request: render each one's change, turn it into JSON Patch
-// operations against the object as mutated so far, apply them with a JSON Patch library, and check the
+// operations against the object as mutated so far, apply them as they will be sent, and check the
 // result before anything is sent. Any failure names the mutation(s) responsible.
-import { isDeepStrictEqual } from 'node:util';
-import { applyPatch, type Operation } from 'rfc6902';
+import type { Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
 import { asRecord, toCedarRequest, type JsonRecord, type RequestFacts } from '../translate/index.js';
 import { templateContext } from './context.js';
@@ -10,7 +9,8 @@ import { MUTATORS } from './mutators/index.js';
 import { mutatedObjectProblems } from './shape.js';
 import type { MutationSpec } from './spec.js';
 import { renderTemplates } from './template.js';
-import { operationsFor, pointerOf, valueAt, type Write } from './writes.js';
+import { describeBytes, MAX_PATCH_BYTES, PatchSize } from './patch-size.js';
+import { applyOperation, copyJson, emitOperations, pointerOf, sameValue, valueAt, type OperationSink, type Write } from './writes.js';
 
 export class MutationError extends Error {
   constructor(
@@ -33,6 +33,8 @@ export interface MutationInputs {
   /** Policy data (policies/data/*), for templates. */
   data: Readonly<Record<string, unknown>>;
   facts?: RequestFacts;
+  /** The largest patch to send, in bytes of JSON; MAX_PATCH_BYTES unless a test says otherwise. */
+  maxPatchBytes?: number;
 }
 
 function writesOf(spec: MutationSpec, request: AdmissionRequest, object: JsonRecord, inputs: MutationInputs): Write[] {
@@ -52,29 +54,37 @@ function writesOf(spec: MutationSpec, request: AdmissionRequest, object: JsonRec
   return mutator.writes({ object, group: request.kind.group, kind: request.kind.kind, operation }, params);
 }
 
-/** The value a write leaves at its path, to check later mutations did not overturn it. */
-interface Claim {
-  mutation: string;
-  write: Write;
-}
-
-function claimHolds(object: unknown, { write }: Claim): boolean {
+/** Whether what `write` set (or removed) is still so in `object`. */
+function stillHolds(object: unknown, write: Write): boolean {
   const now = valueAt(object, write.tokens);
   if (write.kind === 'remove') return now === undefined;
-  if (write.kind === 'append') return Array.isArray(now) && now.some((item) => isDeepStrictEqual(item, write.value));
-  return isDeepStrictEqual(now, write.value);
+  if (write.kind === 'append') return Array.isArray(now) && now.some((item) => sameValue(item, write.value));
+  return sameValue(now, write.value);
 }
 
 const overlaps = (a: readonly string[], b: readonly string[]) =>
   a.slice(0, Math.min(a.length, b.length)).every((token, i) => token === b[i]);
 
-/** Runs `specs` (already in order) on the request's object. Throws MutationError. */
+const named = (ids: readonly string[]) => ids.map((n) => `[${n}]`).join(', ');
+
+/**
+ * Runs `specs` (already in order) on the request's object. Throws MutationError.
+ *
+ * Each write becomes operations against the object as mutated so far, and each operation is applied
+ * as soon as it is made, its value copied, to one copy of the request's object: that copy is then what
+ * the patch makes of the request's object, and it is what is checked. The work is linear in the
+ * writes, and stops as soon as the patch grows past the limit (MAX_PATCH_BYTES).
+ */
 export function runMutations(specs: readonly MutationSpec[], request: AdmissionRequest, inputs: MutationInputs): MutationRun {
   const original = request.object;
-  const working = structuredClone(asRecord(original));
+  const working = copyJson(asRecord(original));
+  const maxPatchBytes = inputs.maxPatchBytes ?? MAX_PATCH_BYTES;
   const operations: Operation[] = [];
+  const size = new PatchSize();
   const applied: string[] = [];
-  const claims: Claim[] = [];
+  // The values writes leave at their paths (and who wrote them), to check later writes did not overturn them.
+  const claims: Write[] = [];
+  const claimants: string[] = [];
   for (const spec of specs) {
     let writes: Write[];
     try {
@@ -82,31 +92,44 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
     } catch (error) {
       throw new MutationError(`mutation [${spec.id}] cannot be prepared: ${(error as Error).message}`, [spec.id]);
     }
-    let changed = false;
+    const record: OperationSink = (op, tokens, length) => {
+      size.add(op);
+      if (size.bytes > maxPatchBytes) {
+        const ids = [...applied, spec.id];
+        throw new MutationError(
+          `the JSON Patch of ${named(ids)} is larger than the limit of ${describeBytes(maxPatchBytes)}: ` +
+            `Canopy stopped building it at ${size.bytes} bytes, after ${size.operations} operations`,
+          ids,
+        );
+      }
+      applyOperation(working, op, tokens, length);
+      operations.push(op);
+    };
+    const before = operations.length;
     for (const write of writes) {
-      let ops: Operation[];
       try {
-        ops = operationsFor(working, write);
+        emitOperations(working, write, record);
       } catch (error) {
+        if (error instanceof MutationError) throw error;
         throw new MutationError(`mutation [${spec.id}] cannot apply: ${(error as Error).message}`, [spec.id]);
       }
-      // Copies, so that later mutations changing the object in place cannot rewrite what was recorded.
-      operations.push(...structuredClone(ops));
-      const failure = applyPatch(working, ops).find((result) => result !== null);
-      if (failure) throw new MutationError(`mutation [${spec.id}] cannot apply: ${failure.message}`, [spec.id]);
-      changed ||= ops.length > 0;
-      if (!(write.kind === 'set' && write.structural)) claims.push({ mutation: spec.id, write: structuredClone(write) });
+      if (write.kind === 'set' && write.structural) continue;
+      // A copy, so that a value the mutator shares with the object cannot change what must hold.
+      claims.push(write.kind !== 'remove' && typeof write.value === 'object' ? { ...write, value: copyJson(write.value) } : write);
+      claimants.push(spec.id);
     }
-    if (changed) applied.push(spec.id);
+    if (operations.length > before) applied.push(spec.id);
   }
 
   // No silent winner: every write must still hold once all mutations ran.
-  for (const [index, claim] of claims.entries()) {
-    if (claimHolds(working, claim)) continue;
-    const later = claims.slice(index + 1).find((other) => other.mutation !== claim.mutation && overlaps(other.write.tokens, claim.write.tokens));
-    const names = later ? [claim.mutation, later.mutation] : [claim.mutation];
+  for (let index = 0; index < claims.length; index++) {
+    const write = claims[index] as Write;
+    if (stillHolds(working, write)) continue;
+    const mutation = claimants[index] as string;
+    const laterIndex = claims.findIndex((other, i) => i > index && claimants[i] !== mutation && overlaps(other.tokens, write.tokens));
+    const names = laterIndex >= 0 ? [mutation, claimants[laterIndex] as string] : [mutation];
     throw new MutationError(
-      `mutations ${names.map((n) => `[${n}]`).join(' and ')} both write ${pointerOf(claim.write.tokens)} with different values`,
+      `mutations ${names.map((n) => `[${n}]`).join(' and ')} both write ${pointerOf(write.tokens)} with different values`,
       names,
     );
   }
@@ -120,13 +143,7 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
     problems.push(`its facts cannot be built: ${(error as Error).message}`);
   }
   if (problems.length > 0) {
-    throw new MutationError(`mutations ${applied.map((n) => `[${n}]`).join(', ')} produce an invalid object: ${problems.join('; ')}`, applied);
-  }
-  // What is sent must produce exactly what was checked.
-  const replay = structuredClone(asRecord(original));
-  const replayFailure = applyPatch(replay, operations).find((result) => result !== null);
-  if (replayFailure || !isDeepStrictEqual(replay, working)) {
-    throw new MutationError(`the combined patch of ${applied.map((n) => `[${n}]`).join(', ')} does not reproduce the mutated object`, applied);
+    throw new MutationError(`mutations ${named(applied)} produce an invalid object: ${problems.join('; ')}`, applied);
   }
   return { operations, applied, mutated: working };
 }

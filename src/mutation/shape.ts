@@ -23,7 +23,20 @@ function metadataProblems(metadata: JsonRecord, where: string): string[] {
   return problems;
 }
 
-function resourceProblems(container: JsonRecord, where: string): string[] {
+/** parseQuantityMilli, once per distinct quantity: a pod's containers mostly repeat the same few. */
+type Quantities = (text: string) => number | undefined;
+
+function quantityReader(): Quantities {
+  const known = new Map<string, number | undefined>();
+  return (text) => {
+    if (known.has(text)) return known.get(text);
+    const milli = parseQuantityMilli(text);
+    known.set(text, milli);
+    return milli;
+  };
+}
+
+function resourceProblems(container: JsonRecord, where: string, milliOf: Quantities): string[] {
   const problems: string[] = [];
   const resources = asRecord(container['resources']);
   const requests = asRecord(resources['requests']);
@@ -31,14 +44,14 @@ function resourceProblems(container: JsonRecord, where: string): string[] {
   for (const [field, map] of [['requests', requests], ['limits', limits]] as const) {
     for (const [resource, quantity] of Object.entries(map)) {
       if (typeof quantity !== 'string' && typeof quantity !== 'number') problems.push(`${where}.resources.${field}.${resource} is not a quantity`);
-      else if (parseQuantityMilli(String(quantity)) === undefined) problems.push(`${where}.resources.${field}.${resource}: "${quantity}" is not a quantity`);
+      else if (milliOf(String(quantity)) === undefined) problems.push(`${where}.resources.${field}.${resource}: "${quantity}" is not a quantity`);
     }
   }
   for (const [resource, limit] of Object.entries(limits)) {
     const request = requests[resource];
     if (request === undefined) continue;
-    const requestMilli = parseQuantityMilli(String(request));
-    const limitMilli = parseQuantityMilli(String(limit));
+    const requestMilli = milliOf(String(request));
+    const limitMilli = milliOf(String(limit));
     if (requestMilli !== undefined && limitMilli !== undefined && requestMilli > limitMilli) {
       problems.push(`${where}.resources: the ${resource} request ${String(request)} is above its limit ${String(limit)}`);
     }
@@ -68,6 +81,7 @@ export function mutatedObjectProblems(original: unknown, mutated: unknown, group
   }
   const specPath = podSpecPath(group, kind);
   if (specPath) {
+    const quantities = quantityReader();
     const spec = valueAt(after, specPath);
     for (const list of CONTAINER_LISTS) {
       const containers = asRecord(spec)[list];
@@ -83,7 +97,7 @@ export function mutatedObjectProblems(original: unknown, mutated: unknown, group
         if (list !== 'ephemeralContainers' || record['image'] !== undefined) {
           if (typeof record['image'] !== 'string' || record['image'] === '') problems.push(`${where} has no image`);
         }
-        problems.push(...resourceProblems(record, where));
+        problems.push(...resourceProblems(record, where, quantities));
       });
     }
   }

@@ -53,6 +53,8 @@ export const defaultResources: Mutator<DefaultResourcesParams> = {
     const specPath = podSpecPath(group, kind);
     if (!specPath || isPodUpdate(target)) return [];
     const spec = asRecord(valueAt(object, specPath));
+    const requested = Object.entries(params.requests);
+    const limited = Object.entries(params.limits).map(([resource, quantity]) => [resource, quantity, parseQuantityMilli(quantity)] as const);
     const writes: Write[] = [];
     for (const list of LISTS) {
       asArray(spec[list]).forEach((entry, index) => {
@@ -61,13 +63,12 @@ export const defaultResources: Mutator<DefaultResourcesParams> = {
         const requests = asRecord(resources['requests']);
         const limits = asRecord(resources['limits']);
         const at = (field: string, resource: string) => [...specPath, list, String(index), 'resources', field, resource];
-        for (const [resource, quantity] of Object.entries(params.requests)) {
+        for (const [resource, quantity] of requested) {
           if (!has(requests, resource) && !has(limits, resource)) writes.push({ kind: 'set', tokens: at('requests', resource), value: quantity });
         }
-        for (const [resource, quantity] of Object.entries(params.limits)) {
+        for (const [resource, quantity, limit] of limited) {
           if (has(limits, resource)) continue;
           const request = has(requests, resource) ? parseQuantityMilli(String(requests[resource])) : undefined;
-          const limit = parseQuantityMilli(quantity);
           if (request !== undefined && limit !== undefined && request > limit) continue;
           writes.push({ kind: 'set', tokens: at('limits', resource), value: quantity });
         }
