@@ -104,9 +104,32 @@ function readUserInfo(value: unknown): UserInfo {
   return { username, groups: rawGroups as string[], ...(uid ? { uid } : {}) };
 }
 
+/**
+ * How many levels of objects and arrays a body may nest. Parts of the pipeline recurse over the object
+ * (copying it for the mutation runner, translating it, the recorder's redaction), and V8's stack runs out
+ * somewhere past a thousand levels: the fuzz suite found a 5,000-level body answered with a 500. No
+ * Kubernetes object comes close (CRD schemas, the deepest, stay far below), so a deeper body is refused
+ * with the other malformed ones.
+ */
+const MAX_NESTING_DEPTH = 512;
+
+/** Whether a parsed JSON value nests deeper than `limit`; the recursion itself stops one level past it. */
+function nestsDeeperThan(value: unknown, limit: number, depth = 1): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (depth > limit) return true;
+  if (Array.isArray(value)) return value.some((child) => nestsDeeperThan(child, limit, depth + 1));
+  for (const key in value) {
+    if (nestsDeeperThan((value as JsonRecord)[key], limit, depth + 1)) return true;
+  }
+  return false;
+}
+
 /** Checks an AdmissionReview body and returns its request, or throws AdmissionReviewError. */
 export function parseAdmissionReview(body: unknown): AdmissionRequest {
   const review = requireRecord(body, 'the body');
+  if (nestsDeeperThan(review, MAX_NESTING_DEPTH)) {
+    throw new AdmissionReviewError(`the body nests objects and arrays more than ${MAX_NESTING_DEPTH} levels deep`);
+  }
   if (review['kind'] !== 'AdmissionReview') {
     throw new AdmissionReviewError(`kind must be "AdmissionReview", got ${describe(review['kind'])}`);
   }
