@@ -2,8 +2,9 @@
 // signed bundles that are re-published every minute, with its image registry flapping (up, stopped,
 // up, hanging). Every answer is checked:
 //   - requests without images must get the answer they got at the start (same verdict, same patch);
-//   - a Pod whose image must be pinned (environment production) must be admitted by /mutate with the
-//     image pinned to the digest the registry holds, or denied naming the registry: never admitted unpinned.
+//   - a Pod whose image must be pinned (environment production), sent to /mutate and then, patched, to
+//     /validate as the API server does, must end admitted with the image pinned to the digest the
+//     registry holds, or refused by one of the two: never admitted unpinned.
 // Memory (RSS of the serve process) is sampled every 10 s. Not run in CI: `npm run soak -- --minutes 30`.
 // Traffic goes only to 127.0.0.1. Needs Debian's docker-registry.
 import { spawn } from 'node:child_process';
@@ -14,6 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyPatch } from 'rfc6902';
 import YAML from 'yaml';
 import { OciClient, pushImage } from '../dist/oci/index.js';
 import { admissionReviews, REPO, UNIQUE_PLACEHOLDER, withUniqueLabel } from './requests.mjs';
@@ -156,7 +158,8 @@ const serve = run(
 );
 let serveExit;
 serve.child.on('exit', (code, signal) => (serveExit = { code, signal }));
-const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+// Enough sockets that requests waiting on a hanging registry do not queue the others in the client.
+const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 let ca;
 function call(method, route, body) {
   return new Promise((resolve) => {
@@ -227,7 +230,8 @@ const imagePod = (tag, n) =>
 log(`${expected.length} baseline answers for ${plain.length} reviews without images; ${TAGS} registry tags`);
 
 // ---- faults on a schedule: a new bundle every RELOAD_MS; the registry up, stopped, up, hanging in FLAP_MS turns
-const counts = { requests: 0, wrong: 0, failed: 0, pinned: 0, deniedForRegistry: 0, lateDenials: 0 };
+// requests counts HTTP calls; pinned and imageRefused count image Pods, judged by /mutate then /validate.
+const counts = { requests: 0, wrong: 0, failed: 0, pinned: 0, imageRefused: 0, lateDenials: 0 };
 const wrongExamples = [];
 const latencies = [];
 const rss = [];
@@ -270,35 +274,60 @@ const sampler = setInterval(async () => {
   }
 }, 10_000);
 
-function check(kind, route, answer, want) {
+function recordWrong(example) {
+  counts.wrong += 1;
+  if (wrongExamples.length < 20) {
+    wrongExamples.push(example);
+    log(`wrong answer: ${JSON.stringify(example).slice(0, 600)}`);
+  }
+}
+
+/** A review without images: the verdict and patch it had at the start, or a fail-closed deadline denial. */
+function checkPlain(route, answer, want) {
   counts.requests += 1;
   latencies.push(answer.ms);
-  if (answer.status !== 200) {
-    counts.failed += 1;
-    if (wrongExamples.length < 20) wrongExamples.push({ kind, route, status: answer.status, text: answer.text.slice(0, 300) });
+  if (answer.status !== 200) return recordFailure(route, answer);
+  const got = verdict(answer.text);
+  if (got.allowed === want.allowed && got.patch === want.patch) return;
+  if (!got.allowed && got.message.includes('deadline')) counts.lateDenials += 1;
+  else recordWrong({ kind: 'plain', route, got, want });
+}
+
+function recordFailure(route, answer) {
+  counts.failed += 1;
+  if (wrongExamples.length < 20) wrongExamples.push({ route, status: answer.status, text: answer.text.slice(0, 300) });
+}
+
+/**
+ * A Pod whose image production requires pinned, judged as the API server would: /mutate, the patch
+ * applied, then /validate. Right: pinned to the pushed digest and admitted; or refused by either webhook
+ * (the registry could not be asked, or the deadline passed). Wrong: admitted without the digest.
+ */
+async function checkImage(n) {
+  const body = imagePod(`t${n % TAGS}`, n);
+  const mutated = await call('POST', '/mutate', body);
+  counts.requests += 1;
+  latencies.push(mutated.ms);
+  if (mutated.status !== 200) return recordFailure('/mutate', mutated);
+  const mutation = verdict(mutated.text);
+  if (!mutation.allowed) {
+    counts.imageRefused += 1;
     return;
   }
-  const got = verdict(answer.text);
-  let ok;
-  if (kind === 'plain') {
-    ok = got.allowed === want.allowed && got.patch === want.patch;
-    // A deadline denial is fail-closed, not wrong; it is counted on its own.
-    if (!ok && !got.allowed && got.message.includes('deadline')) {
-      counts.lateDenials += 1;
-      return;
-    }
-  } else if (got.allowed) {
-    const patch = got.patch ? JSON.parse(Buffer.from(got.patch, 'base64').toString()) : [];
-    ok = patch.some((op) => typeof op.value === 'string' && op.value.endsWith(`@${digest}`));
-    if (ok) counts.pinned += 1;
-  } else {
-    ok = got.message.includes(registryHost) || got.message.includes('deadline');
-    if (ok) counts.deniedForRegistry += 1;
+  const review = JSON.parse(body);
+  if (mutation.patch) {
+    const failures = applyPatch(review.request.object, JSON.parse(Buffer.from(mutation.patch, 'base64').toString())).filter(Boolean);
+    if (failures.length > 0) return recordWrong({ kind: 'image', route: '/mutate', problem: 'the patch does not apply', failures: String(failures) });
   }
-  if (!ok) {
-    counts.wrong += 1;
-    if (wrongExamples.length < 20) wrongExamples.push({ kind, route, got, want });
-  }
+  const validated = await call('POST', '/validate', JSON.stringify(review));
+  counts.requests += 1;
+  latencies.push(validated.ms);
+  if (validated.status !== 200) return recordFailure('/validate', validated);
+  const validation = verdict(validated.text);
+  const image = review.request.object.spec.containers[0].image;
+  if (validation.allowed && image.endsWith(`@${digest}`)) counts.pinned += 1;
+  else if (!validation.allowed) counts.imageRefused += 1;
+  else recordWrong({ kind: 'image', route: '/validate', image, got: validation });
 }
 
 const startedAt = Date.now();
@@ -316,10 +345,10 @@ await new Promise((resolve) => {
       // One in four carries an image the registry must resolve.
       const request =
         n % 4 === 3
-          ? call('POST', '/mutate', imagePod(`t${n % TAGS}`, n)).then((answer) => check('image', '/mutate', answer))
+          ? checkImage(n)
           : (() => {
               const item = expected[n % expected.length];
-              return call('POST', item.route, unique(item.body, n)).then((answer) => check('plain', item.route, answer, item.want));
+              return call('POST', item.route, unique(item.body, n)).then((answer) => checkPlain(item.route, answer, item.want));
             })();
       void request.finally(() => (inFlight -= 1));
     }
