@@ -2,6 +2,8 @@
 // /healthz, and the token /status and the bundle store require. Real HTTPS, real handshakes.
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -222,6 +224,34 @@ describe('mutual TLS for the webhooks', () => {
     const result = await runCanopy(['serve', '--host', '127.0.0.1', '--port', '0', '--state-dir', dir, '--tls-client-ca', path.join(dir, 'ca.pem')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/refusing to start: .*ca\.pem.*tls\.clientCaFile is not a PEM CA certificate/);
+  });
+});
+
+describe('TLS versions', () => {
+  it('refuses TLS 1.1 with a protocol-version alert, before and after a certificate reload, and serves TLS 1.2', async () => {
+    const serverCa = createCertificateAuthority('serving CA');
+    const pipeline = new AdmissionPipeline();
+    const app = await createServer({ pipeline, logger: createLogger(logSink().stream), tls: issueServingCertificate(serverCa, { hosts: ['localhost'] }) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (app.server.address() as AddressInfo).port;
+    // The client allows old versions (security level 0), so a refusal can only be the server's.
+    const handshake = (maxVersion: 'TLSv1.1' | 'TLSv1.2') =>
+      new Promise<string>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, ca: serverCa.cert, servername: 'localhost', minVersion: 'TLSv1', maxVersion, ciphers: 'DEFAULT:@SECLEVEL=0' }, () => {
+          resolve(socket.getProtocol() ?? 'none');
+          socket.end();
+        });
+        socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+    try {
+      for (const when of ['at start', 'after a reload']) {
+        expect(await handshake('TLSv1.1'), when).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+        expect(await handshake('TLSv1.2'), when).toBe('TLSv1.2');
+        useServingCertificate(app, issueServingCertificate(serverCa, { hosts: ['localhost'], commonName: 'rotated' }));
+      }
+    } finally {
+      await app.close();
+    }
   });
 });
 
