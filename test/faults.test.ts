@@ -12,6 +12,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildBundle, BundleSync, HttpBundleSource, OciBundleSource, pushBundle, signBundle, verifyBundle, writeArchive } from '../src/bundle/index.js';
 import { createLogger } from '../src/decision-log/index.js';
+import { OciClient } from '../src/oci/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { FakeKube, kubeconfigFor } from './helpers/fake-kube.js';
 import { freePort, startProxy, type Proxy } from './helpers/faulty-net.js';
@@ -446,4 +447,32 @@ describe('canopy serve started while its API server is unreachable', () => {
     expect(identity?.fleet.identity.problems).toEqual([]);
     expect(server.proc.exitCode).toBeNull();
   }, 60_000);
+});
+
+describe('a hostile image registry', () => {
+  /** A registry on 127.0.0.1 whose every answer `answer` writes. */
+  async function registryAnswering(answer: (request: IncomingMessage, response: ServerResponse, origin: string) => void) {
+    const server = createServer((request, response) => answer(request, response, `http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { host, client: new OciClient([{ host, insecure: true }], TIMEOUT_MS), close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  it('a token that cannot be sent as a header, or a redirect to no URL, is a clear error, and nothing fires later', async () => {
+    const badToken = await registryAnswering((request, response, origin) => {
+      if (request.url?.startsWith('/token')) return void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'a\nb' }));
+      response.writeHead(401, { 'www-authenticate': `Bearer realm="${origin}/token",service="registry"` }).end();
+    });
+    const badRedirect = await registryAnswering((_request, response) => void response.writeHead(302, { location: 'http://[' }).end());
+    try {
+      await expect(badToken.client.resolve(badToken.host, 'app', '1')).rejects.toThrow(new RegExp(`^registry ${badToken.host}: HEAD /v2/app/manifests/1: .*header`, 'i'));
+      await expect(badRedirect.client.resolve(badRedirect.host, 'app', '1')).rejects.toThrow('a redirect to an address that is not a URL');
+      // Before the fix, a deadline timer armed for the request that could not be sent fired here and
+      // threw outside any handler, ending the process.
+      await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS + 200));
+    } finally {
+      await badToken.close();
+      await badRedirect.close();
+    }
+  });
 });

@@ -273,6 +273,31 @@ describe('flood protection', () => {
     expect((await webhook.post('/validate', ALLOWED)).status).toBe(200);
   });
 
+  it('frees the slot of a pipelined request whose connection closed before its turn', async () => {
+    // Facts wait for a gate the test opens, so requests stay in flight as long as it wants.
+    let release: () => void = () => undefined;
+    const close = () => new Promise<Record<string, never>>((resolve) => (release = () => resolve({})));
+    let gate = close();
+    const webhook = await server({ facts: () => gate, deadlineMs: 20_000, guards: { maxInFlight: 2 } });
+    const port = Number(new URL(webhook.url).port);
+    // Two requests in one write, then the connection closes: the second never gets its turn to answer.
+    const request = `POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(ALLOWED)}\r\n\r\n${ALLOWED}`;
+    const socket = tlsConnect({ host: '127.0.0.1', port, ca: webhook.ca, servername: 'localhost' });
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    socket.write(request + request);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Both slots must be free again: two requests held at once are both judged.
+    gate = close();
+    const held = [webhook.post('/validate', ALLOWED), webhook.post('/mutate', ALLOWED)];
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    release();
+    expect((await Promise.all(held)).map((answer) => answer.status)).toEqual([200, 200]);
+  });
+
   it('limits webhook requests per client address per second when asked, never /healthz', async () => {
     const webhook = await server({ guards: { perClientPerSecond: 5 } });
     const answers = await Promise.all(Array.from({ length: 12 }, () => webhook.post('/validate', ALLOWED)));

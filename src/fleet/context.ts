@@ -117,8 +117,12 @@ export class FleetContext {
       this.identityRetry = setTimeout(async () => {
         const again = await discoverIdentity(this.config, client, this.logger);
         if (this.stopped) return;
-        this.identity = again;
-        if (again.problems.length === 0) this.logger.info({ identity: again.identity }, 'cluster identity read from its sources');
+        // Only a complete reading replaces the current one: a source that read fine before and fails
+        // now must not take its facts (an environment that requires digests) away meanwhile.
+        if (again.problems.length === 0) {
+          this.identity = again;
+          this.logger.info({ identity: again.identity }, 'cluster identity read from its sources');
+        }
         backoffMs = Math.min(backoffMs * 2, MAX_IDENTITY_RETRY_MS);
         retry();
       }, backoffMs);

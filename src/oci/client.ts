@@ -2,7 +2,7 @@
 // sha256 when fetched by digest), and push them. Always sends the OCI and Docker manifest Accept types;
 // anonymous, basic and bearer-token auth; a deadline on every request; redirects only to the same scheme.
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 export const MANIFEST_TYPES = [
@@ -67,51 +67,67 @@ export class OciClient {
     return `${this.access.get(registry)?.insecure ? 'http' : 'https'}://${registry}`;
   }
 
-  private send(registry: string, method: string, url: string, headers: Record<string, string>, body?: Buffer, redirects = 0): Promise<Response> {
+  /**
+   * One request, following up to 3 redirects, all within one deadline (`deadlineAt`): the socket's idle
+   * timeout alone would let a registry that sends a byte now and then hold the request for ever.
+   */
+  private send(registry: string, method: string, url: string, headers: Record<string, string>, body?: Buffer, redirects = 0, deadlineAt = Date.now() + this.timeoutMs): Promise<Response> {
     this.requests.set(registry, (this.requests.get(registry) ?? 0) + 1);
     const target = new URL(url);
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      // The socket's idle timeout alone would let a registry that sends a byte now and then hold the
-      // request for ever; this deadline covers the whole exchange.
       let received: number | undefined;
+      let req: ClientRequest;
+      try {
+        // Throws at once on what cannot be sent, such as a header with a newline from a token endpoint.
+        req = send(target, { method, headers }, (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          received = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            received = size;
+            if (size > this.maxBodyBytes) req.destroy(new OciError(registry, `${method} ${target.pathname}: the answer is larger than ${this.maxBodyBytes} bytes`));
+            else chunks.push(chunk);
+          });
+          res.on('error', reject);
+          res.on('end', () => {
+            clearTimeout(deadline);
+            const status = res.statusCode ?? 0;
+            const location = res.headers.location;
+            if (status >= 300 && status < 400 && location) {
+              let next: URL;
+              try {
+                next = new URL(location, target);
+              } catch {
+                reject(new OciError(registry, `${method} ${target.pathname}: a redirect to an address that is not a URL`));
+                return;
+              }
+              if (next.protocol !== target.protocol) {
+                reject(new OciError(registry, `refusing a redirect from ${target.protocol} to ${next.protocol}`));
+                return;
+              }
+              if (redirects >= 3) {
+                reject(new OciError(registry, 'too many redirects'));
+                return;
+              }
+              // Credentials are for the registry: a redirect to another host (a CDN, presigned storage) gets none.
+              const { Authorization: _dropped, ...rest } = headers;
+              resolve(this.send(registry, method, next.href, next.host === target.host ? headers : rest, body, redirects + 1, deadlineAt));
+              return;
+            }
+            resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
+          });
+        });
+      } catch (error) {
+        reject(new OciError(registry, `${method} ${target.pathname}: ${(error as Error).message}`));
+        return;
+      }
       const deadline = setTimeout(() => {
         const what = received === undefined ? 'no answer' : `the answer was not complete (${received} bytes)`;
         req.destroy(new OciError(registry, `${method} ${target.pathname}: ${what} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      const req = send(target, { method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        received = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          received = size;
-          if (size > this.maxBodyBytes) req.destroy(new OciError(registry, `${method} ${target.pathname}: the answer is larger than ${this.maxBodyBytes} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('error', reject);
-        res.on('end', () => {
-          clearTimeout(deadline);
-          const status = res.statusCode ?? 0;
-          const location = res.headers.location;
-          if (status >= 300 && status < 400 && location) {
-            const next = new URL(location, target);
-            if (next.protocol !== target.protocol) {
-              reject(new OciError(registry, `refusing a redirect from ${target.protocol} to ${next.protocol}`));
-              return;
-            }
-            if (redirects >= 3) {
-              reject(new OciError(registry, 'too many redirects'));
-              return;
-            }
-            // Credentials are for the registry: a redirect to another host (a CDN, presigned storage) gets none.
-            const { Authorization: _dropped, ...rest } = headers;
-            resolve(this.send(registry, method, next.href, next.host === target.host ? headers : rest, body, redirects + 1));
-            return;
-          }
-          resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
-        });
-      });
+      }, Math.max(0, deadlineAt - Date.now()));
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', (error) => {
         clearTimeout(deadline);
         reject(error instanceof OciError ? error : new OciError(registry, `${method} ${target.pathname}: ${error.message}`));

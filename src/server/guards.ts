@@ -49,8 +49,18 @@ function limitInFlight(app: WebhookApp, max: number): void {
     if (!isWebhook(request)) return;
     if (inFlight >= max) return refuse(reply, 429, 'Too Many Requests', `${max} webhook requests are being judged already (limits.maxInFlight); try again`);
     inFlight += 1;
-    // 'close' fires once whether the answer was sent or the caller went away.
-    reply.raw.once('close', () => (inFlight -= 1));
+    // Freed once, when the answer is done or the connection goes: a pipelined request whose connection
+    // closes before its turn never gets a response 'close', and its slot must not leak.
+    const socket = request.raw.socket;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      inFlight -= 1;
+      socket.off('close', release);
+    };
+    reply.raw.once('close', release);
+    socket.once('close', release);
   });
 }
 
