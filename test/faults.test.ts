@@ -425,7 +425,7 @@ describe('canopy serve started while its API server is unreachable', () => {
     kube = new FakeKube();
     for (const collection of ['/api/v1/nodes', '/api/v1/pods', '/apis/storage.k8s.io/v1/storageclasses']) kube.collection(collection);
     kube.put('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a', labels: { 'canopy.io/data-class': 'internal' } } });
-    kube.put('/apis/about.k8s.io/v1alpha1/clusterproperties', { apiVersion: 'about.k8s.io/v1alpha1', kind: 'ClusterProperty', metadata: { name: 'canopy.io/jurisdiction' }, spec: { value: 'DE' } });
+    kube.put('/apis/about.k8s.io/v1alpha1/clusterproperties', { apiVersion: 'about.k8s.io/v1alpha1', kind: 'ClusterProperty', metadata: { name: 'jurisdiction.canopy.io' }, spec: { value: 'DE' } });
     proxy = await startProxy(Number(new URL(await kube.start()).port), port);
     let ready = await call('GET', '/readyz');
     // The informers back off from 0.5 s, doubling: on a loaded machine the next retry may be seconds away.

@@ -6,14 +6,24 @@ import type { KubeClient } from '../kube/index.js';
 import type { ClusterIdentity } from '../translate/index.js';
 import type { FleetConfig } from './config.js';
 
-/** The property names Canopy reads, and the identity field each one sets. Others become labels. */
+/**
+ * The property names Canopy reads, and the identity field each one sets. Others become labels. A
+ * ClusterProperty's name is its object name, a DNS subdomain without '/': the dotted forms
+ * (`jurisdiction.canopy.io`) are the ones a real cluster can hold; the slashed forms serve
+ * ClusterProfile properties and configs written before.
+ */
 export const IDENTITY_PROPERTIES: Record<string, keyof Omit<ClusterIdentity, 'labels'>> = {
   'cluster.clusterset.k8s.io': 'name',
+  'cluster-name.canopy.io': 'name',
   'canopy.io/cluster-name': 'name',
+  'region.canopy.io': 'region',
   'canopy.io/region': 'region',
   'topology.kubernetes.io/region': 'region',
+  'jurisdiction.canopy.io': 'jurisdiction',
   'canopy.io/jurisdiction': 'jurisdiction',
+  'provider.canopy.io': 'provider',
   'canopy.io/provider': 'provider',
+  'environment.canopy.io': 'environment',
   'canopy.io/environment': 'environment',
 };
 
