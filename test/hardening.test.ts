@@ -76,6 +76,15 @@ describe('the evaluation deadline', () => {
     expect(String(logged?.['failure'])).toContain('deadline');
   });
 
+  it.each(['/validate', '/mutate'])('denies on %s, saying why, when gathering facts fails outright', async (route) => {
+    const webhook = await server({ facts: () => Promise.reject(new Error('namespace cache exploded')) });
+    const answer = await webhook.post(route, ALLOWED);
+    expect(answer.status).toBe(200);
+    const review = answer.json() as Review;
+    expect(review.response).toMatchObject({ uid: uidOf(ALLOWED), allowed: false });
+    expect(review.response.status?.message).toContain("the request's facts could not be gathered: namespace cache exploded");
+  });
+
   it('shortens the deadline to fit the API server timeout, and judges normally when facts are in time', async () => {
     const slow = () => new Promise<Record<string, never>>((resolve) => setTimeout(() => resolve({}), 1200));
     const webhook = await server({ deadlineMs: 4000, facts: slow });

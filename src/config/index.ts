@@ -3,7 +3,6 @@ export { envNameOf, SETTINGS, settingsHelp, type Setting, type SettingKind } fro
 export {
   checkCombinations,
   DEFAULT_BODY_LIMIT,
-  DEFAULT_MAX_IN_FLIGHT,
   LOG_LEVELS,
   parseCanopyConfig,
   type BootstrapTlsConfig,

@@ -37,20 +37,20 @@ export class Deadline {
 
   constructor(readonly ms: number) {}
 
-  /** Resolves with the work's result, or at the deadline with `late(stage)`; the work's own result is then dropped. */
-  race<T>(work: Promise<T>, late: (stage: string) => T): Promise<T> {
+  /** Resolves with the work's result, or at the deadline with `late()`; the work's own result is then dropped. */
+  race<T>(work: Promise<T>, late: () => T): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const expiry = new Promise<T>((resolve) => {
       timer = setTimeout(() => {
         this.expired = true;
-        resolve(late(this.stage));
+        resolve(late());
       }, this.ms);
     });
     return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
   }
 
-  /** The denial's reason. */
-  message(stage: string): string {
-    return `not judged within the ${this.ms} ms deadline (still ${stage}); denied rather than admitted unjudged`;
+  /** The denial's reason, naming the step the request was still in. */
+  message(): string {
+    return `not judged within the ${this.ms} ms deadline (still ${this.stage}); denied rather than admitted unjudged`;
   }
 }

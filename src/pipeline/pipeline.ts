@@ -219,10 +219,11 @@ export class AdmissionPipeline {
     const run = async (): Promise<Decision> => {
       let plan = planDecision(this.active, request, facts);
       for (;;) {
-        if ('decision' in plan || deadline.expired) return 'decision' in plan ? plan.decision : failedDecision(deadline.message(deadline.stage), plan.set.revision);
+        if ('decision' in plan) return plan.decision;
+        if (deadline.expired) return failedDecision(deadline.message(), plan.set.revision);
         deadline.stage = 'waiting for an evaluation worker';
         const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'validating');
-        if (deadline.expired) return failedDecision(deadline.message(deadline.stage), plan.set.revision);
+        if (deadline.expired) return failedDecision(deadline.message(), plan.set.revision);
         if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
         // The set this request was planned with was replaced twice while it waited: judge it with the
         // active one, which every worker holds.
@@ -267,11 +268,8 @@ export class AdmissionPipeline {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
     const deadline = this.deadline(apiServerTimeout);
-    const judged = async (): Promise<Decision> => {
-      const facts = await this.gatherFacts(request, deadline);
-      return 'failure' in facts ? failedDecision(facts.failure, this.active?.revision ?? 'none') : this.judgeAsync(request, facts, deadline);
-    };
-    const decision = await deadline.race(judged(), (stage) => failedDecision(deadline.message(stage), this.active?.revision ?? 'none'));
+    const judged = async () => this.judgeAsync(request, await this.gatherFacts(request, deadline), deadline);
+    const decision = await deadline.race(judged(), () => failedDecision(deadline.message(), this.active?.revision ?? 'none'));
     return this.reviewed(request, decision, started);
   }
 
@@ -280,16 +278,15 @@ export class AdmissionPipeline {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
     const deadline = this.deadline(apiServerTimeout);
-    const late = (stage: string) => failedMutation(deadline.message(stage), this.active?.revision ?? 'none', request);
+    const late = () => failedMutation(deadline.message(), this.active?.revision ?? 'none', request);
     const mutated = async (): Promise<MutationDecision> => {
       const facts = await this.gatherFacts(request, deadline);
-      if ('failure' in facts) return failedMutation(facts.failure, this.active?.revision ?? 'none', request);
       let plan = this.planMutation(request, facts);
       for (;;) {
         if ('decision' in plan) return plan.decision;
         deadline.stage = 'waiting for an evaluation worker';
         const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'mutations');
-        if (deadline.expired) return late(deadline.stage);
+        if (deadline.expired) return late();
         if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
         plan = this.planMutation(request, facts);
       }
@@ -302,15 +299,19 @@ export class AdmissionPipeline {
     return new Deadline(deadlineFor(this.options.deadlineMs ?? DEFAULT_DEADLINE_MS, apiServerTimeout));
   }
 
-  /** The request's facts; a gatherer that throws denies the request rather than failing the HTTP call. */
-  private async gatherFacts(request: AdmissionRequest, deadline: Deadline): Promise<RequestFacts | { failure: string }> {
+  /**
+   * The request's facts. A gatherer that throws is reported as facts that could not be gathered
+   * (`unavailable`), which both webhooks already deny, rather than failing the HTTP call.
+   */
+  private async gatherFacts(request: AdmissionRequest, deadline: Deadline): Promise<RequestFacts> {
     deadline.stage = 'gathering facts: namespace labels, workspace, registries';
     try {
       return (await this.options.facts?.(request, this.active)) ?? {};
     } catch (error) {
-      return { failure: `the request's facts could not be gathered: ${(error as Error).message}` };
+      return { unavailable: `the request's facts could not be gathered: ${(error as Error).message}` };
     }
   }
+
 
   /** The validating webhook's job, for a parsed body and given facts, in this thread. Throws AdmissionReviewError. */
   review(body: unknown, facts: RequestFacts = {}): AdmissionResult {

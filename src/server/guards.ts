@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { WebhookApp } from './app.js';
 import { tokenMatches } from './bearer.js';
 
-export const WEBHOOK_ROUTES = new Set(['/validate', '/mutate']);
+const WEBHOOK_ROUTES = new Set(['/validate', '/mutate']);
 
 export interface GuardOptions {
   /** Mutual TLS: the webhooks answer only callers whose certificate this CA signed. */
