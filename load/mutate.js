@@ -1,19 +1,21 @@
 // k6 load script: POSTs AdmissionReviews to a deployed Canopy's /mutate at a constant rate and checks each answer.
 //
+//   node load/bundle-reviews.mjs     # once: load/reviews.json, the 88 real AdmissionReviews
 //   k6 run -e CANOPY_URL=https://127.0.0.1:8443 -e RATE=200 -e DURATION=1m load/mutate.js
 //
-// Every request carries a fresh request.uid, which the answer must echo; an answer with a patch must say
-// patchType JSONPatch. canopy_patched is the share of answers that carried a patch. Settings and how to read
-// the result: load/README.md.
+// Every request carries a fresh request.uid, which the answer must echo (and the same value in the label
+// canopy.io/load, so no answer comes from the decision cache); an answer with a patch must say patchType
+// JSONPatch. canopy_patched is the share of answers that carried a patch. Settings and how to read the result:
+// load/README.md.
 import { SharedArray } from 'k6/data';
-import { admit, arrivalScenario, baseOptions, mixCycle, nextInCycle, prepareReview, reviewFiles, thresholds } from './lib/common.js';
+import { admit, arrivalScenario, baseOptions, loadReviews, mixCycle, nextInCycle, reviewFiles, thresholds } from './lib/common.js';
 
-// open() runs here, in the init stage of the entry script, so relative paths are relative to load/.
-const reviews = new SharedArray('reviews', () => reviewFiles().map((file) => prepareReview(file, open(file))));
+// open() is called here, in the init stage of the entry script, so relative paths are relative to load/.
+const reviews = new SharedArray('reviews', () => loadReviews(reviewFiles(), (file) => open(file)));
 
 export const options = baseOptions(
   { mutate: arrivalScenario({ rate: 200, duration: '1m', vus: 20, maxVUs: 100 }, 'default') },
-  thresholds({ p99Ms: 50, errorRate: 0.001 }),
+  thresholds({ p99Ms: 50, errorRate: 0.001 })
 );
 
 const cycle = mixCycle(reviews.length, { validate: 0, mutate: 1 });

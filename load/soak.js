@@ -1,6 +1,7 @@
 // k6 soak script: the mixed /validate and /mutate load at a moderate constant rate for a long time (30 minutes by
 // default), to find what only time shows: memory that grows, latency that creeps up, errors that start late.
 //
+//   node load/bundle-reviews.mjs     # once: load/reviews.json, the 88 real AdmissionReviews
 //   k6 run -e CANOPY_URL=https://127.0.0.1:8443 -e RATE=50 -e DURATION=30m load/soak.js
 //
 // Unlike the other scripts any failed request or check fails the run (ERROR_RATE defaults to 0). A second
@@ -11,10 +12,10 @@ import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
 import { Trend } from 'k6/metrics';
-import { BASE_URL, admit, arrivalScenario, baseOptions, env, mixCycle, nextInCycle, numberEnv, prepareReview, reviewFiles, thresholds } from './lib/common.js';
+import { BASE_URL, admit, arrivalScenario, baseOptions, env, loadReviews, mixCycle, nextInCycle, numberEnv, reviewFiles, thresholds } from './lib/common.js';
 
-// open() runs here, in the init stage of the entry script, so relative paths are relative to load/.
-const reviews = new SharedArray('reviews', () => reviewFiles().map((file) => prepareReview(file, open(file))));
+// open() is called here, in the init stage of the entry script, so relative paths are relative to load/.
+const reviews = new SharedArray('reviews', () => loadReviews(reviewFiles(), (file) => open(file)));
 
 const scrapeEvery = env('SCRAPE_EVERY', '30s');
 const rssLimitMb = numberEnv('RSS_MB', 0);

@@ -1,20 +1,24 @@
 // The k6 scripts in load/ are what users run against a deployed Canopy, and k6 cannot be installed here (it is
 // neither an npm nor a Debian package). So this test proves them in two steps without k6:
-//  1. statically: each file parses as an ES module, imports only k6 modules or relative files that exist,
-//     calls open() only in the init stage, and the entry scripts export `options` (with the thresholds the
-//     README promises) and a default function;
+//  1. statically: each file parses as ES2015 (what k6 v0.48's Babel 6 parses; Node would run far newer
+//     syntax, so running them in step 2 cannot show this), imports only k6 modules or relative files that
+//     exist, calls open() only in the init stage, and the entry scripts export `options` (with the thresholds
+//     the README promises) and a default function;
 //  2. for real: each script runs in Node against a real `canopy serve`, on a small stand-in for the k6 modules
 //     written to a temporary directory. Its default function runs a few iterations and every check it makes,
-//     every request and every custom metric is recorded, so the test can see the checks pass and the answers
-//     echo the uids that were sent.
+//     every request and every custom metric is recorded, so the test can see the checks pass, the answers
+//     echo the uids that were sent, and every request is distinct (a unique label), over all 88 real reviews
+//     that load/bundle-reviews.mjs bundles.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parse as parseJavaScript } from 'acorn';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
-import { killServers, startServe } from './helpers/serve.js';
+import { REPO_ROOT, STARTER_POLICIES, fixture, fixtureNames } from './helpers/fixtures.js';
+import { httpsCall, killServers, startServe } from './helpers/serve.js';
 
 const LOAD_DIR = path.join(REPO_ROOT, 'load');
 const ENTRY_SCRIPTS = ['validate.js', 'mutate.js', 'mixed.js', 'soak.js'] as const;
@@ -23,6 +27,10 @@ type EntryScript = (typeof ENTRY_SCRIPTS)[number];
 const K6_MODULES = new Set(['k6', 'k6/http', 'k6/data', 'k6/metrics']);
 const EXAMPLES = path.join(REPO_ROOT, 'examples', 'admission-reviews');
 const EXAMPLE_FILES = ['pod.json', 'privileged-pod.json', 'pod-without-resources.json'];
+/** The examples as -e REVIEWS names them, relative to load/. */
+const EXAMPLE_REVIEWS = EXAMPLE_FILES.map((file) => `../examples/admission-reviews/${file}`).join(',');
+/** The label the scripts stamp on the judged object, with the request's uid as its value. */
+const UNIQUE_LABEL = 'canopy.io/load';
 
 /** Every .js file under load/, as paths relative to it. */
 function loadFiles(dir = LOAD_DIR): string[] {
@@ -111,11 +119,59 @@ function inspectModule(file: string, text: string): ModuleShape {
   return shape;
 }
 
+/**
+ * Why `text` would not start under k6 v0.48, or '' when it would. k6 before v0.53 compiles every ES module with
+ * Babel 6, whose parser knows ES2015 (and ES modules) but not object spread, `?.`, `??`, `**`, async functions,
+ * trailing commas in calls or class fields; acorn held to ecmaVersion 2015 refuses the same.
+ */
+function es2015SyntaxError(text: string): string {
+  try {
+    parseJavaScript(text, { ecmaVersion: 2015, sourceType: 'module' });
+    return '';
+  } catch (error) {
+    // acorn's SyntaxError says where, as "(line:column)"; the line itself shows what.
+    const line = error instanceof Error ? /\((\d+):\d+\)$/.exec(error.message)?.[1] : undefined;
+    const source = line === undefined ? '' : `: ${text.split('\n')[Number(line) - 1]?.trim() ?? ''}`;
+    return `${error instanceof Error ? error.message : String(error)}${source}`;
+  }
+}
+
 describe('the k6 scripts in load/ as modules', () => {
   const files = loadFiles();
 
   it('are the four scripts and their shared helper', () => {
     expect(files.sort()).toEqual([...ENTRY_SCRIPTS, path.join('lib', 'common.js')].sort());
+  });
+
+  it.each(files)('%s keeps to ES2015 syntax, so k6 v0.48 (Babel 6) can compile it', (file) => {
+    expect(es2015SyntaxError(readFileSync(path.join(LOAD_DIR, file), 'utf8')), file).toBe('');
+  });
+
+  it.each([
+    // What load/mixed.js held when k6 v0.48 refused it with `SyntaxError ... Unexpected token`.
+    ['an object spread', "export const options = { thresholds: { ...thresholds(), extra: ['p(99)<50'] } };"],
+    ['object rest', 'const { a, ...rest } = options;'],
+    ['optional chaining', 'const v = options?.scenarios;'],
+    ['nullish coalescing', "const v = __ENV.RATE ?? '200';"],
+    ['exponentiation', 'const v = 2 ** 10;'],
+    ['a trailing comma in a call', 'f(a, b,);'],
+    ['an async function', 'export async function setup() {}'],
+    ['a class field', 'class A { count = 0; }'],
+    ['an optional catch binding', 'try { f(); } catch { g(); }'],
+  ])('the ES2015 check refuses %s', (_what, text) => {
+    expect(es2015SyntaxError(text)).not.toBe('');
+  });
+
+  it('the ES2015 check accepts what k6 v0.48 runs: ES2015 with modules', () => {
+    const text = [
+      "import { check } from 'k6';",
+      'const [first, ...others] = [1, 2, 3];',
+      'const { a, b: { c } } = { a: 1, b: { c: 2 } };',
+      'export const options = Object.assign({}, { v: `${first}${others.length}` }, { a, c });',
+      'export default function (x = 1, ...more) { for (const y of more) check(y, { ok: () => y > x }); }',
+      'class Counter { constructor() { this.n = 0; } *[Symbol.iterator]() { yield this.n; } }',
+    ].join('\n');
+    expect(es2015SyntaxError(text)).toBe('');
   });
 
   it.each(files)('%s parses and imports only k6 modules and relative files that exist', (file) => {
@@ -336,6 +392,10 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   let shimDir = '';
   let record: ShimRecord;
   let canopyUrl = '';
+  let canopyPort = 0;
+  let canopyCa = '';
+  /** A stand-in for a user's load/ after `node load/bundle-reviews.mjs`: it holds reviews.json, the 88 real reviews. */
+  let bundleDir = '';
   let copies = 0;
 
   beforeAll(async () => {
@@ -349,8 +409,16 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     writeFileSync(path.join(shimDir, 'k6-http.js'), SHIM_HTTP);
     writeFileSync(path.join(shimDir, 'k6-metrics.js'), SHIM_METRICS);
     writeFileSync(path.join(shimDir, 'k6-data.js'), SHIM_DATA);
-    const server = await startServe(['--policies', STARTER_POLICIES, '--state-dir', path.join(workDir, 'state'), '--log-level', 'warn']);
+    // The bundle command as a user runs it, with no input named (the real reviews beside the checkout); only
+    // the output goes elsewhere, so the test leaves load/ alone.
+    bundleDir = path.join(workDir, 'bundled-load');
+    mkdirSync(bundleDir);
+    execFileSync(process.execPath, [path.join(LOAD_DIR, 'bundle-reviews.mjs'), '-o', path.join(bundleDir, 'reviews.json')], { cwd: REPO_ROOT, stdio: 'pipe' });
+    const stateDir = path.join(workDir, 'state');
+    const server = await startServe(['--policies', STARTER_POLICIES, '--state-dir', stateDir, '--log-level', 'warn']);
+    canopyPort = server.port;
     canopyUrl = `https://127.0.0.1:${server.port}`;
+    canopyCa = readFileSync(path.join(stateDir, 'tls', 'ca.crt'), 'utf8');
   });
 
   afterAll(() => {
@@ -364,7 +432,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
    * `script` with these `-e` variables. Each load gets its own copy so module state (the uid counter, settings
    * read at import) is not shared between loads, as it is not between k6 VUs.
    */
-  async function loadScript(script: EntryScript, env: Record<string, string>): Promise<LoadedScript> {
+  async function loadScript(script: EntryScript, env: Record<string, string>, { loadDir = LOAD_DIR } = {}): Promise<LoadedScript> {
     copies += 1;
     const copyDir = path.join(workDir, `copy-${copies}`, 'load');
     for (const file of loadFiles()) {
@@ -388,10 +456,11 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     Reflect.set(globalThis, '__VU', 0); // 0 in the init stage, as in k6
     Reflect.set(globalThis, '__ITER', 0);
     // k6's open(): init stage only, relative paths against the entry script's directory, which for the copies
-    // stands for the real load/ (so the default ../examples/... paths are the ones users get).
+    // stands for the real load/ (so ../examples/... paths are the ones users give), or for `loadDir`, a folder
+    // holding a reviews.json made by load/bundle-reviews.mjs, as a user's load/ does after running it.
     Reflect.set(globalThis, 'open', (file: string): string => {
       if (record.stage !== 'init') throw new Error(`open(${file}) outside the init stage`);
-      const resolved = path.resolve(LOAD_DIR, file);
+      const resolved = path.resolve(loadDir, file);
       record.opened.push(resolved);
       return readFileSync(resolved, 'utf8');
     });
@@ -418,7 +487,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   }
 
   /** The uid each request sent and the answer it got, for the admission requests recorded so far. */
-  function exchanges(): { webhook: string; review: string; sentUid: unknown; status: number; answer: Record<string, unknown> }[] {
+  function exchanges(): { webhook: string; review: string; sent: unknown; sentUid: unknown; label: unknown; status: number; answer: Record<string, unknown> }[] {
     return record.requests
       .filter((r) => r.method === 'POST')
       .map((r) => {
@@ -426,8 +495,36 @@ describe('the k6 scripts in load/ against canopy serve', () => {
         const answer: unknown = JSON.parse(r.responseBody ?? 'null');
         const response = isRecord(answer) && isRecord(answer['response']) ? answer['response'] : {};
         const request = isRecord(sent) && isRecord(sent['request']) ? sent['request'] : {};
-        return { webhook: new URL(r.url).pathname, review: r.tags['review'] ?? '', sentUid: request['uid'], status: r.status, answer: response };
+        // The object the policies judge: the old one of a DELETE.
+        const judged = request[request['operation'] === 'DELETE' ? 'oldObject' : 'object'];
+        const metadata = isRecord(judged) && isRecord(judged['metadata']) ? judged['metadata'] : {};
+        const label = isRecord(metadata['labels']) ? metadata['labels'][UNIQUE_LABEL] : undefined;
+        return { webhook: new URL(r.url).pathname, review: r.tags['review'] ?? '', sent, sentUid: request['uid'], label, status: r.status, answer: response };
       });
+  }
+
+  /** The review as read from its file, stamped as the scripts stamp it: `uid` as request.uid and as UNIQUE_LABEL. */
+  function stamped(review: unknown, uid: unknown): unknown {
+    const copy: unknown = structuredClone(review);
+    if (!isRecord(copy) || !isRecord(copy['request'])) throw new Error('not an AdmissionReview');
+    const request = copy['request'];
+    request['uid'] = uid;
+    const key = request['operation'] === 'DELETE' ? 'oldObject' : 'object';
+    const object = isRecord(request[key]) ? request[key] : {};
+    request[key] = object;
+    const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
+    object['metadata'] = { ...metadata, labels: { ...(isRecord(metadata['labels']) ? metadata['labels'] : {}), [UNIQUE_LABEL]: uid } };
+    return copy;
+  }
+
+  /** Canopy's decision cache counters, from GET /status (answered on loopback). */
+  async function decisionCache(): Promise<{ hits: number; misses: number }> {
+    const answer = await httpsCall(canopyPort, canopyCa, 'GET', '/status');
+    expect(answer.status).toBe(200);
+    const status: unknown = JSON.parse(answer.body);
+    const cache = isRecord(status) && isRecord(status['engine']) ? status['engine']['decisionCache'] : undefined;
+    if (!isRecord(cache) || typeof cache['hits'] !== 'number' || typeof cache['misses'] !== 'number') throw new Error(`no decision cache in /status: ${answer.body}`);
+    return { hits: cache['hits'], misses: cache['misses'] };
   }
 
   const exampleUids = EXAMPLE_FILES.map((file) => {
@@ -435,7 +532,10 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     return isRecord(review) && isRecord(review['request']) ? review['request']['uid'] : undefined;
   });
 
-  /** What every run must show: all checks passed, 200s that echo fresh, unique uids, only to 127.0.0.1. */
+  /**
+   * What every run must show: all checks passed, 200s that echo fresh, unique uids, the same uid as the unique
+   * label's value (so no two bodies are alike), only to 127.0.0.1.
+   */
   function expectGoodRun(expectedRequests: number): void {
     expect(record.checks.length).toBeGreaterThan(0);
     expect(record.checks.filter((c) => !c.ok)).toEqual([]);
@@ -445,9 +545,11 @@ describe('the k6 scripts in load/ against canopy serve', () => {
       expect(exchange.status).toBe(200);
       expect(typeof exchange.sentUid).toBe('string');
       expect(exchange.answer['uid']).toBe(exchange.sentUid);
+      expect(exchange.label).toBe(exchange.sentUid);
       expect(exampleUids).not.toContain(exchange.sentUid);
     }
     expect(new Set(seen.map((e) => e.sentUid)).size).toBe(seen.length);
+    expect(new Set(record.requests.filter((r) => r.method === 'POST').map((r) => r.requestBody)).size).toBe(seen.length);
     for (const r of record.requests) expect(new URL(r.url).origin).toBe(canopyUrl);
   }
 
@@ -455,7 +557,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     record.metrics.filter((m) => m.metric === metric && Object.entries(tags).every(([k, v]) => m.tags[k] === v)).map((m) => m.value);
 
   it.each(ENTRY_SCRIPTS)('%s takes its rate, duration, VUs and thresholds from -e variables', async (script) => {
-    const loaded = await loadScript(script, { RATE: '7', DURATION: '3s', VUS: '2', MAX_VUS: '4', P99_MS: '123', ERROR_RATE: '0.02' });
+    const loaded = await loadScript(script, { RATE: '7', DURATION: '3s', VUS: '2', MAX_VUS: '4', P99_MS: '123', ERROR_RATE: '0.02' }, { loadDir: bundleDir });
     const { options } = loaded;
     expect(options.insecureSkipTLSVerify).toBe(true);
     const main = options.scenarios[Object.keys(options.scenarios)[0] ?? ''];
@@ -477,16 +579,53 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     ['mixed.js', '1m', 'rate<=0.001'],
     // The soak fails on any error at all.
     ['soak.js', '30m', 'rate<=0'],
-  ] as const)('%s defaults to %s and http_req_failed %s, with the example reviews', async (script, duration, failed) => {
-    const { options } = await loadScript(script, {});
+  ] as const)('%s defaults to %s and http_req_failed %s, with the bundle load/reviews.json', async (script, duration, failed) => {
+    const { options } = await loadScript(script, {}, { loadDir: bundleDir });
     expect(Object.values(options.scenarios).map((s) => s.duration)).toContain(duration);
     expect(options.thresholds['http_req_failed']).toEqual([failed]);
     expect(options.thresholds['http_req_duration']).toEqual(['p(99)<50']);
-    expect(record.opened.sort()).toEqual(EXAMPLE_FILES.map((file) => path.join(EXAMPLES, file)).sort());
+    expect(record.opened).toEqual([path.join(bundleDir, 'reviews.json')]);
   });
 
+  it('load/bundle-reviews.mjs bundles the 88 real reviews, in order, each under its file name', () => {
+    const bundle: unknown = JSON.parse(readFileSync(path.join(bundleDir, 'reviews.json'), 'utf8'));
+    const names = fixtureNames();
+    expect(names).toHaveLength(88);
+    expect(bundle).toEqual(names.map((name) => ({ name, review: fixture(name) })));
+  });
+
+  it('without REVIEWS and without load/reviews.json, the scripts stop in the init stage and say how to make it', async () => {
+    const empty = path.join(workDir, 'load-without-bundle');
+    mkdirSync(empty, { recursive: true });
+    await expect(loadScript('validate.js', { CANOPY_URL: canopyUrl }, { loadDir: empty })).rejects.toThrow(/node load\/bundle-reviews\.mjs/);
+  });
+
+  it('validate.js sends each of the 88 real reviews once, every body unique, and Canopy evaluates each: no decision-cache hit', async () => {
+    const names = fixtureNames();
+    const script = await loadScript('validate.js', { CANOPY_URL: canopyUrl }, { loadDir: bundleDir });
+    const before = await decisionCache();
+    iterate(script, 'default', names.length);
+    const after = await decisionCache();
+    expectGoodRun(names.length);
+    const sent = exchanges();
+    expect(sent.map((e) => e.review).sort()).toEqual(names);
+    const realUids = names.map((name) => fixture(name).request.uid);
+    for (const exchange of sent) {
+      expect(realUids).not.toContain(exchange.sentUid);
+      // The body is the real review but for the uid and the label.
+      expect(exchange.sent).toEqual(stamped(fixture(exchange.review), exchange.sentUid));
+    }
+    expect(after.misses).toBeGreaterThan(before.misses);
+    expect(after.hits).toBe(before.hits);
+
+    // The control: the same body twice is answered from the cache, which is what the unique label prevents.
+    const body = JSON.stringify(fixture(names[0] ?? ''));
+    for (let i = 0; i < 2; i += 1) expect((await httpsCall(canopyPort, canopyCa, 'POST', '/validate', body)).status).toBe(200);
+    expect((await decisionCache()).hits).toBeGreaterThan(after.hits);
+  }, 180_000);
+
   it('validate.js: the checks pass, the uids are echoed, and the privileged pod counts as denied, not failed', async () => {
-    const script = await loadScript('validate.js', { CANOPY_URL: canopyUrl });
+    const script = await loadScript('validate.js', { CANOPY_URL: canopyUrl, REVIEWS: EXAMPLE_REVIEWS });
     iterate(script, 'default', EXAMPLE_FILES.length);
     expectGoodRun(EXAMPLE_FILES.length);
     expect(new Set(exchanges().map((e) => `${e.webhook} ${e.review}`))).toEqual(new Set(EXAMPLE_FILES.map((file) => `/validate ${file}`)));
@@ -497,7 +636,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   });
 
   it('mutate.js: the checks pass, including patchType JSONPatch on the one review that gets a patch', async () => {
-    const script = await loadScript('mutate.js', { CANOPY_URL: canopyUrl });
+    const script = await loadScript('mutate.js', { CANOPY_URL: canopyUrl, REVIEWS: EXAMPLE_REVIEWS });
     iterate(script, 'default', EXAMPLE_FILES.length);
     expectGoodRun(EXAMPLE_FILES.length);
     expect(record.checks.filter((c) => c.name === 'a patch is a JSONPatch')).toHaveLength(EXAMPLE_FILES.length);
@@ -510,7 +649,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   });
 
   it('mixed.js: one cycle sends every review to both webhooks, in the weights given', async () => {
-    const script = await loadScript('mixed.js', { CANOPY_URL: canopyUrl, VALIDATE_WEIGHT: '2', MUTATE_WEIGHT: '1' });
+    const script = await loadScript('mixed.js', { CANOPY_URL: canopyUrl, REVIEWS: EXAMPLE_REVIEWS, VALIDATE_WEIGHT: '2', MUTATE_WEIGHT: '1' });
     const cycle = EXAMPLE_FILES.length * 3;
     iterate(script, 'default', cycle);
     expectGoodRun(cycle);
@@ -524,7 +663,7 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   });
 
   it('soak.js: the mixed load passes its checks and the RSS scrape reads process_resident_memory_bytes', async () => {
-    const script = await loadScript('soak.js', { CANOPY_URL: canopyUrl, RSS_MB: '4096' });
+    const script = await loadScript('soak.js', { CANOPY_URL: canopyUrl, REVIEWS: EXAMPLE_REVIEWS, RSS_MB: '4096' });
     expect(script.options.scenarios['rss']).toMatchObject({ executor: 'constant-arrival-rate', rate: 1, timeUnit: '30s', exec: 'rss' });
     expect(script.options.thresholds['canopy_rss_bytes']).toEqual([`max<${4096 * 1024 * 1024}`]);
     iterate(script, 'default', EXAMPLE_FILES.length * 2);
@@ -537,11 +676,24 @@ describe('the k6 scripts in load/ against canopy serve', () => {
   });
 
   it('soak.js leaves the scrape out with SCRAPE_EVERY=off', async () => {
-    const script = await loadScript('soak.js', { CANOPY_URL: canopyUrl, SCRAPE_EVERY: 'off' });
+    const script = await loadScript('soak.js', { CANOPY_URL: canopyUrl, SCRAPE_EVERY: 'off' }, { loadDir: bundleDir });
     expect(Object.keys(script.options.scenarios)).toEqual(['soak']);
   });
 
-  it('REVIEWS replaces the example reviews with other files, given by absolute path', async () => {
+  it('REVIEWS takes a bundle made from other reviews, and a plain JSON array of reviews', async () => {
+    const examples = path.join(workDir, 'examples-bundle.json');
+    execFileSync(process.execPath, [path.join(LOAD_DIR, 'bundle-reviews.mjs'), EXAMPLES, '-o', examples], { cwd: REPO_ROOT, stdio: 'pipe' });
+    const plain = path.join(workDir, 'plain-array.json');
+    writeFileSync(plain, JSON.stringify([fixture(2), fixture(88)]));
+    const script = await loadScript('validate.js', { CANOPY_URL: canopyUrl, REVIEWS: `${examples},${plain}` });
+    expect(record.opened).toEqual([examples, plain]);
+    iterate(script, 'default', 5);
+    expectGoodRun(5);
+    expect(exchanges().map((e) => e.review).sort()).toEqual([...EXAMPLE_FILES, 'plain-array.json#1', 'plain-array.json#2'].sort());
+    expect(values('canopy_denied', { review: 'privileged-pod.json' })).toEqual([1]);
+  });
+
+  it('REVIEWS replaces the bundle with other files, given by absolute path', async () => {
     const capture = path.join(workDir, 'capture.json');
     writeFileSync(capture, readFileSync(path.join(EXAMPLES, 'privileged-pod.json')));
     const script = await loadScript('validate.js', { CANOPY_URL: canopyUrl, REVIEWS: `${capture}, ../examples/admission-reviews/pod.json` });
@@ -563,11 +715,11 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     ['P99_MS', 'fast', /-e P99_MS=fast is not a non-negative number/],
     ['MUTATE_WEIGHT', '0.5', /the mutate weight must be a whole number/],
   ])('-e %s=%s stops mixed.js in the init stage, before any request', async (name, value, message) => {
-    await expect(loadScript('mixed.js', { CANOPY_URL: canopyUrl, [name]: value })).rejects.toThrow(message);
+    await expect(loadScript('mixed.js', { CANOPY_URL: canopyUrl, [name]: value }, { loadDir: bundleDir })).rejects.toThrow(message);
   });
 
   it('the stand-in refuses any host but 127.0.0.1', async () => {
-    const script = await loadScript('validate.js', { CANOPY_URL: 'https://localhost:1' });
+    const script = await loadScript('validate.js', { CANOPY_URL: 'https://localhost:1' }, { loadDir: bundleDir });
     expect(() => iterate(script, 'default', 1)).toThrow(/calls only https:\/\/127\.0\.0\.1/);
     expect(record.requests).toEqual([]);
   });

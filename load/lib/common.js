@@ -1,21 +1,26 @@
 // Shared by the Canopy k6 scripts: settings from `-e` variables, AdmissionReview bodies that get a fresh
-// request.uid on every request, the calls to /validate and /mutate with their checks, and the metrics per
-// outcome. Only k6 modules are imported: k6 is not Node, and npm packages are not available to it.
+// request.uid and a unique label on every request, the calls to /validate and /mutate with their checks, and
+// the metrics per outcome. Only k6 modules are imported: k6 is not Node, and npm packages are not available
+// to it.
+//
+// Syntax: k6 before v0.53 passes every ES module through Babel 6, whose parser stops at anything newer than
+// ES2015 (object spread `{ ...a }`, `?.`, `??`, `**`, async functions, trailing commas in calls, class
+// fields). These files keep to ES2015 so that k6 v0.48 and later run them; test/load-scripts.test.ts parses
+// them as ES2015 to hold that.
 //
 // open() is deliberately not called here. k6 resolves a relative open() path against the entry script's
 // directory today and plans to resolve it against the calling module later; calling it from the entry scripts
-// (all in load/) keeps both readings the same. The entry scripts read the files and hand the text to
-// prepareReview().
+// (all in load/) keeps both readings the same. The entry scripts hand loadReviews() a function that opens a
+// file.
 import http from 'k6/http';
 import { check } from 'k6';
 import { Rate, Trend } from 'k6/metrics';
 
-/** The example reviews shipped with Canopy, relative to load/ (where the entry scripts live). */
-export const DEFAULT_REVIEWS = [
-  '../examples/admission-reviews/pod.json',
-  '../examples/admission-reviews/privileged-pod.json',
-  '../examples/admission-reviews/pod-without-resources.json',
-];
+/**
+ * The reviews sent when -e REVIEWS is not given, relative to load/: the bundle `node load/bundle-reviews.mjs`
+ * writes (by default from the 88 real AdmissionReviews in ../shared/fixtures/admission-reviews).
+ */
+export const DEFAULT_REVIEWS = 'reviews.json';
 
 /** A `-e NAME=value` setting; an empty value counts as unset so `-e P99_MS=` falls back to the default. */
 export function env(name, fallback) {
@@ -40,36 +45,97 @@ export const BASE_URL = env('CANOPY_URL', 'https://127.0.0.1:8443').replace(/\/+
 // waiting out k6's 60 s default. Set -e TIMEOUT to the webhooks' timeoutSeconds if it differs.
 const TIMEOUT = env('TIMEOUT', '5s');
 
-/** The review files to send: `-e REVIEWS=a.json,b.json` (`-e REVIEW=one.json` still works), else the examples. */
+/**
+ * The files to read reviews from: `-e REVIEWS=a.json,b.json` (`-e REVIEW=one.json` still works), else the
+ * bundle load/reviews.json. Each file holds one AdmissionReview or a bundle (a JSON array of them).
+ */
 export function reviewFiles() {
   const list = env('REVIEWS', env('REVIEW', ''));
-  const files = list === '' ? DEFAULT_REVIEWS : list.split(',').map((file) => file.trim()).filter((file) => file !== '');
+  const files = list === '' ? [DEFAULT_REVIEWS] : list.split(',').map((file) => file.trim()).filter((file) => file !== '');
   if (files.length === 0) throw new Error('-e REVIEWS names no file');
   return files;
 }
 
-// Stands in for request.uid in the serialized body; a fresh uid is spliced in per request, so a body of any size
-// is serialized once in the init stage instead of once per request.
+/**
+ * The label put on the object each request judges (the old object of a DELETE), with a value no other request
+ * of the run has, as `npm run bench` does: Canopy's decision cache remembers evaluations by what the policies
+ * see, so without it the same few objects would be answered from the cache and the engine barely measured.
+ */
+export const UNIQUE_LABEL = 'canopy.io/load';
+
+// Stands in for the request's uid, and for the unique label's value, in the serialized body; the fresh uid is
+// spliced in for both per request, so a body of any size is serialized once in the init stage instead of
+// once per request.
 const UID_PLACEHOLDER = 'canopy-load-uid-placeholder-7c1e';
 
+function isObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 /**
- * Turns one AdmissionReview file into a template: `head + JSON.stringify(uid) + tail` is the body.
- * Plain strings, so the result can live in a SharedArray (one copy for all VUs).
+ * Turns one AdmissionReview into a template: `parts.join(JSON.stringify(uid))` is the body, with the uid as
+ * request.uid and as the value of UNIQUE_LABEL. Plain strings, so the result can live in a SharedArray (one
+ * copy for all VUs).
  */
-export function prepareReview(file, text) {
-  let review;
+export function prepareReview(name, review) {
+  if (!isObject(review) || review.kind !== 'AdmissionReview' || !isObject(review.request)) {
+    throw new Error(`${name} is not an AdmissionReview with a request`);
+  }
+  const copy = JSON.parse(JSON.stringify(review));
+  const request = copy.request;
+  request.uid = UID_PLACEHOLDER;
+  const judged = request.operation === 'DELETE' ? 'oldObject' : 'object';
+  if (!isObject(request[judged])) request[judged] = {};
+  const object = request[judged];
+  if (!isObject(object.metadata)) object.metadata = {};
+  if (!isObject(object.metadata.labels)) object.metadata.labels = {};
+  object.metadata.labels[UNIQUE_LABEL] = UID_PLACEHOLDER;
+  const parts = JSON.stringify(copy).split(JSON.stringify(UID_PLACEHOLDER));
+  if (parts.length !== 3) throw new Error(`${name} contains the text ${UID_PLACEHOLDER}; rename it`);
+  return { name, parts };
+}
+
+/**
+ * The templates for the text of one file: a single AdmissionReview, or a bundle (a JSON array whose items are
+ * AdmissionReviews or `{ name, review }`, as load/bundle-reviews.mjs writes them).
+ */
+export function prepareReviews(file, text) {
+  let parsed;
   try {
-    review = JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new Error(`${file} is not JSON: ${err}`);
   }
-  if (review === null || typeof review !== 'object' || review.kind !== 'AdmissionReview' || review.request === null || typeof review.request !== 'object') {
-    throw new Error(`${file} is not an AdmissionReview with a request`);
-  }
-  review.request.uid = UID_PLACEHOLDER;
-  const parts = JSON.stringify(review).split(JSON.stringify(UID_PLACEHOLDER));
-  if (parts.length !== 2) throw new Error(`${file} contains the text ${UID_PLACEHOLDER}; rename it`);
-  return { name: file.split('/').pop(), head: parts[0], tail: parts[1] };
+  const base = file.split('/').pop();
+  if (!Array.isArray(parsed)) return [prepareReview(base, parsed)];
+  if (parsed.length === 0) throw new Error(`${file} holds no review`);
+  return parsed.map((item, index) => {
+    const named = isObject(item) && item.kind === undefined && isObject(item.review);
+    const name = named && typeof item.name === 'string' && item.name !== '' ? item.name : `${base}#${index + 1}`;
+    return prepareReview(name, named ? item.review : item);
+  });
+}
+
+/**
+ * Every review of every file, as templates, read with `read` (the entry script's `(file) => open(file)`).
+ * A missing default bundle gets a message that says how to make it.
+ */
+export function loadReviews(files, read) {
+  const templates = [];
+  files.forEach((file) => {
+    let text;
+    try {
+      text = read(file);
+    } catch (err) {
+      if (file === DEFAULT_REVIEWS) {
+        const how = 'make it with `node load/bundle-reviews.mjs` (the 88 real AdmissionReviews), or name review files with -e REVIEWS=';
+        throw new Error(`load/${DEFAULT_REVIEWS} cannot be read (${err}): ${how}`);
+      }
+      throw err;
+    }
+    prepareReviews(file, text).forEach((template) => templates.push(template));
+  });
+  return templates;
 }
 
 // Per VU: every VU has its own JavaScript runtime, so this counter numbers the requests of one VU.
@@ -113,13 +179,14 @@ function parseAnswer(res) {
 }
 
 /**
- * POSTs one review to /validate or /mutate with a fresh uid, checks the answer and records its outcome.
- * Returns the uid sent and the parsed `response` (null when there was none), for callers that want more.
+ * POSTs one review to /validate or /mutate with a fresh uid (also the value of its UNIQUE_LABEL), checks the
+ * answer and records its outcome. Returns the uid sent and the parsed `response` (null when there was none),
+ * for callers that want more.
  */
 export function admit(webhook, review) {
   const uid = freshUid();
   const tags = { endpoint: webhook, review: review.name };
-  const res = http.post(`${BASE_URL}/${webhook}`, review.head + JSON.stringify(uid) + review.tail, {
+  const res = http.post(`${BASE_URL}/${webhook}`, review.parts.join(JSON.stringify(uid)), {
     headers: { 'Content-Type': 'application/json' },
     tags,
     timeout: TIMEOUT,
@@ -189,8 +256,10 @@ export function arrivalScenario(defaults, exec) {
     timeUnit: '1s',
     duration: env('DURATION', defaults.duration),
     preAllocatedVUs,
-    // More VUs are started when answers slow down, so the arrival rate holds (an open model, like the API
-    // server); when even MAX_VUS is not enough k6 reports dropped_iterations.
+    // An open model, like the API server: each second RATE iterations start, each on a VU that is free at
+    // that moment. When none of the VUs started so far is free, k6 drops that iteration (dropped_iterations)
+    // and starts one more VU in the background, up to MAX_VUS. So enough VUS up front, not MAX_VUS alone,
+    // keeps the rate whole.
     maxVUs: Math.max(preAllocatedVUs, countEnv('MAX_VUS', defaults.maxVUs)),
     exec,
   };
@@ -213,8 +282,10 @@ export function thresholds(defaults) {
 /** k6 options shared by all scripts, with the scenarios and thresholds of one. */
 export function baseOptions(scenarios, limits) {
   return {
-    // Canopy's generated certificate is signed by its own CA; k6 cannot be given a CA file, so TLS
-    // verification is skipped here. Run it against a test deployment, not through an untrusted network.
+    // Canopy's certificate is signed by its own CA, which k6 does not trust unless told to, so verification is
+    // off by default. To verify, give k6 the CA through SSL_CERT_FILE (Linux) and turn this back on from the
+    // command line, which k6 lets override a script's options:
+    //   SSL_CERT_FILE=ca.crt k6 run --insecure-skip-tls-verify=false load/validate.js
     insecureSkipTLSVerify: true,
     scenarios,
     thresholds: limits,
