@@ -3,7 +3,7 @@
 // result before anything is sent. Any failure names the mutation(s) responsible.
 import type { Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
-import { asRecord, toCedarRequest, type JsonRecord, type RequestFacts } from '../translate/index.js';
+import { asRecord, podSpecPath, toCedarRequest, type JsonRecord, type RequestFacts } from '../translate/index.js';
 import { templateContext } from './context.js';
 import { MUTATORS } from './mutators/index.js';
 import { mutatedObjectProblems } from './shape.js';
@@ -65,6 +65,21 @@ function stillHolds(object: unknown, write: Write): boolean {
 const overlaps = (a: readonly string[], b: readonly string[]) =>
   a.slice(0, Math.min(a.length, b.length)).every((token, i) => token === b[i]);
 
+/**
+ * Where the request's pods are described: a Pod's spec, or a controller's pod template (its metadata
+ * too: a changed template label or annotation rolls the pods as surely as a changed container). On an
+ * UPDATE that leaves that part as it was (a label, a scale, a status write, a re-apply of the same
+ * manifest), no mutation may write under it: the controller would roll every pod, a Job's template is
+ * immutable, and GitOps tools would see drift they did not cause. Undefined when writes may go there.
+ */
+function unchangedPodsPath(request: AdmissionRequest): readonly string[] | undefined {
+  if (request.operation !== 'UPDATE') return undefined;
+  const spec = podSpecPath(request.kind.group, request.kind.kind);
+  if (!spec) return undefined;
+  const pods = spec.length === 1 ? spec : spec.slice(0, -1);
+  return sameValue(valueAt(request.object, pods), valueAt(request.oldObject, pods)) ? pods : undefined;
+}
+
 const named = (ids: readonly string[]) => ids.map((n) => `[${n}]`).join(', ');
 
 /**
@@ -85,10 +100,13 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
   // The values writes leave at their paths (and who wrote them), to check later writes did not overturn them.
   const claims: Write[] = [];
   const claimants: string[] = [];
+  const frozen = unchangedPodsPath(request);
   for (const spec of specs) {
     let writes: Write[];
     try {
       writes = writesOf(spec, request, working, inputs);
+      // A write above the pods' part (a whole /spec) would rewrite it too: overlaps covers both.
+      if (frozen) writes = writes.filter((write) => !overlaps(write.tokens, frozen));
     } catch (error) {
       throw new MutationError(`mutation [${spec.id}] cannot be prepared: ${(error as Error).message}`, [spec.id]);
     }
