@@ -481,7 +481,7 @@ describe('planted secrets appear in no output', () => {
     expect(log).toMatch(/"msg":"mutation"/);
     expect(outputs.get('serve directory: POST /validate pod-privileged')).toContain('baseline.privileged');
     expect(outputs.get('serve directory: POST /validate invalid review')).toMatch(/^HTTP 400/);
-    expect(outputs.get('serve production: POST /validate pod-create')).toMatch(/Canopy could not resolve: 127\.0\.0\.1:\d+\/team-a\/app:1\.0/);
+    expect(outputs.get('serve production: POST /validate pod-create')).toMatch(/Canopy could not resolve their digests: 127\.0\.0\.1:\d+\/team-a\/app:1\.0/);
     expect(outputs.get('serve http-bundle: stdout (decision log)')).toContain('bundle check');
     expect(outputs.get('serve oci-bundle: stdout (decision log)')).toContain('bundle check');
     const recorded = [...outputsOf('serve directory: recorded')].map(([, text]) => text).join('\n');

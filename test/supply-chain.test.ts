@@ -156,6 +156,20 @@ describe('supply chain against a real registry', () => {
     expect(slow.message).toMatch(/did not answer within|no answer within/);
   });
 
+  it('says why an image is still unpinned: not through the pinning mutation, or a tag Canopy could not resolve', async () => {
+    const post = async (body: Json) => ((await server.post('/validate', JSON.stringify(body))).json() as { response: MutationResponse }).response;
+    // Validated without /mutate (no mutating webhook installed): the tag resolves, nothing pinned it.
+    const skipped = await post(review('secure', `${registry.host}/unsigned/app:1.0`));
+    expect(skipped.allowed).toBe(false);
+    const advice = `[supply-chain.digest-required] Images must be pinned to a digest here; these are not: ${registry.host}/unsigned/app:1.0.`;
+    expect(skipped.status?.message).toContain(`${advice} Pin them (image@sha256:…), or send the request through Canopy's mutating webhook`);
+    expect(skipped.status?.message).not.toContain('none');
+    // A tag the registry does not have: the reason is named.
+    const missing = await admit(review('secure', `${registry.host}/unsigned/app:9.9`));
+    expect(missing.allowed).toBe(false);
+    expect(missing.message).toMatch(new RegExp(`Canopy could not resolve their digests: ${registry.host.replace(/\./g, '\\.')}/unsigned/app:9\\.9 \\(.+\\)\\.`));
+  });
+
   it('looks an image up once for a burst of 50 pods', async () => {
     const before = client.requests.get(registry.host) ?? 0;
     const answers = await Promise.all(

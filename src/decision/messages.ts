@@ -9,11 +9,15 @@ function describeHit(hit: PolicyHit): string {
   return `[${hit.id}] ${hit.advice}`;
 }
 
+/** Advice written without a closing full stop still ends as a sentence, so denials join as prose. */
+const asSentence = (text: string): string => (/[.!?]$/.test(text.trimEnd()) ? text.trimEnd() : `${text.trimEnd()}.`);
+
+/** One message for every denial: `[a] Advice of a. [b] Advice of b.`, each policy a sentence. */
 export function denialMessage(decision: Decision): string {
   if (decision.failure) {
     return `Canopy denied this request because its policies could not be evaluated (fail closed): ${decision.failure}`;
   }
-  return `Canopy denied this request: ${decision.denials.map(describeHit).join('; ')}`;
+  return `Canopy denied this request: ${decision.denials.map((hit) => asSentence(describeHit(hit))).join(' ')}`;
 }
 
 export function warningMessages(decision: Decision): string[] {

@@ -40,7 +40,7 @@ export function templateContext(
     ...(facts.workspace ? { workspace: { ...facts.workspace, labels: facts.workspace.labels[facts.workspace.path] ?? {} } } : {}),
     ...(facts.sovereignty ? { sovereignty: facts.sovereignty } : {}),
     ...(facts.quota ? { quota: facts.quota.human } : {}),
-    ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar, pins: facts.supplyChain.pins } } : {}),
+    ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar, pins: facts.supplyChain.pins, unpinnedReason: facts.supplyChain.unpinnedReason } } : {}),
     data,
   };
 }

@@ -96,6 +96,7 @@ export const WARM_UP_FACTS: RequestFacts = {
   supplyChain: {
     cedar: { unapprovedImages: [], allowedSources: ['registry.example'], requireDigest: true, signatureFailures: [], verifiedImages: [], unresolvedImages: [] },
     pins: {},
+    unpinnedReason: '',
   },
 };
 

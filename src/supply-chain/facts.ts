@@ -24,6 +24,12 @@ export interface SupplyChainFacts {
   };
   /** Image as written → the same image pinned to its digest, for the pinning mutation. */
   pins: Record<string, string>;
+  /**
+   * `{{ supplyChain.unpinnedReason }}` in advice: why images are still unpinned, as a sentence. An
+   * empty list would read "Canopy could not resolve: none"; when every tag resolved, what is unpinned
+   * reached validation without the pinning mutation (no mutating webhook, or `canopy eval` alone).
+   */
+  unpinnedReason: string;
 }
 
 export interface ParsedImage {
@@ -141,5 +147,9 @@ export function supplyChainFacts(
       else cedar.signatureFailures.push(`${reference.normalized}: ${signature ? signature.reason : lookup?.resolveError ?? 'its signature could not be checked'}`);
     }
   }
-  return { cedar, pins };
+  const unpinnedReason =
+    cedar.unresolvedImages.length > 0
+      ? `Canopy could not resolve their digests: ${cedar.unresolvedImages.join(', ')}.`
+      : "Pin them (image@sha256:…), or send the request through Canopy's mutating webhook, which pins every tag its registry resolves.";
+  return { cedar, pins, unpinnedReason };
 }
