@@ -359,9 +359,9 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
     }
   });
 
-  it('never sends kube-system or its own namespace to either webhook', () => {
+  it('never sends kube-system, kube-node-lease or its own namespace to either webhook', () => {
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
-      expect(excluded(webhookOf(objects, kind))).toEqual(['kube-system', 'canopy-system']);
+      expect(excluded(webhookOf(objects, kind))).toEqual(['kube-system', 'kube-node-lease', 'canopy-system']);
     }
   });
 
@@ -453,7 +453,7 @@ describe('the release namespace and name', () => {
     const objects = await render([], { namespace: 'other-ns' });
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
       const webhook = webhookOf(objects, kind);
-      expect(excluded(webhook)).toEqual(['kube-system', 'other-ns']);
+      expect(excluded(webhook)).toEqual(['kube-system', 'kube-node-lease', 'other-ns']);
       expect(webhook.clientConfig.service.namespace).toBe('other-ns');
     }
     expect(find(objects, 'Role').metadata.namespace).toBe('other-ns');
@@ -506,7 +506,7 @@ describe('every option (test/fixtures/helm/all-options.yaml, tls.mode secret)', 
       expect(webhook.failurePolicy).toBe('Ignore');
       expect(webhook.timeoutSeconds).toBe(10);
       // canopy-system is both listed and the release namespace: once.
-      expect(excluded(webhook)).toEqual(['kube-system', 'kube-public', 'cert-manager', 'canopy-system']);
+      expect(excluded(webhook)).toEqual(['kube-system', 'kube-public', 'cert-manager', 'canopy-system', 'kube-node-lease']);
       expect(webhook.objectSelector).toEqual({ matchExpressions: [{ key: 'canopy.io/ignore', operator: 'DoesNotExist' }] });
     }
     expect(mutate.reinvocationPolicy).toBe('Never');
@@ -514,14 +514,15 @@ describe('every option (test/fixtures/helm/all-options.yaml, tls.mode secret)', 
 
   it('adds the release namespace to the extra exclusions when it is not listed', async () => {
     const elsewhere = await render(['-f', ALL_OPTIONS], { namespace: 'policy' });
-    expect(excluded(webhookOf(elsewhere, 'ValidatingWebhookConfiguration'))).toEqual(['kube-system', 'kube-public', 'cert-manager', 'canopy-system', 'policy']);
+    expect(excluded(webhookOf(elsewhere, 'ValidatingWebhookConfiguration'))).toEqual(['kube-system', 'kube-public', 'cert-manager', 'canopy-system', 'kube-node-lease', 'policy']);
   });
 
   it('renders no bootstrap RBAC, and mounts the TLS secret where the config points', () => {
     expect(has(objects, 'Role')).toBe(false);
     expect(has(objects, 'RoleBinding')).toBe(false);
     expect(has(objects, 'ClusterRole', 'canopy-bootstrap')).toBe(false);
-    expect(JSON.stringify(objects)).not.toContain('"secrets"');
+    // No RBAC rule reaches Secrets (the webhook rules do name them: Canopy judges Secret writes).
+    expect(JSON.stringify(objects.filter((o) => o.kind.endsWith('Role')))).not.toContain('"secrets"');
     const mount = container(objects).volumeMounts.find((m) => m.mountPath === '/etc/canopy/tls');
     expect(mount?.readOnly).toBe(true);
     const volume = podSpec(objects).volumes.find((v) => v.name === mount?.name);

@@ -25,21 +25,25 @@ describe('webhooks/validating.yaml', () => {
     expect(webhook.admissionReviewVersions).toEqual(['v1']);
   });
 
-  it('sees every write and connect to every resource and subresource, and fails closed', () => {
-    expect(webhook.rules).toEqual([
-      { apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'], resources: ['*/*'], scope: '*' },
-    ]);
+  it('names the objects it judges, never "*" (test/webhook-scope.test.ts runs them through the API server\'s matching), and fails closed', () => {
+    const rules = webhook.rules as { apiGroups: string[]; resources: string[]; operations: string[] }[];
+    expect(rules.length).toBeGreaterThan(1);
+    for (const rule of rules) {
+      expect(rule.apiGroups).not.toContain('*');
+      expect(rule.resources.filter((r) => r.includes('*'))).toEqual([]);
+    }
+    expect(rules.flatMap((r) => r.operations)).toEqual(expect.arrayContaining(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']));
     expect(webhook.failurePolicy).toBe('Fail');
     expect(webhook.sideEffects).toBe('None');
     expect(webhook.timeoutSeconds).toBeGreaterThan(0);
     expect(webhook.timeoutSeconds).toBeLessThanOrEqual(10);
   });
 
-  it('can never lock kube-system or its own namespace', () => {
+  it('can never lock kube-system, kube-node-lease or its own namespace', () => {
     expect(webhook.namespaceSelector.matchExpressions).toContainEqual({
       key: 'kubernetes.io/metadata.name',
       operator: 'NotIn',
-      values: expect.arrayContaining(['kube-system', 'canopy-system']),
+      values: expect.arrayContaining(['kube-system', 'kube-node-lease', 'canopy-system']),
     });
   });
 
@@ -67,8 +71,13 @@ describe('webhooks/mutating.yaml', () => {
     expect(webhook.sideEffects).toBe('None');
   });
 
-  it('sees creates and updates of every resource', () => {
-    expect(webhook.rules).toEqual([{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: ['*'], scope: '*' }]);
+  it('sees creates and updates of the objects it judges, by name, never a subresource', () => {
+    const rules = webhook.rules as { apiGroups: string[]; resources: string[]; operations: string[] }[];
+    for (const rule of rules) {
+      expect(rule.apiGroups).not.toContain('*');
+      expect(rule.resources.filter((r) => r.includes('*') || r.includes('/'))).toEqual([]);
+      expect(rule.operations).toEqual(['CREATE', 'UPDATE']);
+    }
   });
 
   it('has the same namespace exclusions as the validating webhook', () => {

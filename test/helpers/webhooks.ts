@@ -19,4 +19,5 @@ export interface AdmissionWebhook {
   rules: Json[];
   namespaceSelector: LabelSelector;
   objectSelector?: LabelSelector;
+  matchConditions?: { name: string; expression: string }[];
 }

@@ -63,9 +63,95 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-serving" (include "canopy.fullname" .) }}
 {{- end }}
 
-{{/* The namespaces both webhooks never see: the configured ones plus the release namespace. */}}
+{{/*
+The namespaces both webhooks never see: the configured ones, kube-node-lease (node heartbeats: a
+webhook there can turn nodes NotReady) and the release namespace, whatever the values say.
+*/}}
 {{- define "canopy.excludedNamespaces" -}}
-{{- append .Values.webhooks.excludedNamespaces .Release.Namespace | uniq | toJson }}
+{{- append (append .Values.webhooks.excludedNamespaces "kube-node-lease") .Release.Namespace | uniq | toJson }}
+{{- end }}
+
+{{/* Whether the API server honours matchConditions for certain: GA (and always on) from 1.30. */}}
+{{- define "canopy.hasMatchConditions" -}}
+{{- if semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version }}true{{ end }}
+{{- end }}
+
+{{/* The fields every webhook entry shares; dict: ctx, kind, webhook (its name), path. */}}
+{{- define "canopy.webhookCommon" -}}
+{{- $ctx := .ctx -}}
+admissionReviewVersions: ["v1"]
+sideEffects: None
+failurePolicy: {{ $ctx.Values.webhooks.failurePolicy }}
+timeoutSeconds: {{ $ctx.Values.webhooks.timeoutSeconds }}
+matchPolicy: Equivalent
+{{- if eq .kind "MutatingWebhookConfiguration" }}
+# Canopy's patches are idempotent: called again when another webhook changed the object after it.
+reinvocationPolicy: {{ $ctx.Values.webhooks.mutating.reinvocationPolicy }}
+{{- end }}
+clientConfig:
+  service:
+    name: {{ include "canopy.fullname" $ctx }}
+    namespace: {{ $ctx.Release.Namespace }}
+    path: {{ .path }}
+    port: 443
+  {{- with include "canopy.caBundle" (dict "ctx" $ctx "kind" .kind "webhook" .webhook) }}
+  caBundle: {{ . }}
+  {{- end }}
+{{- end }}
+
+{{/*
+webhooks.customResources.rules as webhook rules for the given operations (dict: ctx, operations).
+values.schema.json refuses "*" and Kubernetes' own groups there: only named custom resource groups.
+*/}}
+{{- define "canopy.customResourceRules" -}}
+{{- $operations := .operations -}}
+{{- range .ctx.Values.webhooks.customResources.rules }}
+- apiGroups: {{ toJson .apiGroups }}
+  apiVersions: ["*"]
+  operations: {{ toJson $operations }}
+  resources: {{ toJson (default (list "*") .resources) }}
+  scope: "*"
+{{- end }}
+{{- end }}
+
+{{/*
+namespaceSelector, matchConditions and objectSelector of a webhook entry (dict: ctx, and
+groupSuffixes for the custom-resource entry). On 1.30+ every entry also skips requests made by
+nodes (kubelets writing mirror Pods): a node's own writes must never wait on Canopy. Before 1.30 the
+rules and the namespaceSelector alone keep the cluster's machinery out, and a groupSuffixes entry,
+which needs a matchCondition to be narrow, is refused instead of rendered wide.
+*/}}
+{{- define "canopy.webhookSelectors" -}}
+{{- $ctx := .ctx -}}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ include "canopy.excludedNamespaces" $ctx }}
+{{- if include "canopy.hasMatchConditions" $ctx }}
+matchConditions:
+  {{- with .groupSuffixes }}
+  - name: custom-resource-group
+    expression: {{ include "canopy.groupSuffixExpression" . | quote }}
+  {{- end }}
+  - name: not-from-a-node
+    expression: "!has(request.userInfo.groups) || !('system:nodes' in request.userInfo.groups)"
+{{- else if .groupSuffixes }}
+{{- fail (printf "webhooks.customResources.groupSuffixes needs matchConditions, GA in Kubernetes 1.30; this cluster is %s. List the groups in webhooks.customResources.rules instead." $ctx.Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- with $ctx.Values.webhooks.objectSelector }}
+objectSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* A CEL expression true for API groups ending in one of the suffixes, e.g. ".upbound.io". */}}
+{{- define "canopy.groupSuffixExpression" -}}
+{{- $terms := list }}
+{{- range . }}
+{{- $terms = append $terms (printf "request.resource.group.endsWith('%s')" .) }}
+{{- end }}
+{{- join " || " $terms }}
 {{- end }}
 
 {{/*
