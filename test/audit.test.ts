@@ -47,6 +47,12 @@ describe('canopy audit', () => {
       for (const resource of ['deployments', 'statefulsets', 'daemonsets', 'replicasets']) kube.collection(`/apis/apps/v1/${resource}`);
       for (const resource of ['jobs', 'cronjobs']) kube.collection(`/apis/batch/v1/${resource}`);
       kube.collection('/api/v1/replicationcontrollers');
+      // The PolicyReport CRDs are installed: the group version is served.
+      kube.putSingle('/apis/wgpolicyk8s.io/v1alpha2', {
+        kind: 'APIResourceList',
+        groupVersion: 'wgpolicyk8s.io/v1alpha2',
+        resources: [{ name: 'policyreports', namespaced: true, kind: 'PolicyReport' }, { name: 'clusterpolicyreports', namespaced: false, kind: 'ClusterPolicyReport' }],
+      });
     }
     // East: 3 pods, one privileged. West: 600 pods (two pages), one on the host network.
     for (let i = 0; i < 3; i++) east.put('/api/v1/pods', pod(`p${i}`, 'team', i === 0 ? { containers: [{ name: 'c', image: 'nginx:1.25', resources, securityContext: { privileged: true } }] } : {}));

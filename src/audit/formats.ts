@@ -12,7 +12,8 @@ function policiesBySeverity(report: AuditReport): [string, AuditReport['byPolicy
   return Object.entries(report.byPolicy).sort(([a, x], [b, y]) => SEVERITIES.indexOf(y.severity) - SEVERITIES.indexOf(x.severity) || (a < b ? -1 : 1));
 }
 
-export function textReport(report: AuditReport): string {
+/** The terminal summary; `errors: false` leaves out the sources that could not be read (for when they go to standard error). */
+export function textReport(report: AuditReport, options: { errors?: boolean } = {}): string {
   const lines = [`canopy audit: ${totalsLine(report.totals)}`];
   for (const [cluster, counts] of Object.entries(report.byCluster)) lines.push(`  ${cluster}: ${totalsLine(counts)}`);
   for (const [policy, entry] of policiesBySeverity(report)) {
@@ -23,7 +24,7 @@ export function textReport(report: AuditReport): string {
       if (failure) lines.push(`  ${result.cluster}  ${objectName(result)}: ${failure.message}`);
     }
   }
-  for (const error of report.errors) lines.push(`error: ${error}`);
+  if (options.errors !== false) for (const error of report.errors) lines.push(`error: ${error}`);
   return `${lines.join('\n')}\n`;
 }
 

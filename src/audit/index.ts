@@ -2,16 +2,18 @@
 // own pipeline and policies, reported for people and machines.
 import type { Logger } from '../decision-log/index.js';
 import { loadPolicyDirectory } from '../engine/index.js';
-import { discoverIdentity, LOGICAL_CLUSTER_ANNOTATION, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+import { discoverIdentity, identityFromConfig, LOGICAL_CLUSTER_ANNOTATION, type FleetConfig } from '../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../kube/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
-import { own, UNKNOWN_CLUSTER, type ClusterIdentity, type WorkspaceInfo } from '../translate/index.js';
+import { own, type ClusterIdentity, type WorkspaceInfo } from '../translate/index.js';
+import { planAudit, type AuditConfig } from './contexts.js';
 import { auditObject } from './evaluate.js';
 import { kindsForPolicies, parseKinds, type KindInfo } from './kinds.js';
 import { ReportBuilder, type AuditReport } from './report.js';
 import { clusterItems, manifestItems, type AuditItem } from './sources.js';
-import { policyReports } from './formats.js';
+import { policyReports, type PolicyReportObject } from './formats.js';
 
+export { AuditError, parseConfigArgument, type AuditConfig } from './contexts.js';
 export { decisionSummaryText, summariseDecisions, type DecisionSummary } from './decisions.js';
 export { htmlReport, jsonReport, markdownReport, policyReports, policyReportYaml, textReport, MAX_RESULTS_PER_REPORT, type PolicyReportObject } from './formats.js';
 export { failsAt, type AuditReport, type Counts } from './report.js';
@@ -24,7 +26,8 @@ export interface AuditOptions {
   kubeconfig?: string;
   manifests: string[];
   kinds?: string;
-  config?: FleetConfig;
+  /** The --config files: one without a context (the manifests and every other context), and contexts' own. */
+  configs?: AuditConfig[];
   logger: Logger;
   /** Called every hundred objects, for a progress display. */
   progress?: (objects: number) => void;
@@ -32,7 +35,7 @@ export interface AuditOptions {
 
 export interface AuditRun {
   report: AuditReport;
-  /** The clusters reached, for --apply-reports. */
+  /** The clusters reached, by identity name, for --apply-reports. */
   clients: Map<string, KubeClient>;
 }
 
@@ -54,35 +57,34 @@ async function audit(builder: ReportBuilder, pipeline: AdmissionPipeline, items:
 }
 
 export async function runAudit(options: AuditOptions): Promise<AuditRun> {
+  // What to audit, checked before anything is read: an unknown context or a misplaced --config stops here.
+  const plan = planAudit(options);
   const pipeline = new AdmissionPipeline();
   const set = await pipeline.activate(await loadPolicyDirectory(options.policies));
   const kinds: KindInfo[] = options.kinds ? parseKinds(options.kinds) : kindsForPolicies(set);
   const builder = new ReportBuilder();
   const clients = new Map<string, KubeClient>();
-  const config = options.config ?? parseFleetConfig({});
+  /** Identity name → the context that has it: two clusters must not share a report. */
+  const audited = new Map<string, string>();
 
-  for (const root of options.manifests) {
-    const cluster: ClusterIdentity = { ...UNKNOWN_CLUSTER, ...(config.cluster.name ? { name: config.cluster.name } : { name: 'manifests' }) };
-    try {
-      await audit(builder, pipeline, manifestItems(root, cluster.name, (m) => builder.error(m)), (item) => {
-        const workspace = workspaceOf(config, item.object);
-        return { cluster, ...(workspace ? { workspace } : {}) };
-      }, options.progress);
-    } catch (error) {
-      builder.error(`${root}: ${(error as Error).message}`);
-    }
-  }
-
-  let contexts = options.contexts;
-  if (options.allContexts) contexts = loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}) }).getContexts().map((c) => c.name);
-  for (const context of contexts) {
+  for (const { context, config } of plan.contexts) {
     try {
       const client = new KubeClient(loadKubeConfig({ ...(options.kubeconfig ? { kubeconfig: options.kubeconfig } : {}), context }));
-      const identity = (await discoverIdentity(parseFleetConfig({ cluster: { name: context } }), client, options.logger)).identity;
+      // The namespaces first: a cluster out of reach fails here, once, before its identity sources are tried.
       const namespaces = new Map<string, Record<string, string>>();
       for (const ns of (await client.list<{ metadata?: { name?: string; labels?: Record<string, string> } }>('/api/v1/namespaces')).items) {
         namespaces.set(ns.metadata?.name ?? '', ns.metadata?.labels ?? {});
       }
+      // The identity `canopy serve` would have: the config, then the cluster's ClusterProperty / ClusterProfile.
+      const discovered = await discoverIdentity(config, client, options.logger);
+      for (const problem of discovered.problems) builder.error(`cluster ${context}: ${problem}`);
+      const identity = discovered.identity;
+      const other = audited.get(identity.name);
+      if (other !== undefined) {
+        builder.error(`cluster ${context}: not audited: its identity names cluster ${identity.name}, as context ${other}'s does; give each its own name (--config CONTEXT=FILE, or a ClusterProperty)`);
+        continue;
+      }
+      audited.set(identity.name, context);
       clients.set(identity.name, client);
       const facts = (item: AuditItem) => {
         const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
@@ -96,24 +98,79 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
       builder.error(`cluster ${context}: ${(error as Error).message}`);
     }
   }
+
+  // Manifests after the clusters: when they carry the name of an audited cluster, they are reported apart
+  // from it, so that --apply-reports never writes a manifest's findings into the cluster.
+  const config = plan.manifests;
+  const name = config.cluster.name ?? 'manifests';
+  const cluster: ClusterIdentity = { ...identityFromConfig(config).identity, name };
+  const reportedAs = audited.has(name) ? `${name} (manifests)` : name;
+  for (const root of options.manifests) {
+    try {
+      await audit(builder, pipeline, manifestItems(root, reportedAs, (m) => builder.error(m)), (item) => {
+        const workspace = workspaceOf(config, item.object);
+        return { cluster, ...(workspace ? { workspace } : {}) };
+      }, options.progress);
+    } catch (error) {
+      builder.error(`${root}: ${(error as Error).message}`);
+    }
+  }
   return { report: builder.build(), clients };
 }
 
-/** Writes each cluster's PolicyReports to that cluster (server-side apply). */
+const POLICY_REPORT_GROUP = '/apis/wgpolicyk8s.io/v1alpha2';
+const REPORT_RESOURCE = { PolicyReport: 'policyreports', ClusterPolicyReport: 'clusterpolicyreports' } as const;
+
+/** The report resources a cluster does not serve, from the wgpolicyk8s.io/v1alpha2 discovery document. */
+async function missingReportResources(client: KubeClient, needed: string[]): Promise<string[]> {
+  try {
+    const served = await client.getJson<{ resources?: { name?: string }[] }>(POLICY_REPORT_GROUP);
+    const names = new Set((served.resources ?? []).map((resource) => resource.name));
+    return needed.filter((resource) => !names.has(resource));
+  } catch (error) {
+    // No CRD of the group: the API server does not know the group version at all.
+    if ((error as { statusCode?: number }).statusCode === 404) return needed;
+    throw error;
+  }
+}
+
+/**
+ * Writes each cluster's PolicyReports to that cluster (server-side apply). A cluster without the
+ * PolicyReport CRDs gets one line saying what to install, and no write.
+ */
 export async function applyReports(run: AuditRun): Promise<string[]> {
   const problems: string[] = [];
+  const byCluster = new Map<string, PolicyReportObject[]>();
   for (const { cluster, report } of policyReports(run.report)) {
+    if (run.clients.has(cluster)) byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), report]);
+  }
+  for (const [cluster, reports] of byCluster) {
     const client = run.clients.get(cluster);
     if (!client) continue;
-    const path = report.kind === 'PolicyReport'
-      ? `/apis/wgpolicyk8s.io/v1alpha2/namespaces/${encodeURIComponent(report.metadata.namespace ?? '')}/policyreports/${report.metadata.name}`
-      : `/apis/wgpolicyk8s.io/v1alpha2/clusterpolicyreports/${report.metadata.name}`;
+    const needed = [...new Set(reports.map((report) => REPORT_RESOURCE[report.kind]))];
     try {
-      await client.apply(path, report);
+      const missing = await missingReportResources(client, needed);
+      if (missing.length > 0) {
+        problems.push(
+          `cluster ${cluster}: no PolicyReports written: the PolicyReport CRD (wgpolicyk8s.io/v1alpha2 ${missing.join(', ')}) is not installed; ` +
+            'install the PolicyReport and ClusterPolicyReport CRDs of the kubernetes-sigs/wg-policy-prototypes project',
+        );
+        continue;
+      }
     } catch (error) {
-      problems.push(`cluster ${cluster}: writing ${report.kind} ${report.metadata.name}: ${(error as Error).message}`);
+      problems.push(`cluster ${cluster}: no PolicyReports written: ${(error as Error).message}`);
+      continue;
+    }
+    for (const report of reports) {
+      const path = report.kind === 'PolicyReport'
+        ? `${POLICY_REPORT_GROUP}/namespaces/${encodeURIComponent(report.metadata.namespace ?? '')}/policyreports/${report.metadata.name}`
+        : `${POLICY_REPORT_GROUP}/clusterpolicyreports/${report.metadata.name}`;
+      try {
+        await client.apply(path, report);
+      } catch (error) {
+        problems.push(`cluster ${cluster}: writing ${report.kind} ${report.metadata.name}: ${(error as Error).message}`);
+      }
     }
   }
   return problems;
 }
-
