@@ -109,6 +109,45 @@ describe('canopy validate', () => {
     expect(result.stderr).toContain(`${dir}/rules.cedar:4:8: for policy \`x\`, attribute \`privileged\` on entity type \`k8s::Workload\` not found`);
   });
 
+  it('exits 1 with file:line:column for a policy Cedar proves can never match', async () => {
+    const dir = policyDir({
+      'ok.cedar': '@id("ok")\n@advice("y")\nforbid (principal, action, resource is k8s::Workload)\nwhen { resource.hostNetwork };\n',
+      'rules.cedar': [
+        '// A Namespace is never a Workload: this rule guards nothing.',
+        '@id("never")',
+        '@advice("y")',
+        'forbid (principal, action, resource is k8s::Namespace)',
+        'when { resource is k8s::Workload };',
+        '',
+        '@id("off")',
+        '@advice("y")',
+        'forbid (principal, action, resource is k8s::Workload)',
+        'when { false };',
+        '',
+      ].join('\n'),
+    });
+    const result = await runCanopy(['validate', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${dir}: 2 policies can never match (Cedar proves their condition false for every valid request):`);
+    expect(result.stderr).toContain(`${dir}/rules.cedar:2:1: for policy \`never\`, policy is impossible: the policy expression evaluates to false for all valid requests (it can never match`);
+    expect(result.stderr).toContain(`${dir}/rules.cedar:7:1: for policy \`off\`, policy is impossible`);
+    expect(result.stdout).not.toContain('valid (');
+    expect(result.stdout).not.toContain('warning:');
+  });
+
+  it('prints other validator warnings and still exits 0', async () => {
+    // A string mixing Latin and Cyrillic letters ("pаypal") is a warning, not an error.
+    const dir = policyDir({
+      'rules.cedar': '@id("mixed")\n@advice("y")\nforbid (principal, action, resource is k8s::Workload)\nwhen { resource.name == "p\u0430ypal" };\n',
+    });
+    const result = await runCanopy(['validate', dir]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`warning: ${dir}/rules.cedar:4:25: for policy \`mixed\`, string`);
+    expect(result.stdout).toContain('contains mixed scripts');
+    expect(result.stdout).toContain(`${dir}: valid (1 policy, 0 mutations`);
+    expect(result.stderr).toBe('');
+  });
+
   it('defaults to ./policies', async () => {
     const result = await runCanopy(['validate'], { cwd: REPO_ROOT });
     expect(result.code).toBe(0);
@@ -200,7 +239,9 @@ describe('canopy serve', () => {
       writeFileSync(config, 'cluster:\n  name: de-1\n  region: eu-central-1\n  jurisdiction: DE\n');
       const state = tempDir();
       const server = await start(['--config', config, '--kubeconfig', kube.kubeconfig(), '--state-dir', state]);
-      expect(server.stderr()).toContain('cluster de-1: region eu-central-1, jurisdiction DE; reading namespaces, nodes and storage classes from the API server');
+      expect(server.stderr()).toContain(
+        'cluster de-1 (from config): region eu-central-1 (from config), jurisdiction DE (from config); reading namespaces, nodes and storage classes from the API server; watching ClusterProperty objects for identity changes',
+      );
       const ca = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
       const waiting = await getReady(server.port, ca);
       expect(waiting.status).toBe(503);
@@ -214,7 +255,7 @@ describe('canopy serve', () => {
     const config = path.join(tempDir(), 'canopy.yaml');
     writeFileSync(config, 'cluster:\n  name: from-file\n  region: eu-west-3\n  jurisdiction: FR\n');
     const server = await start(['--config', config, '--cluster-name', 'from-flag', '--jurisdiction', 'de', '--state-dir', tempDir()]);
-    expect(server.stderr()).toContain('cluster from-flag: region eu-west-3, jurisdiction DE; not connected to a cluster');
+    expect(server.stderr()).toContain('cluster from-flag (from config): region eu-west-3 (from config), jurisdiction DE (from config); not connected to a cluster');
   });
 
   it('refuses to start with a config it cannot use', async () => {

@@ -4,7 +4,7 @@
 // the API server sends them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/decision-log/index.js';
-import { FleetContext, parseFleetConfig } from '../src/fleet/index.js';
+import { describeIdentity, FleetContext, parseFleetConfig } from '../src/fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
 import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { FakeKube } from './helpers/fake-kube.js';
@@ -108,7 +108,10 @@ describe('a fleet of three clusters', () => {
       kcp: { logicalClusters: { abc123: 'root:org-eu:payments' }, workspaces: { 'root:org-eu:payments': { labels: { 'canopy.io/data-class': 'restricted' } } } },
     });
     us = await startCluster('us-east-1', 'eu-central-1', { cluster: { clusterProfile: { namespace: 'fleet', name: 'us' } }, kcp: { discover: true } }, (kube) => {
-      kube.putSingle('/apis/multicluster.x-k8s.io/v1alpha1/namespaces/fleet/clusterprofiles/us', {
+      kube.put('/apis/multicluster.x-k8s.io/v1alpha1/namespaces/fleet/clusterprofiles', {
+        apiVersion: 'multicluster.x-k8s.io/v1alpha1',
+        kind: 'ClusterProfile',
+        metadata: { name: 'us', namespace: 'fleet' },
         status: { properties: [{ name: 'cluster.clusterset.k8s.io', value: 'us-1' }, { name: 'canopy.io/jurisdiction', value: 'US' }, { name: 'canopy.io/region', value: 'us-east-1' }, { name: 'tier', value: 'gold' }] },
       });
       kube.putSingle('/clusters/us789/apis/core.kcp.io/v1alpha1/logicalclusters/cluster', {
@@ -131,6 +134,9 @@ describe('a fleet of three clusters', () => {
     expect(fr.fleet.cluster).toMatchObject({ name: 'fr-1', jurisdiction: 'FR', environment: 'production' });
     expect(us.fleet.cluster).toMatchObject({ name: 'us-1', jurisdiction: 'US', labels: { tier: 'gold' } });
     expect(us.fleet.status().identity.sources).toMatchObject({ name: 'ClusterProfile' });
+    // The start-up line says where each part came from.
+    expect(describeIdentity(us.fleet.status().identity)).toBe('cluster us-1 (from ClusterProfile): region us-east-1 (from ClusterProfile), jurisdiction US (from ClusterProfile), labels tier=gold (from ClusterProfile)');
+    expect(describeIdentity(de.fleet.status().identity)).toBe('cluster de-1 (from ClusterProperty): region eu-central-1 (from ClusterProperty), jurisdiction DE (from ClusterProperty)');
   });
 
   it('keeps only labels of nodes in memory', () => {

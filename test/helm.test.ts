@@ -373,7 +373,7 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
     for (const resource of ['namespaces', 'nodes', 'pods']) expect(verbsFor('', resource)).toEqual(['get', 'list', 'watch']);
     expect(verbsFor('storage.k8s.io', 'storageclasses')).toEqual(['get', 'list', 'watch']);
     expect(verbsFor('about.k8s.io', 'clusterproperties')).toEqual(['get', 'list', 'watch']);
-    expect(verbsFor('multicluster.x-k8s.io', 'clusterprofiles')).toEqual(['get']);
+    expect(verbsFor('multicluster.x-k8s.io', 'clusterprofiles')).toEqual(['get', 'list', 'watch']);
     for (const resource of ['deployments', 'statefulsets', 'replicasets']) expect(verbsFor('apps', resource)).toEqual(['get']);
     expect(verbsFor('', 'replicationcontrollers')).toEqual(['get']);
     expect(role.rules.some((r) => r.resources.includes('secrets') || r.resources.includes('logicalclusters'))).toBe(false);

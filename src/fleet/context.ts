@@ -7,7 +7,8 @@ import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type Clust
 import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
 import type { LookupObserver } from '../metrics/lookups.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
-import { discoverIdentity, identityFromConfig, type DiscoveredIdentity } from './identity.js';
+import { identityFromConfig, type DiscoveredIdentity } from './identity.js';
+import { IdentityWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';
 
 export const LOGICAL_CLUSTER_ANNOTATION = 'kcp.io/cluster';
 const KCP_PATH_ANNOTATION = 'kcp.io/path';
@@ -57,18 +58,16 @@ function observedPod(object: Record<string, unknown>): ObservedPod {
 
 export interface FleetStatus {
   connected: boolean;
-  identity: DiscoveredIdentity;
+  /** The identity now, where each field came from, what cannot be read, and the last change. */
+  identity: IdentityStatus;
   caches: Record<string, { synced: boolean; objects: number; lastError?: string }>;
 }
 
-/** How soon, and at most how often, identity sources that could not be read are tried again. */
-const IDENTITY_RETRY_MS = 1000;
-const MAX_IDENTITY_RETRY_MS = 30_000;
-
 export class FleetContext {
-  private identity: DiscoveredIdentity;
-  private identityRetry: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** The identity from the config alone, when not connected to a cluster. */
+  private readonly configIdentity: DiscoveredIdentity;
+  /** Follows the cluster's identity sources (identity-watch.ts) when connected. */
+  private readonly identityWatch?: IdentityWatch;
   private readonly namespaces?: Reflector<Labels>;
   private readonly storageClasses?: Reflector<StorageClassInfo>;
   private readonly nodes?: Reflector<Labels>;
@@ -81,13 +80,15 @@ export class FleetContext {
 
   constructor(
     readonly config: FleetConfig,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly client?: KubeClient,
     /** Told of every namespace and workspace look-up: from a cache (hit), fetched (miss), or failed. */
     private readonly onLookup: LookupObserver = () => undefined,
+    identityOptions: IdentityWatchOptions = {},
   ) {
-    this.identity = identityFromConfig(config);
+    this.configIdentity = identityFromConfig(config);
     if (client) {
+      this.identityWatch = new IdentityWatch(config, client, logger, identityOptions);
       this.namespaces = new Reflector(client, { path: '/api/v1/namespaces', name: 'namespaces', project: labelsOf }, logger);
       this.storageClasses = new Reflector(client, { path: '/apis/storage.k8s.io/v1/storageclasses', name: 'storageclasses', project: storageClassOf }, logger);
       this.nodes = new Reflector(client, { path: '/api/v1/nodes', name: 'nodes', project: labelsOf }, logger);
@@ -97,43 +98,25 @@ export class FleetContext {
     }
   }
 
+  /** The cluster's identity now: each request reads it afresh, so a change applies to the next one. */
   get cluster(): ClusterIdentity {
-    return this.identity.identity;
+    return (this.identityWatch?.identity ?? this.configIdentity).identity;
   }
 
   /**
-   * Reads the cluster's identity sources and starts the informers. Sources that could not be read (the
-   * API server not up yet) are read again with backoff until they are: policies must not go on judging
-   * with a config-only identity for the life of the process.
+   * Starts following the cluster's identity sources and the informers; resolves once each identity
+   * source has been read or has failed once. Sources that could not be read (the API server not up yet)
+   * are retried with backoff, and every source is watched: a change applies without a restart.
    */
   async start(): Promise<void> {
-    const client = this.client;
-    if (!client) return;
-    this.identity = await discoverIdentity(this.config, client, this.logger);
+    if (!this.client) return;
+    const identity = this.identityWatch?.start();
     for (const reflector of this.reflectors()) reflector.start();
-    let backoffMs = IDENTITY_RETRY_MS;
-    const retry = () => {
-      if (this.identity.problems.length === 0 || this.stopped) return;
-      this.identityRetry = setTimeout(async () => {
-        const again = await discoverIdentity(this.config, client, this.logger);
-        if (this.stopped) return;
-        // Only a complete reading replaces the current one: a source that read fine before and fails
-        // now must not take its facts (an environment that requires digests) away meanwhile.
-        if (again.problems.length === 0) {
-          this.identity = again;
-          this.logger.info({ identity: again.identity }, 'cluster identity read from its sources');
-        }
-        backoffMs = Math.min(backoffMs * 2, MAX_IDENTITY_RETRY_MS);
-        retry();
-      }, backoffMs);
-      this.identityRetry.unref();
-    };
-    retry();
+    await identity;
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.identityRetry);
+    this.identityWatch?.stop();
     for (const reflector of this.reflectors()) reflector.stop();
   }
 
@@ -156,7 +139,7 @@ export class FleetContext {
     for (const reflector of this.reflectors()) {
       caches[reflector.name] = { synced: reflector.synced, objects: reflector.size, ...(reflector.lastError ? { lastError: reflector.lastError } : {}) };
     }
-    return { connected: this.client !== undefined, identity: this.identity, caches };
+    return { connected: this.client !== undefined, identity: this.identityWatch?.status() ?? this.configIdentity, caches };
   }
 
   private reflectors(): Informer[] {

@@ -1,4 +1,18 @@
 // Fleet context: which cluster, namespace and kcp workspace each request is about, with their labels.
 export { ConfigError, parseFleetConfig, type FleetConfig } from './config.js';
 export { FleetContext, LOGICAL_CLUSTER_ANNOTATION, type FleetStatus } from './context.js';
-export { discoverIdentity, IDENTITY_PROPERTIES, identityFromConfig, type DiscoveredIdentity } from './identity.js';
+export {
+  describeChange,
+  describeIdentity,
+  describeOrigin,
+  discoverIdentity,
+  IDENTITY_PROPERTIES,
+  identityChanges,
+  identityFromConfig,
+  mergeIdentity,
+  type DiscoveredIdentity,
+  type IdentityChange,
+  type IdentityOrigin,
+  type IdentitySource,
+} from './identity.js';
+export { CRD_RECHECK_MS, IdentityWatch, type IdentitySourceWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';

@@ -101,13 +101,19 @@ export class KubeClient {
     });
   }
 
-  /** LIST page by page (limit / continue), for callers that stream rather than hold everything. */
+  /**
+   * LIST page by page (limit / continue), for callers that stream rather than hold everything. The path
+   * may carry a query of its own (`?fieldSelector=metadata.name%3Dde-1`); the pages' parameters join it.
+   */
   async *pages<T>(path: string, pageSize = 500, timeoutMs = 30_000): AsyncGenerator<T[], string> {
     let next = '';
     let resourceVersion = '';
+    const [base = path, given = ''] = path.split('?', 2);
     do {
-      const query = new URLSearchParams({ limit: String(pageSize), ...(next ? { continue: next } : {}) });
-      const page = await this.getJson<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${path}?${query}`, timeoutMs);
+      const query = new URLSearchParams(given);
+      query.set('limit', String(pageSize));
+      if (next) query.set('continue', next);
+      const page = await this.getJson<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(`${base}?${query}`, timeoutMs);
       yield page.items ?? [];
       resourceVersion = page.metadata?.resourceVersion ?? '';
       next = page.metadata?.continue ?? '';
@@ -126,7 +132,7 @@ export class KubeClient {
     }
   }
 
-  /** WATCH from a resource version; `done` is called once, with the error that ended it or null. */
+  /** WATCH from a resource version; `done` is called once, with the error that ended it or null. A query in the path is kept. */
   async watch(
     path: string,
     resourceVersion: string,

@@ -5,7 +5,10 @@ import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
 
 export interface ReflectorOptions<T> {
-  /** A cluster-scoped collection path: `/api/v1/namespaces`. */
+  /**
+   * A collection path: `/api/v1/namespaces`, or a namespace's; it may carry a query that the LIST and
+   * the WATCH both keep (`?fieldSelector=metadata.name%3Dde-1`, for one object).
+   */
   path: string;
   /** What to keep of each object. */
   project: (object: Record<string, unknown>) => T;
@@ -16,6 +19,14 @@ export interface ReflectorOptions<T> {
   /** Backoff after an error: the first delay, doubled up to the maximum. */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
+  /** Told of every failed LIST or WATCH, with the HTTP status if there was one, before the retry. */
+  onError?: (error: Error, statusCode: number | undefined) => void;
+  /**
+   * When set, a 404 (a custom resource whose CRD is not installed) is an empty collection, not an
+   * error: the cache empties and counts as synced, nothing is logged but the first time, and the LIST
+   * is tried again this often, so that a CRD installed later is picked up.
+   */
+  notFoundRecheckMs?: number;
 }
 
 /** `namespace/name` for namespaced objects, `name` for cluster-scoped ones. */
@@ -54,6 +65,8 @@ export class Reflector<T> implements Informer {
   /** Counts of what happened, for status and tests. */
   readonly stats = { lists: 0, watches: 0, relistsAfterGone: 0, errors: 0 };
   lastError: string | undefined;
+  /** The API server answered 404 for the collection (see ReflectorOptions.notFoundRecheckMs). */
+  notServed = false;
 
   constructor(
     private readonly client: KubeClient,
@@ -120,9 +133,18 @@ export class Reflector<T> implements Informer {
       // stop() may have been called while the list was in flight: open no new watch then.
       if (this.stopped) return;
       this.stats.watches += 1;
-      const watch = await this.client.watch(this.options.path, this.resourceVersion, (event) => this.apply(event), (error) => this.ended(error));
+      // A watch refused (410, 403, ...) ends before client.watch returns; one that opened has recovered.
+      let endedAtOnce = false;
+      const watch = await this.client.watch(this.options.path, this.resourceVersion, (event) => this.apply(event), (error) => {
+        endedAtOnce = true;
+        this.ended(error);
+      });
       if (this.stopped) watch.abort();
-      else this.current = watch;
+      else if (!endedAtOnce) {
+        this.current = watch;
+        this.lastError = undefined;
+        this.backoffMs = this.options.initialBackoffMs ?? 500;
+      }
     } catch (error) {
       this.failed(error as Error);
     }
@@ -137,11 +159,29 @@ export class Reflector<T> implements Informer {
     this.resourceVersion = list.resourceVersion;
     this.backoffMs = this.options.initialBackoffMs ?? 500;
     this.lastError = undefined;
-    if (!this.syncedOnce) {
-      this.syncedOnce = true;
-      this.logger.info({ informer: this.options.name, objects: this.items.size }, 'cache synced');
-      this.syncWaiters.splice(0).forEach((resolve) => resolve());
+    this.notServed = false;
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.syncedOnce) return;
+    this.syncedOnce = true;
+    this.logger.info({ informer: this.options.name, objects: this.items.size }, 'cache synced');
+    this.syncWaiters.splice(0).forEach((resolve) => resolve());
+  }
+
+  /** A 404 with notFoundRecheckMs: an empty collection, listed again later. */
+  private notFound(recheckMs: number): void {
+    this.resourceVersion = '';
+    for (const key of [...this.items.keys()]) this.set(key, undefined);
+    this.backoffMs = this.options.initialBackoffMs ?? 500;
+    this.lastError = undefined;
+    if (!this.notServed) {
+      this.notServed = true;
+      this.logger.info({ informer: this.options.name, recheckInMs: recheckMs }, 'not served (404, its CRD is not installed?): counted as empty; listing again later');
     }
+    this.markSynced();
+    this.timer = setTimeout(() => void this.run(true), recheckMs);
   }
 
   private apply(event: WatchEvent): void {
@@ -184,9 +224,14 @@ export class Reflector<T> implements Informer {
 
   private failed(error: Error): void {
     if (this.stopped) return;
+    const status = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
+    if (status === 404 && this.options.notFoundRecheckMs !== undefined) {
+      this.notFound(this.options.notFoundRecheckMs);
+      return;
+    }
     this.stats.errors += 1;
     this.lastError = error.message;
-    const status = error instanceof KubeApiError ? error.statusCode : (error as { statusCode?: number }).statusCode;
+    this.options.onError?.(error, status);
     if (status === 410) this.resourceVersion = '';
     const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
     this.logger.warn({ informer: this.options.name, err: error.message, retryInMs: delay }, 'list/watch failed; retrying');

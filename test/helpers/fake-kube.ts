@@ -27,9 +27,23 @@ interface Event {
 interface OpenWatch {
   collection: string;
   res: ServerResponse;
+  /** The watch's fieldSelector, as a test of each event's object. */
+  matches: (object: Json) => boolean;
 }
 
 const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message });
+
+/** A fieldSelector of `metadata.name=x` and `metadata.namespace=y` terms (what Canopy sends), as a test. */
+function fieldSelector(url: URL): (object: Json) => boolean {
+  const terms = (url.searchParams.get('fieldSelector') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((term) => term.split('=', 2) as [string, string]);
+  return (object) => {
+    const metadata = (object['metadata'] ?? {}) as Json;
+    return terms.every(([field, value]) => (field === 'metadata.name' ? metadata['name'] : field === 'metadata.namespace' ? metadata['namespace'] : undefined) === value);
+  };
+}
 
 export class FakeKube {
   private readonly collections = new Map<string, Map<string, Json>>();
@@ -48,6 +62,8 @@ export class FakeKube {
   goneAs: 'http' | 'event' = 'http';
   /** Paths whose GET never answers, to test deadlines. */
   readonly hang = new Set<string>();
+  /** Paths answered with this HTTP status (403 Forbidden, 500) instead, LIST and WATCH included: a source that fails. */
+  readonly refuse = new Map<string, number>();
   /** How long to wait before answering a path (0: at once), to hold requests in flight. */
   delay: (path: string) => number = () => 0;
   url = '';
@@ -70,7 +86,7 @@ export class FakeKube {
     else this.collection(collection).set(name, stamped);
     const event: Event = { collection, rv: this.rv, type, object: stamped };
     this.events.push(event);
-    for (const watch of this.watches) if (watch.collection === collection) watch.res.write(`${JSON.stringify({ type, object: stamped })}\n`);
+    for (const watch of this.watches) if (watch.collection === collection && watch.matches(stamped)) watch.res.write(`${JSON.stringify({ type, object: stamped })}\n`);
   }
 
   put(collection: string, object: Json): void {
@@ -171,6 +187,8 @@ export class FakeKube {
 
   private answer(req: IncomingMessage, url: URL, res: ServerResponse): void {
     if (req.headers.authorization !== 'Bearer test-token') return this.send(res, 401, status(401, 'Unauthorized', 'no token'));
+    const refused = this.refuse.get(url.pathname);
+    if (refused !== undefined) return this.send(res, refused, status(refused, refused === 403 ? 'Forbidden' : 'InternalError', `${req.method} ${url.pathname} refused (${refused})`));
     if (req.method === 'PATCH') return this.patch(req, url, res);
     if (req.method === 'POST') return this.create(req, url, res);
     if (req.method === 'PUT') return this.replace(req, url, res);
@@ -244,7 +262,7 @@ export class FakeKube {
   }
 
   private list(collection: Map<string, Json>, url: URL, res: ServerResponse): void {
-    const all = [...collection.values()];
+    const all = [...collection.values()].filter(fieldSelector(url));
     const limit = Number(url.searchParams.get('limit') ?? all.length) || all.length;
     const offset = Number(url.searchParams.get('continue') ?? '0');
     const items = all.slice(offset, offset + limit);
@@ -263,10 +281,11 @@ export class FakeKube {
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+    const matches = fieldSelector(url);
     for (const event of this.events) {
-      if (event.collection === collection && event.rv > since) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
+      if (event.collection === collection && event.rv > since && matches(event.object)) res.write(`${JSON.stringify({ type: event.type, object: event.object })}\n`);
     }
-    const open: OpenWatch = { collection, res };
+    const open: OpenWatch = { collection, res, matches };
     this.watches.add(open);
     res.on('close', () => this.watches.delete(open));
   }

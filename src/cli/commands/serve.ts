@@ -7,7 +7,7 @@ import { loadCanopyConfig, podNamespace, SETTINGS, settingsHelp, type CanopyConf
 import { bufferedStdout, createLogger, type Logger } from '../../decision-log/index.js';
 import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../bundle/index.js';
 import { EvaluationPool, loadPolicyDirectory } from '../../engine/index.js';
-import { ConfigError, FleetContext } from '../../fleet/index.js';
+import { ConfigError, describeIdentity, FleetContext } from '../../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../../kube/index.js';
 import { CanopyMetrics, type PolicySetState } from '../../metrics/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
@@ -88,13 +88,12 @@ async function fleetContext(config: CanopyConfig, logger: Logger, metrics: Canop
   return fleetContext;
 }
 
+/** `cluster de-1 (from config): jurisdiction DE (from ClusterProperty), ...; reading ...; watching ... for identity changes`. */
 function describeCluster(fleet: FleetContext): string {
-  const { identity, sources } = fleet.status().identity;
-  const fields = (['region', 'jurisdiction', 'provider', 'environment'] as const)
-    .filter((key) => identity[key])
-    .map((key) => `${key} ${identity[key]}${sources[key] && sources[key] !== 'config' ? ` (from ${sources[key]})` : ''}`);
-  const connection = fleet.status().connected ? 'reading namespaces, nodes and storage classes from the API server' : 'not connected to a cluster';
-  return `cluster ${identity.name}${fields.length > 0 ? `: ${fields.join(', ')}` : ''}; ${connection}`;
+  const status = fleet.status();
+  const connection = status.connected ? 'reading namespaces, nodes and storage classes from the API server' : 'not connected to a cluster';
+  const watched = Object.keys(status.identity.watching ?? {});
+  return `${describeIdentity(status.identity)}; ${connection}${watched.length > 0 ? `; watching ${watched.join(' and ')} for identity changes` : ''}`;
 }
 
 /** Where policies come from: signed bundles (nothing serves until one is verified) or a watched directory. */
