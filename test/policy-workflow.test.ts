@@ -109,16 +109,92 @@ describe('canopy test', () => {
     expect(xml).toMatch(/<testcase classname="a.test.yaml" name="wrongly expected to be allowed">\s*<failure message="expected allowed, got denied">/);
   });
 
-  it('--coverage names a policy no case exercises', async () => {
+  it('--coverage names the policies no case matches and exits 1, also in JUnit XML', async () => {
     const dir = policyDir({
       'a.cedar': FORBID,
       'b.cedar': '@id("b")\n@advice("y")\nforbid (principal, action, resource is k8s::Workload) when { resource.hostPID };\n',
-      'a.test.yaml': 'cases:\n  - name: host network\n    object: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: n}}\n    expect: {allowed: true}\n',
+      'c.cedar': '@id("c")\n@advice("z")\nforbid (principal, action, resource is k8s::Workload) when { resource.hostIPC };\n',
+      'a.test.yaml': [
+        'cases:',
+        '  - name: a ConfigMap is no workload',
+        '    object: {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: n}}',
+        '    expect: {allowed: true}',
+        '  - name: a plain pod is in the scope of all three and matches none',
+        '    object: {apiVersion: v1, kind: Pod, metadata: {name: p, namespace: n}, spec: {containers: [{name: c, image: i}]}}',
+        '    expect: {allowed: true}',
+        '  - name: host IPC is denied',
+        '    object: {apiVersion: v1, kind: Pod, metadata: {name: p, namespace: n}, spec: {hostIPC: true, containers: [{name: c, image: i}]}}',
+        '    expect: {allowed: false, denied: [c]}',
+      ].join('\n'),
     });
-    const result = await runCanopy(['test', dir, '--coverage']);
+    // Every case passes: only coverage fails the run.
+    const junit = path.join(tempDir(), 'junit.xml');
+    const result = await runCanopy(['test', dir, '--coverage', '--junit', junit]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('a (policy): 0 / 2  NO MATCHING CASE');
+    expect(result.stdout).toContain('c (policy): 1 / 1\n');
+    expect(result.stdout).toContain('✗ no case matches 2 policies: a, b (add a case where each denies, warns, audits or mutates)');
+    expect(result.stdout).toContain('3 cases in 1 files: 3 passed, 0 failed; 2 policies without a matching case');
+    expect(result.stderr).toContain('canopy test: --coverage: no case matches a, b');
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toContain('<testsuites name="canopy test" tests="6" failures="2" errors="0">');
+    expect(xml).toMatch(/<testsuite name="coverage" tests="3" failures="2">\s*<testcase classname="coverage" name="a">\s*<failure message="no case matches policy a \(2 in its scope, none matching\)">/);
+    expect(xml).toContain('<testcase classname="coverage" name="c"></testcase>');
+
+    // Without --coverage the same suite passes; with a case for a and b, --coverage passes too.
+    expect((await runCanopy(['test', dir])).code).toBe(0);
+    writeFileSync(
+      path.join(dir, 'b.test.yaml'),
+      [
+        'cases:',
+        '  - name: host network and host PID are denied',
+        '    object: {apiVersion: v1, kind: Pod, metadata: {name: p, namespace: n}, spec: {hostNetwork: true, hostPID: true, containers: [{name: c, image: i}]}}',
+        '    expect: {allowed: false, denied: [a, b]}',
+      ].join('\n'),
+    );
+    const covered = await runCanopy(['test', dir, '--coverage']);
+    expect(covered.code).toBe(0);
+    expect(covered.stdout).toContain('every policy is matched by at least one case');
+  });
+
+  it('--coverage on a policy directory copied on its own: its tests read only files inside it', async () => {
+    const copy = path.join(tempDir(), 'policy-repo');
+    cpSync(STARTER_POLICIES, copy, { recursive: true });
+    const result = await runCanopy(['test', copy, '--coverage']);
+    expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('a (policy): 0 / 0  NOT EXERCISED');
-    expect(result.stdout).toContain('not exercised by any case: a, b');
+    expect(result.stdout).toContain('every policy is matched by at least one case');
+    expect(result.stdout).toMatch(/\d+ cases in \d+ files: \d+ passed, 0 failed\n$/);
+    expect(result.stdout).toContain('✓ a privileged container in a Pod is denied');
+  });
+
+  it('refuses a case whose review file is outside the policy directory, naming the case and its file', async () => {
+    const outside = tempDir();
+    const dir = path.join(outside, 'policies');
+    cpSync(policyDir({ 'a.cedar': FORBID }), dir, { recursive: true });
+    cpSync(path.join(STARTER_POLICIES, 'tests/reviews/pod.json'), path.join(outside, 'pod.json'));
+    cpSync(path.join(STARTER_POLICIES, 'tests/reviews/pod.json'), path.join(dir, 'reviews/pod.json'));
+    writeFileSync(
+      path.join(dir, 'a.test.yaml'),
+      [
+        'cases:',
+        '  - name: a review inside',
+        '    review: reviews/pod.json',
+        '    expect: {allowed: true}',
+        '  - name: a review outside',
+        '    review: ../pod.json',
+        '    expect: {allowed: true}',
+        '  - name: an absolute path outside',
+        `    review: ${path.join(outside, 'pod.json')}`,
+        '    expect: {allowed: true}',
+      ].join('\n'),
+    );
+    const result = await runCanopy(['test', dir]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('✓ a review inside');
+    expect(result.stdout).toContain(`✗ ${dir}/a.test.yaml:5:1: case "a review outside": review ../pod.json is outside the policy directory ${dir}`);
+    expect(result.stdout).toContain(`✗ ${dir}/a.test.yaml:8:1: case "an absolute path outside": review ${path.join(outside, 'pod.json')} is outside the policy directory`);
+    expect(result.stdout).toContain('1 cases in 1 files: 1 passed, 0 failed, 2 unreadable');
   });
 
   it('reports an unreadable case with its line and fails', async () => {

@@ -189,8 +189,20 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
   return facts;
 }
 
-/** Reads one test file; problems come back as diagnostics with the case's line. */
-export async function readTestFile(file: string): Promise<{ cases: TestCase[]; problems: PolicyDiagnostic[] }> {
+/**
+ * Whether a file a case names (resolved from the test file's folder) lies outside the policy directory:
+ * a policy directory is a repository of its own, and its tests must pass wherever it is copied.
+ */
+function escapes(root: string, testFile: string, reference: string): boolean {
+  const relative = path.relative(path.resolve(root), path.resolve(path.dirname(testFile), reference));
+  return relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+}
+
+/**
+ * Reads one test file; problems come back as diagnostics with the case's line. With `policyDir` (the
+ * policy directory), a case whose review file is outside it is a problem, not a case.
+ */
+export async function readTestFile(file: string, policyDir?: string): Promise<{ cases: TestCase[]; problems: PolicyDiagnostic[] }> {
   const text = await readFile(file, 'utf8');
   const lines = new LineCounter();
   // merge: YAML merge keys (`<<: *base`) keep variations of one object short.
@@ -210,7 +222,12 @@ export async function readTestFile(file: string): Promise<{ cases: TestCase[]; p
     const line = lines.linePos((item as YamlNode).range?.[0] ?? 0).line;
     const parsed = readCase(values[index], file, line);
     if (typeof parsed === 'string') problems.push(at(line, parsed));
-    else cases.push(parsed);
+    else if (policyDir !== undefined && parsed.review !== undefined && escapes(policyDir, file, parsed.review)) {
+      problems.push(
+        at(line, `case "${parsed.name}": review ${parsed.review} is outside the policy directory ${policyDir}: ` +
+          'its tests may read only files inside it (put review files under tests/reviews/), so that it passes them wherever it is copied'),
+      );
+    } else cases.push(parsed);
   });
   return { cases, problems };
 }

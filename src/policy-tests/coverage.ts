@@ -13,6 +13,14 @@ export interface PolicyCoverage {
   notMatched: number;
 }
 
+/**
+ * The policies no case matched (denied, warned, audited or applied), by id: `canopy test --coverage`
+ * fails on them, since nothing shows that such a policy catches what it is written for.
+ */
+export function unmatchedPolicies(coverage: readonly PolicyCoverage[]): string[] {
+  return coverage.filter((entry) => entry.matched === 0).map((entry) => entry.id);
+}
+
 let scopeSets = 0;
 
 function scopeOnly(text: string): PolicyJson | undefined {

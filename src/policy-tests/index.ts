@@ -1,6 +1,6 @@
 // Policy tests: YAML cases next to the policies, run through the webhooks' own pipeline.
 export { readTestFile, reviewOf, type CaseExpectation, type TestCase } from './cases.js';
-export { CoverageTracker, type PolicyCoverage } from './coverage.js';
+export { CoverageTracker, unmatchedPolicies, type PolicyCoverage } from './coverage.js';
 export { junitReport, textReport } from './report.js';
 export { runCase, type CaseOutcome, type CaseResult } from './run.js';
 export { runPolicyTests, type SuiteResult } from './suite.js';

@@ -1,10 +1,12 @@
 // How a test run reads: a summary for people, JUnit XML for CI systems.
 import path from 'node:path';
 import { formatDiagnostic } from '../engine/index.js';
+import { unmatchedPolicies } from './coverage.js';
 import type { CaseResult } from './run.js';
 import type { SuiteResult } from './suite.js';
 
 const list = (ids: readonly string[]) => (ids.length === 0 ? 'none' : ids.join(', '));
+const policies = (n: number) => (n === 1 ? '1 policy' : `${n} policies`);
 
 function decidedBy(result: CaseResult): string {
   const outcome = result.outcome;
@@ -37,20 +39,30 @@ export function textReport(suite: SuiteResult, root: string): string {
     for (const entry of suite.coverage) {
       const note =
         entry.matched === 0 && entry.notMatched === 0
-          ? 'NOT EXERCISED'
+          ? 'NO MATCHING CASE (and no case in its scope)'
           : entry.matched === 0
-            ? 'never matched'
+            ? 'NO MATCHING CASE'
             : entry.notMatched === 0
               ? 'never in scope without matching'
               : '';
       lines.push(`  ${entry.id} (${entry.kind}): ${entry.matched} / ${entry.notMatched}${note ? `  ${note}` : ''}`);
     }
-    const untested = suite.coverage.filter((c) => c.matched === 0 && c.notMatched === 0).map((c) => c.id);
-    lines.push(untested.length === 0 ? '  every policy is exercised' : `  not exercised by any case: ${untested.join(', ')}`);
+    const unmatched = unmatchedPolicies(suite.coverage);
+    lines.push(
+      unmatched.length === 0
+        ? '  every policy is matched by at least one case'
+        : `  ✗ no case matches ${policies(unmatched.length)}: ${unmatched.join(', ')} (add a case where each denies, warns, audits or mutates)`,
+    );
   }
   const failed = suite.results.filter((r) => !r.passed).length;
   const passed = suite.results.length - failed;
-  lines.push('', `${suite.results.length} cases in ${suite.files.length} files: ${passed} passed, ${failed} failed${suite.problems.length > 0 ? `, ${suite.problems.length} unreadable` : ''}`);
+  const unmatched = suite.coverage ? unmatchedPolicies(suite.coverage).length : 0;
+  lines.push(
+    '',
+    `${suite.results.length} cases in ${suite.files.length} files: ${passed} passed, ${failed} failed` +
+      `${suite.problems.length > 0 ? `, ${suite.problems.length} unreadable` : ''}` +
+      `${unmatched > 0 ? `; ${policies(unmatched)} without a matching case` : ''}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -77,6 +89,19 @@ export function junitReport(suite: SuiteResult, root: string): string {
   const problems = suite.problems.map(
     (p) => `  <testsuite name="${xml(p.position.file)}" tests="1" errors="1">\n    <testcase classname="${xml(p.position.file)}" name="read"><error message="${xml(formatDiagnostic(p))}"/></testcase>\n  </testsuite>`,
   );
-  const failures = suite.results.filter((r) => !r.passed).length;
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="canopy test" tests="${suite.results.length}" failures="${failures}" errors="${suite.problems.length}">\n${[...suites, ...problems].join('\n')}\n</testsuites>\n`;
+  // With --coverage, one test per policy: it fails when no case matches the policy.
+  const coverage = suite.coverage ?? [];
+  const unmatched = new Set(unmatchedPolicies(coverage));
+  if (coverage.length > 0) {
+    const cases = coverage.map((entry) => {
+      const open = `    <testcase classname="coverage" name="${xml(entry.id)}">`;
+      if (!unmatched.has(entry.id)) return `${open}</testcase>`;
+      const message = `no case matches ${entry.kind} ${entry.id} (${entry.notMatched} in its scope, none matching)`;
+      return `${open}\n      <failure message="${xml(message)}">${xml(message)}</failure>\n    </testcase>`;
+    });
+    suites.push(`  <testsuite name="coverage" tests="${coverage.length}" failures="${unmatched.size}">\n${cases.join('\n')}\n  </testsuite>`);
+  }
+  const tests = suite.results.length + coverage.length;
+  const failures = suite.results.filter((r) => !r.passed).length + unmatched.size;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="canopy test" tests="${tests}" failures="${failures}" errors="${suite.problems.length}">\n${[...suites, ...problems].join('\n')}\n</testsuites>\n`;
 }

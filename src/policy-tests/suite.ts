@@ -25,7 +25,7 @@ export async function runPolicyTests(dir: string, options: { coverage?: boolean 
   const results: CaseResult[] = [];
   const problems: PolicyDiagnostic[] = [];
   for (const file of files) {
-    const read = await readTestFile(file);
+    const read = await readTestFile(file, dir);
     problems.push(...read.problems);
     for (const testCase of read.cases) results.push(await runCase(pipeline, testCase, coverage));
   }

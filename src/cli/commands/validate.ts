@@ -1,15 +1,37 @@
 // `canopy validate [DIR]`: is this policy directory one Canopy would activate?
 import type { Command } from 'commander';
-import { formatDiagnostic, loadPolicyDirectory } from '../../engine/index.js';
+import { formatDiagnostic, loadPolicyDirectory, type PolicyDiagnostic } from '../../engine/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { describeSet, EXIT, isPolicyProblem } from '../output.js';
+
+// Cedar's strict validator warns, without a code (cedar-wasm 4.x gives `code: null`), that a policy is
+// impossible: "for policy `ID`, policy is impossible: the policy expression evaluates to false for all
+// valid requests". Such a policy can never match, so it guards nothing: a mistake, not a style note.
+// The other warnings (mixed scripts, bidi characters in strings or identifiers) stay warnings.
+// Policy ids cannot hold a backquote, so the anchored prefix cannot be faked from inside a string.
+const IMPOSSIBLE_POLICY = /^for policy `[^`]*`, policy is impossible\b/;
+const IMPOSSIBLE_HELP =
+  'it can never match, so it guards nothing: look for a condition that is always false, or for type tests (`is`) or scopes that contradict each other';
+
+export function isImpossiblePolicyWarning(warning: PolicyDiagnostic): boolean {
+  return IMPOSSIBLE_POLICY.test(warning.message);
+}
 
 export async function validatePolicies(dir: string): Promise<number> {
   try {
     const checked = await loadPolicyDirectory(dir);
     // Activating in a throwaway pipeline also proves the schema accepts the requests Canopy builds.
     await new AdmissionPipeline().activate(checked);
-    for (const warning of checked.warnings) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
+    const impossible = checked.warnings.filter(isImpossiblePolicyWarning);
+    for (const warning of checked.warnings) {
+      if (!isImpossiblePolicyWarning(warning)) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
+    }
+    if (impossible.length > 0) {
+      const problems = impossible.map((warning) => `  ${formatDiagnostic({ ...warning, help: warning.help ?? IMPOSSIBLE_HELP })}`);
+      const count = impossible.length === 1 ? '1 policy' : `${impossible.length} policies`;
+      process.stderr.write(`${dir}: ${count} can never match (Cedar proves ${impossible.length === 1 ? 'its' : 'their'} condition false for every valid request):\n${problems.join('\n')}\n`);
+      return EXIT.invalid;
+    }
     process.stdout.write(`${dir}: valid (${describeSet(checked)}, revision ${checked.revision})\n`);
     return EXIT.ok;
   } catch (error) {
@@ -22,7 +44,7 @@ export async function validatePolicies(dir: string): Promise<number> {
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('validate a policy directory against its schema in strict mode (exit 0 valid, 1 invalid)')
+    .description('validate a policy directory against its schema in strict mode; a policy that can never match is an error (exit 0 valid, 1 invalid)')
     .argument('[dir]', 'the policy directory', './policies')
     .action(async (dir: string) => {
       process.exitCode = await validatePolicies(dir);
