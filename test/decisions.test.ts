@@ -67,7 +67,7 @@ describe('decision semantics', () => {
     );
     const { review } = t.review(fixture(12));
     expect(review.response.allowed).toBe(false);
-    expect(review.response.status?.message).toBe('Canopy denied this request: [enforces] advice of enforces');
+    expect(review.response.status?.message).toBe('Canopy denied this request: [enforces] advice of enforces.');
     expect(review.response.warnings).toEqual(['[warns] advice of warns']);
   });
 

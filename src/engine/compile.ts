@@ -6,6 +6,7 @@ import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mut
 import { readQuotaData, type QuotaData } from '../quota/index.js';
 import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
 import { readSupplyChainData, type SupplyChainData } from '../supply-chain/index.js';
+import { declareFacts, type DeclaredFacts } from '../facts/declared/index.js';
 import { readPolicyInfo, type PolicyInfo } from './annotations.js';
 import { readPolicyData } from './data.js';
 import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
@@ -35,7 +36,10 @@ type AnnotationReader<Info> = (
 export interface CheckedPolicySet {
   /** A content hash of the schema and every policy file: the same files give the same revision. */
   revision: string;
+  /** The schema Cedar validates and evaluates against, in Cedar's JSON form: schema.cedarschema and the declared facts. */
   schemaText: string;
+  /** policies/facts/*.yaml, compiled, and which policies read which facts. */
+  facts: DeclaredFacts;
   policies: ReadonlyMap<string, PolicyInfo>;
   /** Cedar's validator warnings (they do not block activation). */
   warnings: PolicyDiagnostic[];
@@ -65,7 +69,7 @@ export interface CompiledPolicySet extends CheckedPolicySet {
 
 function revisionOf(source: PolicySetSource): string {
   const hash = createHash('sha256');
-  for (const file of [source.schema, ...source.files, ...source.mutationFiles, ...source.dataFiles]) {
+  for (const file of [source.schema, ...source.files, ...source.mutationFiles, ...source.dataFiles, ...source.factFiles]) {
     hash.update(file.file).update('\0').update(file.bytes).update('\0');
   }
   return `sha256:${hash.digest('hex').slice(0, 16)}`;
@@ -174,7 +178,25 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     .map((policy) => policy.info)
     .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   diagnostics.push(...findStaticConflicts(mutations));
-  if (diagnostics.length > 0) throw new PolicyLoadError(diagnostics);
+
+  // The schema as Cedar's JSON, with a `facts` record on every object type from the declared facts.
+  let effectiveSchema: Record<string, unknown> | undefined;
+  let facts: DeclaredFacts = { declarations: [], reads: {} };
+  if (schema.type === 'success') {
+    const schemaJson = cedar.schemaToJson(source.schema.text);
+    if (schemaJson.type === 'failure') {
+      for (const error of schemaJson.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
+    } else {
+      const policyJson = new Map([...validating, ...mutating].map(([id, policy]) => [id, policy.json] as const));
+      const declared = declareFacts(source.factFiles, schemaJson.json, policyJson);
+      facts = declared.facts;
+      diagnostics.push(...declared.problems);
+      diagnostics.push(...undeclaredReads([...validating.values(), ...mutating.values()], facts));
+      if (declared.schemaProblem) diagnostics.push({ position: source.schema.position(0), message: declared.schemaProblem });
+      effectiveSchema = declared.schema;
+    }
+  }
+  if (diagnostics.length > 0 || !effectiveSchema) throw new PolicyLoadError(diagnostics);
 
   const texts: Record<string, string> = {};
   for (const [id, policy] of validating) texts[id] = policy.text;
@@ -182,7 +204,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   for (const [id, policy] of mutating) mutationTexts[id] = policy.text;
   // Both kinds are validated in one call: their ids are unique, and errors map back through byId.
   const validation = cedar.validate({
-    schema: source.schema.text,
+    schema: effectiveSchema as Parameters<typeof cedar.validate>[0]['schema'],
     policies: { staticPolicies: { ...texts, ...mutationTexts } },
     validationSettings: { mode: 'strict' },
   });
@@ -217,7 +239,8 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   for (const [id, policy] of mutating) mutationScopes[id] = scopeOf(policy.json, actions);
   return {
     revision: revisionOf(source),
-    schemaText: source.schema.text,
+    schemaText: JSON.stringify(effectiveSchema),
+    facts,
     policies,
     warnings,
     texts,
@@ -230,6 +253,26 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     quota: quota.quota,
     ...(supplyChain ? { supplyChain } : {}),
   };
+}
+
+/**
+ * Reads of facts no facts file declares, each at the place in the policy that reads it. Cedar alone
+ * would not always say: `resource.facts has typo` just makes the policy impossible, silently.
+ */
+function undeclaredReads(policies: readonly LocatedPolicy<{ id: string; position: SourcePosition }>[], facts: DeclaredFacts): PolicyDiagnostic[] {
+  const declared = new Set(facts.declarations.map((declaration) => declaration.name));
+  const known = declared.size > 0 ? `the declared facts are ${[...declared].join(', ')}` : 'no facts are declared (policies/facts/*.yaml)';
+  const diagnostics: PolicyDiagnostic[] = [];
+  for (const policy of policies) {
+    for (const name of facts.reads[policy.info.id] ?? []) {
+      if (declared.has(name)) continue;
+      const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const read = new RegExp(`facts\\s*(?:\\.\\s*|has\\s+)${escaped}\\b`).exec(policy.text);
+      const position = policy.source.position(policy.byteOffset + Buffer.byteLength(policy.text.slice(0, read?.index ?? 0), 'utf8'));
+      diagnostics.push({ position, message: `policy "${policy.info.id}" reads resource.facts.${name}, but no facts file declares "${name}"; ${known}` });
+    }
+  }
+  return diagnostics;
 }
 
 let preparedSets = 0;

@@ -16,6 +16,9 @@ export {
   readPolicyDirectory,
   PolicyDirectoryError,
   DATA_DIR,
+  EXAMPLES_DIR,
+  FACTS_DIR,
+  isExample,
   MUTATIONS_DIR,
   SCHEMA_FILE,
   type PolicySetSource,
@@ -23,4 +26,5 @@ export {
 export { SourceText, formatPosition, type SourcePosition } from './source-text.js';
 export { EvaluationPool, UNKNOWN_REVISION, type PoolStatus } from './pool.js';
 export { ScopedPolicySet, type EnginePolicySet } from './scoped.js';
-export type { PolicyScope } from './scope.js';
+export type { PolicyScope, RequestScope } from './scope.js';
+export { policiesInScope } from './in-scope.js';

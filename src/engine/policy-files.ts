@@ -1,5 +1,5 @@
 // Reads a policy directory from disk: the schema, every `*.cedar` file below it (validating policies and
-// mutations/), and the policy data under data/, each in a stable order.
+// mutations/), the policy data under data/ and the declared facts under facts/, each in a stable order.
 import { readFile } from 'node:fs/promises';
 import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
@@ -10,6 +10,16 @@ export const SCHEMA_FILE = 'schema.cedarschema';
 export const MUTATIONS_DIR = 'mutations';
 /** YAML and JSON files under this folder are policy data, for mutation templates. */
 export const DATA_DIR = 'data';
+/** YAML files under this folder declare facts (name, type, kinds, CEL) that policies read. */
+export const FACTS_DIR = 'facts';
+/**
+ * Worked examples, each a folder laid out like the policy directory (facts/, policies, tests): never
+ * part of the active set. Copying an example's files into the same places makes it active.
+ */
+export const EXAMPLES_DIR = 'examples';
+
+/** Whether a path relative to the policy directory is inside examples/. */
+export const isExample = (relative: string): boolean => relative.split('/')[0] === EXAMPLES_DIR;
 
 export interface PolicySetSource {
   schema: SourceText;
@@ -17,6 +27,8 @@ export interface PolicySetSource {
   files: SourceText[];
   mutationFiles: SourceText[];
   dataFiles: SourceText[];
+  /** Declared facts: facts/*.yaml. */
+  factFiles: SourceText[];
 }
 
 export class PolicyDirectoryError extends Error {
@@ -27,6 +39,7 @@ export class PolicyDirectoryError extends Error {
 }
 
 const DATA_FILE = /\.(ya?ml|json)$/;
+const FACTS_FILE = /\.ya?ml$/;
 
 /**
  * A policy set from files in memory, by path relative to the policy directory ("schema.cedarschema",
@@ -37,7 +50,7 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
   const schema = files.get(SCHEMA_FILE);
   if (schema === undefined) throw new PolicyDirectoryError(`no policy schema in ${label}: a policy set holds ${SCHEMA_FILE} and *.cedar files`);
   const text = (relative: string) => new SourceText(path.posix.join(label, relative), files.get(relative) ?? '');
-  const paths = [...files.keys()].sort();
+  const paths = [...files.keys()].filter((p) => !isExample(p)).sort();
   const cedarFiles = paths.filter((p) => p.endsWith('.cedar'));
   const isMutation = (relative: string) => relative.split('/')[0] === MUTATIONS_DIR;
   return {
@@ -45,6 +58,7 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
     files: cedarFiles.filter((p) => !isMutation(p)).map(text),
     mutationFiles: cedarFiles.filter(isMutation).map(text),
     dataFiles: paths.filter((p) => p.startsWith(`${DATA_DIR}/`) && DATA_FILE.test(p)).map(text),
+    factFiles: paths.filter((p) => p.startsWith(`${FACTS_DIR}/`) && FACTS_FILE.test(p)).map(text),
   };
 }
 
@@ -63,12 +77,15 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
     );
   }
   const cedar = await findFiles(dir, (name) => name.endsWith('.cedar'));
-  const data = await findFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch((error: NodeJS.ErrnoException) => {
+  const optional = (error: NodeJS.ErrnoException): string[] => {
     if (error.code === 'ENOENT') return [];
     throw error;
-  });
-  for (const file of [...cedar, ...data]) {
-    files.set(path.relative(dir, file).split(path.sep).join('/'), await readFile(file, 'utf8'));
+  };
+  const data = await findFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch(optional);
+  const facts = await findFiles(path.join(dir, FACTS_DIR), (name) => FACTS_FILE.test(name)).catch(optional);
+  for (const file of [...cedar, ...data, ...facts]) {
+    const relative = path.relative(dir, file).split(path.sep).join('/');
+    if (!isExample(relative)) files.set(relative, await readFile(file, 'utf8'));
   }
   return files;
 }

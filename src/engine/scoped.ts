@@ -14,6 +14,7 @@ const IMPLICIT_ALLOW = 'permit (principal, action, resource);';
 /** What a thread needs to evaluate a policy set: plain data, so it can be posted to a worker. */
 export interface EnginePolicySet {
   revision: string;
+  /** The schema in Cedar's JSON form, as text. */
   schemaText: string;
   cedarSchemaName: string;
   texts: Readonly<Record<string, string>>;
@@ -164,7 +165,7 @@ export class ScopedPolicySet {
     readonly slot: string,
   ) {
     if (!preparedSchemas.has(set.cedarSchemaName)) {
-      const schema = cedar.preparseSchema(set.cedarSchemaName, set.schemaText);
+      const schema = cedar.preparseSchema(set.cedarSchemaName, JSON.parse(set.schemaText) as Parameters<typeof cedar.preparseSchema>[1]);
       if (schema.type === 'failure') throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
       preparedSchemas.add(set.cedarSchemaName);
     }

@@ -5,6 +5,7 @@ import type { AdmissionRequest } from '../admission/index.js';
 import { evaluate, type CedarRequest, type CompiledPolicySet, type Evaluation } from '../engine/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
+import { withFactFailures } from './declared-facts.js';
 
 /** Why a request is refused before any policy set has been activated (the webhook is not ready). */
 export const NO_POLICY_SET = 'no validated policy set is active yet';
@@ -66,9 +67,11 @@ function mutationFrom(
   set: CompiledPolicySet,
   request: AdmissionRequest,
   facts: RequestFacts,
-  evaluation: Evaluation,
+  answered: Evaluation,
   deny: (failure: string) => MutationDecision,
 ): MutationDecision {
+  // A mutation that reads a declared fact that could not be computed counts as erroring.
+  const evaluation = withFactFailures(set, request, 'mutations', answered, facts.declared);
   if (!evaluation.ok) return deny(`mutation conditions could not be evaluated: ${evaluation.message}`);
 
   const skipped: MutationDecision['skipped'] = [];

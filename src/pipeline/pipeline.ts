@@ -22,6 +22,7 @@ import { isZero, QuantityError, quotaFacts, tenantOf } from '../quota/index.js';
 import { sovereigntyFacts } from '../sovereignty/index.js';
 import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
+import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
 import { KeyedLock } from './keyed-lock.js';
 import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } from './mutate.js';
@@ -96,11 +97,12 @@ export interface PipelineOptions {
 type Plan = { decision: Decision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => Decision };
 
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
-function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts): RequestFacts {
+function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, allDeclared = false): RequestFacts {
   const sovereignty = sovereigntyFacts(set?.sovereignty, facts);
   const images = set?.supplyChain ? imagesOf(request.kind.group, request.kind.kind, judgedObject(request)) : [];
   const supplyChain = supplyChainFacts(set?.supplyChain, images, facts.imageLookups ?? new Map(), sovereignty?.dataClass, facts.cluster);
-  return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}) };
+  const declared = set ? declaredFactsOf(set, request, facts, allDeclared) : undefined;
+  return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(declared ? { declared } : {}) };
 }
 
 /**
@@ -133,7 +135,8 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
     return { decision: failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision) };
   }
   const finish = (evaluation: Evaluation): Decision => {
-    const decision = renderAdvice(decide(set, evaluation), templateContext(request, judgedObject(request), judged, set.data));
+    const judgedEvaluation = withFactFailures(set, request, 'validating', evaluation, judged.declared);
+    const decision = renderAdvice(decide(set, judgedEvaluation), templateContext(request, judgedObject(request), judged, set.data));
     const claim = quota?.requested.claim;
     if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
       facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
@@ -312,6 +315,28 @@ export class AdmissionPipeline {
     }
   }
 
+
+  /**
+   * The Cedar request the validating webhook would judge for `body`: every attribute and fact a policy
+   * can read (`canopy facts`, tests). With `allDeclared`, every declared fact that applies to the
+   * object's kind, not only those the applicable policies read. `declaredFailures` says why each
+   * declared fact missing from the entities could not be computed (fact name → reason; a reason for the
+   * object before an UPDATE starts "on the object before this update"). Throws AdmissionReviewError, and
+   * Error when there is no active set or the request cannot be translated.
+   */
+  cedarRequestFor(
+    body: unknown,
+    facts: RequestFacts = {},
+    options: { allDeclared?: boolean } = {},
+  ): { cedarRequest: CedarRequest; declaredFailures: Readonly<Record<string, string>> } {
+    const set = this.active;
+    if (!set) throw new Error(NO_POLICY_SET);
+    const request = parseAdmissionReview(body);
+    const derived = derivedFacts(set, request, facts, options.allDeclared ?? false);
+    const quota = quotaFacts(set.quota, request, derived);
+    const cedarRequest = toCedarRequest(request, quota ? { ...derived, quota } : derived);
+    return { cedarRequest, declaredFailures: { ...derived.declared?.failures } };
+  }
 
   /** The validating webhook's job, for a parsed body and given facts, in this thread. Throws AdmissionReviewError. */
   review(body: unknown, facts: RequestFacts = {}): AdmissionResult {

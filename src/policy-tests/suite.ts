@@ -1,6 +1,7 @@
 // A policy directory's test suite: every `*.test.yaml` below it, run against that directory's policies.
+import path from 'node:path';
 import { findFiles } from '../files/find-files.js';
-import { loadPolicyDirectory, type PolicyDiagnostic } from '../engine/index.js';
+import { isExample, loadPolicyDirectory, type PolicyDiagnostic } from '../engine/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { readTestFile } from './cases.js';
 import { CoverageTracker, type PolicyCoverage } from './coverage.js';
@@ -21,7 +22,8 @@ export async function runPolicyTests(dir: string, options: { coverage?: boolean 
   const pipeline = new AdmissionPipeline();
   const set = await pipeline.activate(await loadPolicyDirectory(dir));
   const coverage = options.coverage ? new CoverageTracker(set) : undefined;
-  const files = await findFiles(dir, (name) => TEST_FILE.test(name));
+  // An example's tests need the example's own policies, which are not active until copied in.
+  const files = (await findFiles(dir, (name) => TEST_FILE.test(name))).filter((file) => !isExample(path.relative(dir, file).split(path.sep).join('/')));
   const results: CaseResult[] = [];
   const problems: PolicyDiagnostic[] = [];
   for (const file of files) {

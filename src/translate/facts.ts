@@ -1,3 +1,4 @@
+import type { CedarValueJson } from '../cedar/index.js';
 import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
 import type { ImageLookup, SupplyChainFacts } from '../supply-chain/index.js';
 
@@ -49,6 +50,16 @@ export interface SovereigntyFacts {
   regions: string[];
 }
 
+/** The declared facts (policies/facts/*.yaml) of the object under admission, as Cedar values. */
+export interface DeclaredFactValues {
+  /** `resource.facts`: the facts this request needs that could be computed. */
+  current: Record<string, CedarValueJson>;
+  /** `resource.old.facts`, on UPDATE. */
+  old?: Record<string, CedarValueJson>;
+  /** Fact name → why it could not be computed; the policies that read it fail closed. */
+  failures: Record<string, string>;
+}
+
 export interface RequestFacts {
   /**
    * Why facts the policies rely on could not be gathered (a namespace lookup past its deadline, an
@@ -76,6 +87,8 @@ export interface RequestFacts {
   imageLookups?: ReadonlyMap<string, ImageLookup>;
   /** Derived from the supply-chain data and the image look-ups. */
   supplyChain?: SupplyChainFacts;
+  /** Computed from the declared facts' CEL expressions. */
+  declared?: DeclaredFactValues;
 }
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';

@@ -9,13 +9,15 @@ export {
   REGION_LABEL,
   UNKNOWN_CLUSTER,
   type ClusterIdentity,
+  type DeclaredFactValues,
   type RequestFacts,
   type SovereigntyFacts,
   type StorageClassInfo,
   type WorkspaceInfo,
 } from './facts.js';
 export { schedulingFacts, storageFacts } from './placement.js';
-export { toCedarRequest } from './request.js';
+export { REDACTED, redactObject, redactSecrets } from './redact.js';
+export { requestScopeOf, toCedarRequest } from './request.js';
 export {
   CONTAINER_LISTS,
   isWorkloadKind,

@@ -1,8 +1,19 @@
 // AdmissionRequest → Cedar request: principal, action, resource, context and the entities they name.
 import type { AdmissionRequest } from '../admission/index.js';
-import type { CedarRequest } from '../engine/index.js';
+import type { CedarRequest, RequestScope } from '../engine/index.js';
+import { cedarApiGroup } from './api-group.js';
 import { principalEntities } from './principal.js';
-import { resourceEntities, type RequestFacts } from './resource.js';
+import { entityTypeOf, resourceEntities, type RequestFacts } from './resource.js';
+
+/** The shape of the Cedar request an AdmissionRequest becomes, known before it is built. */
+export function requestScopeOf(request: Pick<AdmissionRequest, 'operation' | 'kind'>): RequestScope {
+  return {
+    action: `k8s::Action::${JSON.stringify(request.operation.toLowerCase())}`,
+    resourceType: entityTypeOf(request),
+    kind: request.kind.kind,
+    apiGroup: cedarApiGroup(request.kind.group),
+  };
+}
 
 export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = {}): CedarRequest {
   const who = principalEntities(request.userInfo);

@@ -49,7 +49,8 @@ export interface ResourceEntities {
   entities: EntityJson[];
 }
 
-function entityTypeOf(request: AdmissionRequest): string {
+/** The Cedar entity type of the object under admission. */
+export function entityTypeOf(request: Pick<AdmissionRequest, 'kind'>): string {
   const { group, kind } = request.kind;
   if (group === '' && kind === 'Namespace') return NAMESPACE_TYPE;
   return isWorkloadKind(group, kind) ? WORKLOAD_TYPE : RESOURCE_TYPE;
@@ -99,6 +100,8 @@ export function namespaceEntity(name: string, labels: Record<string, string> = {
       resource: 'namespaces',
       name,
       namespace: '',
+      // Declared facts are about the object under admission; a namespace around it has none.
+      facts: {},
     },
     parents,
     tags: labels,
@@ -116,6 +119,7 @@ function objectAttributes(
   name: string,
   namespace: string,
   facts: RequestFacts,
+  declared: Record<string, CedarValueJson>,
 ): Record<string, CedarValueJson> {
   const { group, version, kind } = request.kind;
   const attrs: Record<string, CedarValueJson> = {
@@ -125,6 +129,7 @@ function objectAttributes(
     resource: request.resource.resource,
     name,
     namespace,
+    facts: { ...declared },
   };
   if (type === WORKLOAD_TYPE) {
     const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimTemplates(object), facts) : NO_STORAGE;
@@ -157,13 +162,13 @@ export function resourceEntities(request: AdmissionRequest, facts: RequestFacts 
   const parents: EntityUidJson[] = namespace ? [{ type: NAMESPACE_TYPE, id: namespace }, ...fleetParents] : fleetParents;
 
   const entities: EntityJson[] = [cluster, ...workspaces];
-  const attrs = objectAttributes(request, type, current, name, namespace, facts);
+  const attrs = objectAttributes(request, type, current, name, namespace, facts, facts.declared?.current ?? {});
   if (old !== null && typeof old === 'object') {
     const oldRef: EntityRef = { type, id: `${id}#old` };
     attrs['old'] = { __entity: oldRef };
     entities.push({
       uid: oldRef,
-      attrs: objectAttributes(request, type, old, name, namespace, facts),
+      attrs: objectAttributes(request, type, old, name, namespace, facts, facts.declared?.old ?? {}),
       parents,
       tags: asStringMap(asRecord(asRecord(old)['metadata'])['labels']),
     });

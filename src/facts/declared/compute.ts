@@ -1,0 +1,110 @@
+// Computing the declared facts of one request: the CEL variables (as ValidatingAdmissionPolicy names
+// them, with Secret payloads and environment values redacted: policies never see them), each needed
+// fact's expression on the object and, on UPDATE, on the old object, and the reason for every fact
+// that cannot be computed. Pure: the same request and data give the same facts.
+import type { AdmissionRequest } from '../../admission/index.js';
+import type { CedarValueJson } from '../../cedar/index.js';
+import { CONTAINER_LISTS, asArray, asRecord, podSpecPath, redactSecrets, type DeclaredFactValues } from '../../translate/index.js';
+import { toCel, type CelVariables } from './cel.js';
+import { appliesTo, type FactDeclaration } from './declarations.js';
+import { cedarValueOf } from './values.js';
+
+/** What the request's namespace is known as: its labels (the API server sends no namespace object). */
+export interface FactInputs {
+  namespaceLabels?: Readonly<Record<string, string>>;
+  /** The policy data (policies/data/), as `params`. */
+  data: Readonly<Record<string, unknown>>;
+}
+
+/** The declarations computed for objects of the request's group and kind. */
+export function declarationsFor(declarations: readonly FactDeclaration[], request: Pick<AdmissionRequest, 'kind'>): FactDeclaration[] {
+  return declarations.filter((declaration) => appliesTo(declaration, request.kind.group, request.kind.kind));
+}
+
+function podVariables(request: AdmissionRequest, object: unknown): Pick<CelVariables, 'podSpec' | 'containers'> {
+  const path = podSpecPath(request.kind.group, request.kind.kind);
+  if (!path || typeof object !== 'object' || object === null) return { podSpec: null, containers: [] };
+  let spec: unknown = object;
+  for (const key of path) spec = asRecord(spec)[key];
+  const record = asRecord(spec);
+  const containers: unknown[] = [];
+  for (const list of CONTAINER_LISTS) {
+    for (const container of asArray(record[list])) {
+      if (typeof container === 'object' && container !== null && !Array.isArray(container)) containers.push({ ...container, list });
+    }
+  }
+  return { podSpec: spec ?? null, containers };
+}
+
+function variablesFor(request: AdmissionRequest, object: unknown, oldObject: unknown, inputs: FactInputs, params: unknown): CelVariables {
+  const celObject = toCel(object ?? null);
+  return {
+    object: celObject,
+    oldObject: toCel(oldObject ?? null),
+    request: {
+      operation: request.operation,
+      subResource: request.subResource,
+      namespace: request.namespace,
+      name: request.name,
+      dryRun: request.dryRun,
+      kind: { ...request.kind },
+      resource: { ...request.resource },
+      userInfo: { username: request.userInfo.username, groups: [...request.userInfo.groups], ...(request.userInfo.uid ? { uid: request.userInfo.uid } : {}) },
+    },
+    namespaceObject: request.namespace ? { metadata: { name: request.namespace, labels: { ...inputs.namespaceLabels } } } : null,
+    params,
+    ...podVariables(request, celObject),
+  };
+}
+
+/** The policy data as CEL values, converted once per policy set rather than once per request. */
+const paramsCache = new WeakMap<object, unknown>();
+function celParams(data: Readonly<Record<string, unknown>>): unknown {
+  let params = paramsCache.get(data);
+  if (params === undefined) {
+    params = toCel(data);
+    paramsCache.set(data, params);
+  }
+  return params;
+}
+
+function run(declaration: FactDeclaration, variables: CelVariables): { value: CedarValueJson } | { failure: string } {
+  try {
+    return { value: cedarValueOf(declaration.type, declaration.expression.evaluate(variables)) };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+    return { failure: message };
+  }
+}
+
+/**
+ * The needed facts of a request: on CREATE and UPDATE for its object (and on UPDATE the old object's,
+ * for `resource.old.facts`), on DELETE for the object deleted (as `oldObject`, `object` being null, as
+ * in ValidatingAdmissionPolicy). A fact that fails on either is a failure, with its reason.
+ */
+export function computeFacts(needed: readonly FactDeclaration[], request: AdmissionRequest, inputs: FactInputs): DeclaredFactValues {
+  const result: DeclaredFactValues = { current: {}, failures: {} };
+  if (needed.length === 0) return result;
+  // Policies see what the decision log and recordings see: no Secret payloads, no environment values.
+  const redacted = redactSecrets({ request: { kind: request.kind, object: request.object, oldObject: request.oldObject } }) as { request?: { object?: unknown; oldObject?: unknown } } | string;
+  const object = typeof redacted === 'string' ? null : redacted.request?.object ?? null;
+  const oldObject = typeof redacted === 'string' ? null : redacted.request?.oldObject ?? null;
+  const params = celParams(inputs.data);
+  const current = variablesFor(request, request.operation === 'DELETE' ? null : object, request.operation === 'CREATE' ? null : oldObject, inputs, params);
+  const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null;
+  const before = update ? variablesFor(request, oldObject, null, inputs, params) : undefined;
+  if (before) result.old = {};
+  for (const declaration of needed) {
+    const now = run(declaration, current);
+    if ('failure' in now) {
+      result.failures[declaration.name] = now.failure;
+      continue;
+    }
+    result.current[declaration.name] = now.value;
+    if (!before || !result.old) continue;
+    const then = run(declaration, before);
+    if ('failure' in then) result.failures[declaration.name] = `on the object before this update: ${then.failure}`;
+    else result.old[declaration.name] = then.value;
+  }
+  return result;
+}

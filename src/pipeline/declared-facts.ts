@@ -1,0 +1,29 @@
+// The pipeline's part in declared facts: compute, for a request, only the facts that the policies and
+// mutations that can apply to it read; and after Cedar answers, fail closed on every such policy that
+// reads a fact that could not be computed.
+import type { AdmissionRequest } from '../admission/index.js';
+import { policiesInScope, type CheckedPolicySet, type Evaluation, type PolicyKind } from '../engine/index.js';
+import { computeFacts, declarationsFor, factFailureErrors, neededFacts } from '../facts/declared/index.js';
+import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../translate/index.js';
+
+/**
+ * The request's declared facts, or undefined when no policy that can apply reads any. With `all`,
+ * every fact declared for the object's kind, whoever reads it (to show an author what policies see).
+ */
+export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest, facts: RequestFacts, all = false): DeclaredFactValues | undefined {
+  if (set.facts.declarations.length === 0) return undefined;
+  const scope = requestScopeOf(request);
+  const needed = all
+    ? declarationsFor(set.facts.declarations, request)
+    : neededFacts(set.facts, [...policiesInScope(set, scope, 'validating'), ...policiesInScope(set, scope, 'mutations')], request.kind.group, request.kind.kind);
+  if (needed.length === 0) return undefined;
+  return computeFacts(needed, request, { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) });
+}
+
+/** `evaluation` with an error for each policy of `kind` that can apply and reads a fact that failed. */
+export function withFactFailures(set: CheckedPolicySet, request: AdmissionRequest, kind: PolicyKind, evaluation: Evaluation, declared: DeclaredFactValues | undefined): Evaluation {
+  if (!evaluation.ok || !declared || Object.keys(declared.failures).length === 0) return evaluation;
+  const ids = policiesInScope(set, requestScopeOf(request), kind);
+  const added = factFailureErrors(set.facts, ids, declared.failures).filter((error) => !evaluation.errors.some((e) => e.policyId === error.policyId));
+  return added.length === 0 ? evaluation : { ...evaluation, errors: [...evaluation.errors, ...added] };
+}
