@@ -292,7 +292,7 @@ describe('a local policy directory', () => {
   it('reloads when its files change, and refuses a change that does not validate', async () => {
     const dir = policies();
     const pipeline = new AdmissionPipeline();
-    const { loadPolicyDirectory } = await import('../src/engine/index.js');
+    const { loadPolicyDirectory } = await import('../src/policy-set/index.js');
     await pipeline.activate(await loadPolicyDirectory(dir));
     const watcher = new PolicyDirectoryWatcher(dir, pipeline, logger, 60_000);
     await watcher.start();

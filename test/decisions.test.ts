@@ -2,7 +2,8 @@
 // when no policy set is active; refusing a policy set the engine cannot evaluate.
 import { describe, expect, it } from 'vitest';
 import { decide } from '../src/decision/index.js';
-import { evaluate, loadPolicyDirectory } from '../src/engine/index.js';
+import { evaluate } from '../src/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
 import { AdmissionPipeline, PolicyActivationError } from '../src/pipeline/index.js';
 import { toCedarRequest } from '../src/translate/index.js';
 import { parseAdmissionReview } from '../src/admission/index.js';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, BundleSync, HttpBundleSource, createBundleStore, PolicyDirectoryWatcher, signBundle } from '../src/bundle/index.js';
 import { createLogger } from '../src/decision-log/index.js';
-import { loadPolicyDirectory } from '../src/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { runCanopy } from './helpers/cli.js';

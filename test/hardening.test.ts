@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { createLogger } from '../src/decision-log/index.js';
 import { FleetContext, parseFleetConfig } from '../src/fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
-import { loadPolicyDirectory } from '../src/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
 import { AdmissionPipeline, deadlineFor, parseGoDuration } from '../src/pipeline/index.js';
 import { createServer, useServingCertificate, type WebhookApp } from '../src/server/index.js';
 import { createCertificateAuthority, issueClientCertificate, issueServingCertificate } from '../src/tls/index.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/decision-log/index.js';
-import { loadPolicyDirectory } from '../src/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
 import { FleetContext, parseFleetConfig, type IdentityStatus } from '../src/fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';

@@ -15,7 +15,7 @@ import { caBundleOf, CertificateReloader, createCertificateAuthority, fileSource
 import { FakeKube } from './helpers/fake-kube.js';
 import { logSink } from './helpers/log-sink.js';
 import { httpsCall, killServers, startServe } from './helpers/serve.js';
-import { loadPolicyDirectory } from '../src/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
 import { STARTER_POLICIES } from './helpers/fixtures.js';
 
 const SECRETS = '/api/v1/namespaces/canopy-system/secrets';

@@ -1,6 +1,6 @@
 // AdmissionReview v1, as the API server sends it, and the checks that turn a body into a request we can
 // judge. Only the envelope is checked strictly: the object inside is judged whatever its shape.
-import { isRecord, type JsonRecord } from '../translate/json.js';
+import { isRecord, type JsonRecord } from '../kubernetes/json.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;

@@ -1,7 +1,7 @@
 // `canopy audit`: existing objects — in clusters and in manifest directories — judged by the webhook's
 // own pipeline and policies, reported for people and machines.
 import type { Logger } from '../decision-log/index.js';
-import { loadPolicyDirectory } from '../engine/index.js';
+import { loadPolicyDirectory } from '../policy-set/index.js';
 import { discoverIdentity, identityFromConfig, LOGICAL_CLUSTER_ANNOTATION, type FleetConfig } from '../fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../kube/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';

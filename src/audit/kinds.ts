@@ -1,7 +1,7 @@
 // Which kinds an audit lists in a cluster: those the policies can judge (from their scopes), or the
 // ones `--kinds` names.
 import { cedar } from '../cedar/index.js';
-import type { CheckedPolicySet } from '../engine/index.js';
+import type { CheckedPolicySet } from '../policy-set/index.js';
 
 export interface KindInfo {
   group: string;

@@ -5,7 +5,7 @@ import { findFiles } from '../files/find-files.js';
 import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/index.js';
 import { listPath, type KindInfo } from './kinds.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 export type Json = Record<string, unknown>;
 

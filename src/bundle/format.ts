@@ -4,7 +4,7 @@
 // node:crypto) with the signing key's id. Verifying a bundle checks the signature with a trusted key,
 // then every file against the manifest, and refuses any file the manifest does not name.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { checkPolicySet, policyFilesOf, policySourceFromFiles, type CheckedPolicySet } from '../engine/index.js';
+import { checkPolicySet, policyFilesOf, policySourceFromFiles, type CheckedPolicySet } from '../policy-set/index.js';
 import { BundleError, readArchive, writeArchive } from './archive.js';
 
 export const MANIFEST = 'manifest.json';

@@ -6,7 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../decision-log/index.js';
-import { checkPolicySet, policySourceFromFiles } from '../engine/index.js';
+import { checkPolicySet, policySourceFromFiles } from '../policy-set/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
 import { verifyBundle } from './format.js';
 import { StoreAnswerRefused, type BundleSource } from './sources.js';

@@ -1,7 +1,7 @@
 // For development: a local policy directory reloaded when its files change. The directory is read
 // every interval and its content compared; a change that does not validate is refused (and shown in
 // /status) while the active set keeps serving.
-import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../engine/index.js';
+import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../policy-set/index.js';
 import type { Logger } from '../decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
 

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, type FleetConfig } from '../fleet/index.js';
 import { checkCombinations, parseCanopyConfig, POD_NAMESPACE_FILE, type CanopyConfig } from './parse.js';
 import { envNameOf, OTHER_ENVIRONMENT, SETTINGS, type Setting } from './settings.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 type Json = Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // filled in. The fleet part (cluster, kubernetes, kcp, registries) keeps its own parser.
 import { availableParallelism } from 'node:os';
 import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 import { DEFAULT_DECISION_CACHE_SIZE } from '../pipeline/decision-cache.js';
 import { DEFAULT_DEADLINE_MS } from '../pipeline/deadline.js';
 

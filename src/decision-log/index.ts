@@ -3,7 +3,7 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { AdmissionRequest } from '../admission/index.js';
 import type { Decision, PolicyHit } from '../decision/index.js';
-import type { MutationDecision } from '../pipeline/mutate.js';
+import type { MutationDecision } from '../decision/index.js';
 
 export type { Logger } from 'pino';
 

@@ -1,7 +1,7 @@
 // Canopy's decision semantics on top of Cedar's answer. Policies are guard rails over RBAC: a request is
 // allowed unless an enforce-mode forbid matches. Fail closed: a policy that cannot be evaluated counts as
 // matching (unless it says @onError("skip")), and an engine failure denies.
-import type { CompiledPolicySet, Evaluation, PolicyInfo, PolicyMode, Severity } from '../engine/index.js';
+import type { Evaluation, PolicyInfo, PolicyMode, Severity } from '../engine/index.js';
 
 export interface PolicyHit {
   id: string;
@@ -35,7 +35,13 @@ export function failedDecision(message: string, revision: string): Decision {
   return { allowed: false, denials: [], warnings: [], audits: [], failure: message, revision };
 }
 
-export function decide(set: CompiledPolicySet, evaluation: Evaluation): Decision {
+/** What a decision needs of a policy set: its revision, and each policy's annotations by id. */
+export interface DecidingSet {
+  revision: string;
+  policies: ReadonlyMap<string, PolicyInfo>;
+}
+
+export function decide(set: DecidingSet, evaluation: Evaluation): Decision {
   if (!evaluation.ok) return failedDecision(evaluation.message, set.revision);
   const byMode: Record<PolicyMode, PolicyHit[]> = { enforce: [], warn: [], audit: [] };
   for (const id of evaluation.satisfied) {

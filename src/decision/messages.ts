@@ -1,5 +1,5 @@
 // The words a kubectl user reads: the denial message and the warnings.
-import { renderTemplates } from '../mutation/template.js';
+import { renderTemplates } from '../template/index.js';
 import type { Decision, PolicyHit } from './decide.js';
 
 function describeHit(hit: PolicyHit): string {

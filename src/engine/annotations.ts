@@ -1,6 +1,6 @@
 // What people read on a policy: the annotations Canopy requires and understands. Cedar never returns
 // annotations with a decision, so they are read once at load time and looked up by policy id.
-import { checkTemplates } from '../mutation/template.js';
+import { checkTemplates } from '../template/index.js';
 import type { PolicyDiagnostic } from './diagnostics.js';
 import type { SourcePosition } from './source-text.js';
 

@@ -1,7 +1,6 @@
 // One Cedar evaluation against a preparsed set. Every outcome comes back as a value: an engine that
 // throws or answers `failure` is reported, never allowed to crash the caller or pass silently.
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
-import type { CompiledPolicySet } from './compile.js';
 
 export interface EntityRef {
   type: string;
@@ -29,6 +28,6 @@ export type Evaluation =
 export type PolicyKind = 'validating' | 'mutations';
 
 /** Evaluates a request against the policies of the set that can apply to it (engine/scoped.ts). */
-export function evaluate(set: CompiledPolicySet, request: CedarRequest, kind: PolicyKind = 'validating'): Evaluation {
+export function evaluate(set: { engine: { evaluate(request: CedarRequest, kind: PolicyKind): Evaluation } }, request: CedarRequest, kind: PolicyKind = 'validating'): Evaluation {
   return set.engine.evaluate(request, kind);
 }

@@ -5,7 +5,8 @@ import { toCedarRequest } from '../translate/index.js';
 import { WARM_UP_FACTS } from '../pipeline/warm-up.js';
 import { fixture, fixtureNames, STARTER_POLICIES } from '../../test/helpers/fixtures.js';
 import { policyDir, SCHEMA_TEXT } from '../../test/helpers/policy-dir.js';
-import { loadPolicyDirectory, preparePolicySet, type CedarRequest, type CompiledPolicySet, type Evaluation } from './index.js';
+import { loadPolicyDirectory, preparePolicySet, type CompiledPolicySet } from '../policy-set/index.js';
+import type { CedarRequest, Evaluation } from './index.js';
 import { actionGraphOf, scopeOf, type PolicyScope } from './scope.js';
 import { IMPLICIT_ALLOW_ID } from './scoped.js';
 

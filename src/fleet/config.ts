@@ -1,7 +1,7 @@
 // The fleet part of Canopy's config (see src/config): the cluster's identity, how to reach its API server, and the kcp
 // workspace mapping. YAML; every field is optional, and an unknown one is an error, not a silent no-op.
 import type { RegistryAccess } from '../oci/index.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 export interface FleetConfig {
   cluster: {

@@ -5,7 +5,7 @@ import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
 import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
 import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
-import type { LookupObserver } from '../metrics/lookups.js';
+import type { LookupObserver } from '../facts/lookups.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { identityFromConfig, type DiscoveredIdentity } from './identity.js';
 import { IdentityWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';

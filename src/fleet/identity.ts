@@ -3,7 +3,7 @@
 // of a SIG-Multicluster ClusterProfile when one is configured.
 import type { Logger } from '../decision-log/index.js';
 import type { KubeClient } from '../kube/index.js';
-import type { ClusterIdentity } from '../translate/index.js';
+import type { ClusterIdentity } from '../kubernetes/index.js';
 import type { FleetConfig } from './config.js';
 
 /**

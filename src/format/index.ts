@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cedar } from '../cedar/index.js';
 import { diagnosticsFromCedar, type PolicyDiagnostic } from '../engine/diagnostics.js';
-import { readPolicyDirectory } from '../engine/index.js';
+import { readPolicyDirectory } from '../policy-set/index.js';
 
 export interface FormatResult {
   /** Files whose text is not what the formatter makes of it. */

@@ -1,5 +1,5 @@
 // `canopy impact`: what a policy change would change, replayed on recorded requests.
-import { loadPolicyDirectory } from '../engine/index.js';
+import { loadPolicyDirectory } from '../policy-set/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { compareOutcomes } from './compare.js';
 import type { ImpactReport } from './report.js';

@@ -4,10 +4,10 @@
 // Each server has its own registry, so tests and the benchmark can run several in one process.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Decision } from '../decision/index.js';
-import type { MutationDecision } from '../pipeline/mutate.js';
-import type { LookupObserver, LookupResult } from './lookups.js';
+import type { MutationDecision } from '../decision/index.js';
+import type { LookupObserver, LookupResult } from '../facts/lookups.js';
 
-export type { EnricherName, LookupObserver, LookupResult } from './lookups.js';
+export type { EnricherName, LookupObserver, LookupResult } from '../facts/lookups.js';
 
 export type Webhook = 'validate' | 'mutate';
 

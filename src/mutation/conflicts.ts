@@ -5,7 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PolicyDiagnostic } from '../engine/diagnostics.js';
 import { MUTATORS } from './mutators/index.js';
 import type { MutationSpec } from './spec.js';
-import { hasTemplate } from './template.js';
+import { hasTemplate } from '../template/index.js';
 
 interface StaticWrite {
   key: string;

@@ -8,7 +8,7 @@ import { templateContext } from './context.js';
 import { MUTATORS } from './mutators/index.js';
 import { mutatedObjectProblems } from './shape.js';
 import type { MutationSpec } from './spec.js';
-import { renderTemplates } from './template.js';
+import { renderTemplates } from '../template/index.js';
 import { describeBytes, MAX_PATCH_BYTES, PatchSize } from './patch-size.js';
 import { applyOperation, copyJson, emitOperations, pointerOf, sameValue, valueAt, type OperationSink, type Write } from './writes.js';
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { applyPatch, type Operation } from 'rfc6902';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAdmissionReview } from '../admission/index.js';
-import { loadPolicyDirectory, type CheckedPolicySet } from '../engine/index.js';
+import { loadPolicyDirectory, type CheckedPolicySet } from '../policy-set/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { MAX_PATCH_BYTES, PatchSize } from './patch-size.js';
 import { MutationError, runMutations } from './run.js';

@@ -1,7 +1,7 @@
 // The checks a mutated object must pass before its patch is sent: the API server would refuse an object
 // that fails them, and a webhook must never be the reason a valid request becomes an invalid one.
 import { parseQuantityMilli } from '../quantity/index.js';
-import { CONTAINER_LISTS, podMetadataPath, podSpecPath, asArray, asRecord, type JsonRecord } from '../translate/index.js';
+import { CONTAINER_LISTS, podMetadataPath, podSpecPath, asArray, asRecord, type JsonRecord } from '../kubernetes/index.js';
 import { labelKeyProblem, labelValueProblem } from './kubernetes-names.js';
 import { valueAt } from './writes.js';
 

@@ -6,7 +6,7 @@ import { ON_ERROR, checkPolicyId, type OnError } from '../engine/annotations.js'
 import type { PolicyDiagnostic } from '../engine/diagnostics.js';
 import type { SourcePosition } from '../engine/source-text.js';
 import { MUTATORS } from './mutators/index.js';
-import { checkTemplates, hasTemplate, isWholeTemplate, TemplateError } from './template.js';
+import { checkTemplates, hasTemplate, isWholeTemplate, TemplateError } from '../template/index.js';
 
 export interface PatchOperationTemplate {
   op: 'add' | 'replace' | 'remove';

@@ -2,7 +2,8 @@
 // mutations that can apply to it read; and after Cedar answers, fail closed on every such policy that
 // reads a fact that could not be computed.
 import type { AdmissionRequest } from '../admission/index.js';
-import { policiesInScope, type CheckedPolicySet, type Evaluation, type PolicyKind } from '../engine/index.js';
+import { type Evaluation, type PolicyKind } from '../engine/index.js';
+import { policiesInScope, type CheckedPolicySet } from '../policy-set/index.js';
 import { computeFacts, declarationsFor, factFailureErrors, neededFacts } from '../facts/declared/index.js';
 import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../translate/index.js';
 

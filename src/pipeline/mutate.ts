@@ -1,28 +1,18 @@
 // The mutating webhook's decision: which mutations' conditions hold (Cedar), what they change (the
 // mutation runner), and a denial naming the mutation when something cannot be done.
-import type { Operation } from 'rfc6902';
 import type { AdmissionRequest } from '../admission/index.js';
-import { evaluate, type CedarRequest, type CompiledPolicySet, type Evaluation } from '../engine/index.js';
+import { evaluate, type CedarRequest, type Evaluation } from '../engine/index.js';
+import { type CompiledPolicySet } from '../policy-set/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
+import type { MutationDecision } from '../decision/index.js';
+
+export type { MutationDecision } from '../decision/index.js';
 import { withFactFailures } from './declared-facts.js';
 
 /** Why a request is refused before any policy set has been activated (the webhook is not ready). */
 export const NO_POLICY_SET = 'no validated policy set is active yet';
 
-export interface MutationDecision {
-  allowed: boolean;
-  operations: Operation[];
-  /** Mutations that changed the object, in the order they ran. */
-  applied: string[];
-  /** The object after the patch (the request's object when nothing applied). */
-  mutated: unknown;
-  /** Why the request is denied. */
-  failure?: string;
-  /** Mutation errors ignored because the mutation says @onError("skip"). */
-  skipped: { id: string; error: string }[];
-  revision: string;
-}
 
 /** Mutations rewrite the object being created or updated; a subresource body or a delete is left alone. */
 function isMutable(request: AdmissionRequest): boolean {

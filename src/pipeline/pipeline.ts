@@ -4,23 +4,14 @@
 import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
-import {
-  evaluate,
-  preparePolicySet,
-  UNKNOWN_REVISION,
-  type CedarRequest,
-  type CheckedPolicySet,
-  type CompiledPolicySet,
-  type EvaluationPool,
-  type Evaluation,
-  type PolicyKind,
-} from '../engine/index.js';
+import { evaluate, UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PolicyKind } from '../engine/index.js';
+import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { renderAdvice } from '../decision/index.js';
 import { templateContext } from '../mutation/index.js';
-import { isZero, QuantityError, quotaFacts, tenantOf } from '../quota/index.js';
-import { sovereigntyFacts } from '../sovereignty/index.js';
-import { imagesOf, supplyChainFacts } from '../supply-chain/index.js';
+import { isZero, QuantityError, quotaProvider, tenantOf } from '../quota/index.js';
+import { sovereigntyProvider } from '../sovereignty/index.js';
+import { supplyChainProvider } from '../supply-chain/index.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
 import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
@@ -98,9 +89,9 @@ type Plan = { decision: Decision } | { set: CompiledPolicySet; cedarRequest: Ced
 
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
 function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, allDeclared = false): RequestFacts {
-  const sovereignty = sovereigntyFacts(set?.sovereignty, facts);
-  const images = set?.supplyChain ? imagesOf(request.kind.group, request.kind.kind, judgedObject(request)) : [];
-  const supplyChain = supplyChainFacts(set?.supplyChain, images, facts.imageLookups ?? new Map(), sovereignty?.dataClass, facts.cluster);
+  // Each provider derives from what the ones before it derived: supply chain reads sovereignty's data class.
+  const sovereignty = sovereigntyProvider.derive(request, set?.sovereignty, facts);
+  const supplyChain = supplyChainProvider.derive(request, set?.supplyChain, { ...facts, ...(sovereignty ? { sovereignty } : {}) });
   const declared = set ? declaredFactsOf(set, request, facts, allDeclared) : undefined;
   return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(declared ? { declared } : {}) };
 }
@@ -121,7 +112,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   }
   let quota;
   try {
-    quota = quotaFacts(set.quota, request, facts);
+    quota = quotaProvider.derive(request, set.quota, facts);
   } catch (error) {
     if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
     throw error;
@@ -333,7 +324,7 @@ export class AdmissionPipeline {
     if (!set) throw new Error(NO_POLICY_SET);
     const request = parseAdmissionReview(body);
     const derived = derivedFacts(set, request, facts, options.allDeclared ?? false);
-    const quota = quotaFacts(set.quota, request, derived);
+    const quota = quotaProvider.derive(request, set.quota, derived);
     const cedarRequest = toCedarRequest(request, quota ? { ...derived, quota } : derived);
     return { cedarRequest, declaredFailures: { ...derived.declared?.failures } };
   }

@@ -3,7 +3,8 @@
 // accepts the entities Canopy builds, so a schema edit that breaks translation is refused at load time
 // instead of denying every request in production.
 import type { AdmissionRequest } from '../admission/index.js';
-import { evaluate, type CedarRequest, type CompiledPolicySet } from '../engine/index.js';
+import { evaluate, type CedarRequest } from '../engine/index.js';
+import { type CompiledPolicySet } from '../policy-set/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 
 /** A checked policy set that could not be made active: the previously active one (if any) stays. */

@@ -11,7 +11,7 @@ import { parseImageReference } from '../oci/index.js';
 import { ZERO, type Usage } from '../quota/index.js';
 import type { ImageLookup } from '../supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 export interface CaseExpectation {
   allowed?: boolean;

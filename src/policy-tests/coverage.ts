@@ -2,7 +2,8 @@
 // were considered and did not match; so each policy's scope (its head, without conditions) is
 // preparsed as a set of its own, and one evaluation per case says which policies applied to it.
 import { cedar, type PolicyJson } from '../cedar/index.js';
-import type { CedarRequest, CompiledPolicySet } from '../engine/index.js';
+import type { CedarRequest } from '../engine/index.js';
+import type { CompiledPolicySet } from '../policy-set/index.js';
 
 export interface PolicyCoverage {
   id: string;

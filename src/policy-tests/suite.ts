@@ -1,7 +1,8 @@
 // A policy directory's test suite: every `*.test.yaml` below it, run against that directory's policies.
 import path from 'node:path';
 import { findFiles } from '../files/find-files.js';
-import { isExample, loadPolicyDirectory, type PolicyDiagnostic } from '../engine/index.js';
+import { type PolicyDiagnostic } from '../engine/index.js';
+import { isExample, loadPolicyDirectory } from '../policy-set/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { readTestFile } from './cases.js';
 import { CoverageTracker, type PolicyCoverage } from './coverage.js';

@@ -1,6 +1,6 @@
 // Quota data: prices (data/prices.yaml) and budgets per tenant (data/budgets.yaml), checked at load.
 import { parseQuantity, wholeUnits } from '../quantity/index.js';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 export interface Prices {
   currency: string;

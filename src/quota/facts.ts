@@ -3,7 +3,10 @@
 // (observed plus reserved), the tenant's limits and soft thresholds.
 import type { AdmissionRequest } from '../admission/index.js';
 import { ceilDiv, formatBytes, formatCpu } from '../quantity/index.js';
-import { own, type RequestFacts } from '../translate/index.js';
+import type { FleetFacts } from '../kubernetes/fleet.js';
+import { own } from '../kubernetes/json.js';
+import type { UsageLedger } from './ledger.js';
+import type { ScaleTemplate } from './requested.js';
 import type { Budget, Prices, QuotaData } from './data.js';
 import { requestedBy, type Requested } from './requested.js';
 import { QuantityError, ZERO, type Usage } from './usage.js';
@@ -94,7 +97,17 @@ const remaining = (limits: Limits, used: Amounts): Limits =>
  * The quota facts, or undefined when the request's tenant has no budget. Throws QuantityError when
  * what the request asks for cannot be read: the request is then denied with that message.
  */
-export function quotaFacts(data: QuotaData | undefined, request: AdmissionRequest, facts: RequestFacts): QuotaFacts | undefined {
+/** What quota reads of a request's facts beyond its body. */
+export interface QuotaInputs extends FleetFacts {
+  /** Tenants' usage (observed pods and reservations). */
+  quotaLedger?: UsageLedger;
+  /** For a scale request: what one replica of the scaled object asks for. */
+  scaleTemplate?: ScaleTemplate;
+  /** How many nodes the cluster has: a DaemonSet asks for one pod on each. */
+  nodeCount?: number;
+}
+
+export function quotaFacts(data: QuotaData | undefined, request: AdmissionRequest, facts: QuotaInputs): QuotaFacts | undefined {
   const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
   const budget = tenant ? own(data?.budgets, tenant) : undefined;
   if (!tenant || !budget || !data) return undefined;

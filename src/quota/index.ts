@@ -2,5 +2,7 @@
 export { OPENCOST_PRICES, readQuotaData, type Budget, type Prices, type QuotaData } from './data.js';
 export { monthlyCost, quotaFacts, tenantOf, TENANT_LABEL, TEAM_LABEL, type QuotaFacts } from './facts.js';
 export { DEFAULT_RESERVATION_TTL_MS, QuotaLedger, type ObservedPod, type UsageLedger } from './ledger.js';
+export { quotaProvider } from './provider.js';
+export type { QuotaInputs } from './facts.js';
 export { requestedBy, type Claim, type Requested, type ScaleTemplate } from './requested.js';
 export { isZero, podUsage, QuantityError, ZERO, type Usage } from './usage.js';

@@ -1,7 +1,8 @@
 // What a request would add to its tenant's usage: a Pod's requests; a pod template's requests times its
 // replicas; on UPDATE (and through the scale subresource) only the increase.
 import type { AdmissionRequest } from '../admission/index.js';
-import { asArray, asRecord, podSpecOf, podSpecPath } from '../translate/index.js';
+import { asArray, asRecord } from '../kubernetes/json.js';
+import { podSpecOf, podSpecPath } from '../kubernetes/workload.js';
 import { increase, podUsage, QuantityError, times, ZERO, type Usage } from './usage.js';
 
 /** For a scale request: what one replica of the scaled object asks for, or why it is unknown. */

@@ -1,6 +1,6 @@
 // What pods ask for, as Kubernetes counts it, in integers: CPU millicores, memory bytes, GPUs.
 import { quantityValue, wholeUnits } from '../quantity/index.js';
-import { asArray, asRecord, type JsonRecord } from '../translate/index.js';
+import { asArray, asRecord, type JsonRecord } from '../kubernetes/json.js';
 
 export interface Usage {
   cpuMillis: bigint;

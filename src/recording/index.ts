@@ -13,9 +13,9 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../decision-log/index.js';
-import { redactSecrets } from '../translate/redact.js';
+import { redactSecrets } from '../kubernetes/redact.js';
 
-export { REDACTED, redactObject, redactSecrets } from '../translate/redact.js';
+export { REDACTED, redactObject, redactSecrets } from '../kubernetes/redact.js';
 
 /** Beyond this many bytes waiting to be written, records are dropped (and counted) rather than buffered. */
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;

@@ -1,8 +1,19 @@
 // Data sovereignty: which data class a request's namespace (or kcp workspace) declares, and where
 // policies/data/sovereignty.yaml lets that class (narrowed by a declared residency) live. The result is
 // flat facts (`context.sovereignty`) that the policies in policies/sovereignty/ judge with set operations.
-import { EU_MEMBERS, own, type RequestFacts, type SovereigntyFacts } from '../translate/index.js';
-import { isRecord } from '../translate/json.js';
+import type { FactProvider } from '../facts/provider.js';
+import { EU_MEMBERS, type FleetFacts } from '../kubernetes/fleet.js';
+import { isRecord, own } from '../kubernetes/json.js';
+
+/** `context.sovereignty`: where the request's data may live. */
+export interface SovereigntyFacts {
+  dataClass: string;
+  residency: string;
+  anyJurisdiction: boolean;
+  jurisdictions: string[];
+  anyRegion: boolean;
+  regions: string[];
+}
 
 export const DATA_CLASS_LABEL = 'canopy.io/data-class';
 export const RESIDENCY_LABEL = 'canopy.io/residency';
@@ -76,7 +87,7 @@ function intersect(a: Restriction, b: Restriction, jurisdictions: boolean): Rest
 }
 
 /** The nearest declaration of a label: the namespace's, then the workspace's, then its ancestors'. */
-function declared(label: string, facts: RequestFacts): string {
+function declared(label: string, facts: FleetFacts): string {
   const fromNamespace = own(facts.namespaceLabels, label);
   if (fromNamespace) return fromNamespace;
   const workspace = facts.workspace;
@@ -94,7 +105,7 @@ function declared(label: string, facts: RequestFacts): string {
  * declares a data class. An undeclared residency does not narrow; an unknown class or residency allows
  * nothing (a typo must not open the door).
  */
-export function sovereigntyFacts(data: SovereigntyData | undefined, facts: RequestFacts): SovereigntyFacts | undefined {
+export function sovereigntyFacts(data: SovereigntyData | undefined, facts: FleetFacts): SovereigntyFacts | undefined {
   const dataClass = declared(DATA_CLASS_LABEL, facts);
   if (!dataClass) return undefined;
   const residency = declared(RESIDENCY_LABEL, facts);
@@ -113,3 +124,12 @@ export function sovereigntyFacts(data: SovereigntyData | undefined, facts: Reque
     regions: regions.any ? [] : regions.values,
   };
 }
+
+/** Sovereignty as a fact source: data/sovereignty.yaml, `context.sovereignty`. */
+export const sovereigntyProvider: FactProvider<SovereigntyData, FleetFacts, SovereigntyFacts> = {
+  name: 'sovereignty',
+  dataKeys: ['sovereignty'],
+  contextAttribute: 'sovereignty',
+  read: (data) => (data['sovereignty'] === undefined ? { problems: [] } : readSovereigntyData(data['sovereignty'])),
+  derive: (_request, data, facts) => sovereigntyFacts(data, facts),
+};

@@ -1,7 +1,7 @@
 // Supply-chain data (policies/data/supply-chain.yaml): where images may come from, where digests are
 // required, and which keys sign which repositories. Checked at load time.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { isRecord } from '../translate/json.js';
+import { isRecord } from '../kubernetes/json.js';
 
 export interface TrustRule {
   id: string;

@@ -6,10 +6,11 @@ import { OciError, verifyCosign, type OciClient, type SignatureCheck } from '../
 import type { AdmissionRequest } from '../admission/index.js';
 import type { ImageReference } from '../oci/index.js';
 import { sovereigntyFacts, type SovereigntyData } from '../sovereignty/index.js';
-import type { RequestFacts } from '../translate/index.js';
-import type { LookupObserver, LookupResult } from '../metrics/lookups.js';
+import type { FleetFacts } from '../kubernetes/fleet.js';
+import { imagesOf } from '../kubernetes/images.js';
+import type { LookupObserver, LookupResult } from '../facts/lookups.js';
 import type { SupplyChainData } from './data.js';
-import { allowedSourcesFor, digestRequired, imagesOf, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
+import { allowedSourcesFor, digestRequired, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
 
 export interface EnricherOptions {
   /** How long one request may wait for registries. */
@@ -103,8 +104,8 @@ export async function lookUpImages(
   enricher: ImageEnricher,
   data: { supplyChain?: SupplyChainData; sovereignty?: SovereigntyData } | undefined,
   request: AdmissionRequest,
-  facts: RequestFacts,
-): Promise<Pick<RequestFacts, 'imageLookups'>> {
+  facts: FleetFacts,
+): Promise<{ imageLookups?: ReadonlyMap<string, ImageLookup> }> {
   const supplyChain = data?.supplyChain;
   if (!supplyChain || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return {};
   const images = imagesOf(request.kind.group, request.kind.kind, request.object);

@@ -1,8 +1,10 @@
 // Supply-chain facts: which images come from outside the allowed sources, whether digests are required
 // here, which signatures verified and which did not (and why), and the digest pins a mutation can apply.
 import type { KeyObject } from 'node:crypto';
-import { parseImageReference, ReferenceError, type ImageReference, type SignatureCheck } from '../oci/index.js';
-import { CONTAINER_LISTS, asArray, asRecord, own, podSpecOf, podSpecPath, type ClusterIdentity } from '../translate/index.js';
+import type { ImageReference, SignatureCheck } from '../oci/index.js';
+import type { ClusterIdentity } from '../kubernetes/fleet.js';
+import type { ParsedImage } from '../kubernetes/images.js';
+import { own } from '../kubernetes/json.js';
 import type { SupplyChainData, TrustRule } from './data.js';
 
 /** What the registry said about one image (by its normalised reference). */
@@ -32,32 +34,6 @@ export interface SupplyChainFacts {
   unpinnedReason: string;
 }
 
-export interface ParsedImage {
-  written: string;
-  reference?: ImageReference;
-  error?: string;
-}
-
-/** Every image of a pod or pod template, parsed. */
-export function imagesOf(group: string, kind: string, object: unknown): ParsedImage[] {
-  if (!podSpecPath(group, kind)) return [];
-  const spec = podSpecOf(group, kind, object);
-  const written = new Set<string>();
-  for (const list of CONTAINER_LISTS) {
-    for (const container of asArray(spec[list])) {
-      const image = asRecord(container)['image'];
-      if (typeof image === 'string' && image) written.add(image);
-    }
-  }
-  return [...written].map((image) => {
-    try {
-      return { written: image, reference: parseImageReference(image) };
-    } catch (error) {
-      if (error instanceof ReferenceError) return { written: image, error: error.message };
-      throw error;
-    }
-  });
-}
 
 /** The allow-list that applies: the namespace's data class, else the cluster's environment, else default. */
 export function allowedSourcesFor(data: SupplyChainData, dataClass: string | undefined, environment: string): string[] | undefined {

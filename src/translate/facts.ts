@@ -1,64 +1,13 @@
-import type { CedarValueJson } from '../cedar/index.js';
 import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
 import type { ImageLookup, SupplyChainFacts } from '../supply-chain/index.js';
+import type { SovereigntyFacts } from '../sovereignty/index.js';
+import type { DeclaredFactValues } from '../facts/declared/index.js';
+import type { ClusterIdentity, StorageClassInfo, WorkspaceInfo } from '../kubernetes/fleet.js';
 
 // What Canopy knows about a request beyond the AdmissionReview itself: its cluster, its namespace's
-// labels, its kcp workspace, the storage classes and nodes it refers to, and where its data may live.
-// The webhook fills this from the cluster (informers); `canopy test` cases give it directly.
-
-export interface ClusterIdentity {
-  name: string;
-  region: string;
-  /** ISO 3166-1 alpha-2 ("DE") or "EU"; "" when unknown. */
-  jurisdiction: string;
-  provider: string;
-  environment: string;
-  labels: Record<string, string>;
-}
-
-export const UNKNOWN_CLUSTER: ClusterIdentity = {
-  name: 'local',
-  region: '',
-  jurisdiction: '',
-  provider: '',
-  environment: '',
-  labels: {},
-};
-
-export interface WorkspaceInfo {
-  /** "root:org-eu:payments" */
-  path: string;
-  logicalCluster: string;
-  /** Labels of each workspace on the path, by path, where known. */
-  labels: Readonly<Record<string, Readonly<Record<string, string>>>>;
-}
-
-export interface StorageClassInfo {
-  name: string;
-  /** Regions in its allowedTopologies (topology.kubernetes.io/region); empty when it names none. */
-  regions: string[];
-  waitForFirstConsumer: boolean;
-  isDefault: boolean;
-}
-
-export interface SovereigntyFacts {
-  dataClass: string;
-  residency: string;
-  anyJurisdiction: boolean;
-  jurisdictions: string[];
-  anyRegion: boolean;
-  regions: string[];
-}
-
-/** The declared facts (policies/facts/*.yaml) of the object under admission, as Cedar values. */
-export interface DeclaredFactValues {
-  /** `resource.facts`: the facts this request needs that could be computed. */
-  current: Record<string, CedarValueJson>;
-  /** `resource.old.facts`, on UPDATE. */
-  old?: Record<string, CedarValueJson>;
-  /** Fact name → why it could not be computed; the policies that read it fail closed. */
-  failures: Record<string, string>;
-}
+// labels, its kcp workspace, the storage classes and nodes it refers to, and what each fact source
+// derived from them. The webhook fills this from the cluster (informers) and the providers;
+// `canopy test` cases give it directly.
 
 export interface RequestFacts {
   /**
@@ -89,19 +38,4 @@ export interface RequestFacts {
   supplyChain?: SupplyChainFacts;
   /** Computed from the declared facts' CEL expressions. */
   declared?: DeclaredFactValues;
-}
-
-export const REGION_LABEL = 'topology.kubernetes.io/region';
-
-/** Member states of the European Union, by ISO 3166-1 alpha-2 code. */
-export const EU_MEMBERS: ReadonlySet<string> = new Set([
-  'AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE',
-  'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE',
-]);
-
-/** A jurisdiction and what it belongs to: "DE" → ["DE", "EU"]; "EU" → ["EU"]; "" → []. */
-export function jurisdictionsOf(code: string): string[] {
-  const upper = code.toUpperCase();
-  if (!upper) return [];
-  return EU_MEMBERS.has(upper) ? [upper, 'EU'] : [upper];
 }

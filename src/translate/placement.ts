@@ -1,6 +1,7 @@
 // Where a workload's pods may run and where its volumes may be provisioned, as flat facts.
-import { asArray, asRecord, asString, type JsonRecord } from './json.js';
-import { REGION_LABEL, type RequestFacts, type StorageClassInfo } from './facts.js';
+import { asArray, asRecord, asString, type JsonRecord } from '../kubernetes/json.js';
+import { REGION_LABEL, type StorageClassInfo } from '../kubernetes/fleet.js';
+import type { RequestFacts } from './facts.js';
 
 export interface SchedulingFacts {
   regionConstrained: boolean;

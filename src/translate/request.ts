@@ -1,7 +1,7 @@
 // AdmissionRequest → Cedar request: principal, action, resource, context and the entities they name.
 import type { AdmissionRequest } from '../admission/index.js';
 import type { CedarRequest, RequestScope } from '../engine/index.js';
-import { cedarApiGroup } from './api-group.js';
+import { cedarApiGroup } from '../kubernetes/api-group.js';
 import { principalEntities } from './principal.js';
 import { entityTypeOf, resourceEntities, type RequestFacts } from './resource.js';
 

@@ -4,12 +4,13 @@
 import type { CedarValueJson, EntityJson, EntityUidJson } from '../cedar/index.js';
 import { judgedObject, type AdmissionRequest } from '../admission/index.js';
 import type { EntityRef } from '../engine/index.js';
-import { cedarApiGroup } from './api-group.js';
-import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER, type RequestFacts } from './facts.js';
-import { asArray, asRecord, asString, asStringMap, type JsonRecord } from './json.js';
+import { cedarApiGroup } from '../kubernetes/api-group.js';
+import { jurisdictionsOf, REGION_LABEL, UNKNOWN_CLUSTER } from '../kubernetes/fleet.js';
+import { imagesOf } from '../kubernetes/images.js';
+import { asArray, asRecord, asString, asStringMap, type JsonRecord } from '../kubernetes/json.js';
+import { isWorkloadKind, podSpecOf, workloadFacts } from '../kubernetes/workload.js';
+import type { RequestFacts } from './facts.js';
 import { NO_STORAGE, schedulingFacts, storageFacts } from './placement.js';
-import { isWorkloadKind, podSpecOf, workloadFacts } from './workload.js';
-import { imagesOf } from '../supply-chain/facts.js';
 
 /** Normalised image facts; a reference that cannot be read counts as its own registry, so no allow-list admits it. */
 function imageFacts(group: string, kind: string, object: unknown): Record<string, string[]> {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AdmissionReviewError } from '../../admission/index.js';
-import { loadPolicyDirectory } from '../../engine/index.js';
+import { loadPolicyDirectory } from '../../policy-set/index.js';
 import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
 import { redactObject } from '../../recording/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';

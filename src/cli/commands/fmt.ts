@@ -1,6 +1,7 @@
 // `canopy fmt [DIR] [--check]`
 import type { Command } from 'commander';
-import { formatDiagnostic, PolicyDirectoryError } from '../../engine/index.js';
+import { formatDiagnostic } from '../../engine/index.js';
+import { PolicyDirectoryError } from '../../policy-set/index.js';
 import { formatPolicyFiles } from '../../format/index.js';
 
 export function registerFmt(program: Command): void {

@@ -4,7 +4,10 @@
 // that cannot be computed. Pure: the same request and data give the same facts.
 import type { AdmissionRequest } from '../../admission/index.js';
 import type { CedarValueJson } from '../../cedar/index.js';
-import { CONTAINER_LISTS, asArray, asRecord, podSpecPath, redactSecrets, type DeclaredFactValues } from '../../translate/index.js';
+import { asArray, asRecord } from '../../kubernetes/json.js';
+import { redactSecrets } from '../../kubernetes/redact.js';
+import { CONTAINER_LISTS, podSpecPath } from '../../kubernetes/workload.js';
+import type { DeclaredFactValues } from './types.js';
 import { toCel, type CelVariables } from './cel.js';
 import { appliesTo, type FactDeclaration } from './declarations.js';
 import { cedarValueOf } from './values.js';

@@ -1,6 +1,9 @@
 // Declared facts: what policy authors make Cedar see, declared with CEL in policies/facts/*.yaml. CEL to
 // see, Cedar to decide: each fact becomes a typed, optional attribute `resource.facts.NAME`.
 import type { PolicyJson } from '../../cedar/index.js';
+import type { DeclaredFacts } from './types.js';
+
+export type { DeclaredFacts, DeclaredFactValues } from './types.js';
 import type { FactDeclaration, FactProblem } from './declarations.js';
 import { appliesTo, readFactDeclarations, type FactFile } from './declarations.js';
 import { factsReadBy } from './reads.js';
@@ -12,13 +15,6 @@ export { appliesTo, FACT_TYPES, readFactDeclarations, type FactDeclaration, type
 export { factsReadBy } from './reads.js';
 export { FACT_ENTITY_TYPES, FACTS_ATTRIBUTE, withDeclaredFacts } from './schema.js';
 export { cedarValueOf } from './values.js';
-
-/** A policy set's declared facts: the declarations, and which policies read which of them. */
-export interface DeclaredFacts {
-  declarations: readonly FactDeclaration[];
-  /** Policy (or mutation) id → the names of the facts it reads. */
-  reads: Readonly<Record<string, readonly string[]>>;
-}
 
 /** Reads the declarations and works out the effective schema; problems are returned, never thrown. */
 export function declareFacts(

@@ -2,7 +2,7 @@
 // LimitRange's defaults but reviewed as policy. A request is not added where a limit exists (Kubernetes
 // then uses the limit as the request), and a limit is not added below an existing request (the pod would
 // be invalid).
-import { podSpecPath, asArray, asRecord } from '../../translate/index.js';
+import { podSpecPath, asArray, asRecord } from '../../kubernetes/index.js';
 import { parseQuantityMilli } from '../../quantity/index.js';
 import { valueAt, type Write } from '../writes.js';
 import { isTemplate, paramsRecord } from './params.js';

@@ -1,7 +1,7 @@
 // node-affinity: a required node affinity expression, such as "only nodes in an EU region". Required
 // terms are alternatives (ORed) and the expressions inside a term must all hold (ANDed), so the
 // expression is added to every existing term — otherwise a pod's own term could place it anywhere.
-import { podSpecPath, asArray } from '../../translate/index.js';
+import { podSpecPath, asArray } from '../../kubernetes/index.js';
 import { valueAt, type Write } from '../writes.js';
 import { isTemplate, paramsRecord } from './params.js';
 import { isPodUpdate, MutatorParamsError, type Mutator } from './types.js';

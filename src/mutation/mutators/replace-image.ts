@@ -1,6 +1,6 @@
 // replace-image: replace image references as written, in every container (init and ephemeral too):
 // pin a tag to a digest, or move an image to a mirror.
-import { CONTAINER_LISTS, podSpecPath, asArray, asRecord } from '../../translate/index.js';
+import { CONTAINER_LISTS, podSpecPath, asArray, asRecord } from '../../kubernetes/index.js';
 import { valueAt, type Write } from '../writes.js';
 import { paramsRecord, stringMap } from './params.js';
 import { MutatorParamsError, type Mutator } from './types.js';

@@ -1,6 +1,6 @@
 // set-metadata: add or overwrite labels and annotations on the object, on the pods it makes (the pod
 // template), or both.
-import { podMetadataPath } from '../../translate/index.js';
+import { podMetadataPath } from '../../kubernetes/index.js';
 import { labelKeyProblem, labelValueProblem } from '../kubernetes-names.js';
 import { valueAt, type Write } from '../writes.js';
 import { paramsRecord, stringMap } from './params.js';

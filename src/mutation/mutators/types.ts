@@ -1,5 +1,5 @@
 // The contract every built-in mutator keeps.
-import type { JsonRecord } from '../../translate/index.js';
+import type { JsonRecord } from '../../kubernetes/index.js';
 import type { Write } from '../writes.js';
 
 /** The object being mutated, with the kind that says where its pod spec is. */

@@ -3,8 +3,7 @@
 // declared facts those policies read.
 import { LRUCache } from 'lru-cache';
 import type { CheckedPolicySet } from './compile.js';
-import type { PolicyKind } from './evaluate.js';
-import { inScope, type RequestScope } from './scope.js';
+import { inScope, type PolicyKind, type RequestScope } from '../engine/index.js';
 
 const MAX_SHAPES = 4096;
 const remembered = new WeakMap<CheckedPolicySet, LRUCache<string, readonly string[]>>();

@@ -3,17 +3,27 @@
 import { createHash } from 'node:crypto';
 import { cedar, type PolicyJson } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
-import { readQuotaData, type QuotaData } from '../quota/index.js';
-import { readSovereigntyData, type SovereigntyData } from '../sovereignty/index.js';
-import { readSupplyChainData, type SupplyChainData } from '../supply-chain/index.js';
+import type { FactProvider } from '../facts/provider.js';
+import { OPENCOST_PRICES, quotaProvider, type QuotaData } from '../quota/index.js';
+import { sovereigntyProvider, type SovereigntyData } from '../sovereignty/index.js';
+import { supplyChainProvider, type SupplyChainData } from '../supply-chain/index.js';
 import { declareFacts, type DeclaredFacts } from '../facts/declared/index.js';
-import { readPolicyInfo, type PolicyInfo } from './annotations.js';
+import {
+  actionGraphOf,
+  diagnosticsFromCedar,
+  IMPLICIT_ALLOW_ID,
+  PolicyLoadError,
+  readPolicyInfo,
+  scopeOf,
+  ScopedPolicySet,
+  type PolicyDiagnostic,
+  type PolicyInfo,
+  type PolicyScope,
+  type SourcePosition,
+  type SourceText,
+} from '../engine/index.js';
 import { readPolicyData } from './data.js';
-import { diagnosticsFromCedar, PolicyLoadError, type PolicyDiagnostic } from './diagnostics.js';
 import type { PolicySetSource } from './policy-files.js';
-import { actionGraphOf, scopeOf, type PolicyScope } from './scope.js';
-import { IMPLICIT_ALLOW_ID, ScopedPolicySet } from './scoped.js';
-import type { SourcePosition, SourceText } from './source-text.js';
 
 /** The id of the policy Canopy adds so that whatever no forbid denies is allowed. */
 export { IMPLICIT_ALLOW_ID };
@@ -118,6 +128,26 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
   return located;
 }
 
+/** The fact sources whose data a policy set carries, and whose context attributes the schema must declare. */
+const PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereigntyProvider, supplyChainProvider, quotaProvider];
+
+/** A provider's policy data, checked; each problem is located at the data file it comes from. */
+function providerData<Data>(provider: FactProvider<Data, never, unknown>, data: Readonly<Record<string, unknown>>, source: PolicySetSource, diagnostics: PolicyDiagnostic[]): Data | undefined {
+  const read = provider.read(data);
+  const file = source.dataFiles.find((f) => provider.dataKeys.some((key) => new RegExp(`[/\\\\]${key}\\.(ya?ml|json)$`).test(f.file)));
+  for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `${provider.name} data: ${problem}` });
+  return read.data;
+}
+
+/** Each provider's schema fragment: the schema must declare the context attribute it fills. */
+function missingContextAttributes(schemaJson: unknown): string[] {
+  const context = (schemaJson as { k8s?: { commonTypes?: Record<string, { attributes?: Record<string, unknown> }> } }).k8s?.commonTypes?.['AdmissionContext']?.attributes;
+  if (!context) return [];
+  return PROVIDERS.filter((provider) => !(provider.contextAttribute in context)).map(
+    (provider) => `the schema's AdmissionContext has no "${provider.contextAttribute}" attribute, which the ${provider.name} facts fill; declare it as in the shipped schema.cedarschema`,
+  );
+}
+
 /** Parses, annotates and validates a policy set without activating it. Throws PolicyLoadError. */
 export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const diagnostics: PolicyDiagnostic[] = [];
@@ -155,25 +185,9 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const policy of splitFile(file, readMutationSpec, diagnostics)) if (claim(policy)) mutating.set(policy.info.id, policy);
   }
   const data = readPolicyData(source.dataFiles, diagnostics);
-  let sovereignty: SovereigntyData | undefined;
-  if (data['sovereignty'] !== undefined) {
-    const read = readSovereigntyData(data['sovereignty']);
-    const file = source.dataFiles.find((f) => /[/\\]sovereignty\.(ya?ml|json)$/.test(f.file));
-    for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `sovereignty data: ${problem}` });
-    sovereignty = read.data;
-  }
-  let supplyChain: SupplyChainData | undefined;
-  if (data['supply-chain'] !== undefined) {
-    const read = readSupplyChainData(data['supply-chain']);
-    const file = source.dataFiles.find((f) => /[/\\]supply-chain\.(ya?ml|json)$/.test(f.file));
-    for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `supply-chain data: ${problem}` });
-    supplyChain = read.data;
-  }
-  const quota = readQuotaData(data);
-  for (const problem of quota.problems) {
-    const file = source.dataFiles.find((f) => /[/\\](budgets|prices)\.(ya?ml|json)$/.test(f.file));
-    diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `quota data: ${problem}` });
-  }
+  const sovereignty = providerData(sovereigntyProvider, data, source, diagnostics);
+  const supplyChain = providerData(supplyChainProvider, data, source, diagnostics);
+  const quota = providerData(quotaProvider, data, source, diagnostics) ?? { prices: OPENCOST_PRICES, budgets: {} };
   const mutations = [...mutating.values()]
     .map((policy) => policy.info)
     .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -188,6 +202,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
       for (const error of schemaJson.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
     } else {
       const policyJson = new Map([...validating, ...mutating].map(([id, policy]) => [id, policy.json] as const));
+      for (const problem of missingContextAttributes(schemaJson.json)) diagnostics.push({ position: source.schema.position(0), message: problem });
       const declared = declareFacts(source.factFiles, schemaJson.json, policyJson);
       facts = declared.facts;
       diagnostics.push(...declared.problems);
@@ -250,7 +265,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     mutationScopes,
     data,
     ...(sovereignty ? { sovereignty } : {}),
-    quota: quota.quota,
+    quota,
     ...(supplyChain ? { supplyChain } : {}),
   };
 }

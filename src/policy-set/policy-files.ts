@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
-import { SourceText } from './source-text.js';
+import { SourceText } from '../engine/index.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 /** Policies under this folder are mutations: permits whose annotations say what to change. */

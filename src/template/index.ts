@@ -1,7 +1,7 @@
-// Templates in mutation annotations: `{{ namespace.labels["canopy.io/region"] }}` stands for a value of
-// the request, the object, its facts, its namespace or the policy data. A string that is one template
-// and nothing else becomes the value itself (a map, a list, a number); a template inside other text
-// becomes text.
+// Templates in annotations, for advice and mutations alike: `{{ namespace.labels["canopy.io/region"] }}`
+// in an @advice, a @patch or @params stands for a value of the request, the object, its facts, its
+// namespace or the policy data. A string that is one template and nothing else becomes the value itself
+// (a map, a list, a number); a template inside other text becomes text. A leaf: it imports nothing.
 
 export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'quota', 'supplyChain', 'data'] as const;
 

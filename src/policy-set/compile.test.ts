@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { policyDir } from '../../test/helpers/policy-dir.js';
 import { STARTER_POLICIES } from '../../test/helpers/fixtures.js';
-import { loadPolicyDirectory, PolicyDirectoryError, PolicyLoadError } from './index.js';
+import { PolicyLoadError } from '../engine/index.js';
+import { loadPolicyDirectory, PolicyDirectoryError } from './index.js';
 
 const FORBID = (id: string, condition = 'resource.hostNetwork') => `@id("${id}")
 @advice("advice for ${id}")

@@ -2,8 +2,7 @@
 // (data/resources.yaml is `data.resources` in a template). Parse errors are located like policy errors.
 import path from 'node:path';
 import { parseDocument } from 'yaml';
-import type { PolicyDiagnostic } from './diagnostics.js';
-import type { SourceText } from './source-text.js';
+import type { PolicyDiagnostic, SourceText } from '../engine/index.js';
 
 export function readPolicyData(files: readonly SourceText[], diagnostics: PolicyDiagnostic[]): Record<string, unknown> {
   const data: Record<string, unknown> = {};

@@ -1,0 +1,23 @@
+// A policy set: read from a directory or a bundle's files (schema, policies, mutations, data, declared
+// facts), checked against the schema with every provider's data and facts, and prepared for the engine.
+export {
+  checkPolicySet,
+  preparePolicySet,
+  type CheckedPolicySet,
+  type CompiledPolicySet,
+} from './compile.js';
+export { loadPolicyDirectory } from './load.js';
+export { policiesInScope } from './in-scope.js';
+export {
+  policyFilesOf,
+  policySourceFromFiles,
+  readPolicyDirectory,
+  isExample,
+  PolicyDirectoryError,
+  DATA_DIR,
+  EXAMPLES_DIR,
+  FACTS_DIR,
+  MUTATIONS_DIR,
+  SCHEMA_FILE,
+  type PolicySetSource,
+} from './policy-files.js';
