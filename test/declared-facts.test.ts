@@ -169,6 +169,26 @@ when { resource.facts has annotations || resource.facts has podLabels || resourc
     expect(((secretEntity?.attrs as Json)['facts'] as Json)['secretValues']).toEqual(['<redacted>']);
   });
 
+  it('redacts env values wherever a custom resource keeps its containers (a KServe predictor, a Tekton step)', async () => {
+    const facts = `facts:
+  - name: customEnv
+    type: Set<String>
+    kinds: [InferenceService, TaskRun]
+    cel: "has(object.spec.predictor) ? object.spec.predictor.containers.map(c, c.env.map(e, e.name + '=' + e.value)).flatten() : object.spec.taskSpec.steps.map(s, s.env.map(e, e.name + '=' + e.value)).flatten()"
+`;
+    const seen = `@id("example.custom-env")\n@advice("x")\n@mode("audit")\nforbid (principal, action, resource is k8s::Resource) when { resource.facts has customEnv };\n`;
+    const pipeline = await pipelineFor(withFiles({ 'facts/custom.yaml': facts, 'baseline/custom.cedar': seen }));
+    const factsOf = (object: Json) => {
+      const { cedarRequest } = pipeline.cedarRequestFor(admissionReview(object));
+      const entity = cedarRequest.entities.find((e) => JSON.stringify(e.uid) === JSON.stringify(cedarRequest.resource));
+      return ((entity?.attrs as Json)['facts'] as Json)['customEnv'];
+    };
+    const isvc = { apiVersion: 'serving.kserve.io/v1beta1', kind: 'InferenceService', metadata: { name: 'm', namespace: 'team-a' }, spec: { predictor: { containers: [{ name: 'kserve-container', image: 'x', env: [{ name: 'API_KEY', value: 'hunter2' }] }] } } };
+    const taskRun = { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 't', namespace: 'team-a' }, spec: { taskSpec: { steps: [{ name: 'build', image: 'x', env: [{ name: 'TOKEN', value: 's3cret' }] }] } } };
+    expect(factsOf(isvc)).toEqual(['API_KEY=<redacted>']);
+    expect(factsOf(taskRun)).toEqual(['TOKEN=<redacted>']);
+  });
+
   it('stops a runaway expression at its cost budget, quickly, and denies naming the fact', async () => {
     const facts = `facts:
   - name: pairs

@@ -1,15 +1,13 @@
 // Secret payloads and environment values out of Kubernetes objects, before anything is written or
 // shown to a policy: a Secret's data and stringData values and its last-applied-configuration
-// annotation; the `value` of every `env` entry of every container, init container and ephemeral
-// container, in a pod spec wherever one sits (Pod, pod templates, CronJob's job template, PodTemplate),
-// and inside a last-applied-configuration annotation holding such an object. Keys and env names are
-// kept. Input comes from the network: any part may be missing or of the wrong type, and redaction
+// annotation; the `value` of every `env` entry, wherever an `env` list of named entries sits (every
+// container of a pod spec, a pod template, a CronJob's job template, and any custom resource's
+// containers), also inside a last-applied-configuration annotation. Keys and env names are kept. Input comes from the network: any part may be missing or of the wrong type, and redaction
 // never throws.
 import { isRecord } from './json.js';
 
 export const REDACTED = '<redacted>';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
-const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
 
 type Json = Record<string, unknown>;
 
@@ -27,42 +25,29 @@ function mapList(list: unknown[], change: (item: unknown) => unknown): unknown[]
   return changed.every((item, index) => item === list[index]) ? list : changed;
 }
 
-function redactContainer(container: unknown): unknown {
-  if (!isRecord(container) || !Array.isArray(container['env'])) return container;
-  const env = mapList(container['env'], (entry) => (isRecord(entry) && entry['value'] !== undefined ? { ...entry, value: REDACTED } : entry));
-  return env === container['env'] ? container : { ...container, env };
+/** An `env` list as Kubernetes writes it: entries with a name. Their values are replaced, names kept. */
+function redactEnvList(list: unknown[]): unknown[] {
+  return mapList(list, (entry) => (isRecord(entry) && typeof entry['name'] === 'string' && entry['value'] !== undefined ? { ...entry, value: REDACTED } : entry));
 }
 
-function redactPodSpec(spec: unknown): unknown {
-  if (!isRecord(spec)) return spec;
-  let copy: Json = spec;
-  for (const list of CONTAINER_LISTS) {
-    copy = withField(copy, list, (containers) => (Array.isArray(containers) ? mapList(containers, redactContainer) : containers));
-  }
-  return copy;
-}
-
-/** `{spec: PodSpec}`: a pod template, or a Pod itself. */
-function redactTemplate(template: unknown): unknown {
-  return isRecord(template) ? withField(template, 'spec', redactPodSpec) : template;
-}
+/** Deeper than any object the API server accepts; a body this deep was refused when it was parsed. */
+const MAX_DEPTH = 600;
 
 /**
- * Env values in every pod spec the object can carry, by shape rather than by kind, so custom
- * resources with a pod template are covered too.
+ * Env values wherever they sit, found by shape rather than by kind or path: every `env` list of named
+ * entries, so pod specs, pod templates and the containers of any custom resource (a KServe predictor,
+ * an Argo workflow template, a Tekton step) are covered alike.
  */
-function redactEnvironment(object: Json): Json {
-  let copy = withField(object, 'template', redactTemplate); // PodTemplate
-  copy = withField(copy, 'spec', (spec) => {
-    if (!isRecord(spec)) return spec;
-    let specCopy = redactPodSpec(spec) as Json; // Pod
-    specCopy = withField(specCopy, 'template', redactTemplate); // workloads
-    // CronJob: jobTemplate.spec is a JobSpec, whose template holds the pod spec.
-    specCopy = withField(specCopy, 'jobTemplate', (job) =>
-      isRecord(job) ? withField(job, 'spec', (jobSpec) => (isRecord(jobSpec) ? withField(jobSpec, 'template', redactTemplate) : jobSpec)) : job,
-    );
-    return specCopy;
-  });
+function redactEnvironment(value: unknown, depth = 0): unknown {
+  if (depth > MAX_DEPTH) return REDACTED;
+  if (Array.isArray(value)) return mapList(value, (item) => redactEnvironment(item, depth + 1));
+  if (!isRecord(value)) return value;
+  let copy: Json = value;
+  for (const [key, child] of Object.entries(value)) {
+    if (typeof child !== 'object' || child === null) continue;
+    const changed = key === 'env' && Array.isArray(child) ? redactEnvList(redactEnvironment(child, depth + 1) as unknown[]) : redactEnvironment(child, depth + 1);
+    if (changed !== child) copy = copy === value ? { ...value, [key]: changed } : Object.assign(copy, { [key]: changed });
+  }
   return copy;
 }
 
@@ -105,7 +90,7 @@ function isSecret(object: Json, requestKind: unknown): boolean {
 function redactObjectOf(object: unknown, requestKind: unknown): unknown {
   if (!isRecord(object)) return object;
   const secret = isSecret(object, requestKind);
-  const payload = secret ? redactSecretPayload(object) : redactEnvironment(object);
+  const payload = secret ? redactSecretPayload(object) : (redactEnvironment(object) as Json);
   return redactLastApplied(payload, secret);
 }
 
