@@ -5,6 +5,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerCerts } from './commands/certs.js';
 import { registerEval } from './commands/eval.js';
+import { registerFacts } from './commands/facts.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerImpact } from './commands/impact.js';
 import { registerServe } from './commands/serve.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerServe(program);
   registerEval(program);
+  registerFacts(program);
   registerValidate(program);
   registerFmt(program);
   registerTest(program);
