@@ -1,0 +1,382 @@
+// The worked examples of declared facts in policies/examples/ (policies/README.md, "Declaring facts").
+// Each is adopted as its README line says, `cp -r policies/examples/NAME/. policies/`: here, into a copy
+// of policies/. Adopted, it validates, passes its own cases with its policy matched, and denies what it
+// is written for (and allows the rest) through every entry point: the pipeline, POST /validate over
+// HTTPS, an audit of manifests, and an impact replay against the shipped policies. The CLI is run once
+// on a copy with all six adopted, for what is the CLI's own: exit codes and output. policies/ itself,
+// without the copy, runs none of them.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runAudit, type AuditReport } from '../src/audit/index.js';
+import { readFleetConfig } from '../src/config/index.js';
+import { createLogger } from '../src/decision-log/index.js';
+import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { formatPolicyFiles } from '../src/format/index.js';
+import { impact } from '../src/impact/index.js';
+import { AdmissionPipeline } from '../src/pipeline/index.js';
+import { runPolicyTests, type SuiteResult } from '../src/policy-tests/index.js';
+import type { RequestFacts } from '../src/translate/index.js';
+import { runCanopy, type CliResult } from './helpers/cli.js';
+import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
+import { startServer, type TestServer } from './helpers/https.js';
+import { logSink } from './helpers/log-sink.js';
+import { admissionReview } from './helpers/review.js';
+
+type Json = Record<string, unknown>;
+const EXAMPLES_DIR = path.join(STARTER_POLICIES, 'examples');
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const tempDir = (what: string) => mkdtempSync(path.join(tmpdir(), `canopy-fact-examples-${what}-`));
+
+interface Example {
+  /** Its folder under policies/examples/; its policy's id is examples.NAME. */
+  name: string;
+  /** Where its policy and its cases land once adopted. */
+  policy: string;
+  tests: string;
+  /** An AdmissionReview its policy denies, and one it does not: the real captured request, where one fits. */
+  matching: () => Json;
+  compliant: () => Json;
+  /** Part of the denial message: the advice with the facts filled in. */
+  advice: string;
+  /** What the webhook would know of the namespace from its cluster. */
+  facts?: RequestFacts;
+  /**
+   * Judged only with the namespace's labels (its data class), which canopy eval and canopy impact do not
+   * have: they replay bare AdmissionReviews. Audited manifests get a data class from a kcp workspace.
+   */
+  needsNamespaceLabels?: true;
+}
+
+const requestOf = (review: Json) => review['request'] as Json;
+const objectOf = (review: Json) => requestOf(review)['object'] as Json;
+
+/** A captured request (../shared/fixtures), its object changed by `edit`. */
+function captured(n: number, edit: (object: Json) => void = () => {}): Json {
+  const review = fixture(n) as unknown as Json;
+  edit(objectOf(review));
+  return review;
+}
+
+const bucket = (region: string): Json => ({
+  apiVersion: 's3.aws.m.upbound.io/v1beta1',
+  kind: 'Bucket',
+  metadata: { name: `payments-${region}`, namespace: 'payments' },
+  spec: { forProvider: { region }, providerConfigRef: { kind: 'ClusterProviderConfig', name: 'default' } },
+});
+const inferenceService = (storageUri: string): Json => ({
+  apiVersion: 'serving.kserve.io/v1beta1',
+  kind: 'InferenceService',
+  metadata: { name: 'sklearn-iris', namespace: 'ml-team' },
+  spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri } } },
+});
+
+const EXAMPLES: Example[] = [
+  {
+    name: 'load-balancer',
+    policy: 'network/load-balancer.cedar',
+    tests: 'network/load-balancer.test.yaml',
+    // kubectl apply of Service team-a/api, and the same Service as type LoadBalancer.
+    compliant: () => captured(30),
+    matching: () =>
+      captured(30, (service) => {
+        const spec = service['spec'] as Json;
+        Object.assign(spec, { type: 'LoadBalancer', externalTrafficPolicy: 'Cluster', allocateLoadBalancerNodePorts: true });
+        (spec['ports'] as Json[])[0]!['nodePort'] = 31380;
+      }),
+    advice: 'Services of type LoadBalancer are not allowed in namespace team-a: use type ClusterIP',
+  },
+  {
+    name: 'ingress-wildcard-host',
+    policy: 'network/ingress-wildcard-host.cedar',
+    tests: 'network/ingress-wildcard-host.test.yaml',
+    compliant: () => captured(74),
+    matching: () => captured(74, (ingress) => (((ingress['spec'] as Json)['rules'] as Json[])[0]!['host'] = '*.example.com')),
+    advice: 'a wildcard or empty host answers for other teams\' names (this Ingress has: *.example.com)',
+  },
+  {
+    name: 'rbac-wildcards',
+    policy: 'rbac/rbac-wildcards.cedar',
+    tests: 'rbac/rbac-wildcards.test.yaml',
+    compliant: () => captured(8),
+    matching: () => captured(8, (role) => ((role['rules'] as Json[])[1]!['verbs'] = ['*'])),
+    advice: "instead of '*' (found in its rules' verbs)",
+  },
+  {
+    name: 'crossplane-region',
+    policy: 'sovereignty/crossplane-region.cedar',
+    tests: 'sovereignty/crossplane-region.test.yaml',
+    compliant: () => admissionReview(bucket('eu-central-1')),
+    matching: () => admissionReview(bucket('us-east-2')),
+    facts: { namespaceLabels: { 'canopy.io/data-class': 'confidential' } },
+    advice: "would be created in region 'us-east-2', but data of class 'confidential' may only live in: eu-central-1,",
+    needsNamespaceLabels: true,
+  },
+  {
+    name: 'model-registry',
+    policy: 'supply-chain/model-registry.cedar',
+    tests: 'supply-chain/model-registry.test.yaml',
+    compliant: () => admissionReview(inferenceService('s3://acme-models/sklearn/iris/1.0')),
+    matching: () => admissionReview(inferenceService('gs://kfserving-examples/models/sklearn/1.0/model')),
+    advice: 'this InferenceService reads from gs://kfserving-examples.',
+  },
+  {
+    name: 'added-capabilities',
+    policy: 'baseline/added-capabilities.cedar',
+    tests: 'baseline/added-capabilities.test.yaml',
+    // kubectl debug web: an ephemeral container, as captured; then as --profile=netadmin makes it.
+    compliant: () => captured(80),
+    matching: () =>
+      captured(80, (pod) => {
+        const debugger_ = ((pod['spec'] as Json)['ephemeralContainers'] as Json[])[0]!;
+        debugger_['securityContext'] = { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } };
+      }),
+    advice: 'this workload adds NET_ADMIN, NET_RAW: remove the others',
+  },
+];
+
+/** Every file of a folder, by path relative to it. */
+function filesOf(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((relative) => statSync(path.join(dir, relative)).isFile()).sort();
+}
+
+/** A copy of policies/ with these examples adopted: `cp -r policies/examples/NAME/. policies/`, refusing to overwrite. */
+function adopt(names: readonly string[]): string {
+  const dir = tempDir('policies');
+  cpSync(STARTER_POLICIES, dir, { recursive: true });
+  for (const name of names) cpSync(path.join(EXAMPLES_DIR, name), dir, { recursive: true, force: false, errorOnExist: true });
+  return dir;
+}
+
+/** Writes `files` (relative path → JSON or YAML text) under a new directory. */
+function writeTree(what: string, files: Record<string, string>): string {
+  const dir = tempDir(what);
+  for (const [relative, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
+    writeFileSync(path.join(dir, relative), text);
+  }
+  return dir;
+}
+
+/**
+ * The violating and the compliant object as manifests. A manifest's namespace has no labels, so where
+ * the example needs a data class, the objects come from a kcp workspace that has one (auditConfig).
+ */
+function manifestsOf(example: Example): Record<string, string> {
+  const manifest = (review: Json, name: string) => {
+    const object = structuredClone(objectOf(review));
+    const metadata = object['metadata'] as Json;
+    metadata['name'] = name;
+    if (example.needsNamespaceLabels) metadata['annotations'] = { ...(metadata['annotations'] as Json | undefined), 'kcp.io/cluster': '2x8h3k' };
+    return stringify(object);
+  };
+  return {
+    [`${example.name}/violating.yaml`]: manifest(example.matching(), `${example.name}-violating`),
+    [`${example.name}/compliant.yaml`]: manifest(example.compliant(), `${example.name}-compliant`),
+  };
+}
+const AUDIT_CONFIG = 'kcp:\n  logicalClusters: {2x8h3k: "root:org-eu:payments"}\n  workspaces:\n    "root:org-eu": {labels: {canopy.io/data-class: confidential}}\n';
+
+const requestsOf = (example: Example): Record<string, string> => ({
+  [`${example.name}-matching.json`]: JSON.stringify(example.matching()),
+  [`${example.name}-compliant.json`]: JSON.stringify(example.compliant()),
+});
+
+async function audit(policies: string, manifests: string): Promise<AuditReport> {
+  const config = path.join(writeTree('config', { 'canopy.yaml': AUDIT_CONFIG }), 'canopy.yaml');
+  const run = await runAudit({
+    policies,
+    contexts: [],
+    allContexts: false,
+    manifests: [manifests],
+    configs: [{ file: config, config: await readFleetConfig(config) }],
+    logger: createLogger(logSink().stream),
+  });
+  return run.report;
+}
+
+describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
+  const id = `examples.${example.name}`;
+  let dir: string;
+  let pipeline: AdmissionPipeline;
+  let suite: SuiteResult;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    dir = adopt([example.name]);
+    pipeline = new AdmissionPipeline();
+    await pipeline.activate(await loadPolicyDirectory(dir));
+    suite = await runPolicyTests(dir, { coverage: true });
+    server = await startServer({ policies: dir, facts: async () => example.facts ?? {} });
+  });
+  afterAll(async () => server?.close());
+
+  it('adds a facts file, a policy and its cases beside the shipped files, overwriting none, and validates', async () => {
+    const files = filesOf(path.join(EXAMPLES_DIR, example.name));
+    expect(files).toEqual([`facts/${example.name}.yaml`, example.policy, example.tests].sort());
+    for (const file of files) expect(existsSync(path.join(STARTER_POLICIES, file)), `${file} is not shipped`).toBe(false);
+    // What canopy validate checks: strict validation, no policy that can never match, warm-up (activate).
+    const set = await loadPolicyDirectory(dir);
+    expect(set.policies.has(id)).toBe(true);
+    expect(set.warnings.filter((warning) => JSON.stringify(warning).includes(example.name))).toEqual([]);
+    expect(set.facts.declarations.map((d) => d.position.file)).toEqual([path.join(dir, `facts/${example.name}.yaml`)]);
+    expect(set.facts.reads[id]).toEqual(set.facts.declarations.map((d) => d.name));
+    expect((await formatPolicyFiles(dir, { check: true })).unformatted).toEqual([]);
+  });
+
+  it('passes its own cases, some denied by its policy and some not, with its policy matched (canopy test --coverage)', () => {
+    expect(suite.problems).toEqual([]);
+    expect(suite.results.filter((r) => !r.passed).map((r) => [r.testCase.name, r.failures, r.error])).toEqual([]);
+    const own = suite.results.filter((r) => r.testCase.file.endsWith(`/${example.tests}`));
+    expect(own.filter((r) => r.testCase.expect.denied?.includes(id)).length).toBeGreaterThan(0);
+    expect(own.filter((r) => r.testCase.expect.allowed === true).length).toBeGreaterThan(0);
+    const coverage = suite.coverage?.find((c) => c.id === id);
+    expect(coverage?.matched).toBeGreaterThan(0);
+    expect(coverage?.notMatched).toBeGreaterThan(0);
+    expect(suite.coverage?.filter((c) => c.matched === 0)).toEqual([]);
+  });
+
+  it('denies the matching request with its advice, and allows the compliant one', () => {
+    const denied = pipeline.review(example.matching(), example.facts).decision;
+    expect(denied.allowed).toBe(false);
+    expect(denied.denials.map((hit) => hit.id)).toEqual([id]);
+    expect(pipeline.review(example.matching(), example.facts).review.response.status?.message).toContain(example.advice);
+    expect(pipeline.review(example.compliant(), example.facts).decision.allowed).toBe(true);
+  });
+
+  it('answers the same over HTTPS, POST /validate', async () => {
+    const validate = async (review: Json) => {
+      const result = await server.post('/validate', JSON.stringify(review));
+      expect(result.status).toBe(200);
+      return (result.json() as { response: { allowed: boolean; status?: { message: string } } }).response;
+    };
+    const denied = await validate(example.matching());
+    expect(denied.allowed).toBe(false);
+    expect(denied.status?.message).toMatch(new RegExp(`^Canopy denied this request: \\[${escape(id)}\\] `));
+    expect(denied.status?.message).toContain(example.advice);
+    expect((await validate(example.compliant())).allowed).toBe(true);
+  });
+
+  it('finds the violating manifest, and only it, in an audit, by the example’s id', async () => {
+    const report = await audit(dir, writeTree('manifests', manifestsOf(example)));
+    expect(report.errors).toEqual([]);
+    expect(report.totals).toMatchObject({ objects: 2, failing: 1, passing: 1 });
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.policy)])).toEqual([[`${example.name}-violating`, [id]]]);
+    expect(report.results[0]?.failures[0]?.message).toContain(example.advice);
+  });
+
+  it('shows its policy newly denying the matching request in an impact replay from the shipped policies', async () => {
+    const requests = writeTree('requests', requestsOf(example));
+    const report = await impact({ from: STARTER_POLICIES, to: dir, requests, policiesPath: 'policies' });
+    expect(report.replayed).toBe(2);
+    if (example.needsNamespaceLabels) {
+      // A replay knows no namespace labels, so no data class: the rule does not apply (README: "Declaring facts").
+      expect(report.changes).toEqual([]);
+      return;
+    }
+    expect(report.changes.map((c) => [path.basename(c.source), c.before.allowed, c.after.allowed, c.after.denied])).toEqual([
+      [`${example.name}-matching.json`, true, false, [id]],
+    ]);
+  });
+});
+
+describe('the canopy CLI on a copy of policies/ with all six examples adopted', () => {
+  const names = EXAMPLES.map((e) => e.name);
+  let dir: string;
+  let reviews: string;
+  const run: Record<string, CliResult> = {};
+
+  beforeAll(async () => {
+    dir = adopt(names);
+    reviews = writeTree('reviews', Object.assign({}, ...EXAMPLES.map(requestsOf)) as Record<string, string>);
+    const manifests = writeTree('manifests', Object.assign({}, ...EXAMPLES.map(manifestsOf)) as Record<string, string>);
+    const config = path.join(writeTree('config', { 'canopy.yaml': AUDIT_CONFIG }), 'canopy.yaml');
+    const files = (suffix: string) => names.map((name) => path.join(reviews, `${name}-${suffix}.json`));
+    const commands: Record<string, string[]> = {
+      validate: ['validate', dir],
+      test: ['test', dir, '--coverage'],
+      eval: ['eval', '--policies', dir, ...files('matching'), ...files('compliant')],
+      audit: ['audit', '--policies', dir, '--manifests', manifests, '--config', config, '--format', 'json'],
+      impact: ['impact', '--from', STARTER_POLICIES, '--to', dir, '--requests', reviews, '--format', 'json'],
+      shippedEval: ['eval', '--policies', STARTER_POLICIES, ...files('matching')],
+    };
+    // Two at a time: each start of the CLI loads Cedar and the policies, a few seconds of one core.
+    const queue = Object.entries(commands);
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) run[next[0]] = await runCanopy(next[1]);
+    };
+    await Promise.all([worker(), worker()]);
+  });
+
+  it('canopy validate: exit 0, the shipped policies and the six examples', async () => {
+    const shippedPolicies = (await loadPolicyDirectory(STARTER_POLICIES)).policies.size;
+    expect(run['validate']?.stderr).toBe('');
+    expect(run['validate']?.code).toBe(0);
+    expect(run['validate']?.stdout).toContain(`${dir}: valid (${shippedPolicies + EXAMPLES.length} policies`);
+  });
+
+  it('canopy test --coverage: exit 0, every example case passing and every example policy matched', () => {
+    const { code, stdout } = run['test']!;
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/\d+ cases in \d+ files: \d+ passed, 0 failed/);
+    for (const example of EXAMPLES) {
+      expect(stdout).toContain(`${example.tests}\n`);
+      expect(stdout).toMatch(new RegExp(`examples\\.${example.name} \\(policy\\): [1-9]\\d* / [1-9]\\d*`));
+    }
+    expect(stdout).toContain('every policy is matched by at least one case');
+  });
+
+  it('canopy eval: exit 1, each matching request denied by its example, each compliant one allowed', () => {
+    const { code, stdout } = run['eval']!;
+    expect(code).toBe(1);
+    for (const example of EXAMPLES) {
+      const matching = path.join(reviews, `${example.name}-matching.json`);
+      if (example.needsNamespaceLabels) {
+        // canopy eval has no cluster: the namespace has no data class, so the sovereignty rule does not apply.
+        expect(stdout).toContain(`ALLOW ${matching}:`);
+      } else {
+        expect(stdout).toMatch(new RegExp(`DENY  ${escape(matching)}: .*\\n {6}Canopy denied this request: \\[examples\\.${example.name}\\] `));
+      }
+      expect(stdout).toContain(`ALLOW ${path.join(reviews, `${example.name}-compliant.json`)}:`);
+    }
+    expect(stdout).toContain(`${2 * EXAMPLES.length} judged: ${EXAMPLES.length + 1} allowed, ${EXAMPLES.length - 1} denied; 0 unreadable`);
+    // Exit 0 when all are allowed: the same matching requests against policies/ itself, below.
+  });
+
+  it('canopy audit --manifests: each example’s violating object, named by the example’s id and severity', () => {
+    const { code, stdout, stderr } = run['audit']!;
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as AuditReport;
+    expect(report.totals).toMatchObject({ objects: 12, failing: 6, passing: 6 });
+    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.policy)]).sort()).toEqual(names.map((name) => [`${name}-violating`, [`examples.${name}`]]).sort());
+    expect(report.byPolicy['examples.crossplane-region']).toEqual({ severity: 'critical', failures: 1, warnings: 0 });
+    expect(report.byPolicy['examples.rbac-wildcards']).toEqual({ severity: 'high', failures: 1, warnings: 0 });
+  });
+
+  it('canopy impact: the examples newly deny their matching requests, and nothing else changes', () => {
+    const { code, stdout, stderr } = run['impact']!;
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as { replayed: number; newlyDenied: number; newlyAllowed: number; changes: { source: string; after: { denied: string[] } }[] };
+    expect(report.replayed).toBe(12);
+    const judged = EXAMPLES.filter((e) => !e.needsNamespaceLabels);
+    expect(report.newlyAllowed).toBe(0);
+    expect(report.newlyDenied).toBe(judged.length);
+    expect(report.changes.map((c) => [path.basename(c.source), c.after.denied]).sort()).toEqual(judged.map((e) => [`${e.name}-matching.json`, [`examples.${e.name}`]]).sort());
+  });
+
+  it('policies/ itself runs none of them: no example policy, fact or case, and canopy eval allows the matching requests (exit 0)', async () => {
+    expect(run['shippedEval']?.code).toBe(0);
+    expect(run['shippedEval']?.stdout).toContain(`${EXAMPLES.length} judged: ${EXAMPLES.length} allowed, 0 denied`);
+    // What canopy validate policies loads.
+    const set = await loadPolicyDirectory(STARTER_POLICIES);
+    expect([...set.policies.keys()].filter((id) => id.startsWith('examples.'))).toEqual([]);
+    expect(set.facts.declarations).toEqual([]);
+    const shipped = new AdmissionPipeline();
+    await shipped.activate(set);
+    for (const example of EXAMPLES) expect(shipped.review(example.matching(), example.facts).decision.allowed, example.name).toBe(true);
+    const suite = await runPolicyTests(STARTER_POLICIES);
+    expect(suite.files.filter((file) => file.includes('/examples/'))).toEqual([]);
+  });
+});
