@@ -44,8 +44,9 @@ interface Example {
   /** What the webhook would know of the namespace from its cluster. */
   facts?: RequestFacts;
   /**
-   * Judged only with the namespace's labels (its data class), which canopy eval and canopy impact do not
-   * have: they replay bare AdmissionReviews. Audited manifests get a data class from a kcp workspace.
+   * Judged only with the namespace's labels (its data class): canopy eval takes them with
+   * --namespace-labels; canopy impact replays bare AdmissionReviews and has none. Audited manifests
+   * get a data class from a kcp workspace.
    */
   needsNamespaceLabels?: true;
 }
@@ -301,6 +302,12 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
       audit: ['audit', '--policies', dir, '--manifests', manifests, '--config', config, '--format', 'json'],
       impact: ['impact', '--from', STARTER_POLICIES, '--to', dir, '--requests', reviews, '--format', 'json'],
       shippedEval: ['eval', '--policies', STARTER_POLICIES, ...files('matching')],
+      // The namespace's labels, as a cluster would know them: the examples that judge a data class apply.
+      evalWithLabels: [
+        'eval', '--policies', dir,
+        '--namespace-labels', Object.entries(EXAMPLES.find((e) => e.needsNamespaceLabels)?.facts?.namespaceLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+        ...EXAMPLES.filter((e) => e.needsNamespaceLabels).flatMap((e) => [path.join(reviews, `${e.name}-matching.json`), path.join(reviews, `${e.name}-compliant.json`)]),
+      ],
     };
     // Two at a time: each start of the CLI loads Cedar and the policies, a few seconds of one core.
     const queue = Object.entries(commands);
@@ -308,6 +315,16 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
       for (let next = queue.shift(); next; next = queue.shift()) run[next[0]] = await runCanopy(next[1]);
     };
     await Promise.all([worker(), worker()]);
+  });
+
+  it('canopy eval --namespace-labels: an example judging the data class denies its matching request, allows its compliant one', () => {
+    const { code, stdout } = run['evalWithLabels']!;
+    expect(code, stdout).toBe(1);
+    for (const example of EXAMPLES.filter((e) => e.needsNamespaceLabels)) {
+      const matching = path.join(reviews, `${example.name}-matching.json`);
+      expect(stdout).toMatch(new RegExp(`DENY  ${escape(matching)}: .*\\n {6}Canopy denied this request: \\[examples\\.${example.name}\\] `));
+      expect(stdout).toContain(`ALLOW ${path.join(reviews, `${example.name}-compliant.json`)}:`);
+    }
   });
 
   it('canopy validate: exit 0, the shipped policies and the six examples', async () => {

@@ -5,12 +5,14 @@ import { AdmissionReviewError } from '../../admission/index.js';
 import { loadPolicyDirectory } from '../../policy-set/index.js';
 import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
 import { redactObject } from '../../recording/index.js';
+import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 export interface EvalOptions {
   policies: string;
   json: boolean;
   mutate: boolean;
+  namespaceLabels?: string;
 }
 
 async function readInput(file: string): Promise<string> {
@@ -91,11 +93,18 @@ export async function evalFiles(files: string[], options: EvalOptions): Promise<
     process.stderr.write(`canopy eval: ${options.policies}: ${error.message}\n`);
     return EXIT.unreadable;
   }
+  // Without a cluster Canopy knows no namespace labels: the tenant, the data class and the tags come from here.
+  const labels = options.namespaceLabels === undefined ? {} : parseLabels(options.namespaceLabels);
+  if (typeof labels === 'string') {
+    process.stderr.write(`canopy eval: --namespace-labels: ${labels}\n`);
+    return EXIT.unreadable;
+  }
+  const facts = options.namespaceLabels === undefined ? {} : { namespaceLabels: labels };
   let denied = 0;
   let unreadable = 0;
   for (const file of files) {
     if (options.mutate) {
-      const result = await judgeFile(file, (body) => pipeline.admit(body));
+      const result = await judgeFile(file, (body) => pipeline.admit(body, facts));
       if (typeof result === 'string') {
         process.stderr.write(`canopy eval: ${file}: ${result}\n`);
         unreadable += 1;
@@ -105,7 +114,7 @@ export async function evalFiles(files: string[], options: EvalOptions): Promise<
       printMutation(file, result, options.json);
       continue;
     }
-    const result = await judgeFile(file, (body) => pipeline.review(body));
+    const result = await judgeFile(file, (body) => pipeline.review(body, facts));
     if (typeof result === 'string') {
       process.stderr.write(`canopy eval: ${file}: ${result}\n`);
       unreadable += 1;
@@ -134,6 +143,7 @@ export function registerEval(program: Command): void {
     .option('--policies <dir>', 'the policy directory', './policies')
     .option('--json', 'print one AdmissionReview response per line (with --mutate, one {file, mutation, object, validation} per line)', false)
     .option('--mutate', 'run the mutating webhook first and show the patch and the mutated object, then validate the mutated object', false)
+    .option('--namespace-labels <k=v,...>', "labels of the requests' namespace, as a cluster would know them (tenant, data class: what quota, sovereignty and declared facts read)")
     .action(async (files: string[], options: EvalOptions) => {
       process.exitCode = await evalFiles(files, options);
     });

@@ -11,6 +11,7 @@ import type { CedarValueJson, EntityJson, EntityUidJson } from '../../cedar/inde
 import { loadPolicyDirectory, type CompiledPolicySet } from '../../policy-set/index.js';
 import { findFiles } from '../../files/find-files.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
+import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 type FactDeclaration = CompiledPolicySet['facts']['declarations'][number];
@@ -161,16 +162,6 @@ async function readInputs(file: string): Promise<{ inputs: Input[]; problems: st
   return all;
 }
 
-/** "team=a,canopy.io/data-class=restricted" → labels. */
-export function parseLabels(text: string): Record<string, string> | string {
-  const labels: Record<string, string> = {};
-  for (const pair of text.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
-    const equals = pair.indexOf('=');
-    if (equals <= 0) return `expected key=value[,key=value...], got ${JSON.stringify(pair)}`;
-    labels[pair.slice(0, equals).trim()] = pair.slice(equals + 1).trim();
-  }
-  return labels;
-}
 
 // ── The view of a Cedar request ───────────────────────────────────────────────────────────────────
 
