@@ -3,16 +3,23 @@
 // MODE:
 //   engine         evaluate() on the requests already translated to Cedar: what Canopy's engine does per
 //                  decision (the policies in scope only; no cache)
+//   engine-facts   the engine with declared facts: per decision, the request's declared facts (the ones
+//                  the policies that can apply to it read, as the pipeline computes them: scope look-up,
+//                  CEL) and evaluate() on the request translated with them beforehand (no translation)
 //   whole-set      Cedar's statefulIsAuthorized on the whole set in one preparsed set: the engine without
 //                  Canopy's scope index, for comparison
 //   review         the pipeline's review() with the decision cache off: parse, facts, translate, evaluate,
 //                  decide, respond (what /validate does in a worker-less process, without HTTP)
 //   review-cached  the same with the decision cache on and the requests repeating: every decision a hit
-// Prints one JSON line: decisions, seconds, per-decision latency (p50, p99, max in µs), CPU and RSS.
+//   facts          no timing: what each request computes of the set's declared facts, and its verdict
+// Prints one JSON line: decisions, seconds, per-decision latency (p50, p99, max in µs), CPU and RSS (or,
+// for facts, the requests that compute declared facts, how many, which failed, and which are denied).
 import { cedar } from '../dist/cedar/index.js';
 import { parseAdmissionReview } from '../dist/admission/index.js';
-import { evaluate, loadPolicyDirectory, IMPLICIT_ALLOW_ID } from '../dist/engine/index.js';
+import { evaluate, IMPLICIT_ALLOW_ID } from '../dist/engine/index.js';
+import { loadPolicyDirectory } from '../dist/policy-set/index.js';
 import { AdmissionPipeline } from '../dist/pipeline/index.js';
+import { declaredFactsOf } from '../dist/pipeline/declared-facts.js';
 import { toCedarRequest } from '../dist/translate/index.js';
 import { admissionReviews } from './requests.mjs';
 
@@ -24,9 +31,37 @@ const pipeline = new AdmissionPipeline({ decisionCacheSize: mode === 'review-cac
 const set = await pipeline.activate(await loadPolicyDirectory(dir));
 const cedarRequests = bodies.map((body) => toCedarRequest(parseAdmissionReview(body)));
 
+if (mode === 'facts') {
+  const summary = { policies: set.policies.size, facts: set.facts.declarations.length, requests: reviews.length, computing: 0, computed: 0, failures: [], denied: [], warnings: 0 };
+  for (const { name, body } of reviews) {
+    const declared = declaredFactsOf(set, parseAdmissionReview(body), {}, 'validating');
+    if (declared) {
+      summary.computing += 1;
+      summary.computed += Object.keys(declared.current).length;
+      for (const [fact, reason] of Object.entries(declared.failures)) summary.failures.push(`${name} ${fact}: ${reason}`);
+    }
+    const response = pipeline.review(body).review.response;
+    if (!response.allowed) summary.denied.push(name);
+    summary.warnings += response.warnings?.length ?? 0;
+  }
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  process.exit(0);
+}
+
 let step;
 if (mode === 'engine') {
   step = (i) => evaluate(set, cedarRequests[i % cedarRequests.length]);
+} else if (mode === 'engine-facts') {
+  const requests = bodies.map((body) => parseAdmissionReview(body));
+  const translated = requests.map((request) => {
+    const declared = declaredFactsOf(set, request, {}, 'validating');
+    return toCedarRequest(request, declared ? { declared } : {});
+  });
+  step = (i) => {
+    const at = i % requests.length;
+    declaredFactsOf(set, requests[at], {}, 'validating');
+    return evaluate(set, translated[at]);
+  };
 } else if (mode === 'whole-set') {
   const id = 'bench-whole-set';
   const prepared = cedar.preparsePolicySet(id, { staticPolicies: { ...set.texts, [IMPLICIT_ALLOW_ID]: 'permit (principal, action, resource);' } });

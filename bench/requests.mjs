@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { factPolicySets } from './facts.mjs';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURES = path.join(REPO, '..', 'shared', 'fixtures', 'admission-reviews');
@@ -75,7 +76,11 @@ function generatedPolicies(count) {
   return policies.join('\n');
 }
 
-/** Policy directories: the shipped set, a 10-policy subset of it, and that subset with 990 generated policies. */
+/**
+ * Policy directories: the shipped set, a 10-policy subset of it, and that subset with 990 generated
+ * policies; and with declared facts (bench/facts.mjs): the shipped set plus 30 facts and 30 policies that
+ * read them, 10 policies reading one fact each, and those with 990 policies and 90 facts more.
+ */
 export function policySets() {
   const root = mkdtempSync(path.join(tmpdir(), 'canopy-bench-policies-'));
   const ten = path.join(root, 'ten');
@@ -84,5 +89,5 @@ export function policySets() {
   const thousand = path.join(root, 'thousand');
   cpSync(ten, thousand, { recursive: true });
   writeFileSync(path.join(thousand, 'generated.cedar'), generatedPolicies(990));
-  return { root, sets: { shipped: SHIPPED, ten, thousand } };
+  return { root, sets: { shipped: SHIPPED, ten, thousand, ...factPolicySets(root, SHIPPED) } };
 }

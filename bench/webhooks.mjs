@@ -2,8 +2,11 @@
 // keep-alive on 127.0.0.1, with the real AdmissionReview requests a kube-apiserver sent:
 //   (a) the null webhook: the same server stack answering allowed: true without evaluating (the ceiling);
 //   (b) the engine in process, one thread, no HTTP (bench/engine.mjs);
-//   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies.
-// Then the targets of issue 11, each PASS or FAIL, a table, and the whole run as JSON (--json FILE).
+//   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies;
+//   (d) declared facts (bench/facts.mjs): the shipped set plus 30 facts and 30 policies that read them,
+//       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision.
+// Then the targets of issue 11 and of declared facts, each PASS or FAIL, a table, and the whole run as
+// JSON (--json FILE).
 // autocannon drives the load from this process; every server runs in a process of its own, so its CPU
 // and RSS are its own. Not part of `npm test`.
 //
@@ -11,7 +14,7 @@
 //   npm run bench -- --soak-seconds 0   without the soak
 //   npm run bench -- --duration 5       shorter measurement runs (default 10 s each)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -179,6 +182,16 @@ async function measureHttp(label, server, route, bodies, { rate, unique = true, 
   };
 }
 
+/** What the requests compute of a set's declared facts, and their verdicts (bench/engine.mjs facts). */
+function factsSummary(policies) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO, 'bench', 'engine.mjs'), 'facts', policies], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`engine.mjs facts exited ${code}`))));
+  });
+}
+
 /** Runs bench/engine.mjs in a process of its own and returns its line. */
 function measureEngine(label, mode, policies) {
   say(`  ${label} ...`);
@@ -197,6 +210,8 @@ function measureEngine(label, mode, policies) {
         rssMiB: line.rssBytes / 2 ** 20,
         errors: 0,
         costUs: line.latencyUs.mean,
+        // CPU time per decision: what a decision costs when other processes take the core part of the time.
+        cpuCostUs: (line.latencyUs.mean * line.cpuPercent) / 100,
         policies: line.policies,
       });
     });
@@ -206,10 +221,32 @@ function measureEngine(label, mode, policies) {
 const { dir, reviews } = admissionReviews();
 const plain = reviews.map(({ body }) => JSON.stringify(body));
 const unique = reviews.map(({ body }) => JSON.stringify(withUniqueLabel(body)));
-const { sets } = policySets();
+const { root: policyRoot, sets } = policySets();
 
 const started = new Date();
 say(`canopy bench: ${reviews.length} AdmissionReviews from ${dir}; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ${CONNECTIONS} connections; ${DURATION} s per row after ${WARMUP} s of warm-up`);
+
+// The declared-facts sets must load, compute facts for the requests without failing, and keep the
+// shipped set's verdicts (their policies are enforce only where the requests never match).
+const facts = {
+  shipped: await factsSummary(sets.shipped),
+  shippedFacts: await factsSummary(sets.shippedFacts),
+  tenFacts: await factsSummary(sets.tenFacts),
+  thousandFacts: await factsSummary(sets.thousandFacts),
+};
+// 30 with the examples policies/examples/ holds today (bench/facts.mjs adopts whichever it holds).
+const withFacts = `shipped + ${facts.shippedFacts.facts} facts`;
+const describeFacts = (summary) =>
+  `${summary.policies} policies, ${summary.facts} facts: ${summary.computing} of ${summary.requests} requests compute declared facts, ${summary.computed} in all, ` +
+  `${summary.failures.length} failed, ${summary.denied.length} denied, ${summary.warnings} warnings`;
+say(`${withFacts}: ${describeFacts(facts.shippedFacts)} (shipped: ${facts.shipped.denied.length} denied)`);
+say(`10 policies + facts: ${describeFacts(facts.tenFacts)}`);
+say(`1,000 policies + 100 facts: ${describeFacts(facts.thousandFacts)}`);
+for (const [name, summary] of Object.entries(facts)) {
+  if (summary.failures.length > 0) throw new Error(`${name}: declared facts failed: ${summary.failures.join('; ')}`);
+}
+const sameVerdicts = facts.shippedFacts.denied.join() === facts.shipped.denied.join();
+if (!sameVerdicts) say(`warning: ${withFacts} denies ${facts.shippedFacts.denied.join(', ')}; the shipped set ${facts.shipped.denied.join(', ')}`);
 
 const rows = {};
 say('(b) the engine in process, one thread');
@@ -219,6 +256,13 @@ rows.engineThousand = await measureEngine('engine, 1 thread, 1,000 policies', 'e
 rows.wholeSetThousand = await measureEngine('Cedar whole set (no scope index), 1,000 policies', 'whole-set', sets.thousand);
 rows.reviewUncached = await measureEngine('pipeline review(), 1 thread, cache off', 'review', sets.shipped);
 rows.reviewCached = await measureEngine('pipeline review(), 1 thread, every decision cached', 'review-cached', sets.shipped);
+
+say('(d) declared facts in process, one thread');
+rows.reviewShippedFacts = await measureEngine(`pipeline review(), 1 thread, cache off, ${withFacts}`, 'review', sets.shippedFacts);
+rows.engineFactsTen = await measureEngine('engine + declared facts, 1 thread, 10 policies + 10 facts', 'engine-facts', sets.tenFacts);
+rows.engineFactsThousand = await measureEngine('engine + declared facts, 1 thread, 1,000 policies + 100 facts', 'engine-facts', sets.thousandFacts);
+rows.reviewFactsTen = await measureEngine('pipeline review(), 1 thread, cache off, 10 policies + 10 facts', 'review', sets.tenFacts);
+rows.reviewFactsThousand = await measureEngine('pipeline review(), 1 thread, cache off, 1,000 policies + 100 facts', 'review', sets.thousandFacts);
 
 say('(a) the null webhook');
 const nullServer = await startNull();
@@ -234,10 +278,22 @@ rows.validateHalf = await measureHttp('serve /validate, shipped policies, half l
 rows.validateCached = await measureHttp('serve /validate, shipped policies, re-applied objects (cached)', serve, '/validate', plain, { unique: false, withLag: true });
 await serve.stop();
 
+// Right after the shipped set's rows, so that the two /validate rows meet the same machine.
+say(`(d) canopy serve, ${withFacts}`);
+serve = await startServe(sets.shippedFacts);
+rows.validateShippedFacts = await measureHttp(`serve /validate, ${withFacts}`, serve, '/validate', unique, { withLag: true });
+rows.mutateShippedFacts = await measureHttp(`serve /mutate, ${withFacts}`, serve, '/mutate', unique, { withLag: true });
+await serve.stop();
+
 say('(c) canopy serve, 1,000 policies');
 serve = await startServe(sets.thousand);
 rows.validateThousand = await measureHttp('serve /validate, 1,000 policies', serve, '/validate', unique, { withLag: true });
 rows.mutateThousand = await measureHttp('serve /mutate, 1,000 policies', serve, '/mutate', unique, { withLag: true });
+await serve.stop();
+
+say('(d) canopy serve, 1,000 policies + 100 facts');
+serve = await startServe(sets.thousandFacts);
+rows.validateThousandFacts = await measureHttp('serve /validate, 1,000 policies + 100 facts', serve, '/validate', unique, { withLag: true });
 await serve.stop();
 
 let soak;
@@ -275,6 +331,17 @@ const ratios = {
   thousandOverTenEngineCost: ratio(rows.engineThousand.costUs, rows.engineTen.costUs),
   thousandOverShippedValidateCost: ratio(rows.validate.requestsPerSecond, rows.validateThousand.requestsPerSecond),
   cachedOverUncachedCost: ratio(rows.reviewCached.costUs, rows.reviewUncached.costUs),
+  shippedFactsOverShippedValidate: ratio(rows.validateShippedFacts.requestsPerSecond, rows.validate.requestsPerSecond),
+  // Requests per CPU-second of the server: less at the mercy of what else the machine runs than req/s.
+  shippedFactsOverShippedValidatePerCpu: ratio(
+    rows.validateShippedFacts.requestsPerSecond / rows.validateShippedFacts.cpuPercent,
+    rows.validate.requestsPerSecond / rows.validate.cpuPercent,
+  ),
+  shippedFactsOverShippedMutate: ratio(rows.mutateShippedFacts.requestsPerSecond, rows.mutate.requestsPerSecond),
+  shippedFactsOverShippedReviewCost: ratio(rows.reviewShippedFacts.costUs, rows.reviewUncached.costUs),
+  thousandFactsOverTenFactsEngineCost: ratio(rows.engineFactsThousand.costUs, rows.engineFactsTen.costUs),
+  thousandFactsOverTenFactsEngineCpuCost: ratio(rows.engineFactsThousand.cpuCostUs, rows.engineFactsTen.cpuCostUs),
+  thousandFactsOverTenFactsReviewCost: ratio(rows.reviewFactsThousand.costUs, rows.reviewFactsTen.costUs),
 };
 const targets = [
   ['/validate ≥ 70% of the engine in process (c/b)', ratios.validateOverEngine >= 0.7, `${(ratios.validateOverEngine * 100).toFixed(0)}%`],
@@ -287,6 +354,16 @@ const targets = [
   ],
   ['1,000 policies cost ≤ 1.5× 10 policies (engine, per decision)', ratios.thousandOverTenEngineCost <= 1.5, `${ratios.thousandOverTenEngineCost.toFixed(2)}×`],
   ['a cached decision costs ≤ 1/10 of an uncached one', ratios.cachedOverUncachedCost <= 0.1, `1/${(1 / ratios.cachedOverUncachedCost).toFixed(0)}`],
+  [
+    `declared facts: /validate with ${withFacts} ≥ 85% of the shipped set`,
+    ratios.shippedFactsOverShippedValidate >= 0.85,
+    `${(ratios.shippedFactsOverShippedValidate * 100).toFixed(0)}% (${rows.validateShippedFacts.requestsPerSecond.toFixed(0)} vs ${rows.validate.requestsPerSecond.toFixed(0)} req/s)`,
+  ],
+  [
+    'declared facts: 1,000 policies + 100 facts cost ≤ 1.5× 10 policies + facts (engine + facts, per decision)',
+    ratios.thousandFactsOverTenFactsEngineCost <= 1.5,
+    `${ratios.thousandFactsOverTenFactsEngineCost.toFixed(2)}× (${rows.engineFactsThousand.costUs.toFixed(0)} vs ${rows.engineFactsTen.costUs.toFixed(0)} µs)`,
+  ],
   ...(soak
     ? [['RSS flat over the soak (second half ≤ first half + 10%)', secondHalfMax(soak.rssMiB) <= firstHalfMax(soak.rssMiB) * 1.1, `${soak.rssMiB[0]} → ${soak.rssMiB.at(-1)} MiB`]]
     : []),
@@ -317,6 +394,11 @@ const out = [
   '',
   `ratios: /validate over null webhook (c/a) ${ratios.validateOverNull.toFixed(2)}, over engine (c/b) ${ratios.validateOverEngine.toFixed(2)}; ` +
     `/mutate c/a ${ratios.mutateOverNull.toFixed(2)}, c/b ${ratios.mutateOverEngine.toFixed(2)}`,
+  `declared facts: ${withFacts} over shipped, /validate ${ratios.shippedFactsOverShippedValidate.toFixed(2)} (per server CPU-second ${ratios.shippedFactsOverShippedValidatePerCpu.toFixed(2)}), /mutate ${ratios.shippedFactsOverShippedMutate.toFixed(2)}, ` +
+    `review() cost ${ratios.shippedFactsOverShippedReviewCost.toFixed(2)}× (${rows.reviewShippedFacts.costUs.toFixed(0)} vs ${rows.reviewUncached.costUs.toFixed(0)} µs); ` +
+    `1,000 + 100 facts over 10 + facts, engine + facts CPU time per decision ${ratios.thousandFactsOverTenFactsEngineCpuCost.toFixed(2)}×, review() cost ${ratios.thousandFactsOverTenFactsReviewCost.toFixed(2)}×`,
+  `declared facts computed: ${withFacts}, ${describeFacts(facts.shippedFacts)}${sameVerdicts ? ' (the shipped set\'s verdicts)' : ' (NOT the shipped set\'s verdicts)'}; ` +
+    `10 + facts, ${describeFacts(facts.tenFacts)}; 1,000 + 100 facts, ${describeFacts(facts.thousandFacts)}`,
   ...(soak ? [`soak: ${soak.requests} requests at ${soak.rate} req/s over ${soak.seconds} s, ${soak.errors} errors, p99 ${soak.latencyMs.p99.toFixed(2)} ms, RSS MiB every 10 s: ${soak.rssMiB.join(' ')}`] : []),
   '',
   'targets:',
@@ -325,6 +407,8 @@ const out = [
 process.stdout.write(`${out.join('\n')}\n`);
 writeFileSync(
   options.json,
-  `${JSON.stringify({ date: started.toISOString(), cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, connections: CONNECTIONS, seconds: DURATION, requests: describeMix(reviews), rows, ratios, soak, targets: targets.map(([name, ok, figure]) => ({ name, ok, figure })) }, null, 2)}\n`,
+  `${JSON.stringify({ date: started.toISOString(), cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, connections: CONNECTIONS, seconds: DURATION, requests: describeMix(reviews), declaredFacts: facts, rows, ratios, soak, targets: targets.map(([name, ok, figure]) => ({ name, ok, figure })) }, null, 2)}\n`,
 );
 say(`written ${options.json}`);
+// The generated policy directories (the 1,000-policy sets, the declared-facts sets) are not kept.
+rmSync(policyRoot, { recursive: true, force: true });

@@ -21,8 +21,14 @@ function withField(record: Json, key: string, change: (value: unknown) => unknow
 
 /** `list` mapped, or `list` itself when nothing in it changed. */
 function mapList(list: unknown[], change: (item: unknown) => unknown): unknown[] {
-  const changed = list.map(change);
-  return changed.every((item, index) => item === list[index]) ? list : changed;
+  let changed: unknown[] | undefined;
+  for (let index = 0; index < list.length; index++) {
+    const item = list[index];
+    const next = change(item);
+    if (next !== item && !changed) changed = list.slice(0, index);
+    changed?.push(next);
+  }
+  return changed ?? list;
 }
 
 /** An `env` list as Kubernetes writes it: entries with a name. Their values are replaced, names kept. */
@@ -43,10 +49,14 @@ function redactEnvironment(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return mapList(value, (item) => redactEnvironment(item, depth + 1));
   if (!isRecord(value)) return value;
   let copy: Json = value;
-  for (const [key, child] of Object.entries(value)) {
+  // for…in without allocating entries: this walks every node of every object judged with declared facts.
+  for (const key in value) {
+    const child = value[key];
     if (typeof child !== 'object' || child === null) continue;
     const changed = key === 'env' && Array.isArray(child) ? redactEnvList(redactEnvironment(child, depth + 1) as unknown[]) : redactEnvironment(child, depth + 1);
-    if (changed !== child) copy = copy === value ? { ...value, [key]: changed } : Object.assign(copy, { [key]: changed });
+    if (changed === child) continue;
+    if (copy === value) copy = { ...value };
+    copy[key] = changed;
   }
   return copy;
 }

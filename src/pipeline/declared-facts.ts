@@ -8,15 +8,16 @@ import { computeFacts, declarationsFor, factFailureErrors, neededFacts } from '.
 import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../translate/index.js';
 
 /**
- * The request's declared facts, or undefined when no policy that can apply reads any. With `all`,
- * every fact declared for the object's kind, whoever reads it (to show an author what policies see).
+ * The request's declared facts for the validating policies or the mutations that can apply to it, or
+ * undefined when none of them reads any: each webhook computes only what its own policies read. With
+ * `all`, every fact declared for the object's kind, whoever reads it (to show an author what policies see).
  */
-export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest, facts: RequestFacts, all = false): DeclaredFactValues | undefined {
+export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): DeclaredFactValues | undefined {
   if (set.facts.declarations.length === 0) return undefined;
-  const scope = requestScopeOf(request);
-  const needed = all
-    ? declarationsFor(set.facts.declarations, request)
-    : neededFacts(set.facts, [...policiesInScope(set, scope, 'validating'), ...policiesInScope(set, scope, 'mutations')], request.kind.group, request.kind.kind);
+  const needed =
+    readers === 'all'
+      ? declarationsFor(set.facts.declarations, request)
+      : neededFacts(set.facts, policiesInScope(set, requestScopeOf(request), readers), request.kind.group, request.kind.kind);
   if (needed.length === 0) return undefined;
   return computeFacts(needed, request, { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) });
 }

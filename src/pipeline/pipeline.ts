@@ -88,11 +88,11 @@ export interface PipelineOptions {
 type Plan = { decision: Decision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => Decision };
 
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
-function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, allDeclared = false): RequestFacts {
+function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): RequestFacts {
   // Each provider derives from what the ones before it derived: supply chain reads sovereignty's data class.
   const sovereignty = sovereigntyProvider.derive(request, set?.sovereignty, facts);
   const supplyChain = supplyChainProvider.derive(request, set?.supplyChain, { ...facts, ...(sovereignty ? { sovereignty } : {}) });
-  const declared = set ? declaredFactsOf(set, request, facts, allDeclared) : undefined;
+  const declared = set ? declaredFactsOf(set, request, facts, readers) : undefined;
   return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(declared ? { declared } : {}) };
 }
 
@@ -106,7 +106,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
   let facts: RequestFacts;
   try {
-    facts = derivedFacts(set, request, given);
+    facts = derivedFacts(set, request, given, 'validating');
   } catch (error) {
     return { decision: failedDecision(`the request's facts could not be derived: ${(error as Error).message}`, set.revision) };
   }
@@ -323,7 +323,7 @@ export class AdmissionPipeline {
     const set = this.active;
     if (!set) throw new Error(NO_POLICY_SET);
     const request = parseAdmissionReview(body);
-    const derived = derivedFacts(set, request, facts, options.allDeclared ?? false);
+    const derived = derivedFacts(set, request, facts, options.allDeclared ? 'all' : 'validating');
     const quota = quotaProvider.derive(request, set.quota, derived);
     const cedarRequest = toCedarRequest(request, quota ? { ...derived, quota } : derived);
     return { cedarRequest, declaredFailures: { ...derived.declared?.failures } };
@@ -360,7 +360,7 @@ export class AdmissionPipeline {
     if (facts.unavailable) return { decision: failedMutation(facts.unavailable, set?.revision ?? 'none', request) };
     let derived: RequestFacts;
     try {
-      derived = derivedFacts(set, request, facts);
+      derived = derivedFacts(set, request, facts, 'mutations');
     } catch (error) {
       return { decision: failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, set?.revision ?? 'none', request) };
     }
