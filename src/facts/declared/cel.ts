@@ -63,8 +63,26 @@ function makeEnvironment(): Environment {
       return found;
     })
     .registerFunction('string.replace(string, string): string', (text: string, from: string, to: string) => text.replaceAll(from, to))
-    // Kubernetes' list library: one level of nesting removed, as in `containers.map(c, c.ports).flatten()`.
-    .registerFunction('list.flatten(): list', (list: unknown[]) => list.flatMap((item) => (Array.isArray(item) ? (item as unknown[]) : [item])));
+    // Kubernetes' list library: one level of nesting removed, as in `containers.map(c, c.ports).flatten()`,
+    // sums, extremes, positions and order.
+    .registerFunction('list.flatten(): list', (list: unknown[]) => list.flatMap((item) => (Array.isArray(item) ? (item as unknown[]) : [item])))
+    .registerFunction('list<int>.sum(): int', (list: bigint[]) => list.reduce((total, item) => total + item, 0n))
+    .registerFunction('list<double>.sum(): double', (list: number[]) => list.reduce((total, item) => total + item, 0))
+    .registerFunction('list<int>.min(): int', (list: bigint[]) => extreme(list, (a, b) => a < b))
+    .registerFunction('list<int>.max(): int', (list: bigint[]) => extreme(list, (a, b) => a > b))
+    .registerFunction('list<string>.min(): string', (list: string[]) => extreme(list, (a, b) => a < b))
+    .registerFunction('list<string>.max(): string', (list: string[]) => extreme(list, (a, b) => a > b))
+    .registerFunction('list.indexOf(dyn): int', (list: unknown[], item: unknown) => BigInt(list.indexOf(item)))
+    .registerFunction('list.lastIndexOf(dyn): int', (list: unknown[], item: unknown) => BigInt(list.lastIndexOf(item)))
+    .registerFunction('list<int>.isSorted(): bool', (list: bigint[]) => list.every((item, index) => index === 0 || (list[index - 1] as bigint) <= item))
+    .registerFunction('list<string>.isSorted(): bool', (list: string[]) => list.every((item, index) => index === 0 || (list[index - 1] as string) <= item))
+    .registerFunction('string.charAt(int): string', (text: string, index: bigint) => text.charAt(Number(index)));
+}
+
+/** The least (or greatest) item; an empty list is an error, as in Kubernetes. */
+function extreme<T>(list: readonly T[], better: (a: T, b: T) => boolean): T {
+  if (list.length === 0) throw new CelError('min() and max() need a list with at least one item');
+  return list.reduce((best, item) => (better(item, best) ? item : best));
 }
 
 const environment = makeEnvironment();
