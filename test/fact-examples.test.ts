@@ -5,7 +5,7 @@
 // HTTPS, an audit of manifests, and an impact replay against the shipped policies. The CLI is run once
 // on a copy with all six adopted, for what is the CLI's own: exit codes and output. policies/ itself,
 // without the copy, runs none of them.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -222,8 +222,11 @@ describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
     const set = await loadPolicyDirectory(dir);
     expect(set.policies.has(id)).toBe(true);
     expect(set.warnings.filter((warning) => JSON.stringify(warning).includes(example.name))).toEqual([]);
-    expect(set.facts.declarations.map((d) => d.position.file)).toEqual([path.join(dir, `facts/${example.name}.yaml`)]);
-    expect(set.facts.reads[id]).toEqual(set.facts.declarations.map((d) => d.name));
+    // The example's facts come from its own file, beside the facts the shipped set declares.
+    const own = set.facts.declarations.filter((d) => d.position.file === path.join(dir, `facts/${example.name}.yaml`));
+    expect(own.length).toBeGreaterThan(0);
+    expect(set.facts.declarations.filter((d) => !own.includes(d) && !d.position.file.startsWith(path.join(dir, 'facts/namespace-labels.yaml')))).toEqual([]);
+    expect(set.facts.reads[id]).toEqual(own.map((d) => d.name).sort());
     expect((await formatPolicyFiles(dir, { check: true })).unformatted).toEqual([]);
   });
 
@@ -389,7 +392,10 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
     // What canopy validate policies loads.
     const set = await loadPolicyDirectory(STARTER_POLICIES);
     expect([...set.policies.keys()].filter((id) => id.startsWith('examples.'))).toEqual([]);
-    expect(set.facts.declarations).toEqual([]);
+    // Its own declared facts (facts/namespace-labels.yaml), none of an example's.
+    const exampleFactNames = new Set(EXAMPLES.flatMap((example) => [...(readFileSync(path.join(EXAMPLES_DIR, example.name, `facts/${example.name}.yaml`), 'utf8').matchAll(/^ {2}- name: (\w+)/gm))].map((m) => m[1])));
+    expect(exampleFactNames.size).toBeGreaterThanOrEqual(EXAMPLES.length);
+    expect(set.facts.declarations.filter((d) => exampleFactNames.has(d.name) || d.position.file.includes('/examples/'))).toEqual([]);
     const shipped = new AdmissionPipeline();
     await shipped.activate(set);
     for (const example of EXAMPLES) expect(shipped.review(example.matching(), example.facts).decision.allowed, example.name).toBe(true);

@@ -59,6 +59,7 @@ describe('canopy test', () => {
       'baseline.host-namespaces',
       'baseline.namespace-team',
       'baseline.privileged',
+      'baseline.protected-namespace-labels',
       'mutations.default-resources',
       'mutations.pin-digests',
       'mutations.sovereignty-regions',

@@ -141,14 +141,14 @@ describe('POST /validate over HTTPS', () => {
   it('reports the active policy set on GET /status', async () => {
     const status = await server.get('/status');
     expect(status.status).toBe(200);
-    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 16, mutations: 3 } });
+    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 17, mutations: 3 } });
   });
 
   it('reports health and readiness with the active revision', async () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 16 });
+    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 17 });
   });
 });
 

@@ -3,9 +3,15 @@
 // source commit; and signature.json, a detached signature of manifest.json (Ed25519 or ECDSA P-256,
 // node:crypto) with the signing key's id. Verifying a bundle checks the signature with a trusted key,
 // then every file against the manifest, and refuses any file the manifest does not name.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { checkPolicySet, policyFilesOf, policySourceFromFiles, type CheckedPolicySet } from '../policy-set/index.js';
+import { findFiles } from '../files/find-files.js';
+import { isExample } from '../policy-set/index.js';
+import { parseTestFile, TEST_FILE } from '../policy-tests/index.js';
 import { BundleError, readArchive, writeArchive } from './archive.js';
+import { audienceProblem, type BundleAudience } from './audience.js';
 
 export const MANIFEST = 'manifest.json';
 export const SIGNATURE = 'signature.json';
@@ -15,7 +21,22 @@ export interface BundleManifest {
   /** ISO 8601; what anti-rollback compares. */
   createdAt: string;
   sourceCommit?: string;
+  /** Which webhooks may activate it: a channel and/or a selector over the cluster's identity. Absent: any webhook without a channel. */
+  audience?: BundleAudience;
+  /** The publisher means a set without validating policies: webhooks do not refuse it as empty. */
+  allowEmpty?: boolean;
+  /** The publisher means the set to deny the webhooks' canary requests: they do not refuse it for that. */
+  allowCanaryDenials?: boolean;
   files: { path: string; sha256: string; size: number }[];
+}
+
+export interface BuildOptions {
+  revision?: string;
+  sourceCommit?: string;
+  createdAt?: Date;
+  audience?: BundleAudience;
+  allowEmpty?: boolean;
+  allowCanaryDenials?: boolean;
 }
 
 export interface BundleSignature {
@@ -46,18 +67,54 @@ function algorithmOf(key: KeyObject): BundleSignature['algorithm'] {
 }
 
 /** Builds an unsigned bundle from a policy directory, refusing one whose policies do not validate. */
-export async function buildBundle(dir: string, options: { revision?: string; sourceCommit?: string; createdAt?: Date } = {}): Promise<{ bytes: Buffer; manifest: BundleManifest; checked: CheckedPolicySet }> {
+export async function buildBundle(dir: string, options: BuildOptions = {}): Promise<{ bytes: Buffer; manifest: BundleManifest; checked: CheckedPolicySet }> {
   const files = await policyFilesOf(dir);
   const checked = checkPolicySet(policySourceFromFiles(files, dir));
+  for (const [name, text] of await testFilesOf(dir)) files.set(name, text);
+  if (options.audience) {
+    const problem = audienceProblem(options.audience);
+    if (problem) throw new BundleError(problem);
+  }
   const manifest: BundleManifest = {
     revision: options.revision ?? checked.revision,
     createdAt: (options.createdAt ?? new Date()).toISOString(),
     ...(options.sourceCommit ? { sourceCommit: options.sourceCommit } : {}),
+    ...(options.audience && (options.audience.channel !== undefined || options.audience.clusters !== undefined) ? { audience: options.audience } : {}),
+    ...(options.allowEmpty ? { allowEmpty: true } : {}),
+    ...(options.allowCanaryDenials ? { allowCanaryDenials: true } : {}),
     files: [...files.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([path, text]) => ({ path, sha256: sha256(text), size: Buffer.byteLength(text) })),
   };
   const contents = new Map<string, Buffer>([...files.entries()].map(([path, text]) => [path, Buffer.from(text)]));
   contents.set(MANIFEST, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
   return { bytes: await writeArchive(contents), manifest, checked };
+}
+
+/**
+ * The policy directory's tests, which the webhook runs before it activates the bundle: every
+ * (non-example) `*.test.yaml` and the review files its cases name, by relative POSIX path. A test
+ * file that cannot be read, or a review outside the directory or missing, stops the build.
+ */
+async function testFilesOf(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const relative = (file: string) => path.relative(dir, file).split(path.sep).join('/');
+  const found = (await findFiles(dir, (name) => TEST_FILE.test(name))).filter((file) => !isExample(relative(file)));
+  for (const file of found) {
+    const text = await readFile(file, 'utf8');
+    const parsed = parseTestFile(text, file, dir);
+    const problem = parsed.problems[0];
+    if (problem) throw new BundleError(`${problem.position.file}:${problem.position.line}: ${problem.message}`);
+    files.set(relative(file), text);
+    for (const testCase of parsed.cases) {
+      if (!testCase.review) continue;
+      const review = path.resolve(path.dirname(file), testCase.review);
+      try {
+        files.set(relative(review), await readFile(review, 'utf8'));
+      } catch (error) {
+        throw new BundleError(`${relative(file)}:${testCase.line}: case "${testCase.name}": cannot read its review ${testCase.review}: ${(error as Error).message}`);
+      }
+    }
+  }
+  return files;
 }
 
 /** Adds (or replaces) the signature of a bundle, with a private key in PEM. */
@@ -118,6 +175,10 @@ export async function verifyBundle(bytes: Buffer, keys: readonly KeyObject[]): P
   const manifest = parseJson<BundleManifest>(manifestBytes, MANIFEST);
   if (typeof manifest.revision !== 'string' || Number.isNaN(Date.parse(manifest.createdAt)) || !Array.isArray(manifest.files)) {
     throw new BundleError(`${MANIFEST} lacks a revision, a creation time or its files`);
+  }
+  if (manifest.audience !== undefined) {
+    const problem = audienceProblem(manifest.audience);
+    if (problem) throw new BundleError(`${MANIFEST}: ${problem}`);
   }
   const named = new Set(manifest.files.map((f) => f.path));
   for (const name of contents.keys()) {

@@ -5,6 +5,8 @@ import { ConfigError, parseFleetConfig, type FleetConfig } from '../fleet/index.
 import { isRecord } from '../kubernetes/json.js';
 import { DEFAULT_DECISION_CACHE_SIZE } from '../pipeline/decision-cache.js';
 import { DEFAULT_DEADLINE_MS } from '../pipeline/deadline.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_REGISTRY } from '../oci/client.js';
+import { DEFAULT_MAX_CONCURRENT_LOOKUPS, DEFAULT_MAX_LOOKUPS_PER_REQUEST, DEFAULT_MAX_LOOKUPS_PER_TENANT } from '../supply-chain/enrich.js';
 
 /** Requests judged at once before new ones are turned away (429): about 0.2 s of work at full speed. */
 export const DEFAULT_MAX_IN_FLIGHT = 512;
@@ -36,6 +38,11 @@ export interface BundleConfig {
   caFile?: string;
   intervalSeconds: number;
   longPollSeconds: number;
+  /** Only bundles for this channel; without it, only bundles without one. */
+  channel?: string;
+  maxClockSkewSeconds: number;
+  /** Requests every bundle must allow; absent: the built-in canaries. */
+  canaries?: { object: Record<string, unknown>; namespaceLabels?: Record<string, string> }[];
 }
 
 export interface CanopyConfig {
@@ -64,6 +71,8 @@ export interface CanopyConfig {
   admin: { token?: string };
   /** How policies are evaluated: in worker threads (0: on the event loop), and how many answers are remembered. */
   engine: { workers: number; decisionCacheSize: number };
+  /** Bounds on the registry look-ups requests cause (supply-chain/enrich.ts, limiter.ts). */
+  supplyChain: { maxLookupsPerRequest: number; maxConcurrentLookups: number; maxLookupsPerTenant: number; maxConnectionsPerRegistry: number };
   bundle?: BundleConfig;
   fleet: FleetConfig;
 }
@@ -71,7 +80,7 @@ export interface CanopyConfig {
 type Json = Record<string, unknown>;
 
 const FLEET_KEYS = ['cluster', 'kubernetes', 'kcp', 'registries', 'imageLookupTimeoutMs'];
-const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'deadlineMs', 'recordRequests', 'tls', 'shutdown', 'limits', 'admin', 'engine', 'bundle', ...FLEET_KEYS];
+const ROOT_KEYS = ['port', 'host', 'policies', 'stateDir', 'logLevel', 'bodyLimit', 'deadlineMs', 'recordRequests', 'tls', 'shutdown', 'limits', 'admin', 'engine', 'supplyChain', 'bundle', ...FLEET_KEYS];
 
 /** The namespace a pod runs in, as Kubernetes mounts it with the service account. */
 export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -174,7 +183,8 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   const engine = Section.of(raw, 'engine', '', fail, ['workers', 'decisionCacheSize']);
   const limits = Section.of(raw, 'limits', '', fail, ['maxInFlight', 'perClientPerSecond']);
   const admin = Section.of(raw, 'admin', '', fail, ['token']);
-  const bundle = Section.of(raw, 'bundle', '', fail, ['url', 'publicKeyFiles', 'publicKeys', 'token', 'caFile', 'intervalSeconds', 'longPollSeconds']);
+  const supplyChain = Section.of(raw, 'supplyChain', '', fail, ['maxLookupsPerRequest', 'maxConcurrentLookups', 'maxLookupsPerTenant', 'maxConnectionsPerRegistry']);
+  const bundle = Section.of(raw, 'bundle', '', fail, ['url', 'publicKeyFiles', 'publicKeys', 'token', 'caFile', 'intervalSeconds', 'longPollSeconds', 'channel', 'maxClockSkewSeconds', 'canaries']);
 
   const names = {
     secretName: bootstrap.string('secretName') ?? 'canopy-tls',
@@ -215,6 +225,12 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
       workers: engine.integer('workers', availableParallelism(), 0, 256),
       decisionCacheSize: engine.integer('decisionCacheSize', DEFAULT_DECISION_CACHE_SIZE, 0, 10_000_000),
     },
+    supplyChain: {
+      maxLookupsPerRequest: supplyChain.integer('maxLookupsPerRequest', DEFAULT_MAX_LOOKUPS_PER_REQUEST, 1, 100_000),
+      maxConcurrentLookups: supplyChain.integer('maxConcurrentLookups', DEFAULT_MAX_CONCURRENT_LOOKUPS, 1, 10_000),
+      maxLookupsPerTenant: supplyChain.integer('maxLookupsPerTenant', DEFAULT_MAX_LOOKUPS_PER_TENANT, 1, 10_000),
+      maxConnectionsPerRegistry: supplyChain.integer('maxConnectionsPerRegistry', DEFAULT_MAX_CONNECTIONS_PER_REGISTRY, 1, 10_000),
+    },
     fleet: parseFleetConfig(fleetPart, label),
   };
   const recordRequests = root.string('recordRequests');
@@ -235,11 +251,42 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   const token = bundle.string('token');
   const caFile = bundle.string('caFile');
   const url = bundle.string('url');
+  const channel = bundle.string('channel');
+  const maxClockSkewSeconds = bundle.integer('maxClockSkewSeconds', 300, 0, 86_400);
+  const canaries = bundle.has('canaries') ? parseCanaries(isRecord(raw['bundle']) ? raw['bundle']['canaries'] : undefined, fail) : undefined;
   if (url !== undefined) {
     if (!/^(https?|oci):\/\//.test(url)) fail(`bundle.url must start with https://, http:// or oci:// (got ${JSON.stringify(url)})`);
-    config.bundle = { url, publicKeyFiles, publicKeys, intervalSeconds, longPollSeconds, ...(token ? { token } : {}), ...(caFile ? { caFile } : {}) };
+    config.bundle = {
+      url,
+      publicKeyFiles,
+      publicKeys,
+      intervalSeconds,
+      longPollSeconds,
+      maxClockSkewSeconds,
+      ...(token ? { token } : {}),
+      ...(caFile ? { caFile } : {}),
+      ...(channel ? { channel } : {}),
+      ...(canaries ? { canaries } : {}),
+    };
   }
   return config;
+}
+
+/** bundle.canaries: a list of Kubernetes objects, or of {object, namespaceLabels}. */
+function parseCanaries(value: unknown, fail: (message: string) => never): NonNullable<BundleConfig['canaries']> {
+  if (!Array.isArray(value)) return fail('bundle.canaries must be a list of Kubernetes objects or {object, namespaceLabels}');
+  return value.map((item: unknown, index) => {
+    const wrapped = isRecord(item) && item['kind'] === undefined && isRecord(item['object']);
+    const object = wrapped ? (item as Json)['object'] : item;
+    const labels = wrapped ? (item as Json)['namespaceLabels'] : undefined;
+    if (!isRecord(object) || typeof object['kind'] !== 'string' || typeof object['apiVersion'] !== 'string' || !isRecord(object['metadata'])) {
+      return fail(`bundle.canaries[${index}] must be a Kubernetes object (apiVersion, kind, metadata) or {object, namespaceLabels}`);
+    }
+    if (labels !== undefined && !(isRecord(labels) && Object.values(labels).every((v) => typeof v === 'string'))) {
+      return fail(`bundle.canaries[${index}].namespaceLabels must map label keys to strings`);
+    }
+    return { object: object as Record<string, unknown>, ...(labels !== undefined ? { namespaceLabels: labels as Record<string, string> } : {}) };
+  });
 }
 
 /** What only the merged config can tell: settings that must go together or exclude each other. */

@@ -4,7 +4,7 @@ import { judgedObject, type AdmissionRequest } from '../admission/index.js';
 import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, Reflector, type Informer, type KubeClient } from '../kube/index.js';
 import { asArray, asRecord, asString, asStringMap, own, REGION_LABEL, type ClusterIdentity, type RequestFacts, type StorageClassInfo, type WorkspaceInfo } from '../translate/index.js';
-import { podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
+import { claimDevices, podUsage, QuantityError, QuotaLedger, tenantOf, ZERO, type ObservedClaim, type ObservedPod, type ScaleTemplate } from '../quota/index.js';
 import type { LookupObserver } from '../facts/lookups.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { identityFromConfig, type DiscoveredIdentity } from './identity.js';
@@ -56,6 +56,29 @@ function observedPod(object: Record<string, unknown>): ObservedPod {
   };
 }
 
+/** Only what quotas read of a DRA ResourceClaim: where it is and the devices it asks for or holds. */
+function observedClaim(object: Record<string, unknown>): ObservedClaim {
+  const metadata = asRecord(object['metadata']);
+  const results = asArray(asRecord(asRecord(asRecord(object['status'])['allocation'])['devices'])['results']).map((r) => asString(asRecord(r)['request']));
+  const allocated = (request: string) => BigInt(results.filter((r) => r === request || r.startsWith(`${request}/`)).length);
+  let devices: Record<string, bigint> = {};
+  try {
+    devices = claimDevices(asRecord(object['spec']), 'spec', () => true, allocated);
+  } catch (error) {
+    if (!(error instanceof QuantityError)) throw error;
+  }
+  return {
+    namespace: asString(metadata['namespace']),
+    name: asString(metadata['name']),
+    logicalCluster: asString(asRecord(metadata['annotations'])[LOGICAL_CLUSTER_ANNOTATION]),
+    devices,
+  };
+}
+
+/** DRA's ResourceClaims (resource.k8s.io/v1, Kubernetes 1.34+); a cluster that does not serve them has none. */
+const RESOURCE_CLAIMS = '/apis/resource.k8s.io/v1/resourceclaims';
+const CLAIMS_RECHECK_MS = 5 * 60_000;
+
 export interface FleetStatus {
   connected: boolean;
   /** The identity now, where each field came from, what cannot be read, and the last change. */
@@ -72,6 +95,12 @@ export class FleetContext {
   private readonly storageClasses?: Reflector<StorageClassInfo>;
   private readonly nodes?: Reflector<Labels>;
   private readonly pods?: Reflector<ObservedPod>;
+  /**
+   * DRA ResourceClaims, for GPU budgets. Not waited for: a cluster without DRA answers 404 (empty),
+   * and one that refuses the list (RBAC) must not keep Canopy unready; claims then count only while
+   * their admission reservation is held.
+   */
+  private readonly claims?: Reflector<ObservedClaim>;
   /** Tenants' usage from the pod informer, plus reservations. */
   readonly ledger?: QuotaLedger;
   private readonly pendingNamespaces = new Map<string, Promise<Labels | string>>();
@@ -85,6 +114,8 @@ export class FleetContext {
     /** Told of every namespace and workspace look-up: from a cache (hit), fetched (miss), or failed. */
     private readonly onLookup: LookupObserver = () => undefined,
     identityOptions: IdentityWatchOptions = {},
+    /** How long an admitted request's reservation is held at most (DEFAULT_RESERVATION_TTL_MS). */
+    quotaOptions: { reservationTtlMs?: number } = {},
   ) {
     this.configIdentity = identityFromConfig(config);
     if (client) {
@@ -92,9 +123,14 @@ export class FleetContext {
       this.namespaces = new Reflector(client, { path: '/api/v1/namespaces', name: 'namespaces', project: labelsOf }, logger);
       this.storageClasses = new Reflector(client, { path: '/apis/storage.k8s.io/v1/storageclasses', name: 'storageclasses', project: storageClassOf }, logger);
       this.nodes = new Reflector(client, { path: '/api/v1/nodes', name: 'nodes', project: labelsOf }, logger);
-      const ledger = new QuotaLedger((namespace, logicalCluster) => this.tenantOfNamespace(namespace, logicalCluster));
+      const ledger = new QuotaLedger((namespace, logicalCluster) => this.tenantOfNamespace(namespace, logicalCluster), quotaOptions.reservationTtlMs);
       this.ledger = ledger;
       this.pods = new Reflector(client, { path: '/api/v1/pods', name: 'pods', project: observedPod, onChange: (key, before, after) => ledger.observe(key, before, after) }, logger);
+      this.claims = new Reflector(
+        client,
+        { path: RESOURCE_CLAIMS, name: 'resourceclaims', project: observedClaim, notFoundRecheckMs: CLAIMS_RECHECK_MS, onChange: (key, _before, after) => ledger.observeClaim(key, after) },
+        logger,
+      );
     }
   }
 
@@ -112,12 +148,14 @@ export class FleetContext {
     if (!this.client) return;
     const identity = this.identityWatch?.start();
     for (const reflector of this.reflectors()) reflector.start();
+    this.claims?.start();
     await identity;
   }
 
   stop(): void {
     this.identityWatch?.stop();
     for (const reflector of this.reflectors()) reflector.stop();
+    this.claims?.stop();
   }
 
   /** Ready once every cache has listed its kind at least once. */
@@ -136,7 +174,7 @@ export class FleetContext {
 
   status(): FleetStatus {
     const caches: FleetStatus['caches'] = {};
-    for (const reflector of this.reflectors()) {
+    for (const reflector of [...this.reflectors(), ...(this.claims ? [this.claims] : [])]) {
       caches[reflector.name] = { synced: reflector.synced, objects: reflector.size, ...(reflector.lastError ? { lastError: reflector.lastError } : {}) };
     }
     return { connected: this.client !== undefined, identity: this.identityWatch?.status() ?? this.configIdentity, caches };

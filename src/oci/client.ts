@@ -2,8 +2,8 @@
 // sha256 when fetched by digest), and push them. Always sends the OCI and Docker manifest Accept types;
 // anonymous, basic and bearer-token auth; a deadline on every request; redirects only to the same scheme.
 import { createHash } from 'node:crypto';
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -46,6 +46,8 @@ export interface Manifest {
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 const MAX_BODY = 16 * 1024 * 1024;
+/** Connections open at once to one registry (host and port); more requests wait for one of them. */
+export const DEFAULT_MAX_CONNECTIONS_PER_REGISTRY = 16;
 
 export class OciClient {
   private readonly access = new Map<string, RegistryAccess>();
@@ -59,9 +61,16 @@ export class OciClient {
     private readonly timeoutMs = 5000,
     /** The largest answer read: manifests are kilobytes; a bundle source raises it to the bundle's own limit. */
     private readonly maxBodyBytes = MAX_BODY,
+    /** Connections kept alive and open at once per registry: thousands of look-ups cannot open thousands of sockets. */
+    maxConnectionsPerRegistry = DEFAULT_MAX_CONNECTIONS_PER_REGISTRY,
   ) {
     for (const registry of registries) this.access.set(registry.host, registry);
+    // As Node's global agent (keep-alive, idle sockets closed after 5 s), but with a ceiling.
+    const agent = { keepAlive: true, maxSockets: maxConnectionsPerRegistry, maxFreeSockets: maxConnectionsPerRegistry, timeout: 5000 };
+    this.agents = { http: new HttpAgent(agent), https: new HttpsAgent(agent) };
   }
+
+  private readonly agents: { http: HttpAgent; https: HttpsAgent };
 
   private base(registry: string): string {
     return `${this.access.get(registry)?.insecure ? 'http' : 'https'}://${registry}`;
@@ -80,7 +89,8 @@ export class OciClient {
       let req: ClientRequest;
       try {
         // Throws at once on what cannot be sent, such as a header with a newline from a token endpoint.
-        req = send(target, { method, headers }, (res) => {
+        // A request waiting for one of the registry's connections waits within its deadline too.
+        req = send(target, { method, headers, agent: target.protocol === 'https:' ? this.agents.https : this.agents.http }, (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
           received = 0;

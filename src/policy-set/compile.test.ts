@@ -28,6 +28,7 @@ describe('loading a policy directory', () => {
       'baseline.host-namespaces',
       'baseline.namespace-team',
       'baseline.privileged',
+      'baseline.protected-namespace-labels',
       'quota.cost',
       'quota.cpu',
       'quota.gpus',

@@ -203,7 +203,11 @@ function escapes(root: string, testFile: string, reference: string): boolean {
  * policy directory), a case whose review file is outside it is a problem, not a case.
  */
 export async function readTestFile(file: string, policyDir?: string): Promise<{ cases: TestCase[]; problems: PolicyDiagnostic[] }> {
-  const text = await readFile(file, 'utf8');
+  return parseTestFile(await readFile(file, 'utf8'), file, policyDir);
+}
+
+/** readTestFile, from the file's text: for a bundle's tests, which are not on disk. */
+export function parseTestFile(text: string, file: string, policyDir?: string): { cases: TestCase[]; problems: PolicyDiagnostic[] } {
   const lines = new LineCounter();
   // merge: YAML merge keys (`<<: *base`) keep variations of one object short.
   const document = parseDocument(text, { uniqueKeys: true, lineCounter: lines, merge: true });
@@ -233,10 +237,10 @@ export async function readTestFile(file: string, policyDir?: string): Promise<{ 
 }
 
 /** The AdmissionReview a case stands for. A file case is read as it is; an inline one is built. */
-export async function reviewOf(testCase: TestCase): Promise<Json> {
+export async function reviewOf(testCase: TestCase, read: (file: string) => Promise<string> = (file) => readFile(file, 'utf8')): Promise<Json> {
   if (testCase.review) {
     const file = path.resolve(path.dirname(testCase.file), testCase.review);
-    const text = await readFile(file, 'utf8');
+    const text = await read(file);
     const document = parseDocument(text);
     if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0]?.message.split('\n')[0]}`);
     const review = document.toJS() as Json;

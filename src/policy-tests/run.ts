@@ -42,10 +42,11 @@ function compare(testCase: TestCase, outcome: CaseOutcome): string[] {
   return failures;
 }
 
-export async function runCase(pipeline: AdmissionPipeline, testCase: TestCase, coverage?: CoverageTracker): Promise<CaseResult> {
+/** `read` reads a review file (by its absolute path); by default from disk. */
+export async function runCase(pipeline: AdmissionPipeline, testCase: TestCase, coverage?: CoverageTracker, read?: (file: string) => Promise<string>): Promise<CaseResult> {
   let review: Record<string, unknown>;
   try {
-    review = await reviewOf(testCase);
+    review = await reviewOf(testCase, read);
   } catch (error) {
     return { testCase, passed: false, failures: [], error: `cannot read the review: ${(error as Error).message}` };
   }

@@ -1,6 +1,7 @@
 // Quota data: prices (data/prices.yaml) and budgets per tenant (data/budgets.yaml), checked at load.
 import { parseQuantity, wholeUnits } from '../quantity/index.js';
 import { isRecord } from '../kubernetes/json.js';
+import type { DeviceCounts } from './requested.js';
 
 export interface Prices {
   currency: string;
@@ -32,6 +33,27 @@ export interface Budget {
 export interface QuotaData {
   prices: Prices;
   budgets: Record<string, Budget>;
+  /** DRA device classes and what one device of each counts as (budgets.yaml `deviceClasses`). */
+  deviceClasses?: Record<string, DeviceCounts>;
+}
+
+const DEVICE_COUNTS: readonly DeviceCounts[] = ['gpus'];
+
+/** `deviceClasses: {gpu.nvidia.com: gpus}`: which DRA device classes count against which limit. */
+function readDeviceClasses(budgets: unknown, problems: string[]): Record<string, DeviceCounts> {
+  const value = isRecord(budgets) ? budgets['deviceClasses'] : undefined;
+  if (value === undefined) return {};
+  if (!isRecord(value)) {
+    problems.push('budgets.deviceClasses must map DRA device class names to what a device counts as (gpus)');
+    return {};
+  }
+  const out: Record<string, DeviceCounts> = Object.create(null) as Record<string, DeviceCounts>;
+  for (const [name, counts] of Object.entries(value)) {
+    const known = DEVICE_COUNTS.find((c) => c === counts);
+    if (known) out[name] = known;
+    else problems.push(`budgets.deviceClasses.${name} must be one of ${DEVICE_COUNTS.join(', ')}, not ${JSON.stringify(counts)}`);
+  }
+  return out;
 }
 
 
@@ -74,7 +96,7 @@ function readBudgets(value: unknown, problems: string[]): Record<string, Budget>
     problems.push('budgets must be a map with softThresholdPercent and tenants');
     return {};
   }
-  const unknownTop = Object.keys(value).filter((k) => k !== 'softThresholdPercent' && k !== 'tenants');
+  const unknownTop = Object.keys(value).filter((k) => k !== 'softThresholdPercent' && k !== 'tenants' && k !== 'deviceClasses');
   if (unknownTop.length > 0) problems.push(`budgets has unknown field ${unknownTop.join(', ')}`);
   const percent = (raw: unknown, where: string, fallback: bigint): bigint => {
     if (raw === undefined) return fallback;
@@ -123,6 +145,6 @@ function readBudgets(value: unknown, problems: string[]): Record<string, Budget>
 
 export function readQuotaData(data: Readonly<Record<string, unknown>>): { quota: QuotaData; problems: string[] } {
   const problems: string[] = [];
-  const quota = { prices: readPrices(data['prices'], problems), budgets: readBudgets(data['budgets'], problems) };
+  const quota = { prices: readPrices(data['prices'], problems), budgets: readBudgets(data['budgets'], problems), deviceClasses: readDeviceClasses(data['budgets'], problems) };
   return { quota, problems };
 }

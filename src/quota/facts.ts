@@ -114,9 +114,11 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
   const requested = requestedBy(request, {
     ...(facts.nodeCount !== undefined ? { nodeCount: facts.nodeCount } : {}),
     ...(facts.scaleTemplate ? { scaleTemplate: facts.scaleTemplate } : {}),
+    ...(data.deviceClasses ? { deviceClasses: data.deviceClasses } : {}),
+    covered: (podName) => facts.quotaLedger?.covers?.(request.namespace, podName) === true,
   });
   const asked = withCost(requested.usage, data.prices);
-  const used = withCost(facts.quotaLedger?.used(tenant) ?? ZERO, data.prices);
+  const used = withCost(facts.quotaLedger?.used(tenant, data.deviceClasses) ?? ZERO, data.prices);
   const limit = limitsOf(budget);
   const soft = scale(limit, budget.softThresholdPercent);
   const currency = data.prices.currency;

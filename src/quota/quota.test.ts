@@ -26,6 +26,21 @@ describe('pod usage, as Kubernetes counts it', () => {
     expect(podUsage({ containers: [{ name: 'g', resources: { limits: { cpu: '2', 'nvidia.com/gpu': 2, 'amd.com/gpu': '1' } } }] })).toEqual({ cpuMillis: 2000n, memoryBytes: 0n, gpus: 3n });
   });
 
+  it('adds the sidecars declared before an init container to it, as Kubernetes does', () => {
+    // Sidecar 1 CPU, then an init container of 2: 3 CPU while it runs, more than the app's 1 + 1.
+    const sidecar = { ...c('1'), restartPolicy: 'Always' };
+    expect(podUsage({ containers: [c('1')], initContainers: [sidecar, c('2')] }).cpuMillis).toBe(3000n);
+    // Declared after it, the sidecar does not run alongside it: max(1 + 1, 2) = 2.
+    expect(podUsage({ containers: [c('1')], initContainers: [c('2'), sidecar] }).cpuMillis).toBe(2000n);
+    // Two sidecars, then an init container: 500m + 500m + 2 = 3 CPU.
+    expect(podUsage({ containers: [c('100m')], initContainers: [{ ...c('500m'), restartPolicy: 'Always' }, { ...c('500m'), restartPolicy: 'Always' }, c('2')] }).cpuMillis).toBe(3000n);
+  });
+
+  it('takes pod-level resources where set, in place of the containers, then adds overhead', () => {
+    expect(podUsage({ resources: { requests: { cpu: '32' } }, containers: [c('100m', '1Gi')] })).toEqual({ cpuMillis: 32000n, memoryBytes: GiB, gpus: 0n });
+    expect(podUsage({ resources: { limits: { memory: '4Gi' } }, containers: [c('100m', '1Gi')], overhead: { cpu: '250m', memory: '1Gi' } })).toEqual({ cpuMillis: 350n, memoryBytes: 5n * GiB, gpus: 0n });
+  });
+
   it('throws a clear QuantityError for what is not a quantity', () => {
     expect(() => podUsage({ containers: [c('two')] })).toThrow(QuantityError);
     expect(() => podUsage({ containers: [c('two')] })).toThrow('containers[0] (c): the cpu request "two" is not a Kubernetes quantity');
@@ -68,13 +83,50 @@ describe('what a request adds', () => {
     expect(requestedBy(down).usage).toEqual(ZERO);
   });
 
-  it('is nothing for objects a controller made (their owner was judged) and for deletes', () => {
-    const owned = { metadata: { ownerReferences: [{ controller: true, kind: 'ReplicaSet' }] }, spec: { containers: [c('1')] } };
-    const controller = { userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [] } };
-    expect(requestedBy(request('Pod', '', owned, controller)).usage).toEqual(ZERO);
-    // Anyone can write an ownerReference into their own object: from a user, it still counts.
-    expect(requestedBy(request('Pod', '', owned)).usage.cpuMillis).toBe(1000n);
+  it("is nothing for a controller's pod only while its owner's reservation covers it, and for deletes", () => {
+    const owned = { metadata: { generateName: 'web-5f6b8d7c9-', ownerReferences: [{ controller: true, kind: 'ReplicaSet' }] }, spec: { containers: [c('1')] } };
+    const controller = { name: '', userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: [] } };
+    const deployment = /^web-[a-z0-9]{1,10}-[a-z0-9]{5}$/;
+    expect(requestedBy(request('Pod', '', owned, controller), { covered: (name) => deployment.test(name) }).usage).toEqual(ZERO);
+    // Its owner's reservation has lapsed (or was never made): the pod is counted as it is made.
+    expect(requestedBy(request('Pod', '', owned, controller), { covered: () => false }).usage.cpuMillis).toBe(1000n);
+    // Anyone can write an ownerReference into their own object: from a user, it counts even when covered.
+    expect(requestedBy(request('Pod', '', owned), { covered: () => true }).usage.cpuMillis).toBe(1000n);
+    // A Deployment's ReplicaSet adds nothing: its pods are counted (or covered) as they are made.
+    expect(requestedBy(request('ReplicaSet', 'apps', { ...owned, spec: { replicas: 3, ...template('1') } }, controller)).usage).toEqual(ZERO);
     expect(requestedBy(request('Pod', '', { spec: { containers: [c('1')] } }, { operation: 'DELETE' })).usage).toEqual(ZERO);
+  });
+
+  it('counts a suspended Job or CronJob when it is unsuspended, not when it is made', () => {
+    const job = (suspend: boolean) => ({ spec: { suspend, parallelism: 3, ...template('1') } });
+    expect(requestedBy(request('Job', 'batch', job(true))).usage).toEqual(ZERO);
+    const resumed = requestedBy(request('Job', 'batch', job(false), { operation: 'UPDATE', oldObject: job(true), name: 'etl' }));
+    expect(resumed.usage.cpuMillis).toBe(3000n);
+    expect(resumed.claim).toMatchObject({ pattern: '^etl-(\\d+-)?[a-z0-9]{5}$', replicas: 3n });
+    expect(requestedBy(request('Job', 'batch', job(true), { operation: 'UPDATE', oldObject: job(false) })).usage).toEqual(ZERO);
+    const cron = (suspend: boolean) => ({ spec: { suspend, jobTemplate: { spec: { parallelism: 2, ...template('1') } } } });
+    expect(requestedBy(request('CronJob', 'batch', cron(true))).usage).toEqual(ZERO);
+    expect(requestedBy(request('CronJob', 'batch', cron(false), { operation: 'UPDATE', oldObject: cron(true) })).usage.cpuMillis).toBe(2000n);
+  });
+
+  it("counts a CronJob's Job as one run when it is made, unless the CronJob's reservation covers it", () => {
+    const run = { metadata: { name: 'nightly-29000000', ownerReferences: [{ controller: true, kind: 'CronJob' }] }, spec: { parallelism: 2, ...template('1') } };
+    const controller = { name: 'nightly-29000000', userInfo: { username: 'system:serviceaccount:kube-system:cronjob-controller', groups: [] } };
+    expect(requestedBy(request('Job', 'batch', run, controller)).usage.cpuMillis).toBe(2000n);
+    const cronPods = /^nightly-\d+-(\d+-)?[a-z0-9]{5}$/;
+    expect(requestedBy(request('Job', 'batch', run, controller), { covered: (name) => cronPods.test(name) }).usage).toEqual(ZERO);
+  });
+
+  it('counts DRA claims and claim templates by what their device class counts as', () => {
+    const classes = { 'gpu.nvidia.com': 'gpus' as const };
+    const v1 = { spec: { devices: { requests: [{ name: 'g', exactly: { deviceClassName: 'gpu.nvidia.com', count: 4 } }, { name: 'nic', exactly: { deviceClassName: 'nic.example.com', count: 2 } }] } } };
+    expect(requestedBy(request('ResourceClaim', 'resource.k8s.io', v1), { deviceClasses: classes }).usage.gpus).toBe(4n);
+    const v1beta1 = { spec: { spec: { devices: { requests: [{ name: 'g', deviceClassName: 'gpu.nvidia.com', allocationMode: 'ExactCount', count: 2 }] } } } };
+    expect(requestedBy(request('ResourceClaimTemplate', 'resource.k8s.io', v1beta1), { deviceClasses: classes }).usage.gpus).toBe(2n);
+    const alternatives = { spec: { devices: { requests: [{ name: 'g', firstAvailable: [{ name: 'big', deviceClassName: 'gpu.nvidia.com', count: 3 }, { name: 'small', deviceClassName: 'gpu.nvidia.com' }] }] } } };
+    expect(requestedBy(request('ResourceClaim', 'resource.k8s.io', alternatives), { deviceClasses: classes }).usage.gpus).toBe(3n);
+    const all = { spec: { devices: { requests: [{ name: 'g', exactly: { deviceClassName: 'gpu.nvidia.com', allocationMode: 'All' } }] } } };
+    expect(() => requestedBy(request('ResourceClaim', 'resource.k8s.io', all), { deviceClasses: classes })).toThrow('allocationMode All of device class gpu.nvidia.com cannot be counted');
   });
 });
 
@@ -114,6 +166,26 @@ describe('the ledger', () => {
     expect([ledger.used('a').cpuMillis, ledger.used('b').cpuMillis]).toEqual([0n, 150n]);
   });
 
+  it("covers a controller's pods only while the owner's reservation is held", () => {
+    let now = 0;
+    const ledger = new QuotaLedger(() => 't', 1000, () => now);
+    ledger.reserve('t', 'n', { pattern: '^etl-(\\d+-)?[a-z0-9]{5}$', replicas: 1n, perReplica: { cpuMillis: 500n, memoryBytes: 0n, gpus: 0n } });
+    expect([ledger.covers('n', 'etl-xxxxx'), ledger.covers('m', 'etl-xxxxx'), ledger.covers('n', 'etl-api-xxxxx')]).toEqual([true, false, false]);
+    now = 1001;
+    expect(ledger.covers('n', 'etl-xxxxx')).toBe(false);
+  });
+
+  it('counts the devices of existing ResourceClaims of GPU classes, and ends their reservation', () => {
+    const ledger = new QuotaLedger(() => 't');
+    ledger.reserve('t', 'n', { name: 'ResourceClaim/c', replicas: 1n, perReplica: { cpuMillis: 0n, memoryBytes: 0n, gpus: 2n } });
+    ledger.observeClaim('n/c', { namespace: 'n', name: 'c', logicalCluster: '', devices: { 'gpu.nvidia.com': 2n, 'nic.example.com': 1n } });
+    expect(ledger.reservationCount).toBe(0);
+    expect(ledger.used('t', { 'gpu.nvidia.com': 'gpus' }).gpus).toBe(2n);
+    expect(ledger.used('t').gpus).toBe(0n);
+    ledger.observeClaim('n/c', undefined);
+    expect(ledger.used('t', { 'gpu.nvidia.com': 'gpus' }).gpus).toBe(0n);
+  });
+
   it('lets a reservation expire after its TTL', () => {
     let now = 0;
     const ledger = new QuotaLedger(() => 't', 1000, () => now);
@@ -137,5 +209,11 @@ describe('cost and budgets', () => {
       'budgets.tenants.a.cpu must be a Kubernetes quantity such as 8, 500m or 32Gi',
       "budgets.tenants.a.monthlyCost must be a decimal amount of the prices' currency",
     ]);
+  });
+
+  it('reads DRA device classes and refuses what they cannot count as', () => {
+    const read = readQuotaData({ budgets: { deviceClasses: { 'gpu.nvidia.com': 'gpus', 'fpga.example.com': 'fpgas' } } });
+    expect(read.quota.deviceClasses?.['gpu.nvidia.com']).toBe('gpus');
+    expect(read.problems).toEqual(['budgets.deviceClasses.fpga.example.com must be one of gpus, not "fpgas"']);
   });
 });

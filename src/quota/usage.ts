@@ -54,20 +54,40 @@ function containerUsage(entry: unknown, where: string): Usage {
 }
 
 /**
- * A pod's effective requests as the scheduler and ResourceQuota count them: the larger of the sum of
- * its app containers (sidecar init containers, restartPolicy Always, included) and its largest
- * ordinary init container, plus the pod overhead. Throws QuantityError.
+ * A pod's effective requests, as Kubernetes computes them (k8s.io/component-helpers PodRequests, what
+ * the scheduler and ResourceQuota count), per resource:
+ * - the larger of: the app containers plus every sidecar init container (restartPolicy Always), and
+ *   for each ordinary init container, its own request plus the sidecars declared before it (they keep
+ *   running while it runs);
+ * - then pod-level resources (`spec.resources`), where set, replace that for CPU and memory;
+ * - plus the pod overhead (`spec.overhead`, from its RuntimeClass).
+ * Throws QuantityError.
  */
 export function podUsage(spec: JsonRecord): Usage {
   const name = (entry: unknown, list: string, index: number) => `${list}[${index}] (${String(asRecord(entry)['name'] ?? '?')})`;
-  let apps = ZERO;
-  let largestInit = ZERO;
-  asArray(spec['containers']).forEach((entry, index) => (apps = add(apps, containerUsage(entry, name(entry, 'containers', index)))));
+  let requests = ZERO;
+  asArray(spec['containers']).forEach((entry, index) => (requests = add(requests, containerUsage(entry, name(entry, 'containers', index)))));
+  let sidecars = ZERO;
+  let initPeak = ZERO;
   asArray(spec['initContainers']).forEach((entry, index) => {
     const usage = containerUsage(entry, name(entry, 'initContainers', index));
-    if (asRecord(entry)['restartPolicy'] === 'Always') apps = add(apps, usage);
-    else largestInit = max(largestInit, usage);
+    if (asRecord(entry)['restartPolicy'] === 'Always') {
+      requests = add(requests, usage);
+      sidecars = add(sidecars, usage);
+      initPeak = max(initPeak, sidecars);
+    } else {
+      initPeak = max(initPeak, add(usage, sidecars));
+    }
   });
+  requests = max(requests, initPeak);
+  const podLevel = asRecord(spec['resources']);
+  if (Object.keys(asRecord(podLevel['requests'])).length > 0 || Object.keys(asRecord(podLevel['limits'])).length > 0) {
+    // Pod-level resources (Kubernetes 1.32+) name CPU and memory only; where set they are the pod's
+    // requests for that resource, whatever its containers ask.
+    const pod = containerUsage({ resources: podLevel }, 'resources (pod-level)');
+    const set = (resource: string) => asRecord(podLevel['requests'])[resource] !== undefined || asRecord(podLevel['limits'])[resource] !== undefined;
+    requests = { ...requests, ...(set('cpu') ? { cpuMillis: pod.cpuMillis } : {}), ...(set('memory') ? { memoryBytes: pod.memoryBytes } : {}) };
+  }
   const overhead = spec['overhead'] ? containerUsage({ resources: { requests: spec['overhead'] } }, 'overhead') : ZERO;
-  return add(max(apps, largestInit), overhead);
+  return add(requests, overhead);
 }

@@ -1,6 +1,10 @@
 // Registry look-ups for a request's images, with caches and a deadline: a burst of pods with the same
 // image costs one look-up (in-flight requests are shared), digests and verifications are remembered
-// for a while (separately), and a registry that is down or slow yields a reason, never a hang.
+// for a while (separately), and a registry that is down or slow yields a reason, never a hang. The work
+// one request can cause is bounded: at most `maxLookupsPerRequest` distinct images needing a look-up
+// (more: the request is denied, naming the limit, before any is made), and look-ups in flight are
+// bounded over all requests, with a fair share per tenant (limiter.ts).
+import { setMaxListeners } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import { OciError, verifyCosign, type OciClient, type SignatureCheck } from '../oci/index.js';
 import type { AdmissionRequest } from '../admission/index.js';
@@ -10,7 +14,16 @@ import type { FleetFacts } from '../kubernetes/fleet.js';
 import { imagesOf } from '../kubernetes/images.js';
 import type { LookupObserver, LookupResult } from '../facts/lookups.js';
 import type { SupplyChainData } from './data.js';
+import { tenantOf } from '../quota/index.js';
 import { allowedSourcesFor, digestRequired, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
+import { LookupAbandoned, LookupLimiter } from './limiter.js';
+
+/** Distinct images one request may need looked up; more are denied before any look-up. */
+export const DEFAULT_MAX_LOOKUPS_PER_REQUEST = 64;
+/** Image look-ups in flight at once, over every request and tenant. */
+export const DEFAULT_MAX_CONCURRENT_LOOKUPS = 32;
+/** Image look-ups in flight at once for one tenant. */
+export const DEFAULT_MAX_LOOKUPS_PER_TENANT = 8;
 
 export interface EnricherOptions {
   /** How long one request may wait for registries. */
@@ -19,6 +32,12 @@ export interface EnricherOptions {
   verificationTtlMs?: number;
   /** Told of every registry look-up: answered from the cache (hit), fetched (miss), or failed. */
   onLookup?: LookupObserver;
+  /** Distinct images one request may need looked up (cached or not); over it, none is looked up and the request is denied. Default 64. */
+  maxLookupsPerRequest?: number;
+  /** Look-ups not answered from the cache in flight at once, over all requests. Default 32. */
+  maxConcurrentLookups?: number;
+  /** Of those, at most this many for one tenant; waiting tenants are served in turn. Default 8. */
+  maxLookupsPerTenant?: number;
 }
 
 /** A cached answer (fresh, or stale while it refreshes) is a hit; a fetch, or waiting on another's fetch, a miss. */
@@ -34,9 +53,15 @@ export class ImageEnricher {
   private readonly verifications: LRUCache<string, SignatureCheck, { reference: ImageReference; digest: string; needs: LookupNeeds }>;
   private readonly deadlineMs: number;
   private readonly onLookup: LookupObserver;
+  readonly maxLookupsPerRequest: number;
+  /** Bounds the look-ups in flight, fairly between tenants. */
+  readonly limiter: LookupLimiter;
 
   constructor(private readonly client: OciClient, options: EnricherOptions = {}) {
     this.deadlineMs = options.deadlineMs ?? 2000;
+    this.maxLookupsPerRequest = options.maxLookupsPerRequest ?? DEFAULT_MAX_LOOKUPS_PER_REQUEST;
+    const global = options.maxConcurrentLookups ?? DEFAULT_MAX_CONCURRENT_LOOKUPS;
+    this.limiter = new LookupLimiter({ global, perTenant: Math.min(global, options.maxLookupsPerTenant ?? DEFAULT_MAX_LOOKUPS_PER_TENANT) });
     this.onLookup = options.onLookup ?? (() => undefined);
     this.digests = new LRUCache({
       max: 10_000,
@@ -80,18 +105,55 @@ export class ImageEnricher {
     }
   }
 
-  /** Looks every image up at once, and stops waiting at the deadline: what has not answered by then is named as such. */
-  async lookupAll(needs: ReadonlyMap<string, { reference: ImageReference } & LookupNeeds>): Promise<Map<string, ImageLookup>> {
+  /** Whether the cache answers this look-up without asking a registry (fresh entries only). */
+  private cached(reference: ImageReference, needs: LookupNeeds): boolean {
+    const digest = reference.digest ?? this.digests.get(`${reference.registry}/${reference.repository}:${reference.tag}`, { allowStale: false, updateAgeOnGet: false });
+    if (!digest) return false;
+    return !needs.keys || this.verifications.has(`${reference.registry}/${reference.repository}@${digest}|${needs.ruleId}`);
+  }
+
+  /**
+   * Looks every image up, each with a slot of the limiter (`tenant`'s fair share) unless the cache
+   * answers it, and stops waiting at the deadline: what has not answered by then is named as such.
+   * Look-ups still waiting for a slot then leave the queue; those running keep their slot until their
+   * exchange ends (the client's own timeout bounds it), so the slots bound the real work in flight.
+   */
+  async lookupAll(needs: ReadonlyMap<string, { reference: ImageReference } & LookupNeeds>, tenant = ''): Promise<Map<string, ImageLookup>> {
     const results = new Map<string, ImageLookup>();
+    const abandon = new AbortController();
+    // Every look-up waiting for a slot listens for the abandonment: as many as the request has images.
+    setMaxListeners(0, abandon.signal);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), this.deadlineMs)));
+    const waiting = new Set<string>();
+    const limited = async (key: string, reference: ImageReference, need: LookupNeeds): Promise<ImageLookup | 'abandoned'> => {
+      if (this.cached(reference, need)) return this.lookup(reference, need);
+      let release: () => void;
+      waiting.add(key);
+      try {
+        release = await this.limiter.acquire(tenant, abandon.signal);
+        waiting.delete(key);
+      } catch (error) {
+        if (error instanceof LookupAbandoned) return 'abandoned';
+        throw error;
+      }
+      try {
+        return await this.lookup(reference, need);
+      } finally {
+        release();
+      }
+    };
     await Promise.all(
       [...needs.entries()].map(async ([key, need]) => {
-        const answer = await Promise.race([this.lookup(need.reference, need), deadline]);
-        results.set(key, answer === 'deadline' ? { resolveError: `registry ${need.reference.registry} did not answer within ${this.deadlineMs} ms` } : answer);
+        const answer = await Promise.race([limited(key, need.reference, need), deadline]);
+        if (typeof answer !== 'string') results.set(key, answer);
+        else if (waiting.has(key)) {
+          results.set(key, { resolveError: `registry ${need.reference.registry} was not asked within ${this.deadlineMs} ms: the look-ups were still waiting for a slot (supplyChain.maxConcurrentLookups, maxLookupsPerTenant)` });
+        } else results.set(key, { resolveError: `registry ${need.reference.registry} did not answer within ${this.deadlineMs} ms` });
       }),
     );
     clearTimeout(timer);
+    abandon.abort();
     return results;
   }
 }
@@ -105,7 +167,7 @@ export async function lookUpImages(
   data: { supplyChain?: SupplyChainData; sovereignty?: SovereigntyData } | undefined,
   request: AdmissionRequest,
   facts: FleetFacts,
-): Promise<{ imageLookups?: ReadonlyMap<string, ImageLookup> }> {
+): Promise<{ imageLookups?: ReadonlyMap<string, ImageLookup>; unavailable?: string }> {
   const supplyChain = data?.supplyChain;
   if (!supplyChain || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return {};
   const images = imagesOf(request.kind.group, request.kind.kind, request.object);
@@ -113,5 +175,16 @@ export async function lookUpImages(
   const dataClass = sovereigntyFacts(data.sovereignty, facts)?.dataClass;
   const environment = facts.cluster?.environment ?? '';
   const needs = lookupNeeds(supplyChain, images, digestRequired(supplyChain, dataClass, environment), allowedSourcesFor(supplyChain, dataClass, environment));
-  return needs.size === 0 ? {} : { imageLookups: await enricher.lookupAll(needs) };
+  if (needs.size === 0) return {};
+  // Counted whether cached or not, so the same object gets the same answer on every replica, warm or cold.
+  if (needs.size > enricher.maxLookupsPerRequest) {
+    return {
+      unavailable:
+        `${needs.size} distinct images here need a registry look-up (digest or signature); Canopy looks up at most ` +
+        `${enricher.maxLookupsPerRequest} for one request (supplyChain.maxLookupsPerRequest): denied without looking any up`,
+    };
+  }
+  // The tenant whose fair share of look-ups this request draws on: its tenant or team label, else the namespace.
+  const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path) ?? request.namespace;
+  return { imageLookups: await enricher.lookupAll(needs, tenant) };
 }

@@ -113,6 +113,18 @@ function claimTemplates(object: unknown): JsonRecord[] {
   return asArray(asRecord(asRecord(object)['spec'])['volumeClaimTemplates']).map((template) => asRecord(asRecord(template)['spec']));
 }
 
+/**
+ * A pod bound to a node: the scheduler's pods/binding, or a Binding created through the top-level
+ * `bindings` resource (POST /api/v1/namespaces/NS/bindings), which binds just the same. Recognised by
+ * kind or by what was requested: a body on those paths that is not a Binding names no node, so its
+ * region is unknown and sovereignty.binding-region denies it.
+ */
+function isBinding(request: AdmissionRequest): boolean {
+  if (request.kind.group === '' && request.kind.kind === 'Binding') return true;
+  const { group, resource } = request.resource;
+  return group === '' && ((resource === 'pods' && request.subResource === 'binding') || (resource === 'bindings' && request.subResource === ''));
+}
+
 function objectAttributes(
   request: AdmissionRequest,
   type: string,
@@ -137,7 +149,7 @@ function objectAttributes(
     Object.assign(attrs, workloadFacts(group, kind, object), imageFacts(group, kind, object), schedulingFacts(podSpecOf(group, kind, object)), { storage: { ...storage } });
   } else if (group === '' && kind === 'PersistentVolumeClaim') {
     attrs['storage'] = { ...storageFacts([asRecord(asRecord(object)['spec'])], facts) };
-  } else if (group === '' && kind === 'Binding') {
+  } else if (isBinding(request)) {
     const node = asString(asRecord(asRecord(object)['target'])['name']);
     attrs['bindingNode'] = node;
     attrs['bindingNodeRegion'] = (node && facts.nodeLabels?.(node)?.[REGION_LABEL]) || '';

@@ -238,7 +238,11 @@ and on first install). certManager mode: nothing, cert-manager injects it.
 ) }}
 {{- end }}
 {{- if .Values.bundle.url }}
-{{- $_ := set $config "bundle" (dict "url" .Values.bundle.url "publicKeys" .Values.bundle.publicKeys "intervalSeconds" .Values.bundle.intervalSeconds) }}
+{{- $bundle := dict "url" .Values.bundle.url "publicKeys" .Values.bundle.publicKeys "intervalSeconds" .Values.bundle.intervalSeconds }}
+{{- if hasKey .Values.bundle "maxClockSkewSeconds" }}{{- $_ := set $bundle "maxClockSkewSeconds" .Values.bundle.maxClockSkewSeconds }}{{- end }}
+{{- with .Values.bundle.channel }}{{- $_ := set $bundle "channel" . }}{{- end }}
+{{- with .Values.bundle.canaries }}{{- $_ := set $bundle "canaries" . }}{{- end }}
+{{- $_ := set $config "bundle" $bundle }}
 {{- end }}
 {{- $cluster := dict "labels" ($c.cluster.labels | default dict) }}
 {{- range $key := list "name" "region" "jurisdiction" "provider" "environment" }}

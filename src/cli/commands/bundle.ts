@@ -1,12 +1,18 @@
 // `canopy bundle build|sign|verify|inspect|serve|push`
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, pushBundle, readPublicKeys, signBundle, verifyBundle } from '../../bundle/index.js';
+import { parse as parseYaml } from 'yaml';
+import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, parseSelectorText, pushBundle, readPublicKeys, signBundle, verifyBundle, type ClusterSelector } from '../../bundle/index.js';
 import { EXIT, say } from '../output.js';
 
 /** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
 function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || /^::ffff:127\./.test(host);
+}
+
+/** `channel prod, clusters {"matchLabels":{"region":"eu"}}` */
+function describeAudience(audience: { channel?: string; clusters?: ClusterSelector }): string {
+  return [audience.channel ? `channel ${audience.channel}` : 'no channel', ...(audience.clusters ? [`clusters ${JSON.stringify(audience.clusters)}`] : [])].join(', ');
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -36,11 +42,25 @@ export function registerBundle(program: Command): void {
     .requiredOption('-o, --output <file>', 'the bundle to write (.tar.gz)')
     .option('--revision <revision>', 'the revision to record (default: the content hash)')
     .option('--commit <sha>', 'the source commit to record')
-    .action((dir: string, options: { output: string; revision?: string; commit?: string }) =>
+    .option('--channel <channel>', 'the channel it is for (prod): only webhooks with that bundle.channel take it')
+    .option('--cluster-selector <selector>', 'only clusters matching this: key=value,... (name, region, jurisdiction, environment, provider, or a cluster label) or a selector as YAML {matchLabels, matchExpressions}')
+    .option('--allow-empty', 'the set may have no validating policies (webhooks refuse an empty set otherwise)', false)
+    .option('--allow-canary-denials', "the set may deny the webhooks' canary requests (they refuse it otherwise)", false)
+    .action((dir: string, options: { output: string; revision?: string; commit?: string; channel?: string; clusterSelector?: string; allowEmpty: boolean; allowCanaryDenials: boolean }) =>
       guarded('build', async () => {
-        const built = await buildBundle(dir, { ...(options.revision ? { revision: options.revision } : {}), ...(options.commit ? { sourceCommit: options.commit } : {}) });
+        const clusters: ClusterSelector | undefined = options.clusterSelector ? parseSelectorText(options.clusterSelector, (text) => parseYaml(text) as unknown) : undefined;
+        const audience = { ...(options.channel ? { channel: options.channel } : {}), ...(clusters ? { clusters } : {}) };
+        const built = await buildBundle(dir, {
+          ...(options.revision ? { revision: options.revision } : {}),
+          ...(options.commit ? { sourceCommit: options.commit } : {}),
+          ...(options.channel || clusters ? { audience } : {}),
+          ...(options.allowEmpty ? { allowEmpty: true } : {}),
+          ...(options.allowCanaryDenials ? { allowCanaryDenials: true } : {}),
+        });
         await writeFile(options.output, built.bytes);
-        say(`built ${options.output}: revision ${built.manifest.revision}, ${built.manifest.files.length} files, unsigned`);
+        const tests = built.manifest.files.filter((f) => /\.test\.ya?ml$/.test(f.path)).length;
+        const forWhom = built.manifest.audience ? `, for ${describeAudience(built.manifest.audience)}` : ', for webhooks without a channel';
+        say(`built ${options.output}: revision ${built.manifest.revision}, ${built.manifest.files.length} files (${tests} test files)${forWhom}, unsigned`);
       }),
     );
 
@@ -82,6 +102,9 @@ export function registerBundle(program: Command): void {
           `revision:  ${manifest.revision}`,
           `created:   ${manifest.createdAt}`,
           ...(manifest.sourceCommit ? [`commit:    ${manifest.sourceCommit}`] : []),
+          `audience:  ${manifest.audience ? describeAudience(manifest.audience) : 'webhooks without a channel'}`,
+          ...(manifest.allowEmpty ? ['allows:    an empty set'] : []),
+          ...(manifest.allowCanaryDenials ? ['allows:    denying canary requests'] : []),
           `signature: ${signature ? `key ${signature.keyId} (${signature.algorithm})` : 'none'}`,
           'files:',
           ...manifest.files.map((f) => `  ${f.path}  ${f.size} bytes  sha256:${f.sha256}`),

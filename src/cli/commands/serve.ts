@@ -109,8 +109,18 @@ async function policySource(config: CanopyConfig, pipeline: AdmissionPipeline, f
       registries: fleet.config.registries,
       longPollSeconds: bundle.longPollSeconds,
     });
-    const sync = new BundleSync(source, keys, pipeline, { stateDir: config.stateDir, intervalMs: bundle.intervalSeconds * 1000, logger });
-    return { sync, summary: `policies from signed bundles at ${bundle.url}: not ready until one is verified and active` };
+    const sync = new BundleSync(source, keys, pipeline, {
+      stateDir: config.stateDir,
+      intervalMs: bundle.intervalSeconds * 1000,
+      logger,
+      // A bundle's audience is judged against the channel and the cluster's identity at each check.
+      ...(bundle.channel ? { channel: bundle.channel } : {}),
+      identity: () => fleet.cluster,
+      maxClockSkewMs: bundle.maxClockSkewSeconds * 1000,
+      ...(bundle.canaries ? { canaries: bundle.canaries } : {}),
+    });
+    const audience = bundle.channel ? `channel ${bundle.channel}` : 'bundles that name no channel';
+    return { sync, summary: `policies from signed bundles at ${bundle.url} (${audience}): not ready until one is verified, passes its tests and canaries, and is active` };
   }
   let set;
   try {
@@ -165,9 +175,14 @@ export async function serve(config: CanopyConfig): Promise<void> {
   // Read at scrape time, once the pipeline and the policy source below exist.
   const metrics: CanopyMetrics = new CanopyMetrics((): PolicySetState => policySetState(pipeline, sync));
   const fleet = await fleetContext(config, logger, metrics);
-  const images = new ImageEnricher(new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs), {
+  const limits = config.supplyChain;
+  const registryClient = new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs, undefined, limits.maxConnectionsPerRegistry);
+  const images = new ImageEnricher(registryClient, {
     deadlineMs: fleet.config.imageLookupTimeoutMs,
     onLookup: metrics.lookup,
+    maxLookupsPerRequest: limits.maxLookupsPerRequest,
+    maxConcurrentLookups: limits.maxConcurrentLookups,
+    maxLookupsPerTenant: limits.maxLookupsPerTenant,
   });
   // Evaluation runs in worker threads so the event loop stays free for TLS, parsing and look-ups.
   const pool =
