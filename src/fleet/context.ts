@@ -37,6 +37,15 @@ function storageClassOf(object: Record<string, unknown>): StorageClassInfo {
 }
 
 /** Only what quotas read of a Pod: where it is, whether it still holds resources, and what it asks for. */
+/** Where an observed object is: its namespace, name and (under kcp) logical cluster. */
+function placeOf(metadata: Record<string, unknown>): { namespace: string; name: string; logicalCluster: string } {
+  return {
+    namespace: asString(metadata['namespace']),
+    name: asString(metadata['name']),
+    logicalCluster: asString(asRecord(metadata['annotations'])[LOGICAL_CLUSTER_ANNOTATION]),
+  };
+}
+
 function observedPod(object: Record<string, unknown>): ObservedPod {
   const metadata = asRecord(object['metadata']);
   const phase = asString(asRecord(object['status'])['phase']);
@@ -47,13 +56,7 @@ function observedPod(object: Record<string, unknown>): ObservedPod {
     // The API server accepted it, so this cannot happen; count nothing rather than crash the informer.
     if (!(error instanceof QuantityError)) throw error;
   }
-  return {
-    namespace: asString(metadata['namespace']),
-    name: asString(metadata['name']),
-    logicalCluster: asString(asRecord(metadata['annotations'])[LOGICAL_CLUSTER_ANNOTATION]),
-    usage,
-    active: phase !== 'Succeeded' && phase !== 'Failed',
-  };
+  return { ...placeOf(metadata), usage, active: phase !== 'Succeeded' && phase !== 'Failed' };
 }
 
 /** Only what quotas read of a DRA ResourceClaim: where it is and the devices it asks for or holds. */
@@ -67,12 +70,7 @@ function observedClaim(object: Record<string, unknown>): ObservedClaim {
   } catch (error) {
     if (!(error instanceof QuantityError)) throw error;
   }
-  return {
-    namespace: asString(metadata['namespace']),
-    name: asString(metadata['name']),
-    logicalCluster: asString(asRecord(metadata['annotations'])[LOGICAL_CLUSTER_ANNOTATION]),
-    devices,
-  };
+  return { ...placeOf(metadata), devices };
 }
 
 /** DRA's ResourceClaims (resource.k8s.io/v1, Kubernetes 1.34+); a cluster that does not serve them has none. */
