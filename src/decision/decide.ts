@@ -1,7 +1,7 @@
 // Canopy's decision semantics on top of Cedar's answer. Policies are guard rails over RBAC: a request is
 // allowed unless an enforce-mode forbid matches. Fail closed: a policy that cannot be evaluated counts as
 // matching (unless it says @onError("skip")), and an engine failure denies.
-import type { Evaluation, PolicyInfo, PolicyMode, Severity } from '../engine/index.js';
+import type { Evaluation, PolicyInfo, PolicyMode, SecurityLevel, Severity } from '../engine/index.js';
 
 export interface PolicyHit {
   id: string;
@@ -41,18 +41,44 @@ export interface DecidingSet {
   policies: ReadonlyMap<string, PolicyInfo>;
 }
 
-export function decide(set: DecidingSet, evaluation: Evaluation): Decision {
+/** The Pod Security levels in force for a request (its namespace's labels over the defaults), and exemption. */
+export interface SecurityLevels {
+  enforce: SecurityLevel;
+  warn: SecurityLevel;
+  audit: SecurityLevel;
+  exempt: boolean;
+}
+
+const LEVEL_RANK: Record<SecurityLevel, number> = { privileged: 0, baseline: 1, restricted: 2 };
+
+/**
+ * A @level control's mode for this request: enforce where the enforce level includes it, else warn,
+ * else audit, as Pod Security admission does; nothing when no mode's level includes it or the request
+ * is exempt. Without levels (no pod, no data) a control is enforced, failing closed.
+ */
+function levelMode(level: 'baseline' | 'restricted', levels: SecurityLevels | undefined): PolicyMode | undefined {
+  if (!levels) return 'enforce';
+  if (levels.exempt) return undefined;
+  for (const mode of ['enforce', 'warn', 'audit'] as const) if (LEVEL_RANK[levels[mode]] >= LEVEL_RANK[level]) return mode;
+  return undefined;
+}
+
+export function decide(set: DecidingSet, evaluation: Evaluation, levels?: SecurityLevels): Decision {
   if (!evaluation.ok) return failedDecision(evaluation.message, set.revision);
   const byMode: Record<PolicyMode, PolicyHit[]> = { enforce: [], warn: [], audit: [] };
+  const place = (hit: PolicyHit, info: PolicyInfo | undefined, skip: boolean): void => {
+    const mode = info?.level ? levelMode(info.level, levels) : hit.mode;
+    if (mode === undefined) return;
+    const placed = { ...hit, mode: skip ? ('audit' as const) : mode };
+    byMode[placed.mode].push(placed);
+  };
   for (const id of evaluation.satisfied) {
-    const hit = hitOf(id, set.policies.get(id));
-    byMode[hit.mode].push(hit);
+    const info = set.policies.get(id);
+    place(hitOf(id, info), info, false);
   }
   for (const { policyId, message } of evaluation.errors) {
     const info = set.policies.get(policyId);
-    const hit = hitOf(policyId, info, message);
-    if (info?.onError === 'skip') byMode.audit.push(hit);
-    else byMode[hit.mode].push(hit);
+    place(hitOf(policyId, info, message), info, info?.onError === 'skip');
   }
   return {
     allowed: byMode.enforce.length === 0,

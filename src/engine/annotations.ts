@@ -10,6 +10,13 @@ export type PolicyMode = (typeof POLICY_MODES)[number];
 export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/**
+ * A Pod Security Standards level: a policy that says `@level("baseline")` takes its mode per request
+ * from the levels in force for the request's namespace (enforce, warn, audit), not from @mode.
+ */
+export const SECURITY_LEVELS = ['privileged', 'baseline', 'restricted'] as const;
+export type SecurityLevel = (typeof SECURITY_LEVELS)[number];
+
 /** What an evaluation error in this policy means: `fail-closed` treats it as a match (the default). */
 export const ON_ERROR = ['fail-closed', 'skip'] as const;
 export type OnError = (typeof ON_ERROR)[number];
@@ -20,6 +27,8 @@ export interface PolicyInfo {
   severity: Severity;
   mode: PolicyMode;
   onError: OnError;
+  /** `@level`: the Pod Security level this policy is a control of; its mode then comes from the namespace. */
+  level?: Exclude<SecurityLevel, 'privileged'>;
   position: SourcePosition;
   annotations: Readonly<Record<string, string>>;
 }
@@ -73,10 +82,13 @@ export function readPolicyInfo(
   if (!mode) problems.push(`@mode must be one of ${POLICY_MODES.join(', ')}`);
   const onError = oneOf(annotations['onError'], ON_ERROR, 'fail-closed');
   if (!onError) problems.push(`@onError must be one of ${ON_ERROR.join(', ')}`);
+  const level = annotations['level'];
+  if (level !== undefined && level !== 'baseline' && level !== 'restricted') problems.push('@level must be baseline or restricted');
+  if (level !== undefined && annotations['mode'] !== undefined) problems.push('@level and @mode exclude each other: a level control takes its mode from the namespace');
 
   if (problems.length > 0 || !id || !advice || !severity || !mode || !onError) {
     const label = id ? `policy "${id}": ` : '';
     return problems.map((message) => ({ position, message: label + message }));
   }
-  return { id, advice, severity, mode, onError, position, annotations };
+  return { id, advice, severity, mode, onError, ...(level === 'baseline' || level === 'restricted' ? { level } : {}), position, annotations };
 }

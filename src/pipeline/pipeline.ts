@@ -12,6 +12,7 @@ import { templateContext } from '../mutation/index.js';
 import { isZero, QuantityError, quotaProvider, tenantOf } from '../quota/index.js';
 import { sovereigntyProvider } from '../sovereignty/index.js';
 import { supplyChainProvider } from '../supply-chain/index.js';
+import { podSecurityProvider } from '../pod-security/index.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
 import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
@@ -92,8 +93,9 @@ function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequ
   // Each provider derives from what the ones before it derived: supply chain reads sovereignty's data class.
   const sovereignty = sovereigntyProvider.derive(request, set?.sovereignty, facts);
   const supplyChain = supplyChainProvider.derive(request, set?.supplyChain, { ...facts, ...(sovereignty ? { sovereignty } : {}) });
+  const podSecurity = podSecurityProvider.derive(request, set?.podSecurity, facts);
   const declared = set ? declaredFactsOf(set, request, facts, readers) : undefined;
-  return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(declared ? { declared } : {}) };
+  return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(podSecurity ? { podSecurity } : {}), ...(declared ? { declared } : {}) };
 }
 
 /**
@@ -127,7 +129,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   }
   const finish = (evaluation: Evaluation): Decision => {
     const judgedEvaluation = withFactFailures(set, request, 'validating', evaluation, judged.declared);
-    const decision = renderAdvice(decide(set, judgedEvaluation), templateContext(request, judgedObject(request), judged, set.data));
+    const decision = renderAdvice(decide(set, judgedEvaluation, judged.podSecurity), templateContext(request, judgedObject(request), judged, set.data));
     const claim = quota?.requested.claim;
     if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
       facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);

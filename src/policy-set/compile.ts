@@ -7,6 +7,7 @@ import type { FactProvider } from '../facts/provider.js';
 import { OPENCOST_PRICES, quotaProvider, type QuotaData } from '../quota/index.js';
 import { sovereigntyProvider, type SovereigntyData } from '../sovereignty/index.js';
 import { supplyChainProvider, type SupplyChainData } from '../supply-chain/index.js';
+import { podSecurityProvider, type PodSecurityData } from '../pod-security/index.js';
 import { declareFacts, type DeclaredFacts } from '../facts/declared/index.js';
 import {
   actionGraphOf,
@@ -69,6 +70,8 @@ export interface CheckedPolicySet {
   quota: QuotaData;
   /** data/supply-chain.yaml, checked. */
   supplyChain?: SupplyChainData;
+  /** data/pod-security.yaml, checked. */
+  podSecurity?: PodSecurityData;
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
@@ -129,7 +132,7 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
 }
 
 /** The fact sources whose data a policy set carries, and whose context attributes the schema must declare. */
-const PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereigntyProvider, supplyChainProvider, quotaProvider];
+const PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider];
 
 /** A provider's policy data, checked; each problem is located at the data file it comes from. */
 function providerData<Data>(provider: FactProvider<Data, never, unknown>, data: Readonly<Record<string, unknown>>, source: PolicySetSource, diagnostics: PolicyDiagnostic[]): Data | undefined {
@@ -188,6 +191,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const sovereignty = providerData(sovereigntyProvider, data, source, diagnostics);
   const supplyChain = providerData(supplyChainProvider, data, source, diagnostics);
   const quota = providerData(quotaProvider, data, source, diagnostics) ?? { prices: OPENCOST_PRICES, budgets: {} };
+  const podSecurity = providerData(podSecurityProvider, data, source, diagnostics);
   const mutations = [...mutating.values()]
     .map((policy) => policy.info)
     .sort((a, b) => a.order - b.order || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -267,6 +271,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     ...(sovereignty ? { sovereignty } : {}),
     quota,
     ...(supplyChain ? { supplyChain } : {}),
+    ...(podSecurity ? { podSecurity } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
 import type { ImageLookup, SupplyChainFacts } from '../supply-chain/index.js';
 import type { SovereigntyFacts } from '../sovereignty/index.js';
+import type { PodSecurityFacts } from '../pod-security/index.js';
 import type { DeclaredFactValues } from '../facts/declared/index.js';
 import type { ClusterIdentity, StorageClassInfo, WorkspaceInfo } from '../kubernetes/fleet.js';
 
@@ -36,6 +37,8 @@ export interface RequestFacts {
   imageLookups?: ReadonlyMap<string, ImageLookup>;
   /** Derived from the supply-chain data and the image look-ups. */
   supplyChain?: SupplyChainFacts;
+  /** The Pod Security levels, exemption and exceptions for a Pod or pod template. */
+  podSecurity?: PodSecurityFacts;
   /** Computed from the declared facts' CEL expressions. */
   declared?: DeclaredFactValues;
 }

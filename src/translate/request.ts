@@ -32,6 +32,7 @@ export function toCedarRequest(request: AdmissionRequest, facts: RequestFacts = 
       ...(facts.sovereignty ? { sovereignty: { ...facts.sovereignty } } : {}),
       ...(facts.quota ? { quota: facts.quota.cedar } : {}),
       ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar } } : {}),
+      ...(facts.podSecurity ? { podSecurity: { ...facts.podSecurity, exceptions: [...facts.podSecurity.exceptions] } } : {}),
     },
     entities: [...who.entities, ...what.entities],
   };
