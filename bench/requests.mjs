@@ -89,5 +89,15 @@ export function policySets() {
   const thousand = path.join(root, 'thousand');
   cpSync(ten, thousand, { recursive: true });
   writeFileSync(path.join(thousand, 'generated.cedar'), generatedPolicies(990));
-  return { root, sets: { shipped: SHIPPED, ten, thousand, ...factPolicySets(root, SHIPPED) } };
+  // The Pod Security pack: the shipped set as it was before it (no pod-security/ controls nor their
+  // facts), and the shipped set with the whole restricted level enforced on every namespace.
+  const beforePack = path.join(root, 'before-pod-security');
+  cpSync(SHIPPED, beforePack, { recursive: true });
+  rmSync(path.join(beforePack, 'pod-security'), { recursive: true, force: true });
+  rmSync(path.join(beforePack, 'facts', 'pod-security.yaml'), { force: true });
+  const restricted = path.join(root, 'restricted-enforced');
+  cpSync(SHIPPED, restricted, { recursive: true });
+  const data = path.join(restricted, 'data', 'pod-security.yaml');
+  writeFileSync(data, readFileSync(data, 'utf8').replace(/^ {2}enforce: \w+$/m, '  enforce: restricted'));
+  return { root, sets: { shipped: SHIPPED, ten, thousand, beforePack, restricted, ...factPolicySets(root, SHIPPED) } };
 }

@@ -278,6 +278,16 @@ rows.validateHalf = await measureHttp('serve /validate, shipped policies, half l
 rows.validateCached = await measureHttp('serve /validate, shipped policies, re-applied objects (cached)', serve, '/validate', plain, { unique: false, withLag: true });
 await serve.stop();
 
+// The Pod Security pack: the shipped set before it, then with the whole restricted level enforced
+// everywhere, back to back so that the two rows meet the same machine.
+say('(e) canopy serve, Pod Security');
+serve = await startServe(sets.beforePack);
+rows.validateBeforePack = await measureHttp('serve /validate, shipped policies before the Pod Security pack', serve, '/validate', unique, { withLag: true });
+await serve.stop();
+serve = await startServe(sets.restricted);
+rows.validateRestricted = await measureHttp('serve /validate, restricted Pod Security enforced everywhere', serve, '/validate', unique, { withLag: true });
+await serve.stop();
+
 // Right after the shipped set's rows, so that the two /validate rows meet the same machine.
 say(`(d) canopy serve, ${withFacts}`);
 serve = await startServe(sets.shippedFacts);
@@ -332,6 +342,7 @@ const ratios = {
   thousandOverShippedValidateCost: ratio(rows.validate.requestsPerSecond, rows.validateThousand.requestsPerSecond),
   cachedOverUncachedCost: ratio(rows.reviewCached.costUs, rows.reviewUncached.costUs),
   shippedFactsOverShippedValidate: ratio(rows.validateShippedFacts.requestsPerSecond, rows.validate.requestsPerSecond),
+  restrictedOverBeforePack: ratio(rows.validateRestricted.requestsPerSecond, rows.validateBeforePack.requestsPerSecond),
   // Requests per CPU-second of the server: less at the mercy of what else the machine runs than req/s.
   shippedFactsOverShippedValidatePerCpu: ratio(
     rows.validateShippedFacts.requestsPerSecond / rows.validateShippedFacts.cpuPercent,
@@ -354,6 +365,11 @@ const targets = [
   ],
   ['1,000 policies cost ≤ 1.5× 10 policies (engine, per decision)', ratios.thousandOverTenEngineCost <= 1.5, `${ratios.thousandOverTenEngineCost.toFixed(2)}×`],
   ['a cached decision costs ≤ 1/10 of an uncached one', ratios.cachedOverUncachedCost <= 0.1, `1/${(1 / ratios.cachedOverUncachedCost).toFixed(0)}`],
+  [
+    'Pod Security: /validate with the restricted level enforced everywhere ≥ 80% of the shipped set before the pack',
+    ratios.restrictedOverBeforePack >= 0.8,
+    `${(ratios.restrictedOverBeforePack * 100).toFixed(0)}% (${rows.validateRestricted.requestsPerSecond.toFixed(0)} vs ${rows.validateBeforePack.requestsPerSecond.toFixed(0)} req/s)`,
+  ],
   [
     `declared facts: /validate with ${withFacts} ≥ 85% of the shipped set`,
     ratios.shippedFactsOverShippedValidate >= 0.85,

@@ -15,6 +15,8 @@ import { fixture } from './helpers/fixtures.js';
 type Json = Record<string, unknown>;
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-audit-'));
 const resources = { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } };
+// Pod Security warn/audit at baseline (not the default restricted): these counts test the audit's mechanics, not the pack.
+const QUIET_POD_SECURITY = { 'pod-security.kubernetes.io/warn': 'baseline', 'pod-security.kubernetes.io/audit': 'baseline' };
 const pod = (name: string, namespace: string, spec: Json = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'c', image: 'nginx:1.25', resources }], ...spec } });
 
 /** Six objects: a Namespace without a team, a privileged Pod, a host-network Pod (JSON), and three that pass. */
@@ -24,9 +26,10 @@ function manifests(): string {
   writeFileSync(
     path.join(dir, 'apps/web/all.yaml'),
     [
-      'apiVersion: v1\nkind: Namespace\nmetadata: {name: web}',
+      // Both Namespaces (web, shop) keep Pod Security's warn/audit at baseline, as QUIET_POD_SECURITY.
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: web, labels: {pod-security.kubernetes.io/warn: baseline, pod-security.kubernetes.io/audit: baseline}}',
       'apiVersion: v1\nkind: Pod\nmetadata: {name: root, namespace: web}\nspec: {containers: [{name: c, image: "nginx:1.25", securityContext: {privileged: true}, resources: {requests: {cpu: 10m, memory: 8Mi}, limits: {memory: 8Mi}}}]}',
-      'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: web}}\n  - {apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {team: shop}}}',
+      'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: settings, namespace: web}}\n  - {apiVersion: v1, kind: Namespace, metadata: {name: shop, labels: {team: shop, pod-security.kubernetes.io/warn: baseline, pod-security.kubernetes.io/audit: baseline}}}',
     ].join('\n---\n'),
   );
   writeFileSync(path.join(dir, 'apps/sniffer.json'), JSON.stringify(pod('sniffer', 'web', { hostNetwork: true })));
@@ -42,7 +45,7 @@ describe('canopy audit', () => {
 
   beforeAll(async () => {
     for (const kube of [east, west]) {
-      kube.put('/api/v1/namespaces', { metadata: { name: 'team', labels: { team: 'team' } } });
+      kube.put('/api/v1/namespaces', { metadata: { name: 'team', labels: { team: 'team', ...QUIET_POD_SECURITY } } });
       kube.collection('/apis/about.k8s.io/v1alpha1/clusterproperties');
       for (const resource of ['deployments', 'statefulsets', 'daemonsets', 'replicasets']) kube.collection(`/apis/apps/v1/${resource}`);
       for (const resource of ['jobs', 'cronjobs']) kube.collection(`/apis/batch/v1/${resource}`);
@@ -83,11 +86,11 @@ describe('canopy audit', () => {
     expect(result.stderr).toContain('cluster gone');
     const failing = report.results.map((r) => `${r.cluster} ${r.kind} ${r.name} ${r.failures.map((f) => f.policy).join(',')}`).sort();
     expect(failing).toEqual([
-      'east Pod p0 baseline.privileged',
+      'east Pod p0 pod-security.baseline.privileged',
       'manifests Namespace web baseline.namespace-team',
-      'manifests Pod root baseline.privileged',
-      'manifests Pod sniffer baseline.host-namespaces',
-      'west Pod w7 baseline.host-namespaces',
+      'manifests Pod root pod-security.baseline.privileged',
+      'manifests Pod sniffer pod-security.baseline.host-namespaces',
+      'west Pod w7 pod-security.baseline.host-namespaces',
     ]);
     expect(west.requests.some((r) => r.startsWith('GET /api/v1/pods?limit=500&continue=500'))).toBe(true);
   });
@@ -95,8 +98,8 @@ describe('canopy audit', () => {
   it('shows the same numbers in the terminal, in Markdown and in HTML rendered by Chromium', async () => {
     const text = await audit();
     expect(text.stdout).toContain('canopy audit: 611 objects: 5 failing, 0 warning, 606 passing; 5 failures');
-    expect(text.stdout).toContain('baseline.privileged (high): 2 failing');
-    expect(text.stdout).toContain('east  Pod team/p0: Remove securityContext.privileged');
+    expect(text.stdout).toContain('pod-security.baseline.privileged (high): 2 failing');
+    expect(text.stdout).toContain('east  Pod team/p0: Privileged containers are not allowed (container "c" must not set securityContext.privileged=true): remove it, or set it to false.');
     const markdown = await audit('--format', 'markdown');
     expect(markdown.stdout).toContain('611 objects: 5 failing, 0 warning, 606 passing');
     expect(markdown.stdout).toContain('| west | 601 | 1 | 0 | 600 |');
@@ -131,7 +134,7 @@ describe('canopy audit', () => {
     const westTeam = reports.find((r) => (r['metadata'] as Json)['namespace'] === 'team' && ((r['metadata'] as Json)['annotations'] as Json)['canopy.io/cluster'] === 'west');
     expect(westTeam?.['summary']).toMatchObject({ pass: 599, fail: 1 });
     const written = west.collection('/apis/wgpolicyk8s.io/v1alpha2/namespaces/team/policyreports').get('canopy-team');
-    expect((written?.['results'] as Json[])[0]).toMatchObject({ policy: 'baseline.host-namespaces', result: 'fail', resources: [{ kind: 'Pod', name: 'w7', namespace: 'team' }] });
+    expect((written?.['results'] as Json[])[0]).toMatchObject({ policy: 'pod-security.baseline.host-namespaces', result: 'fail', resources: [{ kind: 'Pod', name: 'w7', namespace: 'team' }] });
   });
 
   it('audits every context with --all-contexts, and names the kcp workspace of an object', async () => {

@@ -50,7 +50,7 @@ async function signed(dir: string, revision: string, createdAt: Date, options: B
 }
 
 // A relaxed set: the privileged-container rule (and its tests) gone.
-const RELAXED = () => policies({}, ['baseline/privileged.cedar', 'baseline/privileged.test.yaml']);
+const RELAXED = () => policies({}, ['pod-security/baseline/privileged.cedar', 'pod-security/baseline/privileged.test.yaml']);
 const DENY_ALL = '@id("lockdown.deny-all")\n@advice("Nothing may change.")\nforbid (principal, action, resource);\n';
 const IDENTITY: ClusterIdentity = { name: 'prod-eu-1', region: 'eu-west-1', jurisdiction: 'DE', provider: 'aws', environment: 'prod', labels: { tier: 'critical' } };
 
@@ -191,7 +191,7 @@ describe('bundle audience and sanity, through the bundle store', () => {
   it('a bundle carries its policy tests, and one whose own tests fail is refused, naming the case', async () => {
     const good = await signed(policies(), 'tested-1', minutesAgo(30));
     const files = (await verifyBundle(good, [ed.publicKey])).files;
-    expect([...files.keys()]).toEqual(expect.arrayContaining(['baseline/privileged.test.yaml', 'baseline/namespace-team.test.yaml', 'tests/reviews/privileged-pod.json', 'tests/reviews/pod.json']));
+    expect([...files.keys()]).toEqual(expect.arrayContaining(['pod-security/baseline/privileged.test.yaml', 'baseline/namespace-team.test.yaml', 'mutations/default-resources.test.yaml', 'tests/reviews/pod.json', 'tests/reviews/pod-without-resources.json']));
     const pipeline = new AdmissionPipeline();
     const sync = syncFor(pipeline);
     publish(good);
@@ -199,11 +199,11 @@ describe('bundle audience and sanity, through the bundle store', () => {
     expect(pipeline.policySet?.revision).toBe('tested-1');
 
     // The privileged rule gutted, its tests kept: they fail.
-    const gutted = policies({ 'baseline/privileged.cedar': '@id("baseline.privileged")\n@advice("x")\nforbid (principal, action, resource is k8s::Workload) when { false };\n' });
+    const gutted = policies({ 'pod-security/baseline/privileged.cedar': '@id("pod-security.baseline.privileged")\n@advice("x")\nforbid (principal, action, resource is k8s::Workload) when { false };\n' });
     publish(await signed(gutted, 'gutted-1', minutesAgo(20)));
     await sync.check();
     expect(sync.status().lastCheck).toMatchObject({ result: 'refused' });
-    expect(sync.status().lastCheck?.message).toMatch(/^revision gutted-1 fails its own tests \(\d+ of \d+ cases\): "a privileged container in a Pod is denied" \(baseline\/privileged\.test\.yaml:\d+\): expected denied/);
+    expect(sync.status().lastCheck?.message).toMatch(/^revision gutted-1 fails its own tests \(\d+ of \d+ cases\): "the upstream fixture restricted\/fail\/privileged0\.yaml is denied" \(pod-security\/baseline\/privileged\.test\.yaml:\d+\): expected denied \[pod-security\.baseline\.privileged, pod-security\.restricted\.privilege-escalation\], got \[pod-security\.restricted\.privilege-escalation\]/);
     expect(pipeline.policySet?.revision).toBe('tested-1');
     expect(allowsPrivilegedPod(pipeline)).toBe(false);
   });

@@ -74,7 +74,7 @@ describe('the bundle format', () => {
     await expect(verifyBundle(unsigned, [ed.publicKey])).rejects.toThrow('the bundle is not signed');
     const bytes = await signedBundle('r1', new Date());
     await expect(verifyBundle(bytes, [stranger.publicKey])).rejects.toThrow(/signed by key [0-9a-f]{16}, which is not trusted/);
-    await expect(verifyBundle(await tampered(bytes, 'baseline/privileged.cedar', '// nothing'), [ed.publicKey])).rejects.toThrow('baseline/privileged.cedar does not match its signed SHA-256');
+    await expect(verifyBundle(await tampered(bytes, 'pod-security/baseline/privileged.cedar', '// nothing'), [ed.publicKey])).rejects.toThrow('pod-security/baseline/privileged.cedar does not match its signed SHA-256');
     await expect(verifyBundle(await tampered(bytes, 'baseline/extra.cedar', NO_APP_CONFIG), [ed.publicKey])).rejects.toThrow('baseline/extra.cedar is in the bundle but not in the signed file list');
   });
 
@@ -153,13 +153,13 @@ describe('syncing from an HTTP store', () => {
 
     const v2 = await signedBundle('v2', new Date('2026-11-02T00:00:00Z'), { 'no-app-config.cedar': NO_APP_CONFIG });
     const refusals: [string, Buffer, RegExp][] = [
-      ['tampered', await tampered(v2, 'baseline/privileged.cedar', '// gone'), /does not match its signed SHA-256/],
+      ['tampered', await tampered(v2, 'pod-security/baseline/privileged.cedar', '// gone'), /does not match its signed SHA-256/],
       ['wrong key', await signedBundle('v2', new Date('2026-11-02T00:00:00Z'), {}, stranger.privateKey), /which is not trusted/],
       ['unsigned', (await buildBundle(policies(), { revision: 'v2' })).bytes, /not signed/],
       ['older', await signedBundle('v0', new Date('2026-10-01T00:00:00Z')), /created 2026-10-01T00:00:00.000Z, before the active revision v1 .*refusing to roll back/],
     ];
     // A signed bundle whose policy does not validate: built from valid files, then one replaced and re-signed.
-    const broken = await tampered((await buildBundle(policies(), { revision: 'v3', createdAt: new Date('2026-11-03T00:00:00Z') })).bytes, 'baseline/privileged.cedar', '@id("x")\n@advice("y")\nforbid (principal, action, resource) when { resource.nope };\n');
+    const broken = await tampered((await buildBundle(policies(), { revision: 'v3', createdAt: new Date('2026-11-03T00:00:00Z') })).bytes, 'pod-security/baseline/privileged.cedar', '@id("x")\n@advice("y")\nforbid (principal, action, resource) when { resource.nope };\n');
     const contents = await readArchive(broken);
     const manifest = JSON.parse(contents.get('manifest.json')?.toString() ?? '{}') as { files: { path: string; sha256: string; size: number }[] };
     const { createHash } = await import('node:crypto');
@@ -217,11 +217,14 @@ describe('syncing from an HTTP store', () => {
     await sync.check();
     expect(server.pipeline.policySet?.revision).toBe('load-1');
 
+    // The next revision is built and signed before the load (the publisher's work, not the webhook's):
+    // built under the load it took seconds, and the reload then came after the load had ended.
+    const next = await signedBundle('load-2', new Date('2026-11-11T00:00:00Z'), { 'no-app-config.cedar': NO_APP_CONFIG });
     const bodies = [12, 22, 28, 64, 16].map((n) => JSON.stringify(fixture(n)));
     const results: { status: number; ok: boolean; appConfigAllowed?: boolean }[] = [];
-    const until = Date.now() + 3000;
+    let stop = false;
     const worker = async (w: number) => {
-      for (let i = w; Date.now() < until; i++) {
+      for (let i = w; !stop; i++) {
         const body = bodies[i % bodies.length] ?? '';
         const answer = await server.post('/validate', body);
         const parsed = answer.json() as { response?: { uid?: string; allowed?: boolean } };
@@ -231,8 +234,11 @@ describe('syncing from an HTTP store', () => {
     };
     const load = Promise.all(Array.from({ length: 16 }, (_, w) => worker(w)));
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    publish(await signedBundle('load-2', new Date('2026-11-11T00:00:00Z'), { 'no-app-config.cedar': NO_APP_CONFIG }));
+    publish(next);
     await sync.check();
+    // The load goes on for a second after the reload, however long the check took.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    stop = true;
     await load;
     await server.close();
 

@@ -59,7 +59,7 @@ describe('the examples README points to', () => {
       validation: { response: { allowed: boolean; status?: { message: string } } };
     });
     expect(lines.map((line) => line.validation.response.allowed)).toEqual([true, false, true]);
-    expect(lines[1]?.validation.response.status?.message).toContain('[baseline.privileged]');
+    expect(lines[1]?.validation.response.status?.message).toContain('[pod-security.baseline.privileged]');
     expect(lines.map((line) => line.mutation.response.patch !== undefined)).toEqual([false, false, true]);
     expect(result.code).toBe(1);
   });
@@ -97,7 +97,7 @@ describe('canopy validate', () => {
   it('exits 0 for the starter policies and says what it found', async () => {
     const result = await runCanopy(['validate', STARTER_POLICIES]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/valid \(17 policies, 3 mutations, revision sha256:[0-9a-f]{16}\)/);
+    expect(result.stdout).toMatch(/valid \(34 policies, 3 mutations, revision sha256:[0-9a-f]{16}\)/);
   });
 
   it('exits 1 with file:line:column for a policy that does not validate', async () => {
@@ -204,7 +204,7 @@ describe('canopy serve', () => {
     const state = tempDir();
     const first = await start(['--state-dir', state]);
     expect(first.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (generated)`);
-    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(17 policies, 3 mutations from \.\/policies\) is active; reloaded when its files change/);
+    expect(first.stderr()).toMatch(/policy set sha256:[0-9a-f]{16} \(34 policies, 3 mutations from \.\/policies\) is active; reloaded when its files change/);
     expect(first.stderr()).toContain('try it: curl --cacert');
     const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');
     const ready = await getReady(first.port, caPem);

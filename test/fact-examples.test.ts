@@ -49,7 +49,20 @@ interface Example {
    * get a data class from a kcp workspace.
    */
   needsNamespaceLabels?: true;
+  /**
+   * The shipped policies that already deny the matching request, in a namespace at the default Pod
+   * Security levels (data/pod-security.yaml: enforce baseline): the example's policy denies it too,
+   * beside them. Asserted exactly, so that the example's own policy is still proven to deny it.
+   */
+  shippedDenials?: string[];
+  /** The compliant object is a Pod, which the restricted level reports (warn and audit by default): an audit lists it as warning. */
+  compliantWarned?: true;
 }
+
+const warnedCompliant = (example: Example) => (example.compliantWarned ? 1 : 0);
+
+/** Every policy that denies an example's matching request once it is adopted, sorted by id as denials are. */
+const adoptedDenials = (example: Example) => [`examples.${example.name}`, ...(example.shippedDenials ?? [])].sort();
 
 const requestOf = (review: Json) => review['request'] as Json;
 const objectOf = (review: Json) => requestOf(review)['object'] as Json;
@@ -135,6 +148,9 @@ const EXAMPLES: Example[] = [
         debugger_['securityContext'] = { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } };
       }),
     advice: 'this workload adds NET_ADMIN, NET_RAW: remove the others',
+    // NET_ADMIN and NET_RAW are beyond the runtime's defaults: the Pod Security baseline denies them too.
+    shippedDenials: ['pod-security.baseline.capabilities'],
+    compliantWarned: true,
   },
 ];
 
@@ -222,10 +238,14 @@ describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
     const set = await loadPolicyDirectory(dir);
     expect(set.policies.has(id)).toBe(true);
     expect(set.warnings.filter((warning) => JSON.stringify(warning).includes(example.name))).toEqual([]);
-    // The example's facts come from its own file, beside the facts the shipped set declares.
+    // The example's facts come from its own file, beside the facts the shipped set declares (every
+    // shipped facts/*.yaml), which are exactly those policies/ itself declares, from the same files.
     const own = set.facts.declarations.filter((d) => d.position.file === path.join(dir, `facts/${example.name}.yaml`));
     expect(own.length).toBeGreaterThan(0);
-    expect(set.facts.declarations.filter((d) => !own.includes(d) && !d.position.file.startsWith(path.join(dir, 'facts/namespace-labels.yaml')))).toEqual([]);
+    const declared = (declarations: typeof set.facts.declarations, root: string) => declarations.map((d) => [path.relative(root, d.position.file), d.name]);
+    const shipped = (await loadPolicyDirectory(STARTER_POLICIES)).facts.declarations;
+    expect(shipped.length).toBeGreaterThan(0);
+    expect(declared(set.facts.declarations.filter((d) => !own.includes(d)), dir)).toEqual(declared(shipped, STARTER_POLICIES));
     expect(set.facts.reads[id]).toEqual(own.map((d) => d.name).sort());
     expect((await formatPolicyFiles(dir, { check: true })).unformatted).toEqual([]);
   });
@@ -245,7 +265,7 @@ describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
   it('denies the matching request with its advice, and allows the compliant one', () => {
     const denied = pipeline.review(example.matching(), example.facts).decision;
     expect(denied.allowed).toBe(false);
-    expect(denied.denials.map((hit) => hit.id)).toEqual([id]);
+    expect(denied.denials.map((hit) => hit.id)).toEqual(adoptedDenials(example));
     expect(pipeline.review(example.matching(), example.facts).review.response.status?.message).toContain(example.advice);
     expect(pipeline.review(example.compliant(), example.facts).decision.allowed).toBe(true);
   });
@@ -266,9 +286,14 @@ describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
   it('finds the violating manifest, and only it, in an audit, by the example’s id', async () => {
     const report = await audit(dir, writeTree('manifests', manifestsOf(example)));
     expect(report.errors).toEqual([]);
-    expect(report.totals).toMatchObject({ objects: 2, failing: 1, passing: 1 });
-    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.policy)])).toEqual([[`${example.name}-violating`, [id]]]);
-    expect(report.results[0]?.failures[0]?.message).toContain(example.advice);
+    expect(report.totals).toMatchObject({ objects: 2, failing: 1, warning: warnedCompliant(example), passing: 1 - warnedCompliant(example) });
+    const failing = report.results.filter((r) => r.failures.length > 0);
+    expect(failing.map((r) => [r.name, r.failures.map((f) => f.policy)])).toEqual([[`${example.name}-violating`, adoptedDenials(example)]]);
+    expect(failing[0]?.failures.find((f) => f.policy === id)?.message).toContain(example.advice);
+    // A compliant Pod is still reported for the restricted level's warnings, and for nothing else.
+    expect(report.results.filter((r) => r.failures.length === 0).flatMap((r) => [r.name, ...r.warnings.map((w) => w.policy).filter((p) => !p.startsWith('pod-security.restricted.'))])).toEqual(
+      warnedCompliant(example) ? [`${example.name}-compliant`] : [],
+    );
   });
 
   it('shows its policy newly denying the matching request in an impact replay from the shipped policies', async () => {
@@ -280,8 +305,9 @@ describe.each(EXAMPLES)('policies/examples/$name, adopted', (example) => {
       expect(report.changes).toEqual([]);
       return;
     }
-    expect(report.changes.map((c) => [path.basename(c.source), c.before.allowed, c.after.allowed, c.after.denied])).toEqual([
-      [`${example.name}-matching.json`, true, false, [id]],
+    // Where the shipped policies already deny it, the change is the example's policy joining them.
+    expect(report.changes.map((c) => [path.basename(c.source), c.before.allowed, c.before.denied, c.after.allowed, c.after.denied])).toEqual([
+      [`${example.name}-matching.json`, !example.shippedDenials, example.shippedDenials ?? [], false, adoptedDenials(example)],
     ]);
   });
 });
@@ -304,7 +330,9 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
       eval: ['eval', '--policies', dir, ...files('matching'), ...files('compliant')],
       audit: ['audit', '--policies', dir, '--manifests', manifests, '--config', config, '--format', 'json'],
       impact: ['impact', '--from', STARTER_POLICIES, '--to', dir, '--requests', reviews, '--format', 'json'],
-      shippedEval: ['eval', '--policies', STARTER_POLICIES, ...files('matching')],
+      // In a namespace at Pod Security's privileged level, where no control of the shipped pack judges:
+      // what the shipped policies deny at the default levels is asserted in-process, below.
+      shippedEval: ['eval', '--policies', STARTER_POLICIES, '--namespace-labels', 'pod-security.kubernetes.io/enforce=privileged', ...files('matching')],
       // The namespace's labels, as a cluster would know them: the examples that judge a data class apply.
       evalWithLabels: [
         'eval', '--policies', dir,
@@ -369,8 +397,15 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
     const { code, stdout, stderr } = run['audit']!;
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as AuditReport;
-    expect(report.totals).toMatchObject({ objects: 12, failing: 6, passing: 6 });
-    expect(report.results.map((r) => [r.name, r.failures.map((f) => f.policy)]).sort()).toEqual(names.map((name) => [`${name}-violating`, [`examples.${name}`]]).sort());
+    const warned = EXAMPLES.filter((e) => e.compliantWarned).length;
+    expect(report.totals).toMatchObject({ objects: 12, failing: 6, warning: warned, passing: 6 - warned });
+    expect(report.results.filter((r) => r.failures.length > 0).map((r) => [r.name, r.failures.map((f) => f.policy)]).sort()).toEqual(
+      EXAMPLES.map((example) => [`${example.name}-violating`, adoptedDenials(example)]).sort(),
+    );
+    // The compliant objects that warn are the Pods, for the restricted level only.
+    expect(report.results.filter((r) => r.failures.length === 0).flatMap((r) => [r.name, ...r.warnings.map((w) => w.policy).filter((p) => !p.startsWith('pod-security.restricted.'))]).sort()).toEqual(
+      EXAMPLES.filter((e) => e.compliantWarned).map((e) => `${e.name}-compliant`).sort(),
+    );
     expect(report.byPolicy['examples.crossplane-region']).toEqual({ severity: 'critical', failures: 1, warnings: 0 });
     expect(report.byPolicy['examples.rbac-wildcards']).toEqual({ severity: 'high', failures: 1, warnings: 0 });
   });
@@ -382,23 +417,30 @@ describe('the canopy CLI on a copy of policies/ with all six examples adopted', 
     expect(report.replayed).toBe(12);
     const judged = EXAMPLES.filter((e) => !e.needsNamespaceLabels);
     expect(report.newlyAllowed).toBe(0);
-    expect(report.newlyDenied).toBe(judged.length);
-    expect(report.changes.map((c) => [path.basename(c.source), c.after.denied]).sort()).toEqual(judged.map((e) => [`${e.name}-matching.json`, [`examples.${e.name}`]]).sort());
+    // A matching request the shipped policies already deny changes only in who denies it: the example joins them.
+    expect(report.newlyDenied).toBe(judged.filter((e) => !e.shippedDenials).length);
+    expect(report.changes.map((c) => [path.basename(c.source), c.after.denied]).sort()).toEqual(judged.map((e) => [`${e.name}-matching.json`, adoptedDenials(e)]).sort());
   });
 
   it('policies/ itself runs none of them: no example policy, fact or case, and canopy eval allows the matching requests (exit 0)', async () => {
-    expect(run['shippedEval']?.code).toBe(0);
+    expect(run['shippedEval']?.code, run['shippedEval']?.stdout).toBe(0);
     expect(run['shippedEval']?.stdout).toContain(`${EXAMPLES.length} judged: ${EXAMPLES.length} allowed, 0 denied`);
+    expect(run['shippedEval']?.stdout).not.toContain('[examples.');
     // What canopy validate policies loads.
     const set = await loadPolicyDirectory(STARTER_POLICIES);
     expect([...set.policies.keys()].filter((id) => id.startsWith('examples.'))).toEqual([]);
-    // Its own declared facts (facts/namespace-labels.yaml), none of an example's.
+    // Its own declared facts (facts/*.yaml), none of an example's.
     const exampleFactNames = new Set(EXAMPLES.flatMap((example) => [...(readFileSync(path.join(EXAMPLES_DIR, example.name, `facts/${example.name}.yaml`), 'utf8').matchAll(/^ {2}- name: (\w+)/gm))].map((m) => m[1])));
     expect(exampleFactNames.size).toBeGreaterThanOrEqual(EXAMPLES.length);
     expect(set.facts.declarations.filter((d) => exampleFactNames.has(d.name) || d.position.file.includes('/examples/'))).toEqual([]);
     const shipped = new AdmissionPipeline();
     await shipped.activate(set);
-    for (const example of EXAMPLES) expect(shipped.review(example.matching(), example.facts).decision.allowed, example.name).toBe(true);
+    // At the default Pod Security levels: denied only where the shipped pack already denies it, by the pack alone.
+    for (const example of EXAMPLES) {
+      const decision = shipped.review(example.matching(), example.facts).decision;
+      expect(decision.allowed, example.name).toBe(!example.shippedDenials);
+      expect(decision.denials.map((hit) => hit.id), example.name).toEqual(example.shippedDenials ?? []);
+    }
     const suite = await runPolicyTests(STARTER_POLICIES);
     expect(suite.files.filter((file) => file.includes('/examples/'))).toEqual([]);
   });

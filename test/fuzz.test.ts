@@ -251,7 +251,7 @@ async function sendCase(fuzzCase: FuzzCase, needsRaw = false): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Reviews the policies deny
 
-/** The fixture with its first container made privileged, for workload kinds: baseline.privileged denies those. */
+/** The fixture with its first container made privileged, for workload kinds: pod-security.baseline.privileged denies those. */
 function madePrivileged(review: JsonObject): JsonObject | undefined {
   const copy = structuredClone(review);
   const containers = pathsOf(copy).find((path) => path[0] === 'request' && path[1] === 'object' && path.at(-1) === 'containers');

@@ -97,7 +97,7 @@ describe('the evaluation deadline', () => {
     expect(patient.response.allowed).toBe(true);
     const denied = (await webhook.post('/validate?timeout=5s', PRIVILEGED)).json() as Review;
     expect(denied.response.allowed).toBe(false);
-    expect(denied.response.status?.message).toContain('baseline.privileged');
+    expect(denied.response.status?.message).toContain('pod-security.baseline.privileged');
   });
 
   it('answers requests queued behind their tenant past the deadline with a denial, and reserves budget only for those admitted', async () => {

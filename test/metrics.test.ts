@@ -40,7 +40,8 @@ describe('GET /metrics', () => {
   const ca = createCertificateAuthority('metrics test CA');
 
   beforeAll(async () => {
-    kube.put('/api/v1/namespaces', { metadata: { name: 'payments', labels: { 'canopy.io/tenant': 'payments' } } });
+    // Pod Security warns at baseline here (not the default restricted): the plain Pod counts as an allow, not a warn.
+    kube.put('/api/v1/namespaces', { metadata: { name: 'payments', labels: { 'canopy.io/tenant': 'payments', 'pod-security.kubernetes.io/warn': 'baseline', 'pod-security.kubernetes.io/audit': 'baseline' } } });
     for (const collection of ['/api/v1/nodes', '/api/v1/pods', '/apis/storage.k8s.io/v1/storageclasses', '/apis/about.k8s.io/v1alpha1/clusterproperties']) kube.collection(collection);
     await kube.start();
     // The shipped policies, plus an audit-mode policy that cannot be evaluated (an integer overflow).
@@ -97,7 +98,7 @@ describe('GET /metrics', () => {
     expect(found.get('canopy_admission_requests_total{webhook="validate",decision="invalid"}')).toBe(1);
     expect(found.get('canopy_admission_request_duration_seconds_count{webhook="validate",decision="deny"}')).toBe(1);
     expect(found.get('canopy_admission_request_duration_seconds_bucket{le="+Inf",webhook="mutate",decision="patch"}')).toBe(1);
-    expect(found.get('canopy_policy_denials_total{policy="baseline.privileged"}')).toBe(1);
+    expect(found.get('canopy_policy_denials_total{policy="pod-security.baseline.privileged"}')).toBe(1);
     // The overflowing policy errors on each of the two pods /validate judged.
     expect(found.get('canopy_policy_evaluation_errors_total{policy="test.overflows"}')).toBe(2);
     expect(found.get('canopy_mutations_applied_total{mutation="mutations.default-resources"}')).toBe(1);

@@ -53,7 +53,9 @@ describe('quota admission against live usage', () => {
 
   beforeAll(async () => {
     kube = new FakeKube();
-    for (const tenant of TENANTS) kube.put('/api/v1/namespaces', { metadata: { name: tenant, labels: { 'canopy.io/tenant': tenant } } });
+    // Pod Security warns/audits at baseline here (not the default restricted): the warnings these tests read are quota's.
+    const quietPodSecurity = { 'pod-security.kubernetes.io/warn': 'baseline', 'pod-security.kubernetes.io/audit': 'baseline' };
+    for (const tenant of TENANTS) kube.put('/api/v1/namespaces', { metadata: { name: tenant, labels: { 'canopy.io/tenant': tenant, ...quietPodSecurity } } });
     for (const collection of ['/api/v1/nodes', PODS, '/apis/storage.k8s.io/v1/storageclasses', '/apis/about.k8s.io/v1alpha1/clusterproperties']) kube.collection(collection);
     kube.put('/apis/apps/v1/namespaces/scale/deployments', {
       apiVersion: 'apps/v1',

@@ -445,7 +445,8 @@ beforeAll(async () => {
   const decisionLog = path.join(work, 'decisions.log');
   writeFileSync(decisionLog, outputs.get('serve directory: stdout (decision log)') ?? '');
   // Privileged containers only warned about: the privileged Pod's outcome changes, so impact lists it.
-  const changed = policiesCopy('changed-policies', { 'baseline/privileged.cedar': (text) => text.replace('@severity("high")', '@severity("high")\n@mode("warn")') });
+  // (@level and @mode exclude each other: the control leaves the namespace's levels for a fixed warn.)
+  const changed = policiesCopy('changed-policies', { 'pod-security/baseline/privileged.cedar': (text) => text.replace('@level("baseline")', '@mode("warn")') });
   await inTurn(2, [
     run(['audit --decisions', ['audit', '--decisions', decisionLog]]),
     // The recorded requests and the review files as they were sent (nothing redacted); Markdown on
@@ -477,9 +478,9 @@ describe('planted secrets appear in no output', () => {
 
   it('and the paths that could leak them ran: denials, patches, recordings, bundle failures, reports', () => {
     const log = outputs.get('serve directory: stdout (decision log)') ?? '';
-    expect(log).toMatch(/"name":"web-privileged".*"decision":"deny","denied":\["baseline.privileged"\]/);
+    expect(log).toMatch(/"name":"web-privileged".*"decision":"deny","denied":\["pod-security.baseline.privileged"\]/);
     expect(log).toMatch(/"msg":"mutation"/);
-    expect(outputs.get('serve directory: POST /validate pod-privileged')).toContain('baseline.privileged');
+    expect(outputs.get('serve directory: POST /validate pod-privileged')).toContain('pod-security.baseline.privileged');
     expect(outputs.get('serve directory: POST /validate invalid review')).toMatch(/^HTTP 400/);
     expect(outputs.get('serve production: POST /validate pod-create')).toMatch(/Canopy could not resolve their digests: 127\.0\.0\.1:\d+\/team-a\/app:1\.0/);
     expect(outputs.get('serve http-bundle: stdout (decision log)')).toContain('bundle check');
@@ -489,8 +490,8 @@ describe('planted secrets appear in no output', () => {
     expect(recorded).toContain('"name":"DB_PASSWORD","value":"<redacted>"');
     expect(recorded).toContain('"password":"<redacted>"');
     expect(outputs.get('eval --mutate: stdout')).toContain('mutated object');
-    expect(outputs.get('audit --format text: stdout')).toContain('baseline.privileged');
-    expect(outputs.get('impact: stdout')).toMatch(/web-privileged.*baseline\.privileged/);
+    expect(outputs.get('audit --format text: stdout')).toContain('pod-security.baseline.privileged');
+    expect(outputs.get('impact: stdout')).toMatch(/web-privileged.*pod-security\.baseline\.privileged/);
     expect(outputsOf('report file:').size).toBe(3);
   });
 

@@ -125,7 +125,8 @@ describe('POST /validate over HTTPS', () => {
       dryRun: true,
       decision: 'allow',
       denied: [],
-      warned: [],
+      // The shipped Pod Security defaults warn at restricted: the plain Pod's restricted controls, by id.
+      warned: ['pod-security.restricted.capabilities', 'pod-security.restricted.privilege-escalation', 'pod-security.restricted.run-as-non-root', 'pod-security.restricted.seccomp'],
       revision: server.pipeline.policySet?.revision,
     });
     expect(typeof line?.['time']).toBe('string');
@@ -141,14 +142,14 @@ describe('POST /validate over HTTPS', () => {
   it('reports the active policy set on GET /status', async () => {
     const status = await server.get('/status');
     expect(status.status).toBe(200);
-    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 17, mutations: 3 } });
+    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 34, mutations: 3 } });
   });
 
   it('reports health and readiness with the active revision', async () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 17 });
+    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 34 });
   });
 });
 

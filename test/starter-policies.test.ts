@@ -46,25 +46,35 @@ describe('starter policies', () => {
       expect(denial(createOf(kind)).allowed).toBe(true);
     });
 
-    it('denies a privileged container with baseline.privileged and its advice', () => {
-      const result = denial(withSpec(createOf(kind), (spec) => (spec['containers'] = [privileged(firstContainer(spec))])));
+    it('denies a privileged container with pod-security.baseline.privileged and its advice', () => {
+      let name = '';
+      const result = denial(
+        withSpec(createOf(kind), (spec) => {
+          name = firstContainer(spec)['name'] as string;
+          spec['containers'] = [privileged(firstContainer(spec))];
+        }),
+      );
       expect(result.allowed).toBe(false);
-      expect(result.ids).toEqual(['baseline.privileged']);
-      expect(result.message).toContain('[baseline.privileged] Remove securityContext.privileged: true');
+      expect(result.ids).toEqual(['pod-security.baseline.privileged']);
+      expect(result.message).toBe(
+        `Canopy denied this request: [pod-security.baseline.privileged] Privileged containers are not allowed (container "${name}" must not set securityContext.privileged=true): remove it, or set it to false.`,
+      );
     });
 
     it('denies a privileged init container', () => {
       const result = denial(
         withSpec(createOf(kind), (spec) => (spec['initContainers'] = [privileged({ name: 'init', image: 'busybox:1.36' })])),
       );
-      expect(result.ids).toEqual(['baseline.privileged']);
+      expect(result.ids).toEqual(['pod-security.baseline.privileged']);
     });
 
-    it.each(['hostNetwork', 'hostPID', 'hostIPC'])('denies %s with baseline.host-namespaces', (field) => {
+    it.each(['hostNetwork', 'hostPID', 'hostIPC'])('denies %s with pod-security.baseline.host-namespaces', (field) => {
       const result = denial(withSpec(createOf(kind), (spec) => (spec[field] = true)));
       expect(result.allowed).toBe(false);
-      expect(result.ids).toEqual(['baseline.host-namespaces']);
-      expect(result.message).toContain('[baseline.host-namespaces] Remove hostNetwork, hostPID and hostIPC');
+      expect(result.ids).toEqual(['pod-security.baseline.host-namespaces']);
+      expect(result.message).toBe(
+        `Canopy denied this request: [pod-security.baseline.host-namespaces] Host namespaces are not allowed (${field}=true): remove hostNetwork, hostPID and hostIPC from the pod spec, or set them to false.`,
+      );
     });
 
     it('names both policies when both are broken', () => {
@@ -74,7 +84,7 @@ describe('starter policies', () => {
           spec['containers'] = [privileged(firstContainer(spec))];
         }),
       );
-      expect(result.ids.sort()).toEqual(['baseline.host-namespaces', 'baseline.privileged']);
+      expect(result.ids).toEqual(['pod-security.baseline.host-namespaces', 'pod-security.baseline.privileged']); // sorted by id
     });
 
     it('does not deny a securityContext with privileged: false', () => {
@@ -95,13 +105,13 @@ describe('starter policies', () => {
       const review = fixture(80);
       const spec = podSpecOf(review.request.object as Record<string, unknown>);
       spec['ephemeralContainers'] = (spec['ephemeralContainers'] as Container[]).map(privileged);
-      expect(denial(review).ids).toEqual(['baseline.privileged']);
+      expect(denial(review).ids).toEqual(['pod-security.baseline.privileged']);
     });
 
     it('denies an UPDATE that makes a container privileged', () => {
       const review = fixture(56);
       makePrivileged(review.request.object);
-      expect(denial(review).ids).toEqual(['baseline.privileged']);
+      expect(denial(review).ids).toEqual(['pod-security.baseline.privileged']);
     });
 
     it('allows an UPDATE that adds no new privileged container, so existing workloads keep working', () => {
@@ -112,13 +122,22 @@ describe('starter policies', () => {
     });
 
     it('allows an UPDATE of a pod already on the host network, and denies one that turns it on', () => {
-      const kept = fixture(78); // status update
-      podSpecOf(kept.request.object as Record<string, unknown>)['hostNetwork'] = true;
-      podSpecOf(kept.request.oldObject as Record<string, unknown>)['hostNetwork'] = true;
+      const onHostNetwork = (object: unknown) => (podSpecOf(object as Record<string, unknown>)['hostNetwork'] = true);
+      const kept = fixture(78); // status update by the kubelet
+      onHostNetwork(kept.request.object);
+      onHostNetwork(kept.request.oldObject);
       expect(denial(kept).allowed).toBe(true);
-      const turnedOn = fixture(78);
-      podSpecOf(turnedOn.request.object as Record<string, unknown>)['hostNetwork'] = true;
-      expect(denial(turnedOn).ids).toEqual(['baseline.host-namespaces']);
+      const labelled = fixture(14); // kubectl label pod web tier=frontend: the pod spec is unchanged
+      onHostNetwork(labelled.request.object);
+      onHostNetwork(labelled.request.oldObject);
+      expect(denial(labelled).allowed).toBe(true);
+      // Turning it on in the pod itself (not pods/status, whose spec the API server keeps as it was and
+      // Pod Security, as upstream, does not judge) is denied.
+      const turnedOn = fixture(14);
+      onHostNetwork(turnedOn.request.object);
+      const result = denial(turnedOn);
+      expect(result.allowed).toBe(false);
+      expect(result.ids).toEqual(['pod-security.baseline.host-namespaces']);
     });
 
     it('allows deleting a privileged pod', () => {

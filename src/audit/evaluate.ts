@@ -5,6 +5,7 @@ import type { AdmissionPipeline } from '../pipeline/index.js';
 import type { RequestFacts } from '../translate/index.js';
 import type { Severity } from '../engine/index.js';
 import type { AuditItem } from './sources.js';
+import type { PodSecurityAuditor, PodSecurityStanding } from './pod-security.js';
 
 export interface Finding {
   policy: string;
@@ -24,11 +25,13 @@ export interface AuditResult {
   warnings: Finding[];
   /** Mutations that would change the object. */
   mutations: string[];
+  /** A workload's Pod Security standing, when the policies have Pod Security data and controls. */
+  podSecurity?: PodSecurityStanding;
 }
 
 let counter = 0;
 
-export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts: RequestFacts): AuditResult {
+export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts: RequestFacts, podSecurity?: PodSecurityAuditor): AuditResult {
   const object = item.object;
   const { kind, name, namespace } = objectCoordinates(object);
   counter += 1;
@@ -47,6 +50,7 @@ export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts:
     ? decision.denials.map((hit) => ({ policy: hit.id, severity: hit.severity, message: hit.error ? `could not be evaluated: ${hit.error}` : hit.advice }))
     : [{ policy: 'canopy.mutation', severity: 'high', message: mutation.decision.failure ?? 'the mutation failed' }];
   if (decision?.failure) failures.push({ policy: 'canopy.evaluation', severity: 'high', message: decision.failure });
+  const standing = podSecurity && validation ? podSecurity.standing(pipeline, validation.request, facts, validation.decision) : undefined;
   return {
     cluster: item.cluster,
     source: item.source,
@@ -58,5 +62,6 @@ export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts:
     failures,
     warnings: (decision?.warnings ?? []).map((hit) => ({ policy: hit.id, severity: hit.severity, message: hit.advice })),
     mutations: mutation.decision.applied,
+    ...(standing ? { podSecurity: standing } : {}),
   };
 }

@@ -12,12 +12,14 @@ import { kindsForPolicies, parseKinds, type KindInfo } from './kinds.js';
 import { ReportBuilder, type AuditReport } from './report.js';
 import { clusterItems, manifestItems, type AuditItem } from './sources.js';
 import { policyReports, type PolicyReportObject } from './formats.js';
+import { PodSecurityAuditor } from './pod-security.js';
 
 export { AuditError, parseConfigArgument, type AuditConfig } from './contexts.js';
 export { decisionSummaryText, summariseDecisions, type DecisionSummary } from './decisions.js';
 export { htmlReport, jsonReport, markdownReport, policyReports, policyReportYaml, textReport, MAX_RESULTS_PER_REPORT, type PolicyReportObject } from './formats.js';
 export { failsAt, type AuditReport, type Counts } from './report.js';
 export { KNOWN_KINDS, kindsForPolicies, parseKinds, type KindInfo } from './kinds.js';
+export type { AppliedException, ListedException, NamespaceReadiness, PodSecuritySection, PodSecurityStanding } from './pod-security.js';
 
 export interface AuditOptions {
   policies: string;
@@ -47,10 +49,15 @@ function workspaceOf(config: FleetConfig, object: Record<string, unknown>): Work
   return logicalCluster && path ? { path, logicalCluster, labels: { ...config.kcp?.workspaces } } : undefined;
 }
 
-async function audit(builder: ReportBuilder, pipeline: AdmissionPipeline, items: AsyncIterable<AuditItem>, facts: (item: AuditItem) => Parameters<typeof auditObject>[2], progress?: (n: number) => void): Promise<void> {
+interface Judge {
+  pipeline: AdmissionPipeline;
+  podSecurity: PodSecurityAuditor | undefined;
+}
+
+async function audit(builder: ReportBuilder, judge: Judge, items: AsyncIterable<AuditItem>, facts: (item: AuditItem) => Parameters<typeof auditObject>[2], progress?: (n: number) => void): Promise<void> {
   let seen = 0;
   for await (const item of items) {
-    builder.add(auditObject(pipeline, item, facts(item)));
+    builder.add(auditObject(judge.pipeline, item, facts(item), judge.podSecurity));
     seen += 1;
     if (progress && seen % 100 === 0) progress(seen);
   }
@@ -60,9 +67,19 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   // What to audit, checked before anything is read: an unknown context or a misplaced --config stops here.
   const plan = planAudit(options);
   const pipeline = new AdmissionPipeline();
-  const set = await pipeline.activate(await loadPolicyDirectory(options.policies));
+  const checked = await loadPolicyDirectory(options.policies);
+  const set = await pipeline.activate(checked);
   const kinds: KindInfo[] = options.kinds ? parseKinds(options.kinds) : kindsForPolicies(set);
   const builder = new ReportBuilder();
+  // Pod Security: the same policies without the data's exceptions tell what an exception lets through.
+  const podSecurity = await PodSecurityAuditor.create(set, async () => {
+    const unexcepted = new AdmissionPipeline();
+    const data = checked.podSecurity;
+    await unexcepted.activate({ ...checked, ...(data ? { podSecurity: { ...data, exceptions: [] } } : {}) });
+    return unexcepted;
+  });
+  if (podSecurity) builder.podSecurity(podSecurity.exceptions);
+  const judge: Judge = { pipeline, podSecurity };
   const clients = new Map<string, KubeClient>();
   /** Identity name → the context that has it: two clusters must not share a report. */
   const audited = new Map<string, string>();
@@ -92,7 +109,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
         const workspace = workspaceOf(config, item.object);
         return { cluster: identity, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       };
-      await audit(builder, pipeline, clusterItems(client, identity.name, kinds, (m) => builder.error(m)), facts, options.progress);
+      await audit(builder, judge, clusterItems(client, identity.name, kinds, (m) => builder.error(m)), facts, options.progress);
     } catch (error) {
       // One cluster out of reach does not stop the others.
       builder.error(`cluster ${context}: ${(error as Error).message}`);
@@ -105,11 +122,26 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const name = config.cluster.name ?? 'manifests';
   const cluster: ClusterIdentity = { ...identityFromConfig(config).identity, name };
   const reportedAs = audited.has(name) ? `${name} (manifests)` : name;
+  // The namespaces' labels, as a cluster's come from its Namespace objects: those of the manifests (a
+  // first pass over them, keeping only the labels; unreadable documents are reported by the second).
+  const namespaces = new Map<string, Record<string, string>>();
   for (const root of options.manifests) {
     try {
-      await audit(builder, pipeline, manifestItems(root, reportedAs, (m) => builder.error(m)), (item) => {
+      for await (const item of manifestItems(root, reportedAs, () => undefined)) {
+        const metadata = (item.object['metadata'] ?? {}) as { name?: string; labels?: Record<string, string> };
+        if (item.object['kind'] === 'Namespace' && item.object['apiVersion'] === 'v1' && metadata.name) namespaces.set(metadata.name, { ...metadata.labels });
+      }
+    } catch {
+      // Reported by the audit of this root below.
+    }
+  }
+  for (const root of options.manifests) {
+    try {
+      await audit(builder, judge, manifestItems(root, reportedAs, (m) => builder.error(m)), (item) => {
         const workspace = workspaceOf(config, item.object);
-        return { cluster, ...(workspace ? { workspace } : {}) };
+        const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
+        const labels = namespace ? namespaces.get(namespace) : undefined;
+        return { cluster, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       }, options.progress);
     } catch (error) {
       builder.error(`${root}: ${(error as Error).message}`);

@@ -2,6 +2,7 @@
 // that fail or warn (passing objects are only counted, so memory stays bounded however large the scan).
 import { SEVERITIES, type Severity } from '../engine/index.js';
 import type { AuditResult } from './evaluate.js';
+import { addStanding, type ListedException, type PodSecuritySection } from './pod-security.js';
 
 export interface Counts {
   objects: number;
@@ -24,6 +25,11 @@ export interface AuditReport {
   results: AuditResult[];
   /** Sources that could not be read: listed per cluster, the others still audited. */
   errors: string[];
+  /**
+   * With Pod Security data and controls in the policies: every exception of the data (in force or
+   * expired), and by namespace the workloads that would fail baseline, or restricted only.
+   */
+  podSecurity?: PodSecuritySection;
 }
 
 const zero = (): Counts => ({ objects: 0, failing: 0, warning: 0, passing: 0, failures: 0, warnings: 0, mutations: 0 });
@@ -39,6 +45,11 @@ export class ReportBuilder {
     results: [],
     errors: [],
   };
+
+  /** The Pod Security section, with the data's exceptions: the audit's policies have Pod Security controls. */
+  podSecurity(exceptions: ListedException[]): void {
+    this.report.podSecurity = { exceptions, namespaces: {} };
+  }
 
   error(message: string): void {
     this.report.errors.push(message);
@@ -60,7 +71,10 @@ export class ReportBuilder {
       (this.report.byPolicy[failure.policy] ??= { severity: failure.severity, failures: 0, warnings: 0 }).failures += 1;
     }
     for (const warning of result.warnings) (this.report.byPolicy[warning.policy] ??= { severity: warning.severity, failures: 0, warnings: 0 }).warnings += 1;
-    if (result.failures.length > 0 || result.warnings.length > 0) this.report.results.push(result);
+    const standing = result.podSecurity;
+    if (standing && this.report.podSecurity) addStanding(this.report.podSecurity, result.cluster, result.namespace, `${result.kind} ${result.name}`, standing);
+    // Objects an exception let through are kept too: the report shows them passing by exception.
+    if (result.failures.length > 0 || result.warnings.length > 0 || (standing?.exceptions.length ?? 0) > 0) this.report.results.push(result);
   }
 
   build(): AuditReport {

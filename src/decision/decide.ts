@@ -80,11 +80,14 @@ export function decide(set: DecidingSet, evaluation: Evaluation, levels?: Securi
     const info = set.policies.get(policyId);
     place(hitOf(policyId, info, message), info, info?.onError === 'skip');
   }
+  // Cedar names satisfied policies in no fixed order (a worker thread and this one can differ): by id,
+  // the same request always reads the same message and warnings.
+  const byId = (a: PolicyHit, b: PolicyHit) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   return {
     allowed: byMode.enforce.length === 0,
-    denials: byMode.enforce,
-    warnings: byMode.warn,
-    audits: byMode.audit,
+    denials: byMode.enforce.sort(byId),
+    warnings: byMode.warn.sort(byId),
+    audits: byMode.audit.sort(byId),
     revision: set.revision,
   };
 }

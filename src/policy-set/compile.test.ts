@@ -25,10 +25,27 @@ describe('loading a policy directory', () => {
   it('loads the starter policies with their annotations', async () => {
     const set = await loadPolicyDirectory(STARTER_POLICIES);
     expect([...set.policies.keys()].sort()).toEqual([
-      'baseline.host-namespaces',
       'baseline.namespace-team',
-      'baseline.privileged',
       'baseline.protected-namespace-labels',
+      'pod-security.baseline.apparmor',
+      'pod-security.baseline.capabilities',
+      'pod-security.baseline.host-namespaces',
+      'pod-security.baseline.host-path-volumes',
+      'pod-security.baseline.host-ports',
+      'pod-security.baseline.host-probes-and-lifecycle',
+      'pod-security.baseline.host-process',
+      'pod-security.baseline.privileged',
+      'pod-security.baseline.proc-mount',
+      'pod-security.baseline.seccomp',
+      'pod-security.baseline.selinux',
+      'pod-security.baseline.sysctls',
+      'pod-security.restricted.capabilities',
+      'pod-security.restricted.privilege-escalation',
+      'pod-security.restricted.proc-mount',
+      'pod-security.restricted.run-as-non-root',
+      'pod-security.restricted.run-as-user',
+      'pod-security.restricted.seccomp',
+      'pod-security.restricted.volume-types',
       'quota.cost',
       'quota.cpu',
       'quota.gpus',
@@ -45,11 +62,12 @@ describe('loading a policy directory', () => {
     ]);
     expect(set.mutations.map((m) => m.id)).toEqual(['mutations.default-resources', 'mutations.sovereignty-regions', 'mutations.pin-digests']);
     expect(set.sovereignty?.classes['restricted']?.jurisdictions).toEqual({ any: false, values: ['DE'] });
-    const privileged = set.policies.get('baseline.privileged');
+    const privileged = set.policies.get('pod-security.baseline.privileged');
     expect(privileged?.severity).toBe('high');
     expect(privileged?.mode).toBe('enforce');
+    expect(privileged?.level).toBe('baseline');
     expect(privileged?.advice).toContain('privileged');
-    expect(privileged?.position.file).toMatch(/baseline\/privileged\.cedar$/);
+    expect(privileged?.position.file).toMatch(/pod-security\/baseline\/privileged\.cedar$/);
     expect(set.revision).toMatch(/^sha256:[0-9a-f]{16}$/);
   });
 
