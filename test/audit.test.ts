@@ -100,6 +100,10 @@ describe('canopy audit', () => {
     expect(text.stdout).toContain('canopy audit: 611 objects: 5 failing, 0 warning, 606 passing; 5 failures');
     expect(text.stdout).toContain('pod-security.baseline.privileged (high): 2 failing');
     expect(text.stdout).toContain('east  Pod team/p0: Privileged containers are not allowed (container "c" must not set securityContext.privileged=true): remove it, or set it to false.');
+    // The Pod Security table names at most 20 workloads of a namespace and counts the rest: the 600
+    // pods of east's team namespace would otherwise make one line of tens of kilobytes.
+    expect(text.stdout).toMatch(/Pod Security levels[\s\S]*; and \d+ more/);
+    expect(Math.max(...text.stdout.split('\n').map((line) => line.length))).toBeLessThan(5_000);
     const markdown = await audit('--format', 'markdown');
     expect(markdown.stdout).toContain('611 objects: 5 failing, 0 warning, 606 passing');
     expect(markdown.stdout).toContain('| west | 601 | 1 | 0 | 600 |');

@@ -18,7 +18,13 @@ function policiesBySeverity(report: AuditReport): [string, AuditReport['byPolicy
 const exceptionTarget = (e: ListedException) => `${e.namespace}/${e.name ?? `{${Object.entries(e.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(',')}}`}`;
 const exceptionState = (e: ListedException) => (e.state === 'expired' ? `expired ${e.expires ?? ''}`.trim() : e.expires ? `in force until ${e.expires}` : 'in force, no expiry');
 const appliedLine = (a: AppliedException) => `${a.controls.join(', ')} passed by exception (owner ${a.owner}: ${a.reason}${a.expires ? `; until ${a.expires}` : ''})`;
-const failingList = (entries: NamespaceReadiness['failingBaseline']) => (entries.length === 0 ? '-' : entries.map((f) => `${f.object} (${f.controls.join(', ')})`).join('; '));
+/** Workloads a table cell or an annotation names; the rest are counted (a namespace of 600 pods made an 80 KB line). JSON keeps them all. */
+const LISTED_WORKLOADS = 20;
+const failingList = (entries: NamespaceReadiness['failingBaseline']) => {
+  if (entries.length === 0) return '-';
+  const named = entries.slice(0, LISTED_WORKLOADS).map((f) => `${f.object} (${f.controls.join(', ')})`).join('; ');
+  return entries.length > LISTED_WORKLOADS ? `${named}; and ${entries.length - LISTED_WORKLOADS} more` : named;
+};
 const readinessRows = (report: AuditReport) => Object.entries(report.podSecurity?.namespaces ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, n]) => ({ key, ...n }));
 const excepted = (report: AuditReport) => report.results.filter((r) => (r.podSecurity?.exceptions.length ?? 0) > 0);
 
