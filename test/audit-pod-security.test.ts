@@ -2,63 +2,26 @@
 // expired), the objects an exception lets through said to pass by exception, and per namespace which
 // workloads would fail baseline and which restricted only, whatever the namespace enforces today. Two
 // stand-in controls (as in test/pod-security-levels.test.ts) judge a manifest directory of two namespaces.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonReport, markdownReport, policyReports, runAudit, textReport, type AuditReport } from '../src/audit/index.js';
 import { createLogger } from '../src/decision-log/index.js';
-import { STARTER_POLICIES } from './helpers/fixtures.js';
+import { day, EXCEPTIONS, standInPolicies } from './helpers/pod-security.js';
 
-const CONTROLS = `@id("pod-security.baseline.test-privileged")
-@level("baseline")
-@advice("Privileged containers are not allowed: {{ resource.privilegedContainers }}.")
-forbid (principal, action in [k8s::Action::"create", k8s::Action::"update"], resource is k8s::Workload)
-when { context.subresource == "" && !resource.privilegedContainers.isEmpty() }
-unless { context has podSecurity && (context.podSecurity.specUnchanged || context.podSecurity.exceptions.contains("pod-security.baseline.test-privileged")) };
-
-@id("pod-security.restricted.test-host-network")
-@level("restricted")
-@advice("hostNetwork is not allowed.")
-forbid (principal, action in [k8s::Action::"create", k8s::Action::"update"], resource is k8s::Workload)
-when { context.subresource == "" && resource.hostNetwork }
-unless { context has podSecurity && (context.podSecurity.specUnchanged || context.podSecurity.exceptions.contains("pod-security.restricted.test-host-network")) };
-`;
-
-const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const DATA = `defaults:
   enforce: baseline
   warn: baseline
   audit: privileged
-exceptions:
-  - controls: [pod-security.baseline.test-privileged]
-    namespace: team-a
-    name: cni-agent
-    owner: network-team@example.com
-    reason: programs the node's network
-    expires: ${day(365)}
-  - controls: [pod-security.baseline.test-privileged]
-    namespace: team-a
-    labels: {app: old-agent}
-    owner: network-team@example.com
-    reason: was needed until last week
-    expires: ${day(-1)}
-`;
+${EXCEPTIONS}`;
 
 const container = (extra = '') => `{name: app, image: "registry.example.com/app:1.0", resources: {requests: {cpu: 10m, memory: 8Mi}, limits: {memory: 8Mi}}${extra}}`;
 const pod = (name: string, namespace: string, options: { privileged?: boolean; hostNetwork?: boolean; labels?: string } = {}) =>
   `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: ${namespace}, labels: {team: a${options.labels ? `, ${options.labels}` : ''}}}\n` +
   `spec: {${options.hostNetwork ? 'hostNetwork: true, ' : ''}containers: [${container(options.privileged ? ', securityContext: {privileged: true}' : '')}]}`;
 
-function policies(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'canopy-audit-pss-policies-'));
-  cpSync(STARTER_POLICIES, dir, { recursive: true });
-  for (const folded of ['baseline/privileged.cedar', 'baseline/privileged.test.yaml', 'baseline/host-namespaces.cedar', 'baseline/host-namespaces.test.yaml']) rmSync(path.join(dir, folded), { force: true });
-  rmSync(path.join(dir, 'pod-security'), { recursive: true, force: true });
-  writeFileSync(path.join(dir, 'baseline', 'test-controls.cedar'), CONTROLS);
-  writeFileSync(path.join(dir, 'data', 'pod-security.yaml'), DATA);
-  return dir;
-}
+const policies = (): string => standInPolicies(DATA);
 
 /** team-a (its Namespace here: enforce privileged), team-b (no Namespace object: the defaults, enforce baseline), team-c (warns restricted). */
 function manifests(): string {

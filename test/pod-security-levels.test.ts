@@ -4,32 +4,13 @@
 // runtime classes, namespaces); reviewed exceptions with an expiry; and an UPDATE that leaves the pod
 // spec as it was is not judged. Two small controls stand in for the pack (a baseline and a restricted
 // one), so what is tested here is the mechanism; test/pod-security-controls.test.ts tests the controls.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STARTER_POLICIES } from './helpers/fixtures.js';
+import { EXCEPTIONS, standInPolicies } from './helpers/pod-security.js';
 import { startServer, type TestServer } from './helpers/https.js';
 import { admissionReview } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
 
-const CONTROLS = `@id("pod-security.baseline.test-privileged")
-@level("baseline")
-@advice("Privileged containers are not allowed: {{ resource.privilegedContainers }}.")
-forbid (principal, action in [k8s::Action::"create", k8s::Action::"update"], resource is k8s::Workload)
-when { context.subresource == "" && !resource.privilegedContainers.isEmpty() }
-unless { context has podSecurity && (context.podSecurity.specUnchanged || context.podSecurity.exceptions.contains("pod-security.baseline.test-privileged")) };
-
-@id("pod-security.restricted.test-host-network")
-@level("restricted")
-@advice("hostNetwork is not allowed.")
-forbid (principal, action in [k8s::Action::"create", k8s::Action::"update"], resource is k8s::Workload)
-when { context.subresource == "" && resource.hostNetwork }
-unless { context has podSecurity && (context.podSecurity.specUnchanged || context.podSecurity.exceptions.contains("pod-security.restricted.test-host-network")) };
-`;
-
-const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const DATA = `defaults:
   enforce: baseline
   warn: restricted
@@ -38,20 +19,7 @@ exemptions:
   usernames: [system:serviceaccount:kube-system:replicaset-controller-exempt]
   runtimeClasses: [kata-exempt]
   namespaces: [exempt-ns]
-exceptions:
-  - controls: [pod-security.baseline.test-privileged]
-    namespace: team-a
-    name: cni-agent
-    owner: network-team@example.com
-    reason: programs the node's network
-    expires: ${day(365)}
-  - controls: [pod-security.baseline.test-privileged]
-    namespace: team-a
-    labels: {app: old-agent}
-    owner: network-team@example.com
-    reason: was needed until last week
-    expires: ${day(-1)}
-`;
+${EXCEPTIONS}`;
 
 function pod(name: string, spec: Json, labels: Record<string, string> = {}): Json {
   return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'team-a', labels: { team: 'a', ...labels } }, spec: { containers: [{ name: 'app', image: 'registry.example.com/team-a/app:1.0', resources: { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } } }], ...spec } };
@@ -77,14 +45,7 @@ describe('Pod Security levels over HTTPS', () => {
   };
 
   beforeAll(async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'canopy-pss-'));
-    cpSync(STARTER_POLICIES, dir, { recursive: true });
-    // Only the two stand-in controls judge privileged containers and host networking here (the pack's
-    // own controls, and the rules it folds in, if present, would answer too).
-    for (const folded of ['baseline/privileged.cedar', 'baseline/privileged.test.yaml', 'baseline/host-namespaces.cedar', 'baseline/host-namespaces.test.yaml']) rmSync(path.join(dir, folded), { force: true });
-    rmSync(path.join(dir, 'pod-security'), { recursive: true, force: true });
-    writeFileSync(path.join(dir, 'baseline', 'test-controls.cedar'), CONTROLS);
-    writeFileSync(path.join(dir, 'data', 'pod-security.yaml'), DATA);
+    const dir = standInPolicies(DATA);
     server = await startServer({ policies: dir, facts: async (request) => ({ namespaceLabels: request.namespace === 'team-a' || request.namespace === 'exempt-ns' ? { team: 'a', ...namespaceLabels } : {} }) });
   });
   afterAll(async () => server.close());
