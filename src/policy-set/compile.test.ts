@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { policyDir } from '../../test/helpers/policy-dir.js';
-import { STARTER_POLICIES } from '../../test/helpers/fixtures.js';
+import { SHIPPED_POLICY_IDS, STARTER_POLICIES } from '../../test/helpers/fixtures.js';
 import { PolicyLoadError } from '../engine/index.js';
 import { loadPolicyDirectory, PolicyDirectoryError } from './index.js';
 
@@ -24,42 +24,7 @@ async function loadError(dir: string): Promise<string[]> {
 describe('loading a policy directory', () => {
   it('loads the starter policies with their annotations', async () => {
     const set = await loadPolicyDirectory(STARTER_POLICIES);
-    expect([...set.policies.keys()].sort()).toEqual([
-      'baseline.namespace-team',
-      'baseline.protected-namespace-labels',
-      'pod-security.baseline.apparmor',
-      'pod-security.baseline.capabilities',
-      'pod-security.baseline.host-namespaces',
-      'pod-security.baseline.host-path-volumes',
-      'pod-security.baseline.host-ports',
-      'pod-security.baseline.host-probes-and-lifecycle',
-      'pod-security.baseline.host-process',
-      'pod-security.baseline.privileged',
-      'pod-security.baseline.proc-mount',
-      'pod-security.baseline.seccomp',
-      'pod-security.baseline.selinux',
-      'pod-security.baseline.sysctls',
-      'pod-security.restricted.capabilities',
-      'pod-security.restricted.privilege-escalation',
-      'pod-security.restricted.proc-mount',
-      'pod-security.restricted.run-as-non-root',
-      'pod-security.restricted.run-as-user',
-      'pod-security.restricted.seccomp',
-      'pod-security.restricted.volume-types',
-      'quota.cost',
-      'quota.cpu',
-      'quota.gpus',
-      'quota.memory',
-      'quota.soft-threshold',
-      'sovereignty.binding-region',
-      'sovereignty.jurisdiction',
-      'sovereignty.pod-regions',
-      'sovereignty.storage-regions',
-      'supply-chain.allowed-sources',
-      'supply-chain.digest-required',
-      'supply-chain.no-latest',
-      'supply-chain.signatures',
-    ]);
+    expect([...set.policies.keys()].sort()).toEqual(SHIPPED_POLICY_IDS);
     expect(set.mutations.map((m) => m.id)).toEqual(['mutations.default-resources', 'mutations.sovereignty-regions', 'mutations.pin-digests']);
     expect(set.sovereignty?.classes['restricted']?.jurisdictions).toEqual({ any: false, values: ['DE'] });
     const privileged = set.policies.get('pod-security.baseline.privileged');

@@ -246,12 +246,8 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
 
   const policies = new Map<string, PolicyInfo>();
   for (const [id, policy] of validating) policies.set(id, policy.info);
-  const schemaJson = cedar.schemaToJson(source.schema.text);
-  if (schemaJson.type === 'failure') {
-    for (const error of schemaJson.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
-    throw new PolicyLoadError(diagnostics);
-  }
-  const actions = actionGraphOf(schemaJson.json);
+  // The effective schema holds the schema file's actions: no second parse of the file.
+  const actions = actionGraphOf(effectiveSchema);
   const scopes: Record<string, PolicyScope> = {};
   for (const [id, policy] of validating) scopes[id] = scopeOf(policy.json, actions);
   const mutationScopes: Record<string, PolicyScope> = {};

@@ -44,3 +44,44 @@ export function podSpecOf(object: Record<string, unknown>): Record<string, unkno
   }
   return (spec['template'] as Record<string, Record<string, unknown>>)['spec'] as Record<string, unknown>;
 }
+
+/** The validating policies policies/ ships, by id, sorted: tests that count what is shipped say it once. */
+export const SHIPPED_POLICY_IDS: readonly string[] = [
+  'baseline.namespace-team',
+  'baseline.protected-namespace-labels',
+  'pod-security.baseline.apparmor',
+  'pod-security.baseline.capabilities',
+  'pod-security.baseline.host-namespaces',
+  'pod-security.baseline.host-path-volumes',
+  'pod-security.baseline.host-ports',
+  'pod-security.baseline.host-probes-and-lifecycle',
+  'pod-security.baseline.host-process',
+  'pod-security.baseline.privileged',
+  'pod-security.baseline.proc-mount',
+  'pod-security.baseline.seccomp',
+  'pod-security.baseline.selinux',
+  'pod-security.baseline.sysctls',
+  'pod-security.restricted.capabilities',
+  'pod-security.restricted.privilege-escalation',
+  'pod-security.restricted.proc-mount',
+  'pod-security.restricted.run-as-non-root',
+  'pod-security.restricted.run-as-user',
+  'pod-security.restricted.seccomp',
+  'pod-security.restricted.volume-types',
+  'quota.cost',
+  'quota.cpu',
+  'quota.gpus',
+  'quota.memory',
+  'quota.soft-threshold',
+  'sovereignty.binding-region',
+  'sovereignty.jurisdiction',
+  'sovereignty.pod-regions',
+  'sovereignty.storage-regions',
+  'supply-chain.allowed-sources',
+  'supply-chain.digest-required',
+  'supply-chain.no-latest',
+  'supply-chain.signatures',
+];
+
+/** Its mutations, by id. */
+export const SHIPPED_MUTATION_IDS: readonly string[] = ['mutations.default-resources', 'mutations.pin-digests', 'mutations.sovereignty-regions'];
