@@ -7,8 +7,9 @@ import { fixture, fixtureNames, STARTER_POLICIES } from '../../test/helpers/fixt
 import { policyDir, SCHEMA_TEXT } from '../../test/helpers/policy-dir.js';
 import { loadPolicyDirectory, preparePolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import type { CedarRequest, Evaluation } from './index.js';
-import { actionGraphOf, scopeOf, type PolicyScope } from './scope.js';
-import { IMPLICIT_ALLOW_ID } from './scoped.js';
+import { actionGraphOf, attributesOf, scopeOf, type PolicyScope } from './scope.js';
+import { IMPLICIT_ALLOW_ID, SCHEMA_CHECK_EVERY, SCHEMA_CHECKED_FIRST } from './scoped.js';
+import { AdmissionPipeline } from '../pipeline/index.js';
 
 const schemaJson = cedar.schemaToJson(SCHEMA_TEXT);
 if (schemaJson.type !== 'success') throw new Error('the schema does not convert');
@@ -63,6 +64,33 @@ describe('the scope of a policy', () => {
     expect(scope('forbid (principal, action, resource) unless { resource.kind != "Pod" };').kinds).toBe('any');
     expect(scope('forbid (principal, action, resource) when { context.subresource == "" } when { resource.kind == "Pod" };').kinds).toBe('any');
     expect(scope('forbid (principal, action, resource) when { resource.kind like "Po*" };').kinds).toBe('any');
+  });
+});
+
+describe('the attributes a policy reads', () => {
+  const attributes = (text: string) => {
+    const json = cedar.policyToJson(text);
+    if (json.type !== 'success') throw new Error(json.errors.map((e) => e.message).join('; '));
+    return attributesOf(json.json);
+  };
+
+  it('names every attribute read with `.` or `has`, on whatever it is read', () => {
+    expect(attributes('forbid (principal, action, resource);')).toEqual([]);
+    expect(
+      attributes(
+        'forbid (principal, action, resource is k8s::Workload) when { resource.facts has psPrivileged && !resource.facts.psPrivileged.isEmpty() } ' +
+          'unless { context has podSecurity && context.podSecurity.exceptions.contains("x") };',
+      ),
+    ).toEqual(['exceptions', 'facts', 'podSecurity', 'psPrivileged']);
+    expect(attributes('forbid (principal, action, resource) when { context.cluster.region == principal.name && resource.hasTag("a") };')).toEqual(['cluster', 'name', 'region']);
+  });
+
+  it('is all when the context or a facts record is used whole, where leaving attributes out could change the answer', () => {
+    expect(attributes('forbid (principal, action, resource) when { context == {"operation": "CREATE"} };')).toBe('all');
+    expect(attributes('forbid (principal, action, resource is k8s::Workload) when { resource.facts == resource.facts };')).toBe('all');
+    expect(attributes('forbid (principal, action, resource is k8s::Workload) when { [resource.facts].isEmpty() };')).toBe('all');
+    // A record inside the context used whole is kept whole (only the context's own attributes are left out).
+    expect(attributes('forbid (principal, action, resource) when { context has podSecurity && context.podSecurity == context.podSecurity };')).toEqual(['podSecurity']);
   });
 });
 
@@ -131,6 +159,53 @@ describe('evaluating only the policies in scope', () => {
     expect(compared).toBe(88 * 2 * 2 * 2);
     // The comparison means something only if policies matched and errored along the way.
     expect(decided).toBeGreaterThan(100);
+  });
+
+  it('gives the same answers as the whole set checked against the schema, for the shipped set with its declared facts', async () => {
+    const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
+    const set = await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    let withFacts = 0;
+    let denied = 0;
+    // Twice over, so that most requests are evaluated past the first ones checked against the schema.
+    for (let round = 0; round < 2 + SCHEMA_CHECKED_FIRST / 8; round++) {
+      for (const name of fixtureNames()) {
+        const { cedarRequest } = pipeline.cedarRequestFor(fixture(name), WARM_UP_FACTS);
+        if (round === 0 && cedarRequest.entities.some((entity) => 'facts' in entity.attrs)) withFacts += 1;
+        for (const kind of ['validating', 'mutations'] as const) {
+          const scoped = set.engine.evaluate(cedarRequest, kind);
+          expect(sorted(scoped), `${name} ${kind}`).toEqual(sorted(evaluateWhole(set, cedarRequest, kind)));
+          if (round === 0 && kind === 'validating' && scoped.ok && scoped.satisfied.length > 0) denied += 1;
+        }
+      }
+    }
+    // The Pod Security facts were there, and policies matched.
+    expect(withFacts).toBeGreaterThan(20);
+    expect(denied).toBeGreaterThan(20);
+  });
+});
+
+describe('requests checked against the schema', () => {
+  it('checks the first requests of each group and one in SCHEMA_CHECK_EVERY after, and refuses one the schema does not accept', async () => {
+    const set = preparePolicySet(await loadPolicyDirectory(STARTER_POLICIES));
+    const good = toCedarRequest(parseAdmissionReview(fixture(11)), WARM_UP_FACTS);
+    // What a translation bug would build: an attribute the schema does not declare, named as one a policy reads.
+    const bad = (): CedarRequest => ({
+      ...good,
+      entities: good.entities.map((entity) => (entity.uid.type === 'k8s::Workload' ? { ...entity, attrs: { ...entity.attrs, latestImages: 'nginx:latest' } } : entity)),
+    });
+    const outcomes: boolean[] = [];
+    for (let n = 0; n < SCHEMA_CHECKED_FIRST + SCHEMA_CHECK_EVERY + 1; n++) outcomes.push(set.engine.evaluate(bad(), 'validating').ok);
+    const refused = outcomes.flatMap((ok, n) => (ok ? [] : [n]));
+    // The first ones, and the 64th after them; the others are evaluated without the schema...
+    expect(refused).toEqual([...Array.from({ length: SCHEMA_CHECKED_FIRST }, (_, n) => n), SCHEMA_CHECK_EVERY, 2 * SCHEMA_CHECK_EVERY].filter((n) => n < outcomes.length));
+    const failure = set.engine.evaluate(bad(), 'validating');
+    expect(failure).toMatchObject({ ok: true });
+    // ...where the value of the wrong type makes the policy that reads it fail, which denies (decide.ts).
+    expect(failure.ok && failure.errors.map((e) => e.policyId)).toContain('supply-chain.no-latest');
+    expect(outcomes.length).toBeGreaterThan(SCHEMA_CHECK_EVERY);
+    const checked = preparePolicySet(await loadPolicyDirectory(STARTER_POLICIES));
+    expect(checked.engine.evaluate(bad(), 'validating')).toMatchObject({ ok: false, message: expect.stringContaining('does not match the policy schema') });
+    expect(checked.engine.evaluate(good, 'validating')).toMatchObject({ ok: true });
   });
 
   it('makes one small Cedar set per group of requests that the same policies apply to, and none for requests no policy applies to', async () => {

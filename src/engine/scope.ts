@@ -7,8 +7,8 @@
 // request only when Cedar would find it not satisfied *without an error* (an error denies). That holds
 // for its scope (the head never errors) and for the leading tests of its first `when` clause that are
 // tests of the resource's type, kind or API group: `&&` stops at the first false operand, and those
-// tests cannot error (strict validation proves `resource.kind` exists, and entities are parsed against
-// the same schema). Everything after the first other test is not read.
+// tests cannot error (strict validation proves `resource.kind` exists, the translation always writes
+// it, and scoped.ts checks requests against the same schema). Everything after the first other test is not read.
 import type { PolicyJson } from '../cedar/index.js';
 
 /** What a policy can apply to; `any` where its text does not narrow it. */
@@ -22,6 +22,11 @@ export interface PolicyScope {
   apiGroups: readonly string[] | 'any';
   /** Which entities besides the resource (and its old version) it can read; see readsOf. */
   reads: readonly EntityPart[] | 'all';
+  /**
+   * The attribute names it reads (`x.name`, `x has name`), so attributes no policy of a request reads
+   * need not be handed to Cedar; see attributesOf. Absent (sets built before it existed) means all.
+   */
+  attributes?: readonly string[] | 'all';
 }
 
 /** Entities of a request other than the resource: the principal with its groups, and the fleet around the resource. */
@@ -163,7 +168,7 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
       scope[narrowing.on] = intersect(scope[narrowing.on], narrowing.values);
     }
   }
-  return { actions, ...scope, reads: readsOf(policy) };
+  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy) };
 }
 
 /**
@@ -201,6 +206,46 @@ export function readsOf(policy: PolicyJson): readonly EntityPart[] | 'all' {
   };
   for (const condition of policy.conditions ?? []) walk(condition.body);
   return all ? 'all' : [...reads];
+}
+
+/** Records whose attributes a request may leave out when no policy reads them (scoped.ts, slicedAttributes). */
+const SLICED_RECORDS = new Set(['facts']);
+
+/**
+ * Every attribute name a policy reads, on whatever it reads it: a request keeps, of the context, of each
+ * entity's attributes and of each entity's `facts` record, only attributes so named, and Cedar then
+ * answers exactly as it would with all of them (an attribute no policy names cannot change a `.` or a
+ * `has`). 'all' when the policy uses one of those records as a whole value (`context == ...`,
+ * `resource.facts` passed on rather than read from), where leaving attributes out could change the answer.
+ */
+export function attributesOf(policy: PolicyJson): readonly string[] | 'all' {
+  const names = new Set<string>();
+  let all = false;
+  /** Whether `expr` is the context or a sliced record (`….facts`), which may only be read from. */
+  const isSlicedRecord = (expr: unknown): boolean =>
+    isExpr(expr) && (expr['Var'] === 'context' || (isExpr(expr['.']) && typeof expr['.']['attr'] === 'string' && SLICED_RECORDS.has(expr['.']['attr'])));
+  const walk = (node: unknown, readFrom: boolean): void => {
+    if (all || typeof node !== 'object' || node === null) return;
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, false);
+      return;
+    }
+    const expr = node as Expr;
+    if (!readFrom && isSlicedRecord(expr)) {
+      all = true;
+      return;
+    }
+    for (const [key, value] of Object.entries(expr)) {
+      if ((key === '.' || key === 'has') && isExpr(value) && typeof value['attr'] === 'string') {
+        names.add(value['attr']);
+        walk(value['left'], true);
+        continue;
+      }
+      walk(value, false);
+    }
+  };
+  for (const condition of policy.conditions ?? []) walk(condition.body, false);
+  return all ? 'all' : [...names].sort();
 }
 
 /** Whether a policy with this scope can apply to the request (if not, Cedar would skip it without error). */
