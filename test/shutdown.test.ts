@@ -100,6 +100,12 @@ describe('graceful shutdown', () => {
     expect(fast.sentWhileUnready).toBeGreaterThan(0);
     expect(fast.closedWhileUnready).toBe(fast.sentWhileUnready);
     expect(await server.exited).toBe(0);
+    // Every decision answered is in the decision log: what was still buffered was written before the exit.
+    const decisions = server
+      .stdout()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"decision"'));
+    expect(decisions).toHaveLength(fast.ok + slow.length);
     expect(server.stderr()).toContain('SIGTERM: not ready any more; serving 1 s more, then finishing requests in flight (at most 10 s)');
     expect(server.stderr()).toMatch(/drained in \d+ ms; every request in flight was answered/);
     expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(SLOW_MS - 300 - 100);

@@ -61,9 +61,11 @@ export const LOG_FLUSH_MS = 200;
  * Standard output, buffered: under load, records go out in writes of 8 KiB instead of one write call
  * per decision on the event loop (8% of the webhook's main thread in a profile at 2,000 requests/s).
  * A timer writes whatever is buffered every LOG_FLUSH_MS, so a quiet webhook's records are not held
- * back; pino writes what is left when the process exits.
+ * back. `canopy serve` writes out what is left (flushSync) before it exits on a signal, and pino does
+ * at any other exit; a process killed outright (SIGKILL, OOM kill) loses what the buffer holds: at most
+ * 8 KiB, or the last LOG_FLUSH_MS of records (README, Decision log).
  */
-export function bufferedStdout(): DestinationStream {
+export function bufferedStdout(): DestinationStream & { flushSync(): void } {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
   setInterval(() => destination.flush(), LOG_FLUSH_MS).unref();
   return destination;

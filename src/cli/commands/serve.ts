@@ -134,32 +134,48 @@ async function policySource(config: CanopyConfig, pipeline: AdmissionPipeline, f
   return { watcher, summary: `policy set ${set.revision} (${describeSet(set)} from ${config.policies}) is active; reloaded when its files change` };
 }
 
-/** SIGTERM and SIGINT drain the server (see Drain); a second signal exits at once. */
-function stopOnSignals(app: WebhookApp, drain: Drain, config: CanopyConfig): void {
+/**
+ * SIGTERM and SIGINT drain the server (see Drain); a second signal exits at once. Either way the decision
+ * log's buffer is written out before the process exits (`flushLog`), so every decision answered is logged.
+ */
+function stopOnSignals(app: WebhookApp, drain: Drain, config: CanopyConfig, flushLog: () => void): void {
   const { delaySeconds, drainSeconds } = config.shutdown;
+  const exit: (code: number) => never = (code) => {
+    flushLog();
+    process.exit(code);
+  };
   const stop = (signal: string) => {
     if (drain.draining) {
       say(`${signal} again: exiting without waiting for requests in flight`);
-      process.exit(1);
+      exit(1);
     }
     say(`${signal}: not ready any more; serving ${delaySeconds} s more, then finishing requests in flight (at most ${drainSeconds} s)`);
     drain.run(app, delaySeconds * 1000, drainSeconds * 1000).then(
       (outcome) => {
         if (outcome.result === 'drained') {
           say(`drained in ${outcome.ms} ms; every request in flight was answered`);
-          process.exit(0);
+          exit(0);
         }
         say(`drain timeout: ${outcome.connections} connection(s) still busy after ${drainSeconds} s were cut`);
-        process.exit(1);
+        exit(1);
       },
       (error: unknown) => {
         say(`shutdown failed: ${(error as Error).message}`);
-        process.exit(1);
+        exit(1);
       },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** Writes out what the buffered decision log holds, synchronously, before the process exits. */
+function flushDecisionLog(destination: { flushSync(): void }): void {
+  try {
+    destination.flushSync();
+  } catch (error) {
+    say(`the decision log could not be written out before exiting: ${(error as Error).message}`);
+  }
 }
 
 /** What /metrics says of the active policy set and, for bundles, how stale it may be. */
@@ -170,7 +186,8 @@ function policySetState(pipeline: AdmissionPipeline, sync: BundleSync | undefine
 }
 
 export async function serve(config: CanopyConfig): Promise<void> {
-  const logger = createLogger(bufferedStdout(), { level: config.logLevel });
+  const decisionLog = bufferedStdout();
+  const logger = createLogger(decisionLog, { level: config.logLevel });
   let sync: BundleSync | undefined;
   // Read at scrape time, once the pipeline and the policy source below exist.
   const metrics: CanopyMetrics = new CanopyMetrics((): PolicySetState => policySetState(pipeline, sync));
@@ -271,7 +288,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
   say(lines.join('\ncanopy: '));
   // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
   if (sync) void sync.start();
-  stopOnSignals(app, drain, config);
+  stopOnSignals(app, drain, config, () => flushDecisionLog(decisionLog));
 }
 
 /** The flag for one setting: a boolean may be given bare (`--bootstrap-tls`); a list is repeatable. */
