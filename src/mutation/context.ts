@@ -18,6 +18,7 @@ export function templateContext(
   facts: RequestFacts,
   data: Readonly<Record<string, unknown>>,
 ): Record<string, unknown> {
+  let resource: Record<string, unknown> | undefined;
   return {
     request: {
       uid: request.uid,
@@ -31,9 +32,10 @@ export function templateContext(
       dryRun: request.dryRun,
     },
     object,
-    // Computed only when a template reads it.
+    // Computed only when a template reads it, and then once: every {{ resource.… }} of every hit reads it.
     get resource() {
-      return resourceFacts(request, object, facts);
+      resource ??= resourceFacts(request, object, facts);
+      return resource;
     },
     namespace: { name: request.namespace, labels: facts.namespaceLabels ?? {} },
     cluster: facts.cluster ?? UNKNOWN_CLUSTER,

@@ -39,11 +39,11 @@ function podVariables(request: AdmissionRequest, object: unknown): Pick<CelVaria
   return { podSpec: spec ?? null, containers };
 }
 
-function variablesFor(request: AdmissionRequest, object: unknown, oldObject: unknown, inputs: FactInputs, params: unknown): CelVariables {
-  const celObject = toCel(object ?? null);
+/** `object` and `oldObject` are CEL values already (toCel): on UPDATE one conversion of each serves both sets of variables. */
+function variablesFor(request: AdmissionRequest, celObject: unknown, celOldObject: unknown, inputs: FactInputs, params: unknown): CelVariables {
   return {
     object: celObject,
-    oldObject: toCel(oldObject ?? null),
+    oldObject: celOldObject,
     request: {
       operation: request.operation,
       subResource: request.subResource,
@@ -93,9 +93,11 @@ export function computeFacts(needed: readonly FactDeclaration[], request: Admiss
   const object = typeof redacted === 'string' ? null : redacted.request?.object ?? null;
   const oldObject = typeof redacted === 'string' ? null : redacted.request?.oldObject ?? null;
   const params = celParams(inputs.data);
-  const current = variablesFor(request, request.operation === 'DELETE' ? null : object, request.operation === 'CREATE' ? null : oldObject, inputs, params);
+  const celObject = request.operation === 'DELETE' ? null : toCel(object);
+  const celOldObject = request.operation === 'CREATE' ? null : toCel(oldObject);
+  const current = variablesFor(request, celObject, celOldObject, inputs, params);
   const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null;
-  const before = update ? variablesFor(request, oldObject, null, inputs, params) : undefined;
+  const before = update ? variablesFor(request, celOldObject, null, inputs, params) : undefined;
   if (before) result.old = {};
   for (const declaration of needed) {
     const now = run(declaration, current);
