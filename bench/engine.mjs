@@ -1,11 +1,14 @@
 // The engine in process, on one thread, for the benchmark's table: no HTTP, no TLS, no JSON parsing.
 //   node bench/engine.mjs MODE POLICY_DIR SECONDS
 // MODE:
-//   engine         evaluate() on the requests already translated to Cedar: what Canopy's engine does per
-//                  decision (the policies in scope only; no cache)
-//   engine-facts   the engine with declared facts: per decision, the request's declared facts (the ones
-//                  the policies that can apply to it read, as the pipeline computes them: scope look-up,
-//                  CEL) and evaluate() on the request translated with them beforehand (no translation)
+//   engine         evaluate() on the requests as the pipeline builds them (every fact, declared ones
+//                  included, computed beforehand): Cedar's part of a decision (the policies in scope
+//                  only; no cache)
+//   engine-facts   the whole policy engine: per decision, the request's declared facts (the ones the
+//                  policies that can apply to it read, as the pipeline computes them: scope look-up, CEL)
+//                  and evaluate() on the request the pipeline built beforehand (no translation)
+//   engine-mutations, engine-facts-mutations
+//                  the same for the mutating webhook's set (the mutations)
 //   whole-set      Cedar's statefulIsAuthorized on the whole set in one preparsed set: the engine without
 //                  Canopy's scope index, for comparison
 //   review         the pipeline's review() with the decision cache off: parse, facts, translate, evaluate,
@@ -20,7 +23,6 @@ import { evaluate, IMPLICIT_ALLOW_ID } from '../dist/engine/index.js';
 import { loadPolicyDirectory } from '../dist/policy-set/index.js';
 import { AdmissionPipeline } from '../dist/pipeline/index.js';
 import { declaredFactsOf } from '../dist/pipeline/declared-facts.js';
-import { toCedarRequest } from '../dist/translate/index.js';
 import { admissionReviews } from './requests.mjs';
 
 const [mode = 'engine', dir = 'policies', seconds = '5'] = process.argv.slice(2);
@@ -29,7 +31,10 @@ const bodies = reviews.map((review) => review.body);
 
 const pipeline = new AdmissionPipeline({ decisionCacheSize: mode === 'review-cached' ? 10_000 : 0 });
 const set = await pipeline.activate(await loadPolicyDirectory(dir));
-const cedarRequests = bodies.map((body) => toCedarRequest(parseAdmissionReview(body)));
+// Every fact the webhook computes without a cluster (the benchmark's servers have none either), for
+// the validating webhook's policies and, with allDeclared, for the mutations too.
+const kind = mode.endsWith('-mutations') ? 'mutations' : 'validating';
+const cedarRequests = bodies.map((body) => pipeline.cedarRequestFor(body, {}, { allDeclared: kind === 'mutations' }).cedarRequest);
 
 if (mode === 'facts') {
   const summary = { policies: set.policies.size, facts: set.facts.declarations.length, requests: reviews.length, computing: 0, computed: 0, failures: [], denied: [], warnings: 0 };
@@ -49,18 +54,14 @@ if (mode === 'facts') {
 }
 
 let step;
-if (mode === 'engine') {
-  step = (i) => evaluate(set, cedarRequests[i % cedarRequests.length]);
-} else if (mode === 'engine-facts') {
+if (mode === 'engine' || mode === 'engine-mutations') {
+  step = (i) => evaluate(set, cedarRequests[i % cedarRequests.length], kind);
+} else if (mode === 'engine-facts' || mode === 'engine-facts-mutations') {
   const requests = bodies.map((body) => parseAdmissionReview(body));
-  const translated = requests.map((request) => {
-    const declared = declaredFactsOf(set, request, {}, 'validating');
-    return toCedarRequest(request, declared ? { declared } : {});
-  });
   step = (i) => {
     const at = i % requests.length;
-    declaredFactsOf(set, requests[at], {}, 'validating');
-    return evaluate(set, translated[at]);
+    declaredFactsOf(set, requests[at], {}, kind);
+    return evaluate(set, cedarRequests[at], kind);
   };
 } else if (mode === 'whole-set') {
   const id = 'bench-whole-set';

@@ -1,12 +1,16 @@
 // npm run bench: Canopy's admission webhooks measured side by side on this machine, over HTTPS
 // keep-alive on 127.0.0.1, with the real AdmissionReview requests a kube-apiserver sent:
 //   (a) the null webhook: the same server stack answering allowed: true without evaluating (the ceiling);
-//   (b) the engine in process, one thread, no HTTP (bench/engine.mjs);
+//   (b) the engine in process, one thread, no HTTP (bench/engine.mjs): the policy set's declared facts
+//       (CEL) and Cedar, on the requests as the pipeline builds them; Cedar alone beside it;
 //   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies;
 //   (d) declared facts (bench/facts.mjs): the shipped set plus 30 facts and 30 policies that read them,
 //       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision.
-// Then the targets of issue 11 and of declared facts, each PASS or FAIL, a table, and the whole run as
-// JSON (--json FILE).
+// Then the machine's limit per webhook, what each webhook reaches of it, the targets, each PASS or FAIL, a
+// table with the CPU time of every row per request, and the whole run as JSON (--json FILE).
+//
+// The limit is what the cores could answer if a request cost only the engine and the HTTP layer:
+// cores / (CPU per request of (b) + CPU per request of (a)), from rows of the same run.
 // autocannon drives the load from this process; every server runs in a process of its own, so its CPU
 // and RSS are its own. Not part of `npm test`.
 //
@@ -176,6 +180,8 @@ async function measureHttp(label, server, route, bodies, { rate, unique = true, 
     requestsPerSecond: result.requests / seconds,
     latencyMs: result.latencyMs,
     cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / seconds) * 100,
+    // The server's CPU time (every thread) per request answered.
+    cpuUsPerRequest: ((after.cpuSeconds - before.cpuSeconds) / Math.max(1, result.requests)) * 1e6,
     rssMiB: after.rssBytes / 2 ** 20,
     errors: result.errors,
     ...(lag !== undefined ? { eventLoopLagP99Ms: lag } : {}),
@@ -212,6 +218,7 @@ function measureEngine(label, mode, policies) {
         costUs: line.latencyUs.mean,
         // CPU time per decision: what a decision costs when other processes take the core part of the time.
         cpuCostUs: (line.latencyUs.mean * line.cpuPercent) / 100,
+        cpuUsPerRequest: (line.latencyUs.mean * line.cpuPercent) / 100,
         policies: line.policies,
       });
     });
@@ -250,7 +257,9 @@ if (!sameVerdicts) say(`warning: ${withFacts} denies ${facts.shippedFacts.denied
 
 const rows = {};
 say('(b) the engine in process, one thread');
-rows.engineShipped = await measureEngine('engine, 1 thread, shipped policies', 'engine', sets.shipped);
+rows.engineShipped = await measureEngine('engine (declared facts + Cedar), 1 thread, shipped policies', 'engine-facts', sets.shipped);
+rows.engineCedarShipped = await measureEngine('engine, Cedar alone, 1 thread, shipped policies', 'engine', sets.shipped);
+rows.engineMutations = await measureEngine('engine (declared facts + Cedar), 1 thread, shipped mutations', 'engine-facts-mutations', sets.shipped);
 rows.engineTen = await measureEngine('engine, 1 thread, 10 policies', 'engine', sets.ten);
 rows.engineThousand = await measureEngine('engine, 1 thread, 1,000 policies', 'engine', sets.thousand);
 rows.wholeSetThousand = await measureEngine('Cedar whole set (no scope index), 1,000 policies', 'whole-set', sets.thousand);
@@ -337,7 +346,7 @@ const ratios = {
   validateOverNull: ratio(rows.validate.requestsPerSecond, rows.nullValidate.requestsPerSecond),
   validateOverEngine: ratio(rows.validate.requestsPerSecond, rows.engineShipped.requestsPerSecond),
   mutateOverNull: ratio(rows.mutate.requestsPerSecond, rows.nullValidate.requestsPerSecond),
-  mutateOverEngine: ratio(rows.mutate.requestsPerSecond, rows.engineShipped.requestsPerSecond),
+  mutateOverEngine: ratio(rows.mutate.requestsPerSecond, rows.engineMutations.requestsPerSecond),
   thousandOverTenEngineCost: ratio(rows.engineThousand.costUs, rows.engineTen.costUs),
   thousandOverShippedValidateCost: ratio(rows.validate.requestsPerSecond, rows.validateThousand.requestsPerSecond),
   cachedOverUncachedCost: ratio(rows.reviewCached.costUs, rows.reviewUncached.costUs),
@@ -354,8 +363,39 @@ const ratios = {
   thousandFactsOverTenFactsEngineCpuCost: ratio(rows.engineFactsThousand.cpuCostUs, rows.engineFactsTen.cpuCostUs),
   thousandFactsOverTenFactsReviewCost: ratio(rows.reviewFactsThousand.costUs, rows.reviewFactsTen.costUs),
 };
+// ---- the machine's limit per webhook (issue 24)
+const CORES = availableParallelism();
+const limitOf = (engine, webhook) => {
+  const limit = CORES / ((engine.cpuUsPerRequest + rows.nullValidate.cpuUsPerRequest) / 1e6);
+  return { limit, ratio: webhook.requestsPerSecond / limit, engineUs: engine.cpuUsPerRequest, httpUs: rows.nullValidate.cpuUsPerRequest, webhookUs: webhook.cpuUsPerRequest };
+};
+const limits = {
+  validate: limitOf(rows.engineShipped, rows.validate),
+  mutate: limitOf(rows.engineMutations, rows.mutate),
+  // Stricter, for comparison: as if the declared facts' CEL were not part of the engine.
+  validateCedarAlone: limitOf(rows.engineCedarShipped, rows.validate),
+};
+const describeLimit = (name, { limit, ratio, engineUs, httpUs, webhookUs }) =>
+  `${name}: limit ${CORES} / (${engineUs.toFixed(0)} + ${httpUs.toFixed(0)} µs) = ${limit.toFixed(0)} req/s; reached ${(ratio * 100).toFixed(0)}% (CPU per request ${webhookUs.toFixed(0)} µs)`;
+
+// ---- RSS over the soak: 5-minute means, against minutes 5-10 (issue 24)
+const CHART_MEMORY_LIMIT_MIB = 768; // charts/canopy/values.yaml resources.limits.memory
+const soakMemory = soak && soak.seconds >= 15 * 60 ? fiveMinuteMeans(soak.rssMiB) : undefined;
+function fiveMinuteMeans(samples) {
+  // One sample at the start and one every 10 s: samples[30 * k + 1 .. 30 * (k + 1)] are minutes 5k..5k+5.
+  const means = [];
+  for (let start = 1; start + 30 <= samples.length; start += 30) means.push(samples.slice(start, start + 30).reduce((a, b) => a + b, 0) / 30);
+  const baseline = means[1];
+  const later = means.slice(2);
+  return { means: means.map((mean) => Math.round(mean)), baseline, worst: Math.max(...later), peak: Math.max(...samples) };
+}
+
 const targets = [
-  ['/validate ≥ 70% of the engine in process (c/b)', ratios.validateOverEngine >= 0.7, `${(ratios.validateOverEngine * 100).toFixed(0)}%`],
+  [
+    `/validate ≥ 65% of this machine's limit, ${CORES} / (CPU per request of the engine (b) + of the HTTP layer (a))`,
+    limits.validate.ratio >= 0.65,
+    `${(limits.validate.ratio * 100).toFixed(0)}% (${rows.validate.requestsPerSecond.toFixed(0)} of ${limits.validate.limit.toFixed(0)} req/s)`,
+  ],
   ['/validate ≥ 1,500 requests/s', rows.validate.requestsPerSecond >= 1500, `${rows.validate.requestsPerSecond.toFixed(0)} req/s`],
   ['p99 < 10 ms at half load', rows.validateHalf.latencyMs.p99 < 10, `${rows.validateHalf.latencyMs.p99.toFixed(2)} ms at ${half} req/s`],
   [
@@ -383,14 +423,29 @@ const targets = [
   ...(soak
     ? [['RSS flat over the soak (second half ≤ first half + 10%)', secondHalfMax(soak.rssMiB) <= firstHalfMax(soak.rssMiB) * 1.1, `${soak.rssMiB[0]} → ${soak.rssMiB.at(-1)} MiB`]]
     : []),
+  ...(soakMemory
+    ? [
+        [
+          'RSS settled by minute 10: every 5-minute mean after it ≤ the mean of minutes 5-10 + 10%',
+          soakMemory.worst <= soakMemory.baseline * 1.1,
+          `5-minute means ${soakMemory.means.join(', ')} MiB; worst after minute 10 ${soakMemory.worst.toFixed(0)} vs ${soakMemory.baseline.toFixed(0)} MiB`,
+        ],
+        [
+          `RSS peak ≤ 60% of the chart's memory limit (${CHART_MEMORY_LIMIT_MIB} MiB)`,
+          soakMemory.peak <= CHART_MEMORY_LIMIT_MIB * 0.6,
+          `${soakMemory.peak} MiB`,
+        ],
+      ]
+    : []),
 ];
 
 // ---- the table
 const fmt = (value, digits = 0) => (value === undefined ? '' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
-const header = ['row', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'CPU %', 'RSS MiB', 'loop delay p99 ms', 'errors'];
+const header = ['row', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', 'max ms', 'CPU %', 'RSS MiB', 'loop delay p99 ms', 'errors'];
 const lines = Object.values(rows).map((row) => [
   row.row,
   fmt(row.requestsPerSecond),
+  fmt(row.cpuUsPerRequest),
   fmt(row.latencyMs.p50, 2),
   fmt(row.latencyMs.p99, 2),
   fmt(row.latencyMs.max, 2),
@@ -408,6 +463,9 @@ const out = [
   `|${widths.map((width, column) => (column === 0 ? '-'.repeat(width + 2) : `${'-'.repeat(width + 1)}:`)).join('|')}|`,
   ...lines.map(render),
   '',
+  describeLimit('/validate', limits.validate),
+  describeLimit('/mutate', limits.mutate),
+  describeLimit('/validate against Cedar alone', limits.validateCedarAlone),
   `ratios: /validate over null webhook (c/a) ${ratios.validateOverNull.toFixed(2)}, over engine (c/b) ${ratios.validateOverEngine.toFixed(2)}; ` +
     `/mutate c/a ${ratios.mutateOverNull.toFixed(2)}, c/b ${ratios.mutateOverEngine.toFixed(2)}`,
   `declared facts: ${withFacts} over shipped, /validate ${ratios.shippedFactsOverShippedValidate.toFixed(2)} (per server CPU-second ${ratios.shippedFactsOverShippedValidatePerCpu.toFixed(2)}), /mutate ${ratios.shippedFactsOverShippedMutate.toFixed(2)}, ` +
@@ -423,7 +481,7 @@ const out = [
 process.stdout.write(`${out.join('\n')}\n`);
 writeFileSync(
   options.json,
-  `${JSON.stringify({ date: started.toISOString(), cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, connections: CONNECTIONS, seconds: DURATION, requests: describeMix(reviews), declaredFacts: facts, rows, ratios, soak, targets: targets.map(([name, ok, figure]) => ({ name, ok, figure })) }, null, 2)}\n`,
+  `${JSON.stringify({ date: started.toISOString(), cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, connections: CONNECTIONS, seconds: DURATION, requests: describeMix(reviews), declaredFacts: facts, rows, ratios, limits, soak, soakMemory, targets: targets.map(([name, ok, figure]) => ({ name, ok, figure })) }, null, 2)}\n`,
 );
 say(`written ${options.json}`);
 // The generated policy directories (the 1,000-policy sets, the declared-facts sets) are not kept.
