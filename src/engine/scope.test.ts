@@ -7,8 +7,8 @@ import { fixture, fixtureNames, STARTER_POLICIES } from '../../test/helpers/fixt
 import { policyDir, SCHEMA_TEXT } from '../../test/helpers/policy-dir.js';
 import { loadPolicyDirectory, preparePolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import type { CedarRequest, Evaluation } from './index.js';
-import { actionGraphOf, attributesOf, scopeOf, type PolicyScope } from './scope.js';
-import { IMPLICIT_ALLOW_ID, SCHEMA_CHECK_EVERY, SCHEMA_CHECKED_FIRST } from './scoped.js';
+import { actionGraphOf, attributesOf, guardsOf, passesGuards, scopeOf, type PolicyScope } from './scope.js';
+import { IMPLICIT_ALLOW_ID, MAX_SUBSETS_PER_GROUP, SCHEMA_CHECK_EVERY, SCHEMA_CHECKED_FIRST } from './scoped.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 
 const schemaJson = cedar.schemaToJson(SCHEMA_TEXT);
@@ -91,6 +91,39 @@ describe('the attributes a policy reads', () => {
     expect(attributes('forbid (principal, action, resource is k8s::Workload) when { [resource.facts].isEmpty() };')).toBe('all');
     // A record inside the context used whole is kept whole (only the context's own attributes are left out).
     expect(attributes('forbid (principal, action, resource) when { context has podSecurity && context.podSecurity == context.podSecurity };')).toEqual(['podSecurity']);
+  });
+});
+
+describe('the fact guards of a policy', () => {
+  const guards = (when: string) => {
+    const json = cedar.policyToJson(`forbid (principal, action, resource is k8s::Workload) when { ${when} };`);
+    if (json.type !== 'success') throw new Error(json.errors.map((e) => e.message).join('; '));
+    return guardsOf(json.json.conditions?.[0]?.body);
+  };
+
+  it('reads the tests of declared facts that lead the first when clause, past narrowing tests', () => {
+    expect(guards('resource.kind == "Pod" && resource.facts has a && !resource.facts.a.isEmpty() && resource.facts has b && resource.facts.b && context.subresource == "" && resource.facts has c')).toEqual([
+      { fact: 'a', test: 'present' },
+      { fact: 'a', test: 'non-empty' },
+      { fact: 'b', test: 'present' },
+      { fact: 'b', test: 'true' },
+    ]);
+  });
+
+  it('stops at the first other test: what follows it is only reached when that test holds, and it may error', () => {
+    expect(guards('context.subresource == "" && resource.facts has a')).toEqual([]);
+    expect(guards('resource.facts has a || resource.facts has b')).toEqual([]);
+    expect(guards('resource.facts has a && resource.facts.a.isEmpty()')).toEqual([{ fact: 'a', test: 'present' }]);
+    expect(guards('resource has old && resource.old.facts has a')).toEqual([]);
+  });
+
+  it('passes a request only when its facts pass every guard', () => {
+    const all = guards('resource.facts has a && !resource.facts.a.isEmpty() && resource.facts has b && resource.facts.b');
+    expect(passesGuards(all, { a: ['x'], b: true })).toBe(true);
+    expect(passesGuards(all, { a: [], b: true })).toBe(false);
+    expect(passesGuards(all, { a: ['x'], b: false })).toBe(false);
+    expect(passesGuards(all, { a: ['x'] })).toBe(false);
+    expect(passesGuards(all, undefined)).toBe(false);
   });
 });
 
@@ -181,6 +214,44 @@ describe('evaluating only the policies in scope', () => {
     // The Pod Security facts were there, and policies matched.
     expect(withFacts).toBeGreaterThan(20);
     expect(denied).toBeGreaterThan(20);
+  });
+});
+
+describe('policies left out by their fact guards', () => {
+  it('evaluates a Pod against the controls it breaks only, answers as the whole set does, and bounds the sets it prepares', async () => {
+    const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
+    const set = await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    // 2 × 64 Pods, each breaking its own combination of seven controls.
+    const pod = (n: number) => {
+      const review = fixture(11);
+      const object = structuredClone(review.request.object) as { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
+      const bit = (b: number) => (n >> b) % 2 === 1;
+      if (bit(2)) object.spec['hostNetwork'] = true;
+      for (const container of object.spec.containers) {
+        container['securityContext'] = {
+          privileged: bit(0),
+          ...(bit(3) ? { allowPrivilegeEscalation: false } : {}),
+          ...(bit(4) ? { runAsNonRoot: true } : {}),
+          ...(bit(5) ? { runAsUser: 0 } : {}),
+          ...(bit(6) ? { procMount: 'Unmasked' } : {}),
+        };
+        if (bit(1)) container['ports'] = [{ containerPort: 80, hostPort: 8080 }];
+      }
+      return { ...review, request: { ...review.request, object } };
+    };
+    const before = set.engine.preparsedSets;
+    let denied = 0;
+    for (let n = 0; n < 2 * MAX_SUBSETS_PER_GROUP; n++) {
+      const { cedarRequest } = pipeline.cedarRequestFor(pod(n), WARM_UP_FACTS);
+      const scoped = set.engine.evaluate(cedarRequest, 'validating');
+      expect(sorted(scoped), `${n}`).toEqual(sorted(evaluateWhole(set, cedarRequest, 'validating')));
+      if (scoped.ok && scoped.satisfied.includes('pod-security.baseline.privileged')) denied += 1;
+    }
+    expect(denied).toBe(MAX_SUBSETS_PER_GROUP);
+    // Each combination its own smaller set, up to the bound; the rest use the whole group's set.
+    const prepared = set.engine.preparsedSets - before;
+    expect(prepared).toBeGreaterThan(MAX_SUBSETS_PER_GROUP / 2);
+    expect(prepared).toBeLessThanOrEqual(MAX_SUBSETS_PER_GROUP + 1);
   });
 });
 

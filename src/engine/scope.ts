@@ -27,6 +27,18 @@ export interface PolicyScope {
    * need not be handed to Cedar; see attributesOf. Absent (sets built before it existed) means all.
    */
   attributes?: readonly string[] | 'all';
+  /**
+   * Tests of the resource's declared facts that lead its first `when` clause (after any narrowing
+   * tests): a request whose facts fail one of them cannot satisfy the policy, and Cedar would find so
+   * without an error, so the policy need not be handed to Cedar for it; see guardsOf.
+   */
+  guards?: readonly FactGuard[];
+}
+
+/** `resource.facts has F` (present), `!resource.facts.F.isEmpty()` (a non-empty set), `resource.facts.F` (true). */
+export interface FactGuard {
+  fact: string;
+  test: 'present' | 'non-empty' | 'true';
 }
 
 /** Entities of a request other than the resource: the principal with its groups, and the fleet around the resource. */
@@ -168,7 +180,70 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
       scope[narrowing.on] = intersect(scope[narrowing.on], narrowing.values);
     }
   }
-  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy) };
+  const guards = first?.kind === 'when' ? guardsOf(first.body) : [];
+  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy), ...(guards.length > 0 ? { guards } : {}) };
+}
+
+/** `resource.facts.F` when `expr` is exactly that: F. */
+function resourceFact(expr: unknown): string | undefined {
+  if (!isExpr(expr) || !isExpr(expr['.'])) return undefined;
+  const access = expr['.'];
+  const left = access['left'];
+  if (!isExpr(left) || !isExpr(left['.']) || left['.']['attr'] !== 'facts') return undefined;
+  const base = left['.']['left'];
+  return isExpr(base) && base['Var'] === 'resource' && typeof access['attr'] === 'string' ? access['attr'] : undefined;
+}
+
+/**
+ * The fact tests that lead a `when` clause: read left to right over its `&&` chain, past narrowing tests
+ * (which the scope already accounts for), stopping at the first other test. Each is one that cannot
+ * error where it stands: `resource.facts has F` (strict validation proves `resource.facts` exists for
+ * the policy's resource types), and `resource.facts.F` or `!resource.facts.F.isEmpty()` only after a
+ * `has F` earlier in the chain. `&&` stops at the first false operand, so a request failing a guard
+ * leaves the policy not satisfied, without an error.
+ */
+export function guardsOf(body: unknown): FactGuard[] {
+  const guards: FactGuard[] = [];
+  const present = new Set<string>();
+  for (const test of conjuncts(body)) {
+    if (narrowingOf(test)) continue;
+    if (isExpr(test) && isExpr(test['has'])) {
+      const has = test['has'];
+      const left = has['left'];
+      if (isExpr(left) && isExpr(left['.']) && left['.']['attr'] === 'facts' && isExpr(left['.']['left']) && left['.']['left']['Var'] === 'resource' && typeof has['attr'] === 'string') {
+        guards.push({ fact: has['attr'], test: 'present' });
+        present.add(has['attr']);
+        continue;
+      }
+      break;
+    }
+    const fact = resourceFact(test);
+    if (fact !== undefined && present.has(fact)) {
+      guards.push({ fact, test: 'true' });
+      continue;
+    }
+    const not = isExpr(test) ? test['!'] : undefined;
+    const negated = isExpr(not) ? not['arg'] : undefined;
+    const isEmpty = isExpr(negated) ? negated['isEmpty'] : undefined;
+    const emptied = isExpr(isEmpty) ? resourceFact(isEmpty['arg']) : undefined;
+    if (emptied !== undefined && present.has(emptied)) {
+      guards.push({ fact: emptied, test: 'non-empty' });
+      continue;
+    }
+    break;
+  }
+  return guards;
+}
+
+/** Whether a request whose resource has these declared facts passes a policy's guards. */
+export function passesGuards(guards: readonly FactGuard[], facts: Readonly<Record<string, unknown>> | undefined): boolean {
+  for (const { fact, test } of guards) {
+    const value = facts?.[fact];
+    if (value === undefined) return false;
+    if (test === 'true' && value !== true) return false;
+    if (test === 'non-empty' && !(Array.isArray(value) && value.length > 0)) return false;
+  }
+  return true;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import { ENTITY_PARTS, inScope, uidKey, type EntityPart, type PolicyScope, type RequestScope } from './scope.js';
+import { ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type FactGuard, type PolicyScope, type RequestScope } from './scope.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
 
 /** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
@@ -31,7 +31,22 @@ interface Bucket {
   attributes: ReadonlySet<string> | 'all';
   /** Requests evaluated with this set so far in this thread: which of them are checked against the schema. */
   evaluated: number;
+  /** The policies, by id. */
+  ids: readonly string[];
+  /** Those of them with fact guards (scope.ts, guardsOf), in order. */
+  guarded: readonly { id: string; guards: readonly FactGuard[] }[];
+  /** The smaller sets for requests that fail some guards, by which guarded policies they pass ('0'/'1' each). */
+  subsets: Map<string, Bucket>;
 }
+
+/**
+ * At most this many smaller sets per group of requests, and per thread, are prepared for requests that
+ * fail fact guards (a Pod that breaks 4 of the 19 Pod Security controls is evaluated against those 4).
+ * Past them a request is evaluated against its whole group, which answers the same: however many
+ * combinations of facts requests bring, the sets a thread holds stay bounded.
+ */
+export const MAX_SUBSETS_PER_GROUP = 64;
+export const MAX_SUBSETS = 512;
 
 /**
  * Which requests are checked against the schema before they are evaluated: the first ones of each
@@ -61,6 +76,8 @@ const MAX_REMEMBERED_SHAPES = 4096;
 class ScopeBuckets {
   private readonly byShape = new LRUCache<string, Bucket>({ max: MAX_REMEMBERED_SHAPES });
   private readonly byContent = new Map<string, Bucket>();
+  private nextSetIndex = 0;
+  private subsetCount = 0;
 
   constructor(
     private readonly texts: Readonly<Record<string, string>>,
@@ -81,17 +98,53 @@ class ScopeBuckets {
       const scope = this.scopes[id];
       return !scope || inScope(scope, request);
     });
-    const content = ids.join('\0');
-    let bucket = this.byContent.get(content);
-    if (!bucket) {
-      bucket = ids.length === 0 ? { reads: new Set(), attributes: new Set(), evaluated: 0 } : this.preparse(ids, this.byContent.size);
-      this.byContent.set(content, bucket);
-    }
+    const bucket = this.bucketOf(ids);
     this.byShape.set(shape, bucket);
     return bucket;
   }
 
-  private preparse(ids: string[], index: number): Bucket {
+  /** The set of exactly these policies, prepared once. */
+  private bucketOf(ids: string[]): Bucket {
+    const content = ids.join('\0');
+    let bucket = this.byContent.get(content);
+    if (!bucket) {
+      const guarded = ids.flatMap((id) => {
+        const guards = this.scopes[id]?.guards;
+        return guards && guards.length > 0 ? [{ id, guards }] : [];
+      });
+      const policies = { ids, guarded, subsets: new Map<string, Bucket>(), evaluated: 0 };
+      bucket = ids.length === 0 ? { reads: new Set(), attributes: new Set(), ...policies } : { ...this.preparse(ids), ...policies };
+      this.byContent.set(content, bucket);
+    }
+    return bucket;
+  }
+
+  /**
+   * The set to evaluate a request of `bucket`'s group against: without the policies whose fact guards
+   * the request's facts fail (Cedar would find them not satisfied, without an error), when there are
+   * such policies and the bound on prepared sets allows; else the group's whole set.
+   */
+  narrowed(bucket: Bucket, facts: Readonly<Record<string, unknown>> | undefined): Bucket {
+    if (bucket.guarded.length === 0) return bucket;
+    let key = '';
+    const failed = new Set<string>();
+    for (const { id, guards } of bucket.guarded) {
+      const passes = passesGuards(guards, facts);
+      key += passes ? '1' : '0';
+      if (!passes) failed.add(id);
+    }
+    if (failed.size === 0) return bucket;
+    const known = bucket.subsets.get(key);
+    if (known) return known;
+    if (bucket.subsets.size >= MAX_SUBSETS_PER_GROUP || this.subsetCount >= MAX_SUBSETS) return bucket;
+    const subset = this.bucketOf(bucket.ids.filter((id) => !failed.has(id)));
+    bucket.subsets.set(key, subset);
+    this.subsetCount += 1;
+    return subset;
+  }
+
+  private preparse(ids: string[]): Pick<Bucket, 'setId' | 'reads' | 'attributes'> {
+    const index = this.nextSetIndex++;
     const policies: Record<string, string> = {};
     for (const id of ids) policies[id] = this.texts[id] ?? '';
     if (this.implicitAllow) policies[IMPLICIT_ALLOW_ID] = IMPLICIT_ALLOW;
@@ -102,7 +155,7 @@ class ScopeBuckets {
     if (prepared.type === 'failure') {
       throw new Error(`Cedar refused to preparse policies ${ids.join(', ')}: ${prepared.errors.map((e) => e.message).join('; ')}`);
     }
-    return { setId, reads: this.union(ids, (scope) => scope?.reads), attributes: this.union(ids, (scope) => scope?.attributes), evaluated: 0 };
+    return { setId, reads: this.union(ids, (scope) => scope?.reads), attributes: this.union(ids, (scope) => scope?.attributes) };
   }
 
   /** What the policies `ids` read together; 'all' if any of them may read anything (or does not say). */
@@ -129,6 +182,13 @@ export function requestScopeOf(request: CedarRequest): RequestScope {
     kind: typeof attrs['kind'] === 'string' ? attrs['kind'] : '',
     apiGroup: typeof attrs['apiGroup'] === 'string' ? attrs['apiGroup'] : '',
   };
+}
+
+/** The resource's declared facts, as the request hands them to Cedar (its `facts` record), if it has them. */
+function resourceFactsOf(request: CedarRequest): Readonly<Record<string, unknown>> | undefined {
+  const wanted = keyOf(request.resource);
+  const facts = request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs['facts'];
+  return typeof facts === 'object' && facts !== null && !Array.isArray(facts) ? (facts as Record<string, unknown>) : undefined;
 }
 
 type Uid = { type: string; id: string };
@@ -266,8 +326,10 @@ export class ScopedPolicySet {
       const conforms = this.conformance(request);
       if (!conforms.ok) return conforms;
     }
-    const narrowed = bucket.attributes === 'all' ? request : slicedAttributes(request, bucket.attributes);
-    return this.ask(bucket.setId, bucket.reads === 'all' ? narrowed : sliced(narrowed, bucket.reads), false);
+    const chosen = (kind === 'validating' ? this.validating : this.mutations).narrowed(bucket, resourceFactsOf(request));
+    if (!chosen.setId) return { ok: true, satisfied: [], errors: [] };
+    const narrowed = chosen.attributes === 'all' ? request : slicedAttributes(request, chosen.attributes);
+    return this.ask(chosen.setId, chosen.reads === 'all' ? narrowed : sliced(narrowed, chosen.reads), false);
   }
 
   /**
