@@ -116,6 +116,30 @@ when { resource.facts has servicePorts && resource has old && resource.old.facts
     expect(same.allowed).toBe(true);
   });
 
+  it('computes the old object’s facts only where a policy that can apply reads resource.old.facts', async () => {
+    const manyPorts = `@id("example.few-ports")
+@advice("At most two ports.")
+forbid (principal, action in [k8s::Action::"create", k8s::Action::"update"], resource is k8s::Resource)
+when { resource.facts has servicePorts && resource.facts.servicePorts.containsAll([80, 443, 8080]) };
+`;
+    const noNewPorts = `@id("example.no-new-ports")
+@advice("An update may not open ports.")
+forbid (principal, action == k8s::Action::"update", resource is k8s::Resource)
+when { resource.facts has servicePorts && resource has old && resource.old.facts has servicePorts && !resource.old.facts.servicePorts.containsAll(resource.facts.servicePorts) };
+`;
+    // The Service before the update has no ports: its servicePorts cannot be computed.
+    const update = admissionReview(service({ type: 'ClusterIP', ports: [{ port: 80 }] }), { operation: 'UPDATE', oldObject: service({ type: 'ClusterIP' }) });
+    const currentOnly = await pipelineFor(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts }));
+    expect(currentOnly.review(update).decision.allowed).toBe(true);
+    const readsOld = await pipelineFor(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts, 'network/ports.cedar': noNewPorts }));
+    const decision = readsOld.review(update).decision;
+    // A fact that fails on either object fails closed every policy that reads it.
+    expect(decision.denials.map((hit) => [hit.id, hit.error])).toEqual([
+      ['example.few-ports', expect.stringContaining('on the object before this update')],
+      ['example.no-new-ports', expect.stringContaining('on the object before this update')],
+    ]);
+  });
+
   it('computes only the facts that applicable policies read: an unread fact that would fail changes nothing', async () => {
     const facts = `${SERVICE_FACTS}  - name: broken
     type: String

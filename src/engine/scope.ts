@@ -28,16 +28,24 @@ export interface PolicyScope {
    */
   attributes?: readonly string[] | 'all';
   /**
-   * Tests of the resource's declared facts that lead its first `when` clause (after any narrowing
-   * tests): a request whose facts fail one of them cannot satisfy the policy, and Cedar would find so
-   * without an error, so the policy need not be handed to Cedar for it; see guardsOf.
+   * Tests of the request's attributes that lead its first `when` clause (after any narrowing tests): a
+   * request that fails one of them cannot satisfy the policy, and Cedar would find so without an
+   * error, so the policy need not be handed to Cedar for it; see guardsOf.
    */
-  guards?: readonly FactGuard[];
+  guards?: readonly Guard[];
+  /**
+   * Whether it can ask which group an action is in (`action in k8s::Action::"write"`, or any `in` in
+   * its conditions): only then does Cedar need the action's entity and its groups. Absent means it can.
+   */
+  actionGroups?: boolean;
 }
 
-/** `resource.facts has F` (present), `!resource.facts.F.isEmpty()` (a non-empty set), `resource.facts.F` (true). */
-export interface FactGuard {
-  fact: string;
+/**
+ * A test that leads a policy's first `when` clause, on a path of attributes from `resource` or `context`:
+ * `P has A` (present: the path [...P, A]), `P` (true), `!P.isEmpty()` (non-empty).
+ */
+export interface Guard {
+  path: readonly string[];
   test: 'present' | 'non-empty' | 'true';
 }
 
@@ -156,12 +164,16 @@ function intersect(current: readonly string[] | 'any', values: readonly string[]
 /** The policy's scope. `actions` lists every action the schema declares; groups are expanded with `graph`. */
 export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
   let actions: readonly string[] | 'any' = 'any';
+  let actionGroups = false;
   const head = policy.action as { op: string; entity?: UidJson; entities?: UidJson[] };
   if (head.op === '==' && head.entity) actions = [uidKey(head.entity)];
   else if (head.op === 'in') {
     const named = new Set((head.entities ?? (head.entity ? [head.entity] : [])).map(uidKey));
     actions = [...graph.keys()].filter((action) => named.has(action) || [...(graph.get(action) ?? [])].some((group) => named.has(group)));
+    // A named action that is some action's group (or that the schema does not declare) needs the hierarchy.
+    actionGroups = [...named].some((uid) => !graph.has(uid) || [...graph.values()].some((groups) => groups.has(uid)));
   }
+  if (JSON.stringify(policy.conditions ?? []).includes('"in":')) actionGroups = true;
 
   const scope: { resourceTypes: readonly string[] | 'any'; kinds: readonly string[] | 'any'; apiGroups: readonly string[] | 'any' } = {
     resourceTypes: 'any',
@@ -181,69 +193,7 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
     }
   }
   const guards = first?.kind === 'when' ? guardsOf(first.body) : [];
-  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy), ...(guards.length > 0 ? { guards } : {}) };
-}
-
-/** `resource.facts.F` when `expr` is exactly that: F. */
-function resourceFact(expr: unknown): string | undefined {
-  if (!isExpr(expr) || !isExpr(expr['.'])) return undefined;
-  const access = expr['.'];
-  const left = access['left'];
-  if (!isExpr(left) || !isExpr(left['.']) || left['.']['attr'] !== 'facts') return undefined;
-  const base = left['.']['left'];
-  return isExpr(base) && base['Var'] === 'resource' && typeof access['attr'] === 'string' ? access['attr'] : undefined;
-}
-
-/**
- * The fact tests that lead a `when` clause: read left to right over its `&&` chain, past narrowing tests
- * (which the scope already accounts for), stopping at the first other test. Each is one that cannot
- * error where it stands: `resource.facts has F` (strict validation proves `resource.facts` exists for
- * the policy's resource types), and `resource.facts.F` or `!resource.facts.F.isEmpty()` only after a
- * `has F` earlier in the chain. `&&` stops at the first false operand, so a request failing a guard
- * leaves the policy not satisfied, without an error.
- */
-export function guardsOf(body: unknown): FactGuard[] {
-  const guards: FactGuard[] = [];
-  const present = new Set<string>();
-  for (const test of conjuncts(body)) {
-    if (narrowingOf(test)) continue;
-    if (isExpr(test) && isExpr(test['has'])) {
-      const has = test['has'];
-      const left = has['left'];
-      if (isExpr(left) && isExpr(left['.']) && left['.']['attr'] === 'facts' && isExpr(left['.']['left']) && left['.']['left']['Var'] === 'resource' && typeof has['attr'] === 'string') {
-        guards.push({ fact: has['attr'], test: 'present' });
-        present.add(has['attr']);
-        continue;
-      }
-      break;
-    }
-    const fact = resourceFact(test);
-    if (fact !== undefined && present.has(fact)) {
-      guards.push({ fact, test: 'true' });
-      continue;
-    }
-    const not = isExpr(test) ? test['!'] : undefined;
-    const negated = isExpr(not) ? not['arg'] : undefined;
-    const isEmpty = isExpr(negated) ? negated['isEmpty'] : undefined;
-    const emptied = isExpr(isEmpty) ? resourceFact(isEmpty['arg']) : undefined;
-    if (emptied !== undefined && present.has(emptied)) {
-      guards.push({ fact: emptied, test: 'non-empty' });
-      continue;
-    }
-    break;
-  }
-  return guards;
-}
-
-/** Whether a request whose resource has these declared facts passes a policy's guards. */
-export function passesGuards(guards: readonly FactGuard[], facts: Readonly<Record<string, unknown>> | undefined): boolean {
-  for (const { fact, test } of guards) {
-    const value = facts?.[fact];
-    if (value === undefined) return false;
-    if (test === 'true' && value !== true) return false;
-    if (test === 'non-empty' && !(Array.isArray(value) && value.length > 0)) return false;
-  }
-  return true;
+  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy), actionGroups, ...(guards.length > 0 ? { guards } : {}) };
 }
 
 /**
@@ -321,6 +271,92 @@ export function attributesOf(policy: PolicyJson): readonly string[] | 'all' {
   };
   for (const condition of policy.conditions ?? []) walk(condition.body, false);
   return all ? 'all' : [...names].sort();
+}
+
+/** `resource.a.b` or `context.a.b` as [root, a, b], when `expr` is exactly such a path. */
+function pathOf(expr: unknown): string[] | undefined {
+  if (!isExpr(expr)) return undefined;
+  if (expr['Var'] === 'resource' || expr['Var'] === 'context') return [expr['Var']];
+  const access = expr['.'];
+  if (!isExpr(access) || typeof access['attr'] !== 'string') return undefined;
+  const left = pathOf(access['left']);
+  return left ? [...left, access['attr']] : undefined;
+}
+
+/**
+ * The attribute tests that lead a `when` clause: read left to right over its `&&` chain, past narrowing
+ * tests (which the scope already accounts for), stopping at the first other test. `&&` stops at the
+ * first false operand, so a request that fails one of them (while every test before it can be
+ * reached) leaves the policy not satisfied: the policy can be left out for it. None of these tests
+ * errors on a request the schema accepts (strict validation proves every path it reads without a `has`
+ * exists); on one it does not, passesGuards keeps the policy, so Cedar reports the error.
+ */
+export function guardsOf(body: unknown): Guard[] {
+  const guards: Guard[] = [];
+  for (const test of conjuncts(body)) {
+    if (narrowingOf(test)) continue;
+    if (!isExpr(test)) break;
+    const has = test['has'];
+    const left = isExpr(has) ? pathOf(has['left']) : undefined;
+    if (isExpr(has) && left && typeof has['attr'] === 'string') {
+      guards.push({ path: [...left, has['attr']], test: 'present' });
+      continue;
+    }
+    const path = pathOf(test);
+    if (path && path.length > 1) {
+      guards.push({ path, test: 'true' });
+      continue;
+    }
+    const not = test['!'];
+    const negated = isExpr(not) ? not['arg'] : undefined;
+    const isEmpty = isExpr(negated) ? negated['isEmpty'] : undefined;
+    const emptied = isExpr(isEmpty) ? pathOf(isEmpty['arg']) : undefined;
+    if (emptied && emptied.length > 1) {
+      guards.push({ path: emptied, test: 'non-empty' });
+      continue;
+    }
+    break;
+  }
+  return guards;
+}
+
+/** What guards read of a request: the resource's attributes and the context, as handed to Cedar. */
+export interface GuardedRequest {
+  resource: Readonly<Record<string, unknown>> | undefined;
+  context: Readonly<Record<string, unknown>>;
+}
+
+const MISSING = Symbol('missing');
+
+/** The value at `path`, MISSING where an attribute on the way is absent, undefined where it cannot be followed (an entity). */
+function valueAt(request: GuardedRequest, path: readonly string[]): unknown {
+  let value: unknown = path[0] === 'resource' ? request.resource : request.context;
+  for (const attr of path.slice(1)) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || '__entity' in value || '__extn' in value) return undefined;
+    if (!Object.hasOwn(value, attr)) return MISSING;
+    value = (value as Record<string, unknown>)[attr];
+  }
+  return value;
+}
+
+/**
+ * Whether a request passes a policy's guards: false only where Cedar would find a guard false without
+ * an error. Anything it cannot tell (an absent attribute that a `has` did not test, a path through an
+ * entity) passes, and Cedar decides.
+ */
+export function passesGuards(guards: readonly Guard[], request: GuardedRequest): boolean {
+  for (const { path, test } of guards) {
+    if (test === 'present') {
+      const record = valueAt(request, path.slice(0, -1));
+      if (typeof record !== 'object' || record === null || Array.isArray(record) || '__entity' in record) continue;
+      if (!Object.hasOwn(record, path[path.length - 1] as string)) return false;
+      continue;
+    }
+    const value = valueAt(request, path);
+    if (test === 'true' && value === false) return false;
+    if (test === 'non-empty' && Array.isArray(value) && value.length === 0) return false;
+  }
+  return true;
 }
 
 /** Whether a policy with this scope can apply to the request (if not, Cedar would skip it without error). */

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import { ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type FactGuard, type PolicyScope, type RequestScope } from './scope.js';
+import { ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
 
 /** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
@@ -29,19 +29,21 @@ interface Bucket {
   reads: ReadonlySet<EntityPart> | 'all';
   /** The attribute names its policies read (scope.ts, attributesOf). */
   attributes: ReadonlySet<string> | 'all';
+  /** Whether one of its policies can ask which group an action is in (then Cedar needs the action entities). */
+  actionGroups: boolean;
   /** Requests evaluated with this set so far in this thread: which of them are checked against the schema. */
   evaluated: number;
   /** The policies, by id. */
   ids: readonly string[];
-  /** Those of them with fact guards (scope.ts, guardsOf), in order. */
-  guarded: readonly { id: string; guards: readonly FactGuard[] }[];
+  /** Those of them with guards (scope.ts, guardsOf), in order. */
+  guarded: readonly { id: string; guards: readonly Guard[] }[];
   /** The smaller sets for requests that fail some guards, by which guarded policies they pass ('0'/'1' each). */
   subsets: Map<string, Bucket>;
 }
 
 /**
  * At most this many smaller sets per group of requests, and per thread, are prepared for requests that
- * fail fact guards (a Pod that breaks 4 of the 19 Pod Security controls is evaluated against those 4).
+ * fail guards (a Pod that breaks 4 of the 19 Pod Security controls is evaluated against those 4).
  * Past them a request is evaluated against its whole group, which answers the same: however many
  * combinations of facts requests bring, the sets a thread holds stay bounded.
  */
@@ -113,23 +115,23 @@ class ScopeBuckets {
         return guards && guards.length > 0 ? [{ id, guards }] : [];
       });
       const policies = { ids, guarded, subsets: new Map<string, Bucket>(), evaluated: 0 };
-      bucket = ids.length === 0 ? { reads: new Set(), attributes: new Set(), ...policies } : { ...this.preparse(ids), ...policies };
+      bucket = ids.length === 0 ? { reads: new Set(), attributes: new Set(), actionGroups: false, ...policies } : { ...this.preparse(ids), ...policies };
       this.byContent.set(content, bucket);
     }
     return bucket;
   }
 
   /**
-   * The set to evaluate a request of `bucket`'s group against: without the policies whose fact guards
-   * the request's facts fail (Cedar would find them not satisfied, without an error), when there are
+   * The set to evaluate a request of `bucket`'s group against: without the policies whose guards the
+   * request fails (Cedar would find them not satisfied, without an error), when there are
    * such policies and the bound on prepared sets allows; else the group's whole set.
    */
-  narrowed(bucket: Bucket, facts: Readonly<Record<string, unknown>> | undefined): Bucket {
+  narrowed(bucket: Bucket, request: GuardedRequest): Bucket {
     if (bucket.guarded.length === 0) return bucket;
     let key = '';
     const failed = new Set<string>();
     for (const { id, guards } of bucket.guarded) {
-      const passes = passesGuards(guards, facts);
+      const passes = passesGuards(guards, request);
       key += passes ? '1' : '0';
       if (!passes) failed.add(id);
     }
@@ -143,7 +145,7 @@ class ScopeBuckets {
     return subset;
   }
 
-  private preparse(ids: string[]): Pick<Bucket, 'setId' | 'reads' | 'attributes'> {
+  private preparse(ids: string[]): Pick<Bucket, 'setId' | 'reads' | 'attributes' | 'actionGroups'> {
     const index = this.nextSetIndex++;
     const policies: Record<string, string> = {};
     for (const id of ids) policies[id] = this.texts[id] ?? '';
@@ -155,7 +157,12 @@ class ScopeBuckets {
     if (prepared.type === 'failure') {
       throw new Error(`Cedar refused to preparse policies ${ids.join(', ')}: ${prepared.errors.map((e) => e.message).join('; ')}`);
     }
-    return { setId, reads: this.union(ids, (scope) => scope?.reads), attributes: this.union(ids, (scope) => scope?.attributes) };
+    return {
+      setId,
+      reads: this.union(ids, (scope) => scope?.reads),
+      attributes: this.union(ids, (scope) => scope?.attributes),
+      actionGroups: ids.some((id) => this.scopes[id]?.actionGroups !== false),
+    };
   }
 
   /** What the policies `ids` read together; 'all' if any of them may read anything (or does not say). */
@@ -184,11 +191,11 @@ export function requestScopeOf(request: CedarRequest): RequestScope {
   };
 }
 
-/** The resource's declared facts, as the request hands them to Cedar (its `facts` record), if it has them. */
-function resourceFactsOf(request: CedarRequest): Readonly<Record<string, unknown>> | undefined {
+/** What guards read of a request (scope.ts, passesGuards): its resource's attributes and its context. */
+function guardedOf(request: CedarRequest): GuardedRequest {
   const wanted = keyOf(request.resource);
-  const facts = request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs['facts'];
-  return typeof facts === 'object' && facts !== null && !Array.isArray(facts) ? (facts as Record<string, unknown>) : undefined;
+  const resource = request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs as Record<string, unknown> | undefined;
+  return { resource, context: request.context };
 }
 
 type Uid = { type: string; id: string };
@@ -201,7 +208,7 @@ const keyOf = (uid: unknown): string => uidKey(uid as Uid);
  * the set reads them. The resource, and any entity its attributes name (its old version), always stay.
  * Cedar spends most of a decision turning entities into its own form, so this is most of its cost.
  */
-export function sliced(request: CedarRequest, reads: ReadonlySet<EntityPart>): CedarRequest {
+export function sliced(request: CedarRequest, reads: ReadonlySet<EntityPart>, attributes: ReadonlySet<string> | 'all' = 'all'): CedarRequest {
   const byKey = new Map<string, EntityJson>();
   for (const entity of request.entities) byKey.set(keyOf(entity.uid), entity);
   /** An entity and its ancestors, as far as the request has them. */
@@ -223,12 +230,12 @@ export function sliced(request: CedarRequest, reads: ReadonlySet<EntityPart>): C
     if (roots[part] === undefined) continue;
     closure(roots[part], reads.has(part) ? needed : unread);
   }
-  // The resource and whatever its attributes refer to (`old`) are read by every policy about it.
+  // The resource, and whatever its attributes refer to (`old`) where a policy reads that attribute.
   const resource = byKey.get(keyOf(request.resource));
   needed.add(keyOf(request.resource));
-  for (const value of Object.values(resource?.attrs ?? {})) {
+  for (const [name, value] of Object.entries(resource?.attrs ?? {})) {
     const ref = entityRefIn(value);
-    if (ref) needed.add(keyOf(ref));
+    if (ref) (attributes === 'all' || attributes.has(name) ? needed : unread).add(keyOf(ref));
   }
   const entities = request.entities.filter((entity) => {
     const key = keyOf(entity.uid);
@@ -326,10 +333,13 @@ export class ScopedPolicySet {
       const conforms = this.conformance(request);
       if (!conforms.ok) return conforms;
     }
-    const chosen = (kind === 'validating' ? this.validating : this.mutations).narrowed(bucket, resourceFactsOf(request));
+    const chosen = (kind === 'validating' ? this.validating : this.mutations).narrowed(bucket, guardedOf(request));
     if (!chosen.setId) return { ok: true, satisfied: [], errors: [] };
-    const narrowed = chosen.attributes === 'all' ? request : slicedAttributes(request, chosen.attributes);
-    return this.ask(chosen.setId, chosen.reads === 'all' ? narrowed : sliced(narrowed, chosen.reads), false);
+    // Entities first: which of them are read is found from the context's references, before the
+    // attributes no policy reads (those references among them) are left out.
+    const entities = chosen.reads === 'all' ? request : sliced(request, chosen.reads, chosen.attributes);
+    const narrowed = chosen.attributes === 'all' ? entities : slicedAttributes(entities, chosen.attributes);
+    return this.ask(chosen.setId, narrowed, chosen.actionGroups ? 'action entities' : 'plain');
   }
 
   /**
@@ -338,16 +348,17 @@ export class ScopedPolicySet {
    * is refused at load time, even for requests no policy looks at.
    */
   conformance(request: CedarRequest): Evaluation {
-    const answer = this.ask(this.conformanceSetId, request, true);
+    const answer = this.ask(this.conformanceSetId, request, 'schema');
     return answer.ok ? answer : { ok: false, message: `the request does not match the policy schema: ${answer.message}` };
   }
 
   /**
-   * One Cedar call. With `withSchema`, Cedar parses the request against the schema and refuses what does
-   * not match it (a translation bug is then a clear failure, not a skipped rule). Without it, the action
-   * entities (which the schema would supply: `create in write`) are added to the request's.
+   * One Cedar call. 'schema': Cedar parses the request against the schema and refuses what does not
+   * match it (a translation bug is then a clear failure, not a skipped rule). Otherwise it is evaluated
+   * as it is, with 'action entities' the action's entity and its groups added (what the schema would
+   * supply: `create in write`) for sets whose policies ask about them (scope.ts, actionGroups).
    */
-  private ask(setId: string, request: CedarRequest, withSchema: boolean): Evaluation {
+  private ask(setId: string, request: CedarRequest, mode: 'schema' | 'action entities' | 'plain'): Evaluation {
     let answer;
     try {
       answer = cedar.statefulIsAuthorized({
@@ -355,9 +366,9 @@ export class ScopedPolicySet {
         action: request.action,
         resource: request.resource,
         context: request.context,
-        entities: withSchema ? request.entities : [...request.entities, ...(this.actionEntities.get(uidKey(request.action)) ?? [])],
+        entities: mode === 'action entities' ? [...request.entities, ...(this.actionEntities.get(uidKey(request.action)) ?? [])] : request.entities,
         preparsedPolicySetId: setId,
-        ...(withSchema ? { preparsedSchemaName: this.set.cedarSchemaName, validateRequest: true } : {}),
+        ...(mode === 'schema' ? { preparsedSchemaName: this.set.cedarSchemaName, validateRequest: true } : {}),
       });
     } catch (error) {
       return { ok: false, message: `Cedar engine error: ${(error as Error).message}` };

@@ -14,12 +14,17 @@ import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../t
  */
 export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): DeclaredFactValues | undefined {
   if (set.facts.declarations.length === 0) return undefined;
-  const needed =
-    readers === 'all'
-      ? declarationsFor(set.facts.declarations, request)
-      : neededFacts(set.facts, policiesInScope(set, requestScopeOf(request), readers), request.kind.group, request.kind.kind);
+  const inputs = { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) };
+  if (readers === 'all') {
+    const every = declarationsFor(set.facts.declarations, request);
+    return every.length === 0 ? undefined : computeFacts(every, request, inputs);
+  }
+  const ids = policiesInScope(set, requestScopeOf(request), readers);
+  const needed = neededFacts(set.facts, ids, request.kind.group, request.kind.kind);
   if (needed.length === 0) return undefined;
-  return computeFacts(needed, request, { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) });
+  // The old object's facts only where a policy that can apply reads them (`resource.old.facts`).
+  const readsOld = set.facts.readsOld;
+  return computeFacts(needed, request, inputs, { old: readsOld === undefined || ids.some((id) => readsOld.includes(id)) });
 }
 
 /** `evaluation` with an error for each policy of `kind` that can apply and reads a fact that failed. */

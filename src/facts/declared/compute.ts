@@ -83,9 +83,10 @@ function run(declaration: FactDeclaration, variables: CelVariables): { value: Ce
 /**
  * The needed facts of a request: on CREATE and UPDATE for its object (and on UPDATE the old object's,
  * for `resource.old.facts`), on DELETE for the object deleted (as `oldObject`, `object` being null, as
- * in ValidatingAdmissionPolicy). A fact that fails on either is a failure, with its reason.
+ * in ValidatingAdmissionPolicy). A fact that fails on either is a failure, with its reason. With
+ * `old: false` (no policy that can apply reads `resource.old.facts`) the old object's are not computed.
  */
-export function computeFacts(needed: readonly FactDeclaration[], request: AdmissionRequest, inputs: FactInputs): DeclaredFactValues {
+export function computeFacts(needed: readonly FactDeclaration[], request: AdmissionRequest, inputs: FactInputs, options: { old?: boolean } = {}): DeclaredFactValues {
   const result: DeclaredFactValues = { current: {}, failures: {} };
   if (needed.length === 0) return result;
   // Policies see what the decision log and recordings see: no Secret payloads, no environment values.
@@ -96,7 +97,7 @@ export function computeFacts(needed: readonly FactDeclaration[], request: Admiss
   const celObject = request.operation === 'DELETE' ? null : toCel(object);
   const celOldObject = request.operation === 'CREATE' ? null : toCel(oldObject);
   const current = variablesFor(request, celObject, celOldObject, inputs, params);
-  const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null;
+  const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null && options.old !== false;
   const before = update ? variablesFor(request, celOldObject, null, inputs, params) : undefined;
   if (before) result.old = {};
   for (const declaration of needed) {

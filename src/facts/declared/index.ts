@@ -6,13 +6,13 @@ import type { DeclaredFacts } from './types.js';
 export type { DeclaredFacts, DeclaredFactValues } from './types.js';
 import type { FactDeclaration, FactProblem } from './declarations.js';
 import { appliesTo, readFactDeclarations, type FactFile } from './declarations.js';
-import { factsReadBy } from './reads.js';
+import { factsReadBy, readsFactsBeyondResource } from './reads.js';
 import { withDeclaredFacts } from './schema.js';
 
 export { COST_BUDGET, CEL_VARIABLES, MAX_COMPREHENSION_NESTING, compileExpression, toCel, CelError } from './cel.js';
 export { computeFacts, declarationsFor, type FactInputs } from './compute.js';
 export { appliesTo, FACT_TYPES, readFactDeclarations, type FactDeclaration, type FactFile, type FactProblem, type FactType } from './declarations.js';
-export { factsReadBy } from './reads.js';
+export { factsReadBy, readsFactsBeyondResource } from './reads.js';
 export { FACT_ENTITY_TYPES, FACTS_ATTRIBUTE, withDeclaredFacts } from './schema.js';
 export { cedarValueOf } from './values.js';
 
@@ -24,11 +24,13 @@ export function declareFacts(
 ): { facts: DeclaredFacts; schema?: Record<string, unknown>; problems: FactProblem[]; schemaProblem?: string } {
   const { declarations, problems } = readFactDeclarations(files);
   const reads: Record<string, readonly string[]> = {};
+  const readsOld: string[] = [];
   for (const [id, json] of policies) {
     const names = factsReadBy(json);
     if (names.length > 0) reads[id] = names;
+    if (readsFactsBeyondResource(json)) readsOld.push(id);
   }
-  const facts = { declarations, reads };
+  const facts = { declarations, reads, readsOld };
   const injected = withDeclaredFacts(schemaJson, declarations);
   if ('problem' in injected) return { facts, problems, schemaProblem: injected.problem };
   return { facts, schema: injected.schema, problems };

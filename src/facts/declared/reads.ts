@@ -30,3 +30,24 @@ export function factsReadBy(policy: PolicyJson): string[] {
   collect(policy.conditions, names);
   return [...names].sort();
 }
+
+/** Whether a policy reads declared facts on anything but the resource itself (`resource.old.facts`, …). */
+export function readsFactsBeyondResource(policy: PolicyJson): boolean {
+  let beyond = false;
+  const visit = (node: unknown): void => {
+    if (beyond) return;
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+      return;
+    }
+    if (!isJson(node)) return;
+    const access = node['.'];
+    if (isJson(access) && access['attr'] === FACTS_ATTRIBUTE) {
+      const holder = access['left'];
+      if (!isJson(holder) || holder['Var'] !== 'resource') beyond = true;
+    }
+    for (const value of Object.values(node)) visit(value);
+  };
+  visit(policy.conditions);
+  return beyond;
+}

@@ -17,4 +17,10 @@ export interface DeclaredFacts {
   declarations: readonly FactDeclaration[];
   /** Policy (or mutation) id → the names of the facts it reads. */
   reads: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The policies (and mutations) that read facts of another entity than the resource itself
+   * (`resource.old.facts`): only for them are the facts of the object before an UPDATE computed.
+   * Absent (sets built before it existed) means every policy.
+   */
+  readsOld?: readonly string[];
 }
