@@ -44,6 +44,29 @@ describe('evaluation in worker threads', () => {
     expect(patched).toBeGreaterThan(0);
   });
 
+  it('asks a worker only about requests some policy is left for, and hands it only what those policies read', async () => {
+    const checked = await loadPolicyDirectory(STARTER_POLICIES);
+    const { pipeline, pool } = pooled();
+    await pipeline.activate(checked);
+    const sent: { kind: string; mask: string; request: string }[] = [];
+    const evaluate = pool.evaluate.bind(pool);
+    pool.evaluate = (revision, planned, kind) => {
+      sent.push({ kind, mask: planned.mask, request: planned.request });
+      return evaluate(revision, planned, kind);
+    };
+    const names = fixtureNames();
+    for (const name of names) await pipeline.handleValidate(fixture(name));
+    // Most requests end with no policy left (a ConfigMap, a Pod that breaks no control): no message.
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.length).toBeLessThan(names.length / 2);
+    // A Pod breaking some Pod Security controls goes with the subset it is judged against, and without
+    // the facts of the controls it passes or the attributes no remaining policy reads.
+    const pod = sent.find((message) => message.mask.includes('0') && message.request.includes('psRunAsNonRoot'));
+    expect(pod).toBeDefined();
+    expect(pod?.request).not.toContain('psHostPathVolumes');
+    expect(pod?.request).not.toContain('imagesWithoutDigest');
+  });
+
   it('loads a set into every worker before it answers with it, and keeps answering through reloads', async () => {
     const { pipeline } = pooled();
     await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('first') })));

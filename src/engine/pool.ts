@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import type { EnginePolicySet } from './scoped.js';
+import type { RequestScope } from './scope.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 /** The built worker. From the TypeScript sources (tests) it is the build's copy: Node runs only JavaScript in a worker. */
@@ -123,10 +124,10 @@ export class EvaluationPool {
   }
 
   /**
-   * Evaluates on the least busy ready worker; `request` is the Cedar request as JSON text. Resolves
-   * UNKNOWN_REVISION if no worker holds that revision any more.
+   * Evaluates a plan (ScopedPolicySet.plan) on the least busy ready worker, its request as JSON text.
+   * Resolves UNKNOWN_REVISION if no worker holds that revision any more.
    */
-  async evaluate(revision: string, request: string, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
+  async evaluate(revision: string, planned: { shape: RequestScope; mask: string; request: string }, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
     if (this.closed) return { ok: false, message: 'the evaluation pool is closed' };
     let entry = this.leastBusy();
     while (!entry) {
@@ -134,7 +135,7 @@ export class EvaluationPool {
       if (this.closed) return { ok: false, message: 'the evaluation pool is closed' };
       entry = this.leastBusy();
     }
-    const answer = await this.send(entry, (id) => ({ type: 'evaluate', id, revision, request, kind }));
+    const answer = await this.send(entry, (id) => ({ type: 'evaluate', id, revision, ...planned, kind }));
     if (answer.type === 'evaluated') return answer.evaluation;
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     return { ok: false, message: 'the evaluation worker answered out of turn' };

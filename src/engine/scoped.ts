@@ -23,9 +23,15 @@ export interface EnginePolicySet {
   mutationScopes: Readonly<Record<string, PolicyScope>>;
 }
 
-/** A preparsed Cedar set, or none when no policy can apply (nothing to evaluate), and what its policies read. */
+/**
+ * A group of policies: the ones that can apply to some requests. Its Cedar set is preparsed in a thread
+ * the first time that thread evaluates against it (a thread that only plans never does).
+ */
 interface Bucket {
+  /** The id of its Cedar set in this thread; none when it holds no policy (nothing to evaluate). */
   setId?: string;
+  /** Whether this thread has preparsed it. */
+  preparsed: boolean;
   reads: ReadonlySet<EntityPart> | 'all';
   /** The attribute names its policies read (scope.ts, attributesOf). */
   attributes: ReadonlySet<string> | 'all';
@@ -89,7 +95,7 @@ class ScopeBuckets {
   ) {}
 
   get preparsed(): number {
-    return [...this.byContent.values()].filter((bucket) => bucket.setId).length;
+    return [...this.byContent.values()].filter((bucket) => bucket.preparsed).length;
   }
 
   bucketFor(request: RequestScope): Bucket {
@@ -105,8 +111,8 @@ class ScopeBuckets {
     return bucket;
   }
 
-  /** The set of exactly these policies, prepared once. */
-  private bucketOf(ids: string[]): Bucket {
+  /** The group of exactly these policies, made once. */
+  private bucketOf(ids: readonly string[]): Bucket {
     const content = ids.join('\0');
     let bucket = this.byContent.get(content);
     if (!bucket) {
@@ -114,59 +120,71 @@ class ScopeBuckets {
         const guards = this.scopes[id]?.guards;
         return guards && guards.length > 0 ? [{ id, guards }] : [];
       });
-      const policies = { ids, guarded, subsets: new Map<string, Bucket>(), evaluated: 0 };
-      bucket = ids.length === 0 ? { reads: new Set(), attributes: new Set(), actionGroups: false, ...policies } : { ...this.preparse(ids), ...policies };
+      bucket = {
+        // Ids are reused by the next set made in the same slot: Cedar cannot free a preparsed set, but
+        // preparsing under an id replaces what it held, so reloads do not leak.
+        ...(ids.length > 0 ? { setId: `${this.idPrefix}/${this.nextSetIndex++}` } : {}),
+        preparsed: false,
+        reads: this.union(ids, (scope) => scope?.reads),
+        attributes: this.union(ids, (scope) => scope?.attributes),
+        actionGroups: ids.some((id) => this.scopes[id]?.actionGroups !== false),
+        evaluated: 0,
+        ids,
+        guarded,
+        subsets: new Map(),
+      };
       this.byContent.set(content, bucket);
     }
     return bucket;
   }
 
   /**
-   * The set to evaluate a request of `bucket`'s group against: without the policies whose guards the
-   * request fails (Cedar would find them not satisfied, without an error), when there are
-   * such policies and the bound on prepared sets allows; else the group's whole set.
+   * Which set to evaluate a request of `bucket`'s group against: without the policies whose guards the
+   * request fails (Cedar would find them not satisfied, without an error), named by `mask` (one
+   * '0' or '1' per guarded policy); or, with the mask '', the group's whole set, when the request fails
+   * no guard or the bound on smaller sets is reached.
    */
-  narrowed(bucket: Bucket, request: GuardedRequest): Bucket {
-    if (bucket.guarded.length === 0) return bucket;
-    let key = '';
-    const failed = new Set<string>();
-    for (const { id, guards } of bucket.guarded) {
-      const passes = passesGuards(guards, request);
-      key += passes ? '1' : '0';
-      if (!passes) failed.add(id);
-    }
-    if (failed.size === 0) return bucket;
-    const known = bucket.subsets.get(key);
+  narrowed(bucket: Bucket, request: GuardedRequest): { set: Bucket; mask: string } {
+    if (bucket.guarded.length === 0) return { set: bucket, mask: '' };
+    let mask = '';
+    for (const { guards } of bucket.guarded) mask += passesGuards(guards, request) ? '1' : '0';
+    if (!mask.includes('0')) return { set: bucket, mask: '' };
+    const known = bucket.subsets.get(mask);
+    if (known) return { set: known, mask };
+    if (bucket.subsets.size >= MAX_SUBSETS_PER_GROUP || this.subsetCount >= MAX_SUBSETS) return { set: bucket, mask: '' };
+    return { set: this.subset(bucket, mask), mask };
+  }
+
+  /**
+   * The smaller set a mask names. Another thread decided it (scoped.ts, plan), within the bounds: it is
+   * made here whatever this thread's own count, since this thread sees only some of that thread's requests.
+   */
+  subset(bucket: Bucket, mask: string): Bucket {
+    if (mask === '') return bucket;
+    const known = bucket.subsets.get(mask);
     if (known) return known;
-    if (bucket.subsets.size >= MAX_SUBSETS_PER_GROUP || this.subsetCount >= MAX_SUBSETS) return bucket;
+    const failed = new Set(bucket.guarded.filter((_, index) => mask[index] === '0').map(({ id }) => id));
     const subset = this.bucketOf(bucket.ids.filter((id) => !failed.has(id)));
-    bucket.subsets.set(key, subset);
+    bucket.subsets.set(mask, subset);
     this.subsetCount += 1;
     return subset;
   }
 
-  private preparse(ids: string[]): Pick<Bucket, 'setId' | 'reads' | 'attributes' | 'actionGroups'> {
-    const index = this.nextSetIndex++;
+  /** Preparses a set in this thread the first time it is evaluated against. Throws when Cedar refuses it. */
+  prepare(bucket: Bucket): void {
+    if (bucket.preparsed || !bucket.setId) return;
     const policies: Record<string, string> = {};
-    for (const id of ids) policies[id] = this.texts[id] ?? '';
+    for (const id of bucket.ids) policies[id] = this.texts[id] ?? '';
     if (this.implicitAllow) policies[IMPLICIT_ALLOW_ID] = IMPLICIT_ALLOW;
-    // Ids are reused by the next set prepared in the same slot: Cedar cannot free a preparsed set, but
-    // preparsing under an id replaces what it held, so reloads do not leak.
-    const setId = `${this.idPrefix}/${index}`;
-    const prepared = cedar.preparsePolicySet(setId, { staticPolicies: policies });
+    const prepared = cedar.preparsePolicySet(bucket.setId, { staticPolicies: policies });
     if (prepared.type === 'failure') {
-      throw new Error(`Cedar refused to preparse policies ${ids.join(', ')}: ${prepared.errors.map((e) => e.message).join('; ')}`);
+      throw new Error(`Cedar refused to preparse policies ${bucket.ids.join(', ')}: ${prepared.errors.map((e) => e.message).join('; ')}`);
     }
-    return {
-      setId,
-      reads: this.union(ids, (scope) => scope?.reads),
-      attributes: this.union(ids, (scope) => scope?.attributes),
-      actionGroups: ids.some((id) => this.scopes[id]?.actionGroups !== false),
-    };
+    bucket.preparsed = true;
   }
 
   /** What the policies `ids` read together; 'all' if any of them may read anything (or does not say). */
-  private union<T extends string>(ids: string[], of: (scope: PolicyScope | undefined) => readonly T[] | 'all' | undefined): ReadonlySet<T> | 'all' {
+  private union<T extends string>(ids: readonly string[], of: (scope: PolicyScope | undefined) => readonly T[] | 'all' | undefined): ReadonlySet<T> | 'all' {
     const union = new Set<T>();
     for (const id of ids) {
       const read = of(this.scopes[id]) ?? 'all';
@@ -287,6 +305,17 @@ function entityRefIn(value: unknown): Uid | undefined {
 
 const preparedSchemas = new Set<string>();
 
+/** Cedar's answer when no policy is left to evaluate: the implicit permit alone. */
+const nothingApplies = (): Evaluation => ({ ok: true, satisfied: [], errors: [] });
+
+/** What scoped.ts's plan hands to the thread that evaluates: the group, the subset of it, the request. */
+export interface PlannedEvaluation {
+  shape: RequestScope;
+  /** '' for the group's whole set, else one '0'/'1' per guarded policy (ScopeBuckets.narrowed). */
+  mask: string;
+  request: CedarRequest;
+}
+
 /** A policy set ready to evaluate in this thread. */
 export class ScopedPolicySet {
   private readonly validating: ScopeBuckets;
@@ -321,25 +350,46 @@ export class ScopedPolicySet {
   }
 
   evaluate(request: CedarRequest, kind: PolicyKind): Evaluation {
-    let bucket: Bucket;
+    const planned = this.plan(request, kind);
+    return 'evaluation' in planned ? planned.evaluation : this.evaluatePlanned(planned, kind);
+  }
+
+  /**
+   * Everything about an evaluation but the Cedar call, without calling Cedar (but for the requests
+   * checked against the schema): which policies the request is evaluated against, and the request as
+   * Cedar is handed it (only the entities and attributes those policies read); or the answer, when no
+   * policy is left or the schema refuses the request. The main thread plans, a worker evaluates the plan
+   * (evaluatePlanned) with the same policy set: what crosses between them is only what Cedar reads.
+   */
+  plan(request: CedarRequest, kind: PolicyKind): { evaluation: Evaluation } | PlannedEvaluation {
+    const buckets = kind === 'validating' ? this.validating : this.mutations;
+    const shape = requestScopeOf(request);
+    const bucket = buckets.bucketFor(shape);
+    // No policy can apply: Cedar would answer with the implicit permit alone, so it is not asked.
+    if (!bucket.setId) return { evaluation: nothingApplies() };
+    if (checksSchema(bucket)) {
+      const conforms = this.conformance(request);
+      if (!conforms.ok) return { evaluation: conforms };
+    }
+    const { set, mask } = buckets.narrowed(bucket, guardedOf(request));
+    if (!set.setId) return { evaluation: nothingApplies() };
+    // Entities first: which of them are read is found from the context's references, before the
+    // attributes no policy reads (those references among them) are left out.
+    const entities = set.reads === 'all' ? request : sliced(request, set.reads, set.attributes);
+    return { shape, mask, request: set.attributes === 'all' ? entities : slicedAttributes(entities, set.attributes) };
+  }
+
+  /** Evaluates a plan (from this thread's plan, or another's with the same policy set). */
+  evaluatePlanned(planned: PlannedEvaluation, kind: PolicyKind): Evaluation {
+    const buckets = kind === 'validating' ? this.validating : this.mutations;
+    const set = buckets.subset(buckets.bucketFor(planned.shape), planned.mask);
+    if (!set.setId) return nothingApplies();
     try {
-      bucket = (kind === 'validating' ? this.validating : this.mutations).bucketFor(requestScopeOf(request));
+      buckets.prepare(set);
     } catch (error) {
       return { ok: false, message: (error as Error).message };
     }
-    // No policy can apply: Cedar would answer with the implicit permit alone, so it is not asked.
-    if (!bucket.setId) return { ok: true, satisfied: [], errors: [] };
-    if (checksSchema(bucket)) {
-      const conforms = this.conformance(request);
-      if (!conforms.ok) return conforms;
-    }
-    const chosen = (kind === 'validating' ? this.validating : this.mutations).narrowed(bucket, guardedOf(request));
-    if (!chosen.setId) return { ok: true, satisfied: [], errors: [] };
-    // Entities first: which of them are read is found from the context's references, before the
-    // attributes no policy reads (those references among them) are left out.
-    const entities = chosen.reads === 'all' ? request : sliced(request, chosen.reads, chosen.attributes);
-    const narrowed = chosen.attributes === 'all' ? entities : slicedAttributes(entities, chosen.attributes);
-    return this.ask(chosen.setId, narrowed, chosen.actionGroups ? 'action entities' : 'plain');
+    return this.ask(set.setId, planned.request, set.actionGroups ? 'action entities' : 'plain');
   }
 
   /**

@@ -2,12 +2,16 @@
 // crosses the thread boundary by structured clone.
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import type { EnginePolicySet } from './scoped.js';
+import type { RequestScope } from './scope.js';
 
 export type ToWorker =
   /** Prepare a set in the worker's next slot and run the warm-up requests through it. */
   | { type: 'load'; id: number; set: EnginePolicySet; warmUp: CedarRequest[] }
-  /** The request as JSON text: cloning one string costs the main thread less than cloning the object graph. */
-  | { type: 'evaluate'; id: number; revision: string; request: string; kind: PolicyKind };
+  /**
+   * A plan of the main thread's (ScopedPolicySet.plan): the group and subset of policies, and the request
+   * as JSON text (cloning one string costs the main thread less than cloning the object graph).
+   */
+  | { type: 'evaluate'; id: number; revision: string; shape: RequestScope; mask: string; request: string; kind: PolicyKind };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; error?: string }

@@ -4,7 +4,7 @@
 import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
-import { evaluate, UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PolicyKind } from '../engine/index.js';
+import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PolicyKind, type RequestScope } from '../engine/index.js';
 import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { renderAdvice } from '../decision/index.js';
@@ -141,6 +141,11 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
 
 let pipelines = 0;
 
+/** What decides an evaluation: the group of policies (its shape), the subset of it (mask), the request Cedar is handed. */
+function planKey(shape: RequestScope, mask: string, requestJson: string): string {
+  return `${shape.action}\0${shape.resourceType}\0${shape.apiGroup}\0${shape.kind}\0${mask}\0${requestJson}`;
+}
+
 export class AdmissionPipeline {
   private active: CompiledPolicySet | undefined;
   /** Two preparse slots, the active set's and the candidate's: reloads reuse them instead of leaking. */
@@ -235,23 +240,32 @@ export class AdmissionPipeline {
   }
 
   private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
-    const key = this.cache?.keyOf(set.revision, kind, JSON.stringify(cedarRequest));
+    const planned = set.engine.plan(cedarRequest, kind);
+    if ('evaluation' in planned) return planned.evaluation;
+    const key = this.cache?.keyOf(set.revision, kind, planKey(planned.shape, planned.mask, JSON.stringify(planned.request)));
     const remembered = key !== undefined ? this.cache?.get(key) : undefined;
     if (remembered) return remembered;
-    const evaluation = evaluate(set, cedarRequest, kind);
+    const evaluation = set.engine.evaluatePlanned(planned, kind);
     if (key !== undefined) this.cache?.remember(key, evaluation);
     return evaluation;
   }
 
+  /**
+   * In the pool when there is one. This thread plans (engine/scoped.ts): a request no policy is left for
+   * is answered here, without a message to a worker; the others cross as only what Cedar reads, which is
+   * also what the cache is keyed by (with the policies it is evaluated against).
+   */
   private async evaluateAnywhere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
     const pool = this.options.pool;
     if (!pool) return this.evaluateHere(set, cedarRequest, kind);
+    const planned = set.engine.plan(cedarRequest, kind);
+    if ('evaluation' in planned) return planned.evaluation;
     // One serialisation serves both the cache key and the message to the worker.
-    const json = JSON.stringify(cedarRequest);
-    const key = this.cache?.keyOf(set.revision, kind, json);
+    const json = JSON.stringify(planned.request);
+    const key = this.cache?.keyOf(set.revision, kind, planKey(planned.shape, planned.mask, json));
     const remembered = key !== undefined ? this.cache?.get(key) : undefined;
     if (remembered) return remembered;
-    const evaluation = await pool.evaluate(set.revision, json, kind);
+    const evaluation = await pool.evaluate(set.revision, { shape: planned.shape, mask: planned.mask, request: json }, kind);
     if (key !== undefined && evaluation !== UNKNOWN_REVISION) this.cache?.remember(key, evaluation);
     return evaluation;
   }
