@@ -127,7 +127,7 @@ export class EvaluationPool {
    * Evaluates a plan (ScopedPolicySet.plan) on the least busy ready worker, its request as JSON text.
    * Resolves UNKNOWN_REVISION if no worker holds that revision any more.
    */
-  async evaluate(revision: string, planned: { shape: RequestScope; mask: string; request: string }, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
+  async evaluate(revision: string, planned: { shape: RequestScope; mask: string; request: string; check?: string }, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
     if (this.closed) return { ok: false, message: 'the evaluation pool is closed' };
     let entry = this.leastBusy();
     while (!entry) {

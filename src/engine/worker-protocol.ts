@@ -11,7 +11,7 @@ export type ToWorker =
    * A plan of the main thread's (ScopedPolicySet.plan): the group and subset of policies, and the request
    * as JSON text (cloning one string costs the main thread less than cloning the object graph).
    */
-  | { type: 'evaluate'; id: number; revision: string; shape: RequestScope; mask: string; request: string; kind: PolicyKind };
+  | { type: 'evaluate'; id: number; revision: string; shape: RequestScope; mask: string; request: string; check?: string; kind: PolicyKind };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; error?: string }

@@ -42,7 +42,7 @@ port.on('message', (message: ToWorker) => {
   }
   const set = held.find((candidate) => candidate.set.revision === message.revision);
   const answer: FromWorker = set
-    ? { type: 'evaluated', id: message.id, evaluation: set.evaluatePlanned({ shape: message.shape, mask: message.mask, request: JSON.parse(message.request) as CedarRequest }, message.kind) }
+    ? { type: 'evaluated', id: message.id, evaluation: set.evaluatePlanned({ shape: message.shape, mask: message.mask, request: JSON.parse(message.request) as CedarRequest, ...(message.check ? { check: JSON.parse(message.check) as CedarRequest } : {}) }, message.kind) }
     : { type: 'unknown-revision', id: message.id };
   port.postMessage(answer);
 });

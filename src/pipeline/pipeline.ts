@@ -265,7 +265,8 @@ export class AdmissionPipeline {
     const key = this.cache?.keyOf(set.revision, kind, planKey(planned.shape, planned.mask, json));
     const remembered = key !== undefined ? this.cache?.get(key) : undefined;
     if (remembered) return remembered;
-    const evaluation = await pool.evaluate(set.revision, { shape: planned.shape, mask: planned.mask, request: json }, kind);
+    const check = planned.check ? { check: JSON.stringify(planned.check) } : {};
+    const evaluation = await pool.evaluate(set.revision, { shape: planned.shape, mask: planned.mask, request: json, ...check }, kind);
     if (key !== undefined && evaluation !== UNKNOWN_REVISION) this.cache?.remember(key, evaluation);
     return evaluation;
   }
