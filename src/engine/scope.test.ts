@@ -276,7 +276,7 @@ describe('requests checked against the schema', () => {
     // What a translation bug would build: an attribute the schema does not declare, named as one a policy reads.
     const bad = (): CedarRequest => ({
       ...good,
-      entities: good.entities.map((entity) => (entity.uid.type === 'k8s::Workload' ? { ...entity, attrs: { ...entity.attrs, latestImages: 'nginx:latest' } } : entity)),
+      entities: good.entities.map((entity) => ('type' in entity.uid && entity.uid.type === 'k8s::Workload' ? { ...entity, attrs: { ...entity.attrs, latestImages: 'nginx:latest' } } : entity)),
     });
     const outcomes: boolean[] = [];
     for (let n = 0; n < SCHEMA_CHECKED_FIRST + SCHEMA_CHECK_EVERY + 1; n++) outcomes.push(set.engine.evaluate(bad(), 'validating').ok);
