@@ -173,7 +173,7 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
     // A named action that is some action's group (or that the schema does not declare) needs the hierarchy.
     actionGroups = [...named].some((uid) => !graph.has(uid) || [...graph.values()].some((groups) => groups.has(uid)));
   }
-  if (JSON.stringify(policy.conditions ?? []).includes('"in":')) actionGroups = true;
+
 
   const scope: { resourceTypes: readonly string[] | 'any'; kinds: readonly string[] | 'any'; apiGroups: readonly string[] | 'any' } = {
     resourceTypes: 'any',
@@ -193,7 +193,10 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
     }
   }
   const guards = first?.kind === 'when' ? guardsOf(first.body) : [];
-  return { actions, ...scope, reads: readsOf(policy), attributes: attributesOf(policy), actionGroups, ...(guards.length > 0 ? { guards } : {}) };
+  const reads = readsOf(policy);
+  // Any `in` in a condition makes readsOf answer 'all' (so does an entity literal: counted too, to be safe).
+  if (reads === 'all') actionGroups = true;
+  return { actions, ...scope, reads, attributes: attributesOf(policy), actionGroups, ...(guards.length > 0 ? { guards } : {}) };
 }
 
 /**
@@ -326,15 +329,12 @@ export interface GuardedRequest {
   context: Readonly<Record<string, unknown>>;
 }
 
-const MISSING = Symbol('missing');
-
-/** The value at `path`, MISSING where an attribute on the way is absent, undefined where it cannot be followed (an entity). */
+/** The value at `path`, or undefined where an attribute on the way is absent or it cannot be followed (an entity). */
 function valueAt(request: GuardedRequest, path: readonly string[]): unknown {
   let value: unknown = path[0] === 'resource' ? request.resource : request.context;
   for (const attr of path.slice(1)) {
     if (typeof value !== 'object' || value === null || Array.isArray(value) || '__entity' in value || '__extn' in value) return undefined;
-    if (!Object.hasOwn(value, attr)) return MISSING;
-    value = (value as Record<string, unknown>)[attr];
+    value = Object.hasOwn(value, attr) ? (value as Record<string, unknown>)[attr] : undefined;
   }
   return value;
 }

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import { ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
+import { actionGraphOf, ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
 
 /** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
@@ -195,25 +195,21 @@ class ScopeBuckets {
   }
 }
 
-/** The request's shape: its action, the resource's entity type, kind and API group. */
-export function requestScopeOf(request: CedarRequest): RequestScope {
+/** The resource's attributes, as the request hands them to Cedar. */
+function resourceAttributesOf(request: CedarRequest): Readonly<Record<string, unknown>> | undefined {
   // Canopy writes entity uids in the plain {type, id} form (translate/resource.ts).
   const wanted = keyOf(request.resource);
-  const resource = request.entities.find((entity) => keyOf(entity.uid) === wanted);
-  const attrs = (resource?.attrs ?? {}) as Record<string, unknown>;
+  return request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs as Record<string, unknown> | undefined;
+}
+
+/** The request's shape: its action, the resource's entity type, kind and API group. */
+export function requestScopeOf(request: CedarRequest, attrs: Readonly<Record<string, unknown>> = resourceAttributesOf(request) ?? {}): RequestScope {
   return {
     action: uidKey(request.action),
     resourceType: request.resource.type,
     kind: typeof attrs['kind'] === 'string' ? attrs['kind'] : '',
     apiGroup: typeof attrs['apiGroup'] === 'string' ? attrs['apiGroup'] : '',
   };
-}
-
-/** What guards read of a request (scope.ts, passesGuards): its resource's attributes and its context. */
-function guardedOf(request: CedarRequest): GuardedRequest {
-  const wanted = keyOf(request.resource);
-  const resource = request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs as Record<string, unknown> | undefined;
-  return { resource, context: request.context };
 }
 
 type Uid = { type: string; id: string };
@@ -336,7 +332,7 @@ export class ScopedPolicySet {
       if (schema.type === 'failure') throw new Error(`Cedar refused to preparse the schema: ${schema.errors.map((e) => e.message).join('; ')}`);
       preparedSchemas.add(set.cedarSchemaName);
     }
-    this.actionEntities = actionClosures(actionEntitiesOf(set.schemaText));
+    this.actionEntities = actionEntities(set.schemaText);
     this.conformanceSetId = `${slot}/conformance`;
     const prepared = cedar.preparsePolicySet(this.conformanceSetId, { staticPolicies: { [IMPLICIT_ALLOW_ID]: IMPLICIT_ALLOW } });
     if (prepared.type === 'failure') throw new Error(`Cedar refused to preparse a permit: ${prepared.errors.map((e) => e.message).join('; ')}`);
@@ -365,13 +361,14 @@ export class ScopedPolicySet {
    */
   plan(request: CedarRequest, kind: PolicyKind): { evaluation: Evaluation } | PlannedEvaluation {
     const buckets = kind === 'validating' ? this.validating : this.mutations;
-    const shape = requestScopeOf(request);
+    const resource = resourceAttributesOf(request);
+    const shape = requestScopeOf(request, resource ?? {});
     const bucket = buckets.bucketFor(shape);
     // No policy can apply: Cedar would answer with the implicit permit alone, so it is not asked.
     if (!bucket.setId) return { evaluation: nothingApplies() };
     // The check itself (a Cedar call of about 0.6 ms) is left to whoever evaluates the plan.
     const check = checksSchema(bucket);
-    const { set, mask } = buckets.narrowed(bucket, guardedOf(request));
+    const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context });
     if (!set.setId) return check ? { evaluation: this.conformance(request) } : { evaluation: nothingApplies() };
     // Entities first: which of them are read is found from the context's references, before the
     // attributes no policy reads (those references among them) are left out.
@@ -439,44 +436,19 @@ export class ScopedPolicySet {
   }
 }
 
-type SchemaActions = Record<string, { actions?: Record<string, { memberOf?: { id: string; type?: string }[] }> }>;
-
-/**
- * The actions a Cedar JSON schema declares, as entities whose parents are the groups they are declared
- * `in` (`action create in [write]`): what Cedar derives from the schema when it is given one.
- */
-export function actionEntitiesOf(schemaText: string): EntityJson[] {
-  const schema = JSON.parse(schemaText) as SchemaActions;
-  const entities: EntityJson[] = [];
-  for (const [namespace, declarations] of Object.entries(schema)) {
-    const actionType = namespace === '' ? 'Action' : `${namespace}::Action`;
-    for (const [id, action] of Object.entries(declarations.actions ?? {})) {
-      const parents = (action.memberOf ?? []).map((group) => ({ type: group.type ?? actionType, id: group.id }));
-      entities.push({ uid: { type: actionType, id }, attrs: {}, parents });
-    }
-  }
-  return entities;
+/** A uidKey (scope.ts) back as the uid it was made from: `k8s::Action::"create"`. */
+function uidOfKey(key: string): Uid {
+  const at = key.lastIndexOf('::"');
+  return { type: key.slice(0, at), id: JSON.parse(key.slice(at + 2)) as string };
 }
 
-/** Each action's entity with the entities of the groups it is in, transitively, keyed by uidKey. */
-function actionClosures(actions: EntityJson[]): Map<string, EntityJson[]> {
-  const byKey = new Map(actions.map((entity) => [keyOf(entity.uid), entity]));
-  const closures = new Map<string, EntityJson[]>();
-  for (const [key, entity] of byKey) {
-    const closure: EntityJson[] = [];
-    const seen = new Set<string>();
-    const visit = (current: EntityJson): void => {
-      const at = keyOf(current.uid);
-      if (seen.has(at)) return;
-      seen.add(at);
-      closure.push(current);
-      for (const parent of current.parents ?? []) {
-        const group = byKey.get(keyOf(parent));
-        if (group) visit(group);
-      }
-    };
-    visit(entity);
-    closures.set(key, closure);
-  }
-  return closures;
+/**
+ * Each action a Cedar JSON schema declares, by uidKey, as the entities Cedar derives from the schema
+ * when it is given one: the action and the groups it is in (`action create in [write]`), each with
+ * its groups as parents (transitively: `in` answers the same).
+ */
+function actionEntities(schemaText: string): Map<string, EntityJson[]> {
+  const graph = actionGraphOf(JSON.parse(schemaText));
+  const entityOf = (key: string): EntityJson => ({ uid: uidOfKey(key), attrs: {}, parents: [...(graph.get(key) ?? [])].map(uidOfKey) });
+  return new Map([...graph].map(([action, groups]) => [action, [action, ...groups].map(entityOf)]));
 }

@@ -4,7 +4,7 @@
 import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
 import { decide, failedDecision, type Decision } from '../decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
-import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PolicyKind, type RequestScope } from '../engine/index.js';
+import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PlannedEvaluation, type PolicyKind, type RequestScope } from '../engine/index.js';
 import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
 import { renderAdvice } from '../decision/index.js';
@@ -239,34 +239,39 @@ export class AdmissionPipeline {
     return this.quotaLocks.run(tenant, run);
   }
 
-  private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
-    const planned = set.engine.plan(cedarRequest, kind);
-    if ('evaluation' in planned) return planned.evaluation;
-    const key = this.cache?.keyOf(set.revision, kind, planKey(planned.shape, planned.mask, JSON.stringify(planned.request)));
+  /**
+   * The plan of an evaluation (engine/scoped.ts) with its decision-cache key, or its answer when the plan
+   * already has it (no policy left, a request the schema refuses) or the cache remembers it. What Cedar
+   * is handed, with the policies it is evaluated against, is what the cache is keyed by; `json` is that
+   * request as text (for the key and for a worker), made only when one of them needs it.
+   */
+  private planned(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): { evaluation: Evaluation } | { plan: PlannedEvaluation; json: string; key?: string } {
+    const plan = set.engine.plan(cedarRequest, kind);
+    if ('evaluation' in plan) return plan;
+    const json = this.cache || this.options.pool ? JSON.stringify(plan.request) : '';
+    const key = this.cache?.keyOf(set.revision, kind, planKey(plan.shape, plan.mask, json));
     const remembered = key !== undefined ? this.cache?.get(key) : undefined;
-    if (remembered) return remembered;
-    const evaluation = set.engine.evaluatePlanned(planned, kind);
-    if (key !== undefined) this.cache?.remember(key, evaluation);
+    if (remembered) return { evaluation: remembered };
+    return { plan, json, ...(key !== undefined ? { key } : {}) };
+  }
+
+  private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
+    const planned = this.planned(set, cedarRequest, kind);
+    if ('evaluation' in planned) return planned.evaluation;
+    const evaluation = set.engine.evaluatePlanned(planned.plan, kind);
+    if (planned.key !== undefined) this.cache?.remember(planned.key, evaluation);
     return evaluation;
   }
 
-  /**
-   * In the pool when there is one. This thread plans (engine/scoped.ts): a request no policy is left for
-   * is answered here, without a message to a worker; the others cross as only what Cedar reads, which is
-   * also what the cache is keyed by (with the policies it is evaluated against).
-   */
+  /** In the pool when there is one: this thread plans, so a request no policy is left for never reaches a worker. */
   private async evaluateAnywhere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
     const pool = this.options.pool;
     if (!pool) return this.evaluateHere(set, cedarRequest, kind);
-    const planned = set.engine.plan(cedarRequest, kind);
+    const planned = this.planned(set, cedarRequest, kind);
     if ('evaluation' in planned) return planned.evaluation;
-    // One serialisation serves both the cache key and the message to the worker.
-    const json = JSON.stringify(planned.request);
-    const key = this.cache?.keyOf(set.revision, kind, planKey(planned.shape, planned.mask, json));
-    const remembered = key !== undefined ? this.cache?.get(key) : undefined;
-    if (remembered) return remembered;
-    const check = planned.check ? { check: JSON.stringify(planned.check) } : {};
-    const evaluation = await pool.evaluate(set.revision, { shape: planned.shape, mask: planned.mask, request: json, ...check }, kind);
+    const { plan, json, key } = planned;
+    const check = plan.check ? { check: JSON.stringify(plan.check) } : {};
+    const evaluation = await pool.evaluate(set.revision, { shape: plan.shape, mask: plan.mask, request: json, ...check }, kind);
     if (key !== undefined && evaluation !== UNKNOWN_REVISION) this.cache?.remember(key, evaluation);
     return evaluation;
   }
