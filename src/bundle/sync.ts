@@ -9,7 +9,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '../decision-log/index.js';
-import { checkPolicySet, policySourceFromFiles } from '../policy-set/index.js';
+import { checkPolicySet, policySourceFromFiles, type CheckedPolicySet } from '../policy-set/index.js';
 import type { ClusterIdentity } from '../kubernetes/fleet.js';
 import { AdmissionPipeline, summarizeAdmission } from '../pipeline/index.js';
 import { syntheticReview } from '../admission/index.js';
@@ -218,7 +218,7 @@ export class BundleSync {
       throw new Error(`revision ${manifest.revision} has no validating policies: refusing an empty set (build it with --allow-empty if that is meant)`);
     }
     await this.trial.activate(checked);
-    await this.runOwnTests(manifest, bundle.files);
+    await this.runOwnTests(manifest, bundle.files, checked);
     this.checkCanaries(manifest);
     await this.pipeline.activate(checked);
     this.statusValue.active = {
@@ -234,8 +234,8 @@ export class BundleSync {
   }
 
   /** The bundle's own `*.test.yaml` cases, against the candidate set: the first failures are named. */
-  private async runOwnTests(manifest: BundleManifest, files: ReadonlyMap<string, string>): Promise<void> {
-    const suite = await runPolicyTestsFromFiles(files, this.trial);
+  private async runOwnTests(manifest: BundleManifest, files: ReadonlyMap<string, string>, set: CheckedPolicySet): Promise<void> {
+    const suite = await runPolicyTestsFromFiles(files, this.trial, set);
     const failed = suite.results.filter((r) => !r.passed);
     const problems = suite.problems.map((p) => `${p.position.file.replace(/^\/policy-set\//, '')}:${p.position.line}: ${p.message}`);
     if (failed.length === 0 && problems.length === 0) return;

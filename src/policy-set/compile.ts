@@ -24,6 +24,7 @@ import {
   type SourceText,
 } from '../engine/index.js';
 import { readPolicyData } from './data.js';
+import { applyPackSetting, mutationIsActive, PACKS_DATA_KEY, readPackSettings, type PackSetting, type PackSummary } from './packs.js';
 import type { PolicySetSource } from './policy-files.js';
 
 /** The id of the policy Canopy adds so that whatever no forbid denies is allowed. */
@@ -72,6 +73,8 @@ export interface CheckedPolicySet {
   supplyChain?: SupplyChainData;
   /** data/pod-security.yaml, checked. */
   podSecurity?: PodSecurityData;
+  /** The packs under packs/, as data/packs.yaml switches them; their inactive rules are in no other field. */
+  packs: readonly PackSummary[];
 }
 
 export interface CompiledPolicySet extends CheckedPolicySet {
@@ -188,6 +191,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     for (const policy of splitFile(file, readMutationSpec, diagnostics)) if (claim(policy)) mutating.set(policy.info.id, policy);
   }
   const data = readPolicyData(source.dataFiles, diagnostics);
+  const packSettings = packSettingsOf(source, data, validating, mutating, diagnostics);
   const sovereignty = providerData(sovereigntyProvider, data, source, diagnostics);
   const supplyChain = providerData(supplyChainProvider, data, source, diagnostics);
   const quota = providerData(quotaProvider, data, source, diagnostics) ?? { prices: OPENCOST_PRICES, budgets: {} };
@@ -244,6 +248,13 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const warnings: PolicyDiagnostic[] = [];
   for (const { policyId, error } of validation.validationWarnings) warnings.push(...locate(policyId, error));
 
+  // Every policy was validated, so a pack that is off still has to be correct; only the active ones go on.
+  const packs = activatePacks(source, packSettings, validating, mutating, diagnostics);
+  if (diagnostics.length > 0) throw new PolicyLoadError(diagnostics);
+  for (const id of Object.keys(texts)) if (!validating.has(id)) delete texts[id];
+  for (const id of Object.keys(mutationTexts)) if (!mutating.has(id)) delete mutationTexts[id];
+  const activeMutations = mutations.filter((mutation) => mutating.has(mutation.id));
+
   const policies = new Map<string, PolicyInfo>();
   for (const [id, policy] of validating) policies.set(id, policy.info);
   // The effective schema holds the schema file's actions: no second parse of the file.
@@ -259,7 +270,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     policies,
     warnings,
     texts,
-    mutations,
+    mutations: activeMutations,
     mutationTexts,
     scopes,
     mutationScopes,
@@ -268,7 +279,59 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
     quota,
     ...(supplyChain ? { supplyChain } : {}),
     ...(podSecurity ? { podSecurity } : {}),
+    packs,
   };
+}
+
+/** data/packs.yaml, read against the packs there are and the ids of their policies and mutations. */
+function packSettingsOf(
+  source: PolicySetSource,
+  data: Readonly<Record<string, unknown>>,
+  validating: ReadonlyMap<string, LocatedPolicy<PolicyInfo>>,
+  mutating: ReadonlyMap<string, LocatedPolicy<MutationSpec>>,
+  diagnostics: PolicyDiagnostic[],
+): Map<string, PackSetting> {
+  const rules = new Map<string, Set<string>>(source.packs.map((name) => [name, new Set<string>()]));
+  for (const policy of [...validating.values(), ...mutating.values()]) {
+    const pack = source.packOf.get(policy.source.file);
+    if (pack !== undefined) rules.get(pack)?.add(policy.info.id);
+  }
+  const problems: string[] = [];
+  const settings = readPackSettings(data[PACKS_DATA_KEY], rules, problems);
+  const file = source.dataFiles.find((f) => /[/\\]packs\.(ya?ml|json)$/.test(f.file));
+  for (const problem of problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `packs data: ${problem}` });
+  return settings;
+}
+
+/**
+ * Applies data/packs.yaml: drops the policies and mutations of packs that are off, and rules set `off`,
+ * from `validating` and `mutating`, and gives the others their mode. Returns what each pack holds.
+ */
+function activatePacks(
+  source: PolicySetSource,
+  settings: ReadonlyMap<string, PackSetting>,
+  validating: Map<string, LocatedPolicy<PolicyInfo>>,
+  mutating: Map<string, LocatedPolicy<MutationSpec>>,
+  diagnostics: PolicyDiagnostic[],
+): PackSummary[] {
+  const summaries = new Map<string, PackSummary & { rules: Array<PackSummary['rules'][number]> }>();
+  for (const name of source.packs) summaries.set(name, { name, enabled: settings.get(name)?.enabled ?? true, rules: [] });
+  for (const [id, policy] of validating) {
+    const pack = source.packOf.get(policy.source.file);
+    if (pack === undefined) continue;
+    const info = applyPackSetting(policy.info, settings.get(pack), diagnostics);
+    summaries.get(pack)?.rules.push({ id, mode: info ? info.mode : 'off' });
+    if (info) validating.set(id, { ...policy, info });
+    else validating.delete(id);
+  }
+  for (const [id, policy] of mutating) {
+    const pack = source.packOf.get(policy.source.file);
+    if (pack === undefined) continue;
+    const active = mutationIsActive(id, settings.get(pack), policy.info.position, diagnostics);
+    summaries.get(pack)?.rules.push({ id, mode: active ? 'mutation' : 'off' });
+    if (!active) mutating.delete(id);
+  }
+  return [...summaries.values()].map((summary) => ({ ...summary, rules: summary.rules.sort((a, b) => (a.id < b.id ? -1 : 1)) }));
 }
 
 /**

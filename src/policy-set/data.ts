@@ -1,4 +1,4 @@
-// Policy data: YAML and JSON files under data/, merged into one tree keyed by file name
+// Policy data: YAML and JSON files under data/ (and packs/NAME/data/), merged into one tree keyed by file name
 // (data/resources.yaml is `data.resources` in a template). Parse errors are located like policy errors.
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -17,7 +17,7 @@ export function readPolicyData(files: readonly SourceText[], diagnostics: Policy
       continue;
     }
     if (key in data) {
-      diagnostics.push({ position: file.position(0), message: `data "${key}" is defined by two files: file names under data/ must be unique` });
+      diagnostics.push({ position: file.position(0), message: `data "${key}" is defined by two files: file names under data/ and the packs' data/ folders must be unique` });
       continue;
     }
     data[key] = document.toJS() as unknown;

@@ -1,9 +1,12 @@
 // Reads a policy directory from disk: the schema, every `*.cedar` file below it (validating policies and
 // mutations/), the policy data under data/ and the declared facts under facts/, each in a stable order.
-import { readFile } from 'node:fs/promises';
+// A pack (packs/NAME/) is laid out the same way: its own policies, mutations/, data/ and facts/.
+import type { Dirent } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
 import { SourceText } from '../engine/index.js';
+import { packOfPath } from './packs.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 /** Policies under this folder are mutations: permits whose annotations say what to change. */
@@ -17,6 +20,8 @@ export const FACTS_DIR = 'facts';
  * part of the active set. Copying an example's files into the same places makes it active.
  */
 export const EXAMPLES_DIR = 'examples';
+/** Policy packs, each a folder laid out like the policy directory, switched by data/packs.yaml. */
+export const PACKS_DIR = 'packs';
 
 /** Whether a path relative to the policy directory is inside examples/. */
 export const isExample = (relative: string): boolean => relative.split('/')[0] === EXAMPLES_DIR;
@@ -29,6 +34,10 @@ export interface PolicySetSource {
   dataFiles: SourceText[];
   /** Declared facts: facts/*.yaml. */
   factFiles: SourceText[];
+  /** The pack of each file that is in one (packs/NAME/...), by its SourceText's `file`. */
+  packOf: ReadonlyMap<string, string>;
+  /** Every pack: the folders under packs/ that hold a policy set's file. */
+  packs: readonly string[];
 }
 
 export class PolicyDirectoryError extends Error {
@@ -52,14 +61,34 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
   const text = (relative: string) => new SourceText(path.posix.join(label, relative), files.get(relative) ?? '');
   const paths = [...files.keys()].filter((p) => !isExample(p)).sort();
   const cedarFiles = paths.filter((p) => p.endsWith('.cedar'));
-  const isMutation = (relative: string) => relative.split('/')[0] === MUTATIONS_DIR;
+  const isMutation = (relative: string) => inFolder(relative, MUTATIONS_DIR);
+  const packOf = new Map<string, string>();
+  const packs = new Set<string>();
+  const used = [
+    ...cedarFiles,
+    ...paths.filter((p) => (inFolder(p, DATA_DIR) && DATA_FILE.test(p)) || (inFolder(p, FACTS_DIR) && FACTS_FILE.test(p))),
+  ];
+  for (const relative of used) {
+    const pack = packOfPath(relative);
+    if (pack === undefined) continue;
+    packs.add(pack);
+    packOf.set(path.posix.join(label, relative), pack);
+  }
   return {
     schema: text(SCHEMA_FILE),
     files: cedarFiles.filter((p) => !isMutation(p)).map(text),
     mutationFiles: cedarFiles.filter(isMutation).map(text),
-    dataFiles: paths.filter((p) => p.startsWith(`${DATA_DIR}/`) && DATA_FILE.test(p)).map(text),
-    factFiles: paths.filter((p) => p.startsWith(`${FACTS_DIR}/`) && FACTS_FILE.test(p)).map(text),
+    dataFiles: paths.filter((p) => inFolder(p, DATA_DIR) && DATA_FILE.test(p)).map(text),
+    factFiles: paths.filter((p) => inFolder(p, FACTS_DIR) && FACTS_FILE.test(p)).map(text),
+    packOf,
+    packs: [...packs].sort(),
   };
+}
+
+/** Whether a relative path is below `folder` of the policy directory, or of one of its packs (packs/NAME/folder/). */
+function inFolder(relative: string, folder: string): boolean {
+  const parts = relative.split('/');
+  return parts[0] === folder || (parts[0] === PACKS_DIR && parts.length > 3 && parts[2] === folder);
 }
 
 /** The files of a policy directory a policy set is made of, by relative path (POSIX separators). */
@@ -77,13 +106,18 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
     );
   }
   const cedar = await findFiles(dir, (name) => name.endsWith('.cedar'));
-  const optional = (error: NodeJS.ErrnoException): string[] => {
+  const optional = <T>(error: NodeJS.ErrnoException): T[] => {
     if (error.code === 'ENOENT') return [];
     throw error;
   };
-  const data = await findFiles(path.join(dir, DATA_DIR), (name) => DATA_FILE.test(name)).catch(optional);
-  const facts = await findFiles(path.join(dir, FACTS_DIR), (name) => FACTS_FILE.test(name)).catch(optional);
-  for (const file of [...cedar, ...data, ...facts]) {
+  const packs = await readdir(path.join(dir, PACKS_DIR), { withFileTypes: true }).catch(optional<Dirent>);
+  const roots = [dir, ...packs.filter((entry) => entry.isDirectory()).map((entry) => path.join(dir, PACKS_DIR, entry.name))];
+  const found: string[] = [...cedar];
+  for (const root of roots) {
+    found.push(...(await findFiles(path.join(root, DATA_DIR), (name) => DATA_FILE.test(name)).catch(optional<string>)));
+    found.push(...(await findFiles(path.join(root, FACTS_DIR), (name) => FACTS_FILE.test(name)).catch(optional<string>)));
+  }
+  for (const file of found) {
     const relative = path.relative(dir, file).split(path.sep).join('/');
     if (!isExample(relative)) files.set(relative, await readFile(file, 'utf8'));
   }

@@ -2,7 +2,7 @@
 // name, against the candidate set, before the webhook activates it (bundle/sync.ts).
 import path from 'node:path';
 import type { PolicyDiagnostic } from '../engine/index.js';
-import { isExample } from '../policy-set/index.js';
+import { inPackSwitchedOff, isExample } from '../policy-set/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
 import { parseTestFile } from './cases.js';
 import { runCase, type CaseResult } from './run.js';
@@ -16,8 +16,8 @@ const ROOT = '/policy-set';
  * Runs every (non-example) `*.test.yaml` in `files` (relative POSIX paths → text) through `pipeline`,
  * which has the set to test active. A review file must be in `files` too.
  */
-export async function runPolicyTestsFromFiles(files: ReadonlyMap<string, string>, pipeline: AdmissionPipeline): Promise<{ files: string[]; results: CaseResult[]; problems: PolicyDiagnostic[] }> {
-  const testFiles = [...files.keys()].filter((p) => TEST_FILE.test(p) && !isExample(p)).sort();
+export async function runPolicyTestsFromFiles(files: ReadonlyMap<string, string>, pipeline: AdmissionPipeline, set: { packs: ReadonlyArray<{ name: string; enabled: boolean }> }): Promise<{ files: string[]; results: CaseResult[]; problems: PolicyDiagnostic[] }> {
+  const testFiles = [...files.keys()].filter((p) => TEST_FILE.test(p) && !isExample(p) && !inPackSwitchedOff(p, set)).sort();
   const read = async (absolute: string): Promise<string> => {
     const relative = path.posix.relative(ROOT, absolute);
     const text = relative.startsWith('..') ? undefined : files.get(relative);

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { findFiles } from '../files/find-files.js';
 import { type PolicyDiagnostic } from '../engine/index.js';
-import { isExample, loadPolicyDirectory } from '../policy-set/index.js';
+import { inPackSwitchedOff, isExample, loadPolicyDirectory } from '../policy-set/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { readTestFile } from './cases.js';
 import { CoverageTracker, type PolicyCoverage } from './coverage.js';
@@ -23,8 +23,10 @@ export async function runPolicyTests(dir: string, options: { coverage?: boolean 
   const pipeline = new AdmissionPipeline();
   const set = await pipeline.activate(await loadPolicyDirectory(dir));
   const coverage = options.coverage ? new CoverageTracker(set) : undefined;
-  // An example's tests need the example's own policies, which are not active until copied in.
-  const files = (await findFiles(dir, (name) => TEST_FILE.test(name))).filter((file) => !isExample(path.relative(dir, file).split(path.sep).join('/')));
+  // An example's tests need the example's own policies, which are not active until copied in; a pack
+  // that data/packs.yaml switches off has no active policies for its tests to find.
+  const relative = (file: string) => path.relative(dir, file).split(path.sep).join('/');
+  const files = (await findFiles(dir, (name) => TEST_FILE.test(name))).filter((file) => !isExample(relative(file)) && !inPackSwitchedOff(relative(file), set));
   const results: CaseResult[] = [];
   const problems: PolicyDiagnostic[] = [];
   for (const file of files) {
