@@ -365,13 +365,14 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
     }
   });
 
-  it('has read-only cluster access: namespaces, nodes, pods, storage classes, DRA claims, cluster identity, scaled objects', () => {
+  it('has read-only cluster access: namespaces, nodes, pods, storage classes, Ingresses, DRA claims, cluster identity, scaled objects', () => {
     const role = find<Role>(objects, 'ClusterRole', 'canopy');
     for (const rule of role.rules) expect(['get', 'list', 'watch']).toEqual(expect.arrayContaining(rule.verbs));
     const verbsFor = (group: string, resource: string) =>
       role.rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
     for (const resource of ['namespaces', 'nodes', 'pods']) expect(verbsFor('', resource)).toEqual(['get', 'list', 'watch']);
     expect(verbsFor('storage.k8s.io', 'storageclasses')).toEqual(['get', 'list', 'watch']);
+    expect(verbsFor('networking.k8s.io', 'ingresses')).toEqual(['list', 'watch']);
     expect(verbsFor('resource.k8s.io', 'resourceclaims')).toEqual(['get', 'list', 'watch']);
     expect(verbsFor('about.k8s.io', 'clusterproperties')).toEqual(['get', 'list', 'watch']);
     expect(verbsFor('multicluster.x-k8s.io', 'clusterprofiles')).toEqual(['get', 'list', 'watch']);

@@ -2,7 +2,8 @@
 // own pipeline and policies, reported for people and machines.
 import type { Logger } from '../decision-log/index.js';
 import { loadPolicyDirectory } from '../policy-set/index.js';
-import { discoverIdentity, identityFromConfig, LOGICAL_CLUSTER_ANNOTATION, type FleetConfig } from '../fleet/index.js';
+import { discoverIdentity, identityFromConfig, IngressInventory, LOGICAL_CLUSTER_ANNOTATION, type FleetConfig } from '../fleet/index.js';
+import type { ClusterInventory } from '../facts/declared/index.js';
 import { KubeClient, loadKubeConfig } from '../kube/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { own, type ClusterIdentity, type WorkspaceInfo } from '../translate/index.js';
@@ -103,11 +104,12 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
       }
       audited.set(identity.name, context);
       clients.set(identity.name, client);
+      const inventory = await clusterIngresses(client);
       const facts = (item: AuditItem) => {
         const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
         const labels = namespace ? namespaces.get(namespace) : undefined;
         const workspace = workspaceOf(config, item.object);
-        return { cluster: identity, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
+        return { cluster: identity, inventory, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       };
       await audit(builder, judge, clusterItems(client, identity.name, kinds, (m) => builder.error(m)), facts, options.progress);
     } catch (error) {
@@ -122,32 +124,46 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   const name = config.cluster.name ?? 'manifests';
   const cluster: ClusterIdentity = { ...identityFromConfig(config).identity, name };
   const reportedAs = audited.has(name) ? `${name} (manifests)` : name;
-  // The namespaces' labels, as a cluster's come from its Namespace objects: those of the manifests (a
-  // first pass over them, keeping only the labels; unreadable documents are reported by the second).
+  // The namespaces' labels, as a cluster's come from its Namespace objects, and the Ingresses, as a
+  // cluster's informer has them: those of the manifests (a first pass over them, keeping only these;
+  // unreadable documents are reported by the second).
   const namespaces = new Map<string, Record<string, string>>();
+  const ingresses: Record<string, unknown>[] = [];
   for (const root of options.manifests) {
     try {
       for await (const item of manifestItems(root, reportedAs, () => undefined)) {
         const metadata = (item.object['metadata'] ?? {}) as { name?: string; labels?: Record<string, string> };
         if (item.object['kind'] === 'Namespace' && item.object['apiVersion'] === 'v1' && metadata.name) namespaces.set(metadata.name, { ...metadata.labels });
+        if (item.object['kind'] === 'Ingress' && item.object['apiVersion'] === 'networking.k8s.io/v1') ingresses.push(item.object);
       }
     } catch {
       // Reported by the audit of this root below.
     }
   }
+  const inventory = new IngressInventory({ objects: ingresses });
   for (const root of options.manifests) {
     try {
       await audit(builder, judge, manifestItems(root, reportedAs, (m) => builder.error(m)), (item) => {
         const workspace = workspaceOf(config, item.object);
         const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
         const labels = namespace ? namespaces.get(namespace) : undefined;
-        return { cluster, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
+        return { cluster, inventory, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       }, options.progress);
     } catch (error) {
       builder.error(`${root}: ${(error as Error).message}`);
     }
   }
   return { report: builder.build(), clients };
+}
+
+/** A cluster's Ingresses, listed once; when they cannot be, the facts that read them fail closed, saying why. */
+async function clusterIngresses(client: KubeClient): Promise<ClusterInventory> {
+  try {
+    return new IngressInventory({ objects: (await client.list<Record<string, unknown>>('/apis/networking.k8s.io/v1/ingresses')).items });
+  } catch (error) {
+    const reason = `the cluster's Ingresses could not be listed (${(error as Error).message})`;
+    return { ingressesWithHosts: () => reason };
+  }
 }
 
 const POLICY_REPORT_GROUP = '/apis/wgpolicyk8s.io/v1alpha2';

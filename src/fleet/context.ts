@@ -9,6 +9,7 @@ import type { LookupObserver } from '../facts/lookups.js';
 import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { identityFromConfig, type DiscoveredIdentity } from './identity.js';
 import { IdentityWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';
+import { IngressInventory } from './ingresses.js';
 
 export const LOGICAL_CLUSTER_ANNOTATION = 'kcp.io/cluster';
 const KCP_PATH_ANNOTATION = 'kcp.io/path';
@@ -99,6 +100,11 @@ export class FleetContext {
    * their admission reservation is held.
    */
   private readonly claims?: Reflector<ObservedClaim>;
+  /**
+   * The cluster's Ingresses, for facts that read `inventory.ingresses`. Not waited for either: until
+   * it has synced, those facts cannot be computed and their policies fail closed.
+   */
+  private readonly ingresses?: IngressInventory;
   /** Tenants' usage from the pod informer, plus reservations. */
   readonly ledger?: QuotaLedger;
   private readonly pendingNamespaces = new Map<string, Promise<Labels | string>>();
@@ -129,6 +135,7 @@ export class FleetContext {
         { path: RESOURCE_CLAIMS, name: 'resourceclaims', project: observedClaim, notFoundRecheckMs: CLAIMS_RECHECK_MS, onChange: (key, _before, after) => ledger.observeClaim(key, after) },
         logger,
       );
+      this.ingresses = new IngressInventory({ client, logger });
     }
   }
 
@@ -147,6 +154,7 @@ export class FleetContext {
     const identity = this.identityWatch?.start();
     for (const reflector of this.reflectors()) reflector.start();
     this.claims?.start();
+    this.ingresses?.informer?.start();
     await identity;
   }
 
@@ -154,6 +162,7 @@ export class FleetContext {
     this.identityWatch?.stop();
     for (const reflector of this.reflectors()) reflector.stop();
     this.claims?.stop();
+    this.ingresses?.informer?.stop();
   }
 
   /** Ready once every cache has listed its kind at least once. */
@@ -172,7 +181,7 @@ export class FleetContext {
 
   status(): FleetStatus {
     const caches: FleetStatus['caches'] = {};
-    for (const reflector of [...this.reflectors(), ...(this.claims ? [this.claims] : [])]) {
+    for (const reflector of [...this.reflectors(), ...(this.claims ? [this.claims] : []), ...(this.ingresses?.informer ? [this.ingresses.informer] : [])]) {
       caches[reflector.name] = { synced: reflector.synced, objects: reflector.size, ...(reflector.lastError ? { lastError: reflector.lastError } : {}) };
     }
     return { connected: this.client !== undefined, identity: this.identityWatch?.status() ?? this.configIdentity, caches };
@@ -206,6 +215,7 @@ export class FleetContext {
       facts.nodeCount = nodes.size;
     }
     if (this.ledger) facts.quotaLedger = this.ledger;
+    if (this.ingresses) facts.inventory = this.ingresses;
     if (request.subResource === 'scale' && request.operation === 'UPDATE') facts.scaleTemplate = await this.scaleTemplate(request);
     if (problems.length > 0) facts.unavailable = `${problems.join('; ')}, so Canopy fails closed`;
     return facts;

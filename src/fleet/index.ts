@@ -16,3 +16,4 @@ export {
   type IdentitySource,
 } from './identity.js';
 export { CRD_RECHECK_MS, IdentityWatch, type IdentitySourceWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';
+export { IngressInventory } from './ingresses.js';

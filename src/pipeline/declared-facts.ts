@@ -14,7 +14,7 @@ import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../t
  */
 export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): DeclaredFactValues | undefined {
   if (set.facts.declarations.length === 0) return undefined;
-  const inputs = { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}) };
+  const inputs = { data: set.data, ...(facts.namespaceLabels ? { namespaceLabels: facts.namespaceLabels } : {}), ...(facts.inventory ? { inventory: facts.inventory } : {}) };
   if (readers === 'all') {
     const every = declarationsFor(set.facts.declarations, request);
     return every.length === 0 ? undefined : computeFacts(every, request, inputs);

@@ -12,6 +12,7 @@ import { ZERO, type Usage } from '../quota/index.js';
 import type { ImageLookup } from '../supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 import { isRecord } from '../kubernetes/json.js';
+import { IngressInventory } from '../fleet/index.js';
 
 export interface CaseExpectation {
   allowed?: boolean;
@@ -32,6 +33,8 @@ export interface TestCase {
   operation?: Operation;
   subresource?: string;
   resource?: string;
+  /** `scope: Cluster` / `Namespaced`: a custom resource's scope, as its CRD says (built-in kinds are known). */
+  clusterScoped?: boolean;
   user?: { username: string; groups: string[] };
   dryRun?: boolean;
   namespaceLabels?: Record<string, string>;
@@ -41,8 +44,8 @@ export interface TestCase {
 }
 
 const CASE_KEYS = [
-  'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'user', 'dryRun',
-  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'images', 'expect',
+  'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'scope', 'user', 'dryRun',
+  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'images', 'ingresses', 'expect',
 ];
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
@@ -55,7 +58,7 @@ function readCase(raw: unknown, file: string, line: number): TestCase | string {
   if (unknown.length > 0) return `unknown field ${unknown.join(', ')} (a case has ${CASE_KEYS.join(', ')})`;
   const name = raw['name'];
   if (typeof name !== 'string' || name === '') return 'a case needs a name';
-  const { review, object, oldObject, operation, subresource, resource, user, dryRun, namespace, expect } = raw;
+  const { review, object, oldObject, operation, subresource, resource, scope, user, dryRun, namespace, expect } = raw;
   if ((review === undefined) === (object === undefined && oldObject === undefined)) {
     return `case "${name}": give either review (an AdmissionReview file) or object / oldObject`;
   }
@@ -65,6 +68,7 @@ function readCase(raw: unknown, file: string, line: number): TestCase | string {
   if (operation !== undefined && !OPERATIONS.includes(operation as Operation)) return `case "${name}": operation must be one of ${OPERATIONS.join(', ')}`;
   if (subresource !== undefined && typeof subresource !== 'string') return `case "${name}": subresource must be a string`;
   if (resource !== undefined && typeof resource !== 'string') return `case "${name}": resource must be a string`;
+  if (scope !== undefined && scope !== 'Cluster' && scope !== 'Namespaced') return `case "${name}": scope must be Cluster or Namespaced (as the kind's CRD says)`;
   if (dryRun !== undefined && typeof dryRun !== 'boolean') return `case "${name}": dryRun must be true or false`;
   let userInfo: TestCase['user'];
   if (typeof user === 'string') userInfo = { username: user, groups: ['system:authenticated'] };
@@ -102,6 +106,7 @@ function readCase(raw: unknown, file: string, line: number): TestCase | string {
     ...(operation ? { operation: operation as Operation } : {}),
     ...(typeof subresource === 'string' ? { subresource } : {}),
     ...(typeof resource === 'string' ? { resource } : {}),
+    ...(scope === 'Cluster' || scope === 'Namespaced' ? { clusterScoped: scope === 'Cluster' } : {}),
     ...(userInfo ? { user: userInfo } : {}),
     ...(typeof dryRun === 'boolean' ? { dryRun } : {}),
     ...(namespaceLabels ? { namespaceLabels } : {}),
@@ -116,7 +121,7 @@ const isStringMap = (value: unknown): value is Record<string, string> =>
 /** cluster, workspace, storageClasses and nodes of a case: the facts the webhook reads from a cluster. */
 function readFacts(raw: Json, name: string): TestCase['facts'] | string {
   const facts: TestCase['facts'] = {};
-  const { cluster, workspace, storageClasses, nodes, usage, images } = raw;
+  const { cluster, workspace, storageClasses, nodes, usage, images, ingresses } = raw;
   if (cluster !== undefined) {
     const fields = ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const;
     if (!isRecord(cluster) || Object.keys(cluster).some((k) => !(fields as readonly string[]).includes(k) && k !== 'labels')) {
@@ -185,6 +190,12 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
       });
     }
     facts.imageLookups = lookups;
+  }
+  if (ingresses !== undefined) {
+    // The cluster's other Ingresses, as manifests: {metadata: {name, namespace}, spec: {rules: …}}.
+    const valid = (entry: unknown) => isRecord(entry) && isRecord(entry['metadata']) && typeof entry['metadata']['name'] === 'string' && typeof entry['metadata']['namespace'] === 'string';
+    if (!Array.isArray(ingresses) || !ingresses.every(valid)) return `case "${name}": ingresses must be a list of Ingresses, each with metadata.name and metadata.namespace`;
+    facts.inventory = new IngressInventory({ objects: ingresses as Json[] });
   }
   return facts;
 }
@@ -262,5 +273,6 @@ function inlineReview(testCase: TestCase): Json {
     dryRun: testCase.dryRun ?? false,
     ...(testCase.resource ? { resource: testCase.resource } : {}),
     ...(testCase.subresource ? { subResource: testCase.subresource } : {}),
+    ...(testCase.clusterScoped !== undefined ? { clusterScoped: testCase.clusterScoped } : {}),
   });
 }

@@ -2,7 +2,7 @@ import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../quota/index.js';
 import type { ImageLookup, SupplyChainFacts } from '../supply-chain/index.js';
 import type { SovereigntyFacts } from '../sovereignty/index.js';
 import type { PodSecurityFacts } from '../pod-security/index.js';
-import type { DeclaredFactValues } from '../facts/declared/index.js';
+import type { ClusterInventory, DeclaredFactValues } from '../facts/declared/index.js';
 import type { ClusterIdentity, StorageClassInfo, WorkspaceInfo } from '../kubernetes/fleet.js';
 
 // What Canopy knows about a request beyond the AdmissionReview itself: its cluster, its namespace's
@@ -41,4 +41,6 @@ export interface RequestFacts {
   podSecurity?: PodSecurityFacts;
   /** Computed from the declared facts' CEL expressions. */
   declared?: DeclaredFactValues;
+  /** The cluster's other objects (Ingresses), for declared facts that read `inventory`. */
+  inventory?: ClusterInventory;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileExpression, toCel, type CelVariables } from './cel.js';
 
-const variables = (object: unknown): CelVariables => ({ object: toCel(object), oldObject: null, request: null, namespaceObject: null, params: null, podSpec: null, containers: [] });
+const variables = (object: unknown): CelVariables => ({ object: toCel(object), oldObject: null, request: null, namespaceObject: null, params: null, podSpec: null, containers: [], inventory: null });
 const service = { spec: { ports: [{ port: 80, name: 'http' }, { port: 443, name: 'https' }, { port: 8080, name: 'alt' }] } };
 const run = (expression: string) => compileExpression(expression).evaluate(variables(service));
 

@@ -18,7 +18,7 @@ const MACROS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 const REGEX_FUNCTIONS = new Set(['matches', 'find', 'findAll']);
 
 /** The variables a fact's expression can read (ValidatingAdmissionPolicy's names where they overlap). */
-export const CEL_VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject', 'params', 'podSpec', 'containers'] as const;
+export const CEL_VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject', 'params', 'podSpec', 'containers', 'inventory'] as const;
 export type CelVariables = Record<(typeof CEL_VARIABLES)[number], unknown>;
 
 /** A CEL problem, with the offset in the expression where it is (when the library says). */
@@ -168,6 +168,8 @@ function instrument(node: unknown, seen: Set<unknown>): void {
 export interface CompiledExpression {
   /** The type CEL infers: bool, int, string, list<string>, list (of dyn), map, dyn, ... */
   staticType: string;
+  /** The variables it reads (of CEL_VARIABLES): those that cost something to build are built only for it. */
+  variables: ReadonlySet<string>;
   /** Evaluates with the given variables (from toCel). Throws CelError, or the library's evaluation error. */
   evaluate(variables: CelVariables): unknown;
 }
@@ -181,6 +183,10 @@ export function compileExpression(expression: string): CompiledExpression {
     throw new CelError(firstLine(error), (error as { range?: { start: number } }).range?.start);
   }
   checkStructure(program.ast);
+  const variables = new Set<string>();
+  walk(program.ast, 0, (node) => {
+    if (node.op === 'id' && typeof node.args === 'string' && (CEL_VARIABLES as readonly string[]).includes(node.args)) variables.add(node.args);
+  });
   const checked = program.check();
   if (!checked.valid || checked.type === undefined) {
     throw new CelError(firstLine(checked.error ?? new Error('the expression does not type-check')), checked.error?.range?.start);
@@ -189,6 +195,7 @@ export function compileExpression(expression: string): CompiledExpression {
   const run = program;
   return {
     staticType: checked.type,
+    variables,
     evaluate(variables) {
       budget = COST_BUDGET;
       const result: unknown = run(variables);

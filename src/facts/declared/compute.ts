@@ -7,7 +7,7 @@ import type { CedarValueJson } from '../../cedar/index.js';
 import { asArray, asRecord } from '../../kubernetes/json.js';
 import { redactSecrets } from '../../kubernetes/redact.js';
 import { CONTAINER_LISTS, podSpecPath } from '../../kubernetes/workload.js';
-import type { DeclaredFactValues } from './types.js';
+import type { ClusterInventory, DeclaredFactValues, IngressRecord } from './types.js';
 import { toCel, type CelVariables } from './cel.js';
 import { appliesTo, type FactDeclaration } from './declarations.js';
 import { cedarValueOf } from './values.js';
@@ -17,6 +17,42 @@ export interface FactInputs {
   namespaceLabels?: Readonly<Record<string, string>>;
   /** The policy data (policies/data/), as `params`. */
   data: Readonly<Record<string, unknown>>;
+  /** The cluster's other objects, as `inventory`; without it (no cluster) the inventory is empty. */
+  inventory?: ClusterInventory;
+}
+
+/** The hosts an Ingress answers for: each rule's host, `""` for a rule without one. */
+export function ingressHosts(spec: unknown): string[] {
+  return asArray(asRecord(spec)['rules']).map((rule) => {
+    const host = asRecord(rule)['host'];
+    return typeof host === 'string' ? host : '';
+  });
+}
+
+/** What an Ingress routes: `host + path` of each of its rules' paths (`/` for a path without one). */
+export function ingressHostPaths(spec: unknown): string[] {
+  return asArray(asRecord(spec)['rules']).flatMap((rule) => {
+    const host = asRecord(rule)['host'];
+    return asArray(asRecord(asRecord(rule)['http'])['paths']).map((entry) => {
+      const path = asRecord(entry)['path'];
+      return `${typeof host === 'string' ? host : ''}${typeof path === 'string' && path ? path : '/'}`;
+    });
+  });
+}
+
+const isIngress = (request: AdmissionRequest) => request.kind.group === 'networking.k8s.io' && request.kind.kind === 'Ingress';
+
+/**
+ * `inventory`, for a request whose facts read it: `ingresses` are the cluster's other Ingresses that
+ * answer for one of the object's hosts (empty for other kinds). A string says why it cannot be known.
+ */
+function inventoryFor(request: AdmissionRequest, object: unknown, inventory: ClusterInventory | undefined): { ingresses: readonly IngressRecord[] } | string {
+  if (!inventory || !isIngress(request) || typeof object !== 'object' || object === null) return { ingresses: [] };
+  const found = inventory.ingressesWithHosts([...new Set(ingressHosts(asRecord(object)['spec']))]);
+  if (typeof found === 'string') return found;
+  const metadata = asRecord(asRecord(object)['metadata']);
+  const name = typeof metadata['name'] === 'string' && metadata['name'] ? metadata['name'] : request.name;
+  return { ingresses: found.filter((other) => other.metadata.namespace !== request.namespace || other.metadata.name !== name) };
 }
 
 /** The declarations computed for objects of the request's group and kind. */
@@ -40,7 +76,7 @@ function podVariables(request: AdmissionRequest, object: unknown): Pick<CelVaria
 }
 
 /** `object` and `oldObject` are CEL values already (toCel): on UPDATE one conversion of each serves both sets of variables. */
-function variablesFor(request: AdmissionRequest, celObject: unknown, celOldObject: unknown, inputs: FactInputs, params: unknown): CelVariables {
+function variablesFor(request: AdmissionRequest, celObject: unknown, celOldObject: unknown, inputs: FactInputs, params: unknown, inventory: unknown): CelVariables {
   return {
     object: celObject,
     oldObject: celOldObject,
@@ -57,6 +93,7 @@ function variablesFor(request: AdmissionRequest, celObject: unknown, celOldObjec
     namespaceObject: request.namespace ? { metadata: { name: request.namespace, labels: { ...inputs.namespaceLabels } } } : null,
     params,
     ...podVariables(request, celObject),
+    inventory,
   };
 }
 
@@ -96,11 +133,20 @@ export function computeFacts(needed: readonly FactDeclaration[], request: Admiss
   const params = celParams(inputs.data);
   const celObject = request.operation === 'DELETE' ? null : toCel(object);
   const celOldObject = request.operation === 'CREATE' ? null : toCel(oldObject);
-  const current = variablesFor(request, celObject, celOldObject, inputs, params);
+  // The inventory is looked up only for facts that read it; when it cannot be known, they fail closed.
+  const inventory = needed.some((declaration) => declaration.expression.variables.has('inventory'))
+    ? inventoryFor(request, request.operation === 'DELETE' ? oldObject : object, inputs.inventory)
+    : { ingresses: [] };
+  const celInventory = typeof inventory === 'string' ? null : toCel(inventory);
+  const current = variablesFor(request, celObject, celOldObject, inputs, params, celInventory);
   const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null && options.old !== false;
-  const before = update ? variablesFor(request, celOldObject, null, inputs, params) : undefined;
+  const before = update ? variablesFor(request, celOldObject, null, inputs, params, celInventory) : undefined;
   if (before) result.old = {};
   for (const declaration of needed) {
+    if (typeof inventory === 'string' && declaration.expression.variables.has('inventory')) {
+      result.failures[declaration.name] = inventory;
+      continue;
+    }
     const now = run(declaration, current);
     if ('failure' in now) {
       result.failures[declaration.name] = now.failure;

@@ -3,14 +3,14 @@
 import type { PolicyJson } from '../../cedar/index.js';
 import type { DeclaredFacts } from './types.js';
 
-export type { DeclaredFacts, DeclaredFactValues } from './types.js';
+export type { ClusterInventory, DeclaredFacts, DeclaredFactValues, IngressRecord } from './types.js';
 import type { FactDeclaration, FactProblem } from './declarations.js';
 import { appliesTo, readFactDeclarations, type FactFile } from './declarations.js';
 import { factsReadBy, readsFactsBeyondResource } from './reads.js';
 import { withDeclaredFacts } from './schema.js';
 
 export { COST_BUDGET, CEL_VARIABLES, MAX_COMPREHENSION_NESTING, compileExpression, toCel, CelError } from './cel.js';
-export { computeFacts, declarationsFor, type FactInputs } from './compute.js';
+export { computeFacts, declarationsFor, ingressHostPaths, ingressHosts, type FactInputs } from './compute.js';
 export { appliesTo, FACT_TYPES, readFactDeclarations, type FactDeclaration, type FactFile, type FactProblem, type FactType } from './declarations.js';
 export { factsReadBy, readsFactsBeyondResource } from './reads.js';
 export { FACT_ENTITY_TYPES, FACTS_ATTRIBUTE, withDeclaredFacts } from './schema.js';

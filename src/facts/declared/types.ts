@@ -24,3 +24,22 @@ export interface DeclaredFacts {
    */
   readsOld?: readonly string[];
 }
+
+/**
+ * What Canopy knows of the cluster's other objects (informers when it runs against a cluster, the
+ * other manifests in an audit), for the CEL variable `inventory`.
+ */
+export interface ClusterInventory {
+  /**
+   * The Ingresses that answer for one of `hosts` (`""` for a rule without a host), each with its
+   * metadata's namespace and name and its spec; or why they cannot be known (a cache not synced yet).
+   */
+  ingressesWithHosts(hosts: readonly string[]): readonly IngressRecord[] | string;
+}
+
+export interface IngressRecord {
+  metadata: { namespace: string; name: string };
+  spec: Readonly<Record<string, unknown>>;
+  /** `host + path` of each of its rules' paths (`/` for a path without one): what it routes. */
+  hostPaths: readonly string[];
+}
