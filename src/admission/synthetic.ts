@@ -31,10 +31,15 @@ export interface SyntheticRequest {
   /** The resource's plural when the caller knows it (a cluster listing does). */
   resource?: string;
   subResource?: string;
+  /**
+   * Whether its kind is cluster-scoped, when the caller knows (a cluster listing, a test case's
+   * `scope`): a custom resource's scope is in its CRD, not its manifest. Built-in kinds are known.
+   */
+  clusterScoped?: boolean;
 }
 
 /** The coordinates of an object: group, version, kind, name and the namespace its request would carry. */
-export function objectCoordinates(object: Json): { group: string; version: string; kind: string; name: string; namespace: string } {
+export function objectCoordinates(object: Json, clusterScoped?: boolean): { group: string; version: string; kind: string; name: string; namespace: string } {
   const apiVersion = typeof object['apiVersion'] === 'string' ? object['apiVersion'] : 'v1';
   const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
   const kind = typeof object['kind'] === 'string' ? object['kind'] : '';
@@ -42,12 +47,12 @@ export function objectCoordinates(object: Json): { group: string; version: strin
   const name = typeof metadata['name'] === 'string' ? metadata['name'] : '';
   // A Namespace's own requests carry its name as the namespace, as the API server sends them.
   const namespace =
-    kind === 'Namespace' ? name : CLUSTER_SCOPED.has(kind) ? '' : typeof metadata['namespace'] === 'string' ? metadata['namespace'] : 'default';
+    kind === 'Namespace' ? name : (clusterScoped ?? CLUSTER_SCOPED.has(kind)) ? '' : typeof metadata['namespace'] === 'string' ? metadata['namespace'] : 'default';
   return { group, version, kind, name, namespace };
 }
 
 export function syntheticReview(request: SyntheticRequest): Json {
-  const { group, version, kind, name, namespace } = objectCoordinates(request.object ?? request.oldObject ?? {});
+  const { group, version, kind, name, namespace } = objectCoordinates(request.object ?? request.oldObject ?? {}, request.clusterScoped);
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: 'AdmissionReview',

@@ -33,7 +33,7 @@ let counter = 0;
 
 export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts: RequestFacts, podSecurity?: PodSecurityAuditor): AuditResult {
   const object = item.object;
-  const { kind, name, namespace } = objectCoordinates(object);
+  const { kind, name, namespace } = objectCoordinates(object, item.clusterScoped);
   counter += 1;
   const review = syntheticReview({
     uid: `canopy-audit-${counter}`,
@@ -43,6 +43,7 @@ export function auditObject(pipeline: AdmissionPipeline, item: AuditItem, facts:
     oldObject: null,
     dryRun: true,
     ...(item.resource ? { resource: item.resource } : {}),
+    ...(item.clusterScoped !== undefined ? { clusterScoped: item.clusterScoped } : {}),
   });
   const { mutation, validation } = pipeline.admit(review, facts);
   const decision = validation?.decision;

@@ -16,6 +16,8 @@ export interface AuditItem {
   object: Json;
   /** The resource's plural, when the object was listed from a cluster. */
   resource?: string;
+  /** Whether its kind is cluster-scoped, when the object was listed from a cluster. */
+  clusterScoped?: boolean;
 }
 
 
@@ -54,7 +56,7 @@ export async function* clusterItems(client: KubeClient, cluster: string, kinds: 
       for await (const page of client.pages<Json>(listPath(kind))) {
         for (const object of page) {
           const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
-          yield { cluster, source: `${cluster}:${kind.resource}`, resource: kind.resource, object: { apiVersion, kind: kind.kind, ...object } };
+          yield { cluster, source: `${cluster}:${kind.resource}`, resource: kind.resource, clusterScoped: !kind.namespaced, object: { apiVersion, kind: kind.kind, ...object } };
         }
       }
     } catch (error) {

@@ -1,9 +1,10 @@
 // Data sovereignty: which data class a request's namespace (or kcp workspace) declares, and where
 // policies/data/sovereignty.yaml lets that class (narrowed by a declared residency) live. The result is
 // flat facts (`context.sovereignty`) that the policies in policies/sovereignty/ judge with set operations.
+import { judgedObject, type AdmissionRequest } from '../admission/index.js';
 import type { FactProvider } from '../facts/provider.js';
 import { EU_MEMBERS, type FleetFacts } from '../kubernetes/fleet.js';
-import { isRecord, own } from '../kubernetes/json.js';
+import { asRecord, asStringMap, isRecord, own } from '../kubernetes/json.js';
 
 /** `context.sovereignty`: where the request's data may live. */
 export interface SovereigntyFacts {
@@ -125,11 +126,22 @@ export function sovereigntyFacts(data: SovereigntyData | undefined, facts: Fleet
   };
 }
 
+/**
+ * Where a request's data class is declared: by its namespace (or kcp workspace); a cluster-scoped
+ * object (a Crossplane v1 managed resource, a PersistentVolume) has no namespace, so it declares its
+ * own, with the same labels on itself, before its workspace's.
+ */
+function declaringLabels(request: AdmissionRequest, facts: FleetFacts): FleetFacts {
+  if (request.namespace) return facts;
+  const labels = asStringMap(asRecord(asRecord(judgedObject(request))['metadata'])['labels']);
+  return { ...facts, namespaceLabels: labels };
+}
+
 /** Sovereignty as a fact source: data/sovereignty.yaml, `context.sovereignty`. */
 export const sovereigntyProvider: FactProvider<SovereigntyData, FleetFacts, SovereigntyFacts> = {
   name: 'sovereignty',
   dataKeys: ['sovereignty'],
   contextAttribute: 'sovereignty',
   read: (data) => (data['sovereignty'] === undefined ? { problems: [] } : readSovereigntyData(data['sovereignty'])),
-  derive: (_request, data, facts) => sovereigntyFacts(data, facts),
+  derive: (request, data, facts) => sovereigntyFacts(data, declaringLabels(request, facts)),
 };
