@@ -5,6 +5,7 @@ import { monthlyCost } from './facts.js';
 import { QuotaLedger } from './ledger.js';
 import { requestedBy } from './requested.js';
 import { podUsage, QuantityError, ZERO } from './usage.js';
+import { vmiUsage } from './virtual-machines.js';
 
 const c = (cpu: string, memory = '0', extra: Record<string, unknown> = {}) => ({ name: 'c', image: 'i', resources: { requests: { cpu, memory }, ...extra } });
 const GiB = 2n ** 30n;
@@ -127,6 +128,45 @@ describe('what a request adds', () => {
     expect(requestedBy(request('ResourceClaim', 'resource.k8s.io', alternatives), { deviceClasses: classes }).usage.gpus).toBe(3n);
     const all = { spec: { devices: { requests: [{ name: 'g', exactly: { deviceClassName: 'gpu.nvidia.com', allocationMode: 'All' } }] } } };
     expect(() => requestedBy(request('ResourceClaim', 'resource.k8s.io', all), { deviceClasses: classes })).toThrow('allocationMode All of device class gpu.nvidia.com cannot be counted');
+  });
+});
+
+describe('KubeVirt virtual machines', () => {
+  const vmi = (domain: Record<string, unknown>) => ({ domain });
+  const vm = (runStrategy: string, domain: Record<string, unknown>) => ({ metadata: { name: 'db' }, spec: { runStrategy, template: { spec: vmi(domain) } } });
+  const kubevirt = { name: 'db', userInfo: { username: 'system:serviceaccount:kubevirt:kubevirt-controller', groups: [] } };
+
+  it('sizes a VMI as KubeVirt sizes its virt-launcher pod: requests, else guest memory and a tenth of each vCPU', () => {
+    expect(vmiUsage(vmi({ cpu: { cores: 2, sockets: 2 }, resources: { requests: { memory: '4Gi' } }, devices: { gpus: [{ name: 'a' }, { name: 'b' }] } }), 'spec')).toEqual({ cpuMillis: 400n, memoryBytes: 4n * GiB, gpus: 2n });
+    expect(vmiUsage(vmi({ cpu: { cores: 4, dedicatedCpuPlacement: true }, memory: { guest: '2Gi' } }), 'spec')).toEqual({ cpuMillis: 4000n, memoryBytes: 2n * GiB, gpus: 0n });
+    expect(vmiUsage(vmi({ resources: { requests: { cpu: '1500m', memory: '1Gi' } } }), 'spec').cpuMillis).toBe(1500n);
+    expect(() => vmiUsage(vmi({ memory: { guest: 'lots' } }), 'spec.template.spec')).toThrow('spec.template.spec.domain.memory.guest "lots" is not a Kubernetes quantity');
+  });
+
+  it('counts a VM while it runs, and the UPDATE that starts it; its reservation stands for its VMI and virt-launcher pod', () => {
+    const domain = { resources: { requests: { memory: '4Gi' } } };
+    expect(requestedBy(request('VirtualMachine', 'kubevirt.io', vm('Halted', domain), { name: 'db' })).usage).toEqual(ZERO);
+    const created = requestedBy(request('VirtualMachine', 'kubevirt.io', vm('Always', domain), { name: 'db' }));
+    expect(created.usage.memoryBytes).toBe(4n * GiB);
+    expect(created.claim).toMatchObject({ pattern: '^virt-launcher-db-[a-z0-9]{5}$', covers: '^db$', replicas: 1n });
+    const started = requestedBy(request('VirtualMachine', 'kubevirt.io', vm('Always', domain), { name: 'db', operation: 'UPDATE', oldObject: vm('Halted', domain) }));
+    expect(started.usage.memoryBytes).toBe(4n * GiB);
+
+    const ledger = new QuotaLedger(() => 't');
+    const claim = created.claim;
+    if (!claim) throw new Error('a running VM reserves');
+    ledger.reserve('t', 'n', claim);
+    const covered = (name: string) => ledger.covers('n', name);
+    // KubeVirt's controller makes the VMI, then its pod: both stand in the VM's reservation.
+    const made = { metadata: { name: 'db', ownerReferences: [{ controller: true, kind: 'VirtualMachine' }] }, spec: vmi(domain) };
+    expect(requestedBy(request('VirtualMachineInstance', 'kubevirt.io', made, kubevirt), { covered }).usage).toEqual(ZERO);
+    const launcher = { metadata: { generateName: 'virt-launcher-db-', ownerReferences: [{ controller: true, kind: 'VirtualMachineInstance' }] }, spec: { containers: [c('100m', '4Gi')] } };
+    expect(requestedBy(request('Pod', '', launcher, { ...kubevirt, name: '' }), { covered }).usage).toEqual(ZERO);
+    // The same VMI from anyone else, or once nothing covers it, is counted.
+    expect(requestedBy(request('VirtualMachineInstance', 'kubevirt.io', made, { name: 'db' }), { covered }).usage.memoryBytes).toBe(4n * GiB);
+    ledger.observe('n/virt-launcher-db-abcde', undefined, { namespace: 'n', name: 'virt-launcher-db-abcde', logicalCluster: '', usage: { cpuMillis: 100n, memoryBytes: 4n * GiB, gpus: 0n }, active: true });
+    expect(ledger.covers('n', 'db')).toBe(false);
+    expect(ledger.used('t').memoryBytes).toBe(4n * GiB);
   });
 });
 

@@ -6,7 +6,8 @@
 import type { AdmissionRequest } from '../admission/index.js';
 import { asArray, asRecord, type JsonRecord } from '../kubernetes/json.js';
 import { podSpecOf, podSpecPath } from '../kubernetes/workload.js';
-import { increase, podUsage, QuantityError, times, ZERO, type Usage } from './usage.js';
+import { increase, isZero, podUsage, QuantityError, times, ZERO, type Usage } from './usage.js';
+import { KUBEVIRT_GROUP, virtualMachineUsage } from './virtual-machines.js';
 
 /** For a scale request: what one replica of the scaled object asks for, or why it is unknown. */
 export type ScaleTemplate = { perReplica: Usage } | { error: string };
@@ -80,7 +81,37 @@ function hasController(object: unknown): boolean {
  */
 function byController(request: AdmissionRequest): boolean {
   const user = request.userInfo.username;
-  return user === 'system:kube-controller-manager' || user.startsWith('system:serviceaccount:kube-system:');
+  return user === 'system:kube-controller-manager' || user.startsWith('system:serviceaccount:kube-system:') || user === KUBEVIRT_CONTROLLER;
+}
+
+/**
+ * KubeVirt's controller, as its operator installs it (namespace kubevirt): it makes a VM's VMI and a
+ * VMI's virt-launcher pod, which the VM's (or VMI's) reservation already counts.
+ */
+const KUBEVIRT_CONTROLLER = 'system:serviceaccount:kubevirt:kubevirt-controller';
+
+/** The virt-launcher pods KubeVirt makes for a VMI: virt-launcher-<vmi>-<5>. */
+const launcherPods = (vmi: string) => `^virt-launcher-${escape(vmi)}-[a-z0-9]{5}$`;
+
+/**
+ * A VirtualMachine (while it runs) or a VirtualMachineInstance, counted at CREATE, and a VM's UPDATE by
+ * what it adds (starting a halted VM through its runStrategy, more memory). Its reservation is used
+ * up by the virt-launcher pod and, while held, stands for the VM's VMI and that pod, which KubeVirt's
+ * controller makes. A VMI's spec cannot change: its UPDATEs add nothing.
+ */
+function virtualMachineRequested(request: AdmissionRequest, name: string, covered: (name: string) => boolean): Requested {
+  const { kind } = request.kind;
+  const claim = (usage: Usage, covers?: string): Requested =>
+    isZero(usage) ? NONE : { usage, claim: { pattern: launcherPods(name), replicas: 1n, perReplica: usage, ...(covers ? { covers } : {}) } };
+  if (kind === 'VirtualMachineInstance') {
+    if (request.operation === 'UPDATE') return NONE;
+    if (hasController(request.object) && byController(request) && covered(name)) return NONE;
+    return claim(virtualMachineUsage(kind, request.object));
+  }
+  const ownVmi = `^${escape(name)}$`;
+  if (request.operation === 'CREATE') return claim(virtualMachineUsage(kind, request.object), ownVmi);
+  const added = increase(virtualMachineUsage(kind, request.object), virtualMachineUsage(kind, request.oldObject));
+  return claim(added, ownVmi);
 }
 
 function wholeNumber(value: unknown, what: string, fallback: bigint): bigint {
@@ -208,6 +239,7 @@ export function requestedBy(request: AdmissionRequest, inputs: RequestedInputs =
     const usage = claimUsage(template ? asRecord(spec['spec']) : spec, inputs.deviceClasses ?? {}, template ? 'spec.spec' : 'spec');
     return { usage, claim: { name: `${kind}/${name}`, replicas: 1n, perReplica: usage } };
   }
+  if (request.subResource === '' && group === KUBEVIRT_GROUP && (kind === 'VirtualMachine' || kind === 'VirtualMachineInstance')) return virtualMachineRequested(request, name, covered);
   if (request.subResource !== '' || !podSpecPath(group, kind)) return NONE;
   const controllerMade = hasController(request.object) && byController(request);
   if (kind === 'Pod' && group === '') {
