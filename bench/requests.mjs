@@ -99,5 +99,11 @@ export function policySets() {
   cpSync(SHIPPED, restricted, { recursive: true });
   const data = path.join(restricted, 'data', 'pod-security.yaml');
   writeFileSync(data, readFileSync(data, 'utf8').replace(/^ {2}enforce: \w+$/m, '  enforce: restricted'));
-  return { root, sets: { shipped: SHIPPED, ten, thousand, beforePack, restricted, ...factPolicySets(root, SHIPPED) } };
+  // The policy library: the shipped set with every pack of policies/packs/ switched off in
+  // data/packs.yaml, to compare with the shipped set, where every pack is on.
+  const withoutPacks = path.join(root, 'without-packs');
+  cpSync(SHIPPED, withoutPacks, { recursive: true });
+  const packs = readdirSync(path.join(SHIPPED, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  writeFileSync(path.join(withoutPacks, 'data', 'packs.yaml'), `packs:\n${packs.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
+  return { root, sets: { shipped: SHIPPED, ten, thousand, beforePack, restricted, withoutPacks, ...factPolicySets(root, SHIPPED) } };
 }

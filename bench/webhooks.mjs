@@ -5,7 +5,9 @@
 //       (CEL) and Cedar, on the requests as the pipeline builds them; Cedar alone beside it;
 //   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies;
 //   (d) declared facts (bench/facts.mjs): the shipped set plus 30 facts and 30 policies that read them,
-//       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision.
+//       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision;
+//   (e) the Pod Security pack: the shipped set before it, and the restricted level enforced everywhere;
+//   (f) the policy library: the shipped set (every pack of policies/packs/ on) against every pack off.
 // Then the machine's limit per webhook, what each webhook reaches of it, the targets, each PASS or FAIL, a
 // table with the CPU time of every row per request, and the whole run as JSON (--json FILE).
 //
@@ -297,6 +299,13 @@ serve = await startServe(sets.restricted);
 rows.validateRestricted = await measureHttp('serve /validate, restricted Pod Security enforced everywhere', serve, '/validate', unique, { withLag: true });
 await serve.stop();
 
+// The policy library (issue 22): the shipped set with every pack switched off, right after the shipped
+// set's rows (every pack on), so that the two /validate rows meet the same machine.
+say('(f) canopy serve, shipped policies without the packs');
+serve = await startServe(sets.withoutPacks);
+rows.validateWithoutPacks = await measureHttp('serve /validate, shipped policies with every pack off', serve, '/validate', unique, { withLag: true });
+await serve.stop();
+
 // Right after the shipped set's rows, so that the two /validate rows meet the same machine.
 say(`(d) canopy serve, ${withFacts}`);
 serve = await startServe(sets.shippedFacts);
@@ -352,6 +361,7 @@ const ratios = {
   cachedOverUncachedCost: ratio(rows.reviewCached.costUs, rows.reviewUncached.costUs),
   shippedFactsOverShippedValidate: ratio(rows.validateShippedFacts.requestsPerSecond, rows.validate.requestsPerSecond),
   restrictedOverBeforePack: ratio(rows.validateRestricted.requestsPerSecond, rows.validateBeforePack.requestsPerSecond),
+  packsOverWithoutPacks: ratio(rows.validate.requestsPerSecond, rows.validateWithoutPacks.requestsPerSecond),
   // Requests per CPU-second of the server: less at the mercy of what else the machine runs than req/s.
   shippedFactsOverShippedValidatePerCpu: ratio(
     rows.validateShippedFacts.requestsPerSecond / rows.validateShippedFacts.cpuPercent,
@@ -409,6 +419,11 @@ const targets = [
     'Pod Security: /validate with the restricted level enforced everywhere ≥ 80% of the shipped set before the pack',
     ratios.restrictedOverBeforePack >= 0.8,
     `${(ratios.restrictedOverBeforePack * 100).toFixed(0)}% (${rows.validateRestricted.requestsPerSecond.toFixed(0)} vs ${rows.validateBeforePack.requestsPerSecond.toFixed(0)} req/s)`,
+  ],
+  [
+    'policy library: /validate with every pack on (the shipped set) ≥ 75% of the shipped set with every pack off',
+    ratios.packsOverWithoutPacks >= 0.75,
+    `${(ratios.packsOverWithoutPacks * 100).toFixed(0)}% (${rows.validate.requestsPerSecond.toFixed(0)} vs ${rows.validateWithoutPacks.requestsPerSecond.toFixed(0)} req/s)`,
   ],
   [
     `declared facts: /validate with ${withFacts} ≥ 85% of the shipped set`,
