@@ -21,7 +21,6 @@ import { runCanopy, type CliResult } from './helpers/cli.js';
 import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { startServer, type TestServer } from './helpers/https.js';
 import { logSink } from './helpers/log-sink.js';
-import { admissionReview } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
 const EXAMPLES_DIR = path.join(STARTER_POLICIES, 'examples');
@@ -76,23 +75,7 @@ function captured(n: number, edit: (object: Json) => void = () => {}): Json {
   return review;
 }
 
-const inferenceService = (storageUri: string): Json => ({
-  apiVersion: 'serving.kserve.io/v1beta1',
-  kind: 'InferenceService',
-  metadata: { name: 'sklearn-iris', namespace: 'ml-team' },
-  spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri } } },
-});
-
 const EXAMPLES: Example[] = [
-  {
-    name: 'model-registry',
-    policy: 'supply-chain/model-registry.cedar',
-    tests: 'supply-chain/model-registry.test.yaml',
-    compliant: () => admissionReview(inferenceService('s3://acme-models/sklearn/iris/1.0')),
-    matching: () => admissionReview(inferenceService('gs://kfserving-examples/models/sklearn/1.0/model')),
-    advice: 'this InferenceService reads from gs://kfserving-examples.',
-    severity: 'high',
-  },
   {
     name: 'added-capabilities',
     policy: 'baseline/added-capabilities.cedar',

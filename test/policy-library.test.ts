@@ -73,7 +73,7 @@ describe('every case of every pack, through /mutate and /validate over HTTPS', a
 
   it('has cases for every pack, each denying and allowing', () => {
     const packs = new Set(cases.map((testCase) => path.relative(PACKS, testCase.file).split(path.sep)[0]));
-    expect([...packs].sort()).toEqual(['best-practices', 'cloud-resources', 'kubevirt']);
+    expect([...packs].sort()).toEqual(['best-practices', 'cloud-resources', 'kubevirt', 'models']);
     expect(cases.filter((testCase) => testCase.expect.allowed === false).length).toBeGreaterThan(30);
     expect(cases.filter((testCase) => testCase.expect.allowed === true).length).toBeGreaterThan(30);
   });
@@ -147,6 +147,7 @@ describe('the audit of examples/shop that policies/packs/README.md quotes', () =
       'Ingress shop': ['best-practices.unique-ingress'],
       ...Object.fromEntries(upstream.map((name) => [`Deployment ${name}`, ['supply-chain.allowed-sources']])),
       'Deployment loadgenerator': ['supply-chain.allowed-sources', 'supply-chain.no-latest'],
+      'InferenceService recommender': ['models.approved-sources'],
     });
     // Every line of the README's quote, but the elided ones, is in the report as canopy audit prints it.
     const readme = readFileSync(path.join(PACKS, 'README.md'), 'utf8');

@@ -78,6 +78,8 @@ describe('supply chain against a real registry', () => {
         key,
       ].join('\n'),
     );
+    // The models pack approves oci:// models from this registry (and its images rules are the above).
+    writeFileSync(path.join(policies, 'packs/models/data/models.yaml'), `approvedSources: ["oci://${host}/"]\n`);
     // Namespace "secure" holds public data (no sovereignty limits) for which this data requires digests.
     const labels: Record<string, Record<string, string>> = { secure: { 'canopy.io/data-class': 'public' } };
     const enricher = new ImageEnricher(client, { deadlineMs: DEADLINE_MS });
@@ -107,6 +109,41 @@ describe('supply chain against a real registry', () => {
     const image = (((object['spec'] as Json)['containers'] as Json[])[0] as Json)['image'] as string;
     return { allowed: validation.allowed, message: validation.status?.message ?? '', image };
   }
+
+  /** A KServe InferenceService loading an oci:// model (a modelcar), as KServe's docs write one. */
+  const inferenceService = (namespace: string, storageUri: string): Json =>
+    admissionReview({
+      apiVersion: 'serving.kserve.io/v1beta1',
+      kind: 'InferenceService',
+      metadata: { name: 'iris', namespace },
+      spec: { predictor: { model: { modelFormat: { name: 'sklearn' }, storageUri } } },
+    });
+
+  /** Mutate, apply the patch, validate; the model's storageUri as it would be stored. */
+  async function admitModel(body: Json): Promise<{ allowed: boolean; message: string; storageUri: unknown }> {
+    const request = body['request'] as Json;
+    const mutation = ((await server.post('/mutate', JSON.stringify(body))).json() as { response: MutationResponse }).response;
+    if (!mutation.allowed) return { allowed: false, message: mutation.status?.message ?? '', storageUri: undefined };
+    const object = patched(request['object'] as Json, mutation);
+    const validation = ((await server.post('/validate', JSON.stringify({ ...body, request: { ...request, object } }))).json() as { response: MutationResponse }).response;
+    const model = ((object['spec'] as Json)['predictor'] as Json)['model'] as Json;
+    return { allowed: validation.allowed, message: validation.status?.message ?? '', storageUri: model['storageUri'] };
+  }
+
+  it('resolves an oci:// model like an image: a signed one is admitted, pinned to its digest where digests are required', async () => {
+    const result = await admitModel(inferenceService('secure', `oci://${registry.host}/signed/app:1.0`));
+    expect(result.message).toBe('');
+    expect(result.allowed).toBe(true);
+    expect(result.storageUri).toBe(`oci://${registry.host}/signed/app:1.0@${digests['signed/app']}`);
+  });
+
+  it('denies an unsigned or wrongly signed oci:// model, with the reason', async () => {
+    const unsigned = await admitModel(inferenceService('team', `oci://${registry.host}/unsigned/app:1.0`));
+    expect(unsigned.allowed).toBe(false);
+    expect(unsigned.message).toContain(`[models.signatures] InferenceService iris runs images or models that are not signed by a trusted key: ${registry.host}/unsigned/app:1.0: it is not signed.`);
+    const untrustedModel = await admitModel(inferenceService('team', `oci://${registry.host}/untrusted/app:1.0`));
+    expect(untrustedModel.message).toContain('no signature verifies with a trusted key');
+  });
 
   it('admits a signed image and pins it to its digest where digests are required', async () => {
     const result = await admit(review('secure', `${registry.host}/signed/app:1.0`));

@@ -1,6 +1,7 @@
 // The images of a pod spec, wherever it sits, parsed as the container runtime reads them: for the
 // Workload entity's image facts and for supply-chain look-ups alike.
 import { parseImageReference, ReferenceError, type ImageReference } from '../oci/index.js';
+import { inferenceServiceContainers, inferenceServiceModels, isInferenceService, OCI_SCHEME } from './inference-services.js';
 import { asArray, asRecord } from './json.js';
 import { CONTAINER_LISTS, podSpecOf, podSpecPath } from './workload.js';
 
@@ -21,12 +22,29 @@ export function imagesOf(group: string, kind: string, object: unknown): ParsedIm
       if (typeof image === 'string' && image) written.add(image);
     }
   }
-  return [...written].map((image) => {
-    try {
-      return { written: image, reference: parseImageReference(image) };
-    } catch (error) {
-      if (error instanceof ReferenceError) return { written: image, error: error.message };
-      throw error;
-    }
-  });
+  return [...written].map((image) => parsed(image, image));
+}
+
+function parsed(written: string, reference: string): ParsedImage {
+  try {
+    return { written, reference: parseImageReference(reference) };
+  } catch (error) {
+    if (error instanceof ReferenceError) return { written, error: error.message };
+    throw error;
+  }
+}
+
+/**
+ * What supply-chain rules judge of an object: a pod's or pod template's images; a KServe
+ * InferenceService's container images and its `oci://` models (written with the scheme, read as the
+ * image reference after it).
+ */
+export function supplyChainImagesOf(group: string, kind: string, object: unknown): ParsedImage[] {
+  if (!isInferenceService(group, kind)) return imagesOf(group, kind, object);
+  const images = new Map<string, ParsedImage>();
+  for (const { value } of inferenceServiceContainers(object)) images.set(value, parsed(value, value));
+  for (const { value } of inferenceServiceModels(object)) {
+    if (value.startsWith(OCI_SCHEME)) images.set(value, parsed(value, value.slice(OCI_SCHEME.length)));
+  }
+  return [...images.values()];
 }

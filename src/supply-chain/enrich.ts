@@ -11,7 +11,7 @@ import type { AdmissionRequest } from '../admission/index.js';
 import type { ImageReference } from '../oci/index.js';
 import { sovereigntyFacts, type SovereigntyData } from '../sovereignty/index.js';
 import type { FleetFacts } from '../kubernetes/fleet.js';
-import { imagesOf } from '../kubernetes/images.js';
+import { supplyChainImagesOf } from '../kubernetes/images.js';
 import type { LookupObserver, LookupResult } from '../facts/lookups.js';
 import type { SupplyChainData } from './data.js';
 import { tenantOf } from '../quota/index.js';
@@ -170,7 +170,7 @@ export async function lookUpImages(
 ): Promise<{ imageLookups?: ReadonlyMap<string, ImageLookup>; unavailable?: string }> {
   const supplyChain = data?.supplyChain;
   if (!supplyChain || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return {};
-  const images = imagesOf(request.kind.group, request.kind.kind, request.object);
+  const images = supplyChainImagesOf(request.kind.group, request.kind.kind, request.object);
   if (images.length === 0) return {};
   const dataClass = sovereigntyFacts(data.sovereignty, facts)?.dataClass;
   const environment = facts.cluster?.environment ?? '';

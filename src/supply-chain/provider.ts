@@ -3,7 +3,7 @@
 import { judgedObject } from '../admission/index.js';
 import type { FactProvider } from '../facts/provider.js';
 import type { FleetFacts } from '../kubernetes/fleet.js';
-import { imagesOf } from '../kubernetes/images.js';
+import { supplyChainImagesOf } from '../kubernetes/images.js';
 import { readSupplyChainData, type SupplyChainData } from './data.js';
 import { supplyChainFacts, type ImageLookup, type SupplyChainFacts } from './facts.js';
 
@@ -21,7 +21,7 @@ export const supplyChainProvider: FactProvider<SupplyChainData, SupplyChainInput
   read: (data) => (data['supply-chain'] === undefined ? { problems: [] } : readSupplyChainData(data['supply-chain'])),
   derive: (request, data, inputs) => {
     if (!data) return undefined;
-    const images = imagesOf(request.kind.group, request.kind.kind, judgedObject(request));
+    const images = supplyChainImagesOf(request.kind.group, request.kind.kind, judgedObject(request));
     return supplyChainFacts(data, images, inputs.imageLookups ?? new Map(), inputs.sovereignty?.dataClass, inputs.cluster);
   },
 };

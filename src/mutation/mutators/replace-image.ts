@@ -1,6 +1,7 @@
 // replace-image: replace image references as written, in every container (init and ephemeral too):
-// pin a tag to a digest, or move an image to a mirror.
-import { CONTAINER_LISTS, podSpecPath, asArray, asRecord } from '../../kubernetes/index.js';
+// pin a tag to a digest, or move an image to a mirror. In a KServe InferenceService, its components'
+// containers and its models' storageUri (an `oci://` model is an image: `oci://…:1.0@sha256:…`).
+import { CONTAINER_LISTS, inferenceServiceContainers, inferenceServiceModels, isInferenceService, podSpecPath, asArray, asRecord } from '../../kubernetes/index.js';
 import { valueAt, type Write } from '../writes.js';
 import { paramsRecord, stringMap } from './params.js';
 import { MutatorParamsError, type Mutator } from './types.js';
@@ -20,6 +21,12 @@ export const replaceImage: Mutator<ReplaceImageParams> = {
     return { images };
   },
   writes({ object, group, kind }, params) {
+    if (isInferenceService(group, kind)) {
+      return [...inferenceServiceContainers(object), ...inferenceServiceModels(object)].flatMap(({ path, value }) => {
+        const replacement = params.images[value];
+        return replacement !== undefined && replacement !== value ? [{ kind: 'set' as const, tokens: path, value: replacement }] : [];
+      });
+    }
     const specPath = podSpecPath(group, kind);
     if (!specPath) return [];
     const spec = asRecord(valueAt(object, specPath));
