@@ -1,12 +1,13 @@
 // Declared facts for the benchmark (policies/facts/*.yaml, read by Cedar policies as resource.facts.NAME):
-//   - 30 facts of the kinds security teams declare (Services, Ingresses, RBAC, containers, pod templates,
-//     annotations) and 30 policies that read them, added to a copy of the shipped set: the 6 worked
-//     examples of policies/examples/ adopted, and 24 facts and policies of the same kinds from here;
+//   - facts of the kinds security teams declare (Services, Ingresses, RBAC, containers, pod templates,
+//     annotations) and policies that read them, added to a copy of the shipped set (whose packs declare
+//     facts of their own): the worked example of policies/examples/ adopted, and 23 facts and 24
+//     policies of the same kinds from here (one reads the best-practices pack's serviceType);
 //   - a 10-policy set about the kinds the requests have, each policy reading one declared fact of its
 //     kind, and that set with 990 generated policies and 90 more facts over made-up custom resource kinds
 //     (1,000 policies, 100 facts), so that a request needs only a fact or two of the 100.
 // Written as policy authors write them; the directories are made in a temporary folder at run time.
-import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 
@@ -16,13 +17,12 @@ const WORKLOAD_GROUPS = ['', 'apps', 'batch'];
 const RBAC = ['rbac.authorization.k8s.io'];
 
 /**
- * 24 facts added to the shipped set, besides the 6 of the worked examples under policies/examples/
- * (load balancers, added capabilities, RBAC wildcards, wildcard Ingress hosts, Crossplane regions,
- * model registries), adopted as their READMEs say: 30 in all.
+ * 23 facts added to the shipped set, besides the worked example's under policies/examples/ (added
+ * capabilities), adopted as its README says. The Services' type is the best-practices pack's
+ * serviceType, which the policies below read as they would any declared fact.
  */
 export const SHIPPED_FACTS = [
   // ---- Services
-  { name: 'serviceType', type: 'String', kinds: ['Service'], groups: [''], description: 'spec.type, ClusterIP when unset', cel: "object.spec.?type.orValue('ClusterIP')" },
   { name: 'externalTrafficPolicy', type: 'String', kinds: ['Service'], groups: [''], cel: "object.spec.?externalTrafficPolicy.orValue('')" },
   { name: 'loadBalancerSourceRanges', type: 'Set<String>', kinds: ['Service'], groups: [''], cel: 'object.spec.?loadBalancerSourceRanges.orValue([])' },
   { name: 'nodePorts', type: 'Set<Long>', kinds: ['Service'], groups: [''], cel: 'object.spec.?ports.orValue([]).filter(p, has(p.nodePort)).map(p, p.nodePort)' },
@@ -110,17 +110,17 @@ const WL = `${CU}, resource is k8s::Workload`;
 const has = (name) => `resource.facts has ${name}`;
 
 /**
- * The 24 policies that read them (and the examples' facts): enforce where the real requests never match
+ * The 24 policies that read them (and the pack's serviceType): enforce where the real requests never match
  * (so the bench's verdicts stay what the shipped set answers), warn or audit where they do.
  */
 export const SHIPPED_FACT_POLICIES = [
-  // Services (the first reads the load-balancer example's fact, with no kind test, as policies/README.md
-  // writes it: the fact is only computed for Services)
+  // Services (the first reads the pack's fact with no kind test, as policies/README.md writes it: the
+  // fact is only computed for Services)
   policy(
     'lb-source-ranges',
     'Restrict a LoadBalancer with spec.loadBalancerSourceRanges.',
     RES,
-    `${has('loadBalancer')} && resource.facts.loadBalancer && ${has('loadBalancerSourceRanges')} && resource.facts.loadBalancerSourceRanges.isEmpty()`,
+    `${has('serviceType')} && resource.facts.serviceType == "LoadBalancer" && ${has('loadBalancerSourceRanges')} && resource.facts.loadBalancerSourceRanges.isEmpty()`,
     { mode: 'warn' },
   ),
   policy(
@@ -306,7 +306,7 @@ function factsYaml(facts) {
 /**
  * Writes the three policy directories under `root`:
  *   shippedFacts   the shipped set (`shipped`) with every example under examples/ adopted (copied into place),
- *                  plus facts/bench.yaml (24 facts) and bench-facts/policies.cedar (24 policies);
+ *                  plus facts/bench.yaml (23 facts) and bench-facts/policies.cedar (24 policies);
  *   tenFacts       the schema and data of the shipped set, 10 policies each reading one fact of a kind the requests have, those 10 facts;
  *   thousandFacts  tenFacts plus 990 generated policies and 90 facts over 120 custom kinds (1,000 policies, 100 facts).
  */
@@ -324,6 +324,8 @@ export function factPolicySets(root, shipped) {
   mkdirSync(path.join(tenFacts, 'facts'), { recursive: true });
   cpSync(path.join(shipped, 'schema.cedarschema'), path.join(tenFacts, 'schema.cedarschema'));
   cpSync(path.join(shipped, 'data'), path.join(tenFacts, 'data'), { recursive: true });
+  // Its policies are its own: none of the shipped packs, so no data/packs.yaml naming them either.
+  rmSync(path.join(tenFacts, 'data', 'packs.yaml'), { force: true });
   writeFileSync(path.join(tenFacts, 'facts', 'kinds.yaml'), factsYaml(REAL_KINDS.map((kind) => ({ ...KIND_FACTS[kind], kinds: [kind] }))));
   writeFileSync(path.join(tenFacts, 'policies.cedar'), tenFactPolicies());
 
