@@ -109,6 +109,14 @@ describe('the guards of a policy', () => {
       { path: [...facts, 'b'], test: 'present' },
       { path: [...facts, 'b'], test: 'true' },
       { path: ['context', 'quota'], test: 'present' },
+      { path: ['context', 'subresource'], test: 'equals', value: '' },
+      { path: [...facts, 'c'], test: 'present' },
+    ]);
+    expect(guards('resource.facts has r && resource.facts.r != "" && 3 == resource.facts.n && resource.facts.b != false')).toEqual([
+      { path: [...facts, 'r'], test: 'present' },
+      { path: [...facts, 'r'], test: 'differs', value: '' },
+      { path: [...facts, 'n'], test: 'equals', value: 3 },
+      { path: [...facts, 'b'], test: 'differs', value: false },
     ]);
     expect(guards('context has supplyChain && context.supplyChain.requireDigest && !resource.imagesWithoutDigest.isEmpty()')).toEqual([
       { path: ['context', 'supplyChain'], test: 'present' },
@@ -118,7 +126,8 @@ describe('the guards of a policy', () => {
   });
 
   it('stops at the first other test: what follows it is only reached when that test holds', () => {
-    expect(guards('context.subresource == "" && resource.facts has a')).toEqual([]);
+    expect(guards('resource.facts.n > 3 && resource.facts has a')).toEqual([]);
+    expect(guards('resource.facts.r == resource.facts.s && resource.facts has a')).toEqual([]);
     expect(guards('resource.facts has a || resource.facts has b')).toEqual([]);
     expect(guards('resource.facts has a && resource.facts.a.isEmpty()')).toEqual([{ path: [...facts, 'a'], test: 'present' }]);
   });
@@ -138,6 +147,17 @@ describe('the guards of a policy', () => {
     expect(passesGuards(all, request(undefined))).toBe(true);
     // A value of another type than the schema's: Cedar is asked, and reports the error.
     expect(passesGuards(all, request({ a: 'x', b: 'yes' }))).toBe(true);
+  });
+
+  it('compares with a literal only a value of the literal’s type', () => {
+    const compared = guards('resource.facts has r && resource.facts.r != "" && resource.facts.n == 3');
+    const request = (resourceFacts: Record<string, unknown>) => ({ resource: { facts: resourceFacts }, context: {} });
+    expect(passesGuards(compared, request({ r: 'eu-west-1', n: 3 }))).toBe(true);
+    expect(passesGuards(compared, request({ r: '', n: 3 }))).toBe(false);
+    expect(passesGuards(compared, request({ r: 'eu-west-1', n: 4 }))).toBe(false);
+    // Of another type (the schema says otherwise), or not there: Cedar is asked.
+    expect(passesGuards(compared, request({ r: 'eu-west-1', n: '3' }))).toBe(true);
+    expect(passesGuards(compared, request({ r: 'eu-west-1' }))).toBe(true);
   });
 });
 

@@ -44,9 +44,16 @@ export interface PolicyScope {
  * A test that leads a policy's first `when` clause, on a path of attributes from `resource` or `context`:
  * `P has A` (present: the path [...P, A]), `P` (true), `!P.isEmpty()` (non-empty).
  */
-export interface Guard {
-  path: readonly string[];
-  test: 'present' | 'non-empty' | 'true';
+export type Guard =
+  | { path: readonly string[]; test: 'present' | 'non-empty' | 'true' }
+  /** `P == literal` / `P != literal`, for a String, Long or Bool literal. */
+  | { path: readonly string[]; test: 'equals' | 'differs'; value: string | number | boolean };
+
+/** A String, Long or Bool literal in Cedar's JSON expression form (`{Value: "x"}`), or undefined. */
+function literalOf(expr: unknown): string | number | boolean | undefined {
+  if (!isExpr(expr) || !('Value' in expr)) return undefined;
+  const value = expr['Value'];
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : undefined;
 }
 
 /** Entities of a request other than the resource: the principal with its groups, and the fleet around the resource. */
@@ -310,6 +317,11 @@ export function guardsOf(body: unknown): Guard[] {
       guards.push({ path, test: 'true' });
       continue;
     }
+    const compared = guardComparison(test);
+    if (compared) {
+      guards.push(compared);
+      continue;
+    }
     const not = test['!'];
     const negated = isExpr(not) ? not['arg'] : undefined;
     const isEmpty = isExpr(negated) ? negated['isEmpty'] : undefined;
@@ -321,6 +333,17 @@ export function guardsOf(body: unknown): Guard[] {
     break;
   }
   return guards;
+}
+
+/** `P == literal` or `P != literal` (either side), as a guard. */
+function guardComparison(test: Record<string, unknown>): Guard | undefined {
+  for (const [operator, kind] of [['==', 'equals'], ['!=', 'differs']] as const) {
+    const operands = test[operator];
+    if (!isExpr(operands)) continue;
+    const [path, value] = pathOf(operands['left']) ? [pathOf(operands['left']), literalOf(operands['right'])] : [pathOf(operands['right']), literalOf(operands['left'])];
+    if (path && path.length > 1 && value !== undefined) return { path, test: kind, value };
+  }
+  return undefined;
 }
 
 /** What guards read of a request: the resource's attributes and the context, as handed to Cedar. */
@@ -345,7 +368,8 @@ function valueAt(request: GuardedRequest, path: readonly string[]): unknown {
  * entity) passes, and Cedar decides.
  */
 export function passesGuards(guards: readonly Guard[], request: GuardedRequest): boolean {
-  for (const { path, test } of guards) {
+  for (const guard of guards) {
+    const { path, test } = guard;
     if (test === 'present') {
       const record = valueAt(request, path.slice(0, -1));
       if (typeof record !== 'object' || record === null || Array.isArray(record) || '__entity' in record) continue;
@@ -355,6 +379,12 @@ export function passesGuards(guards: readonly Guard[], request: GuardedRequest):
     const value = valueAt(request, path);
     if (test === 'true' && value === false) return false;
     if (test === 'non-empty' && Array.isArray(value) && value.length === 0) return false;
+    if (test === 'equals' || test === 'differs') {
+      // Only a value of the literal's own type decides; anything else (absent, an entity) is Cedar's to judge.
+      const literal = guard.value;
+      if (typeof value !== typeof literal) continue;
+      if ((test === 'equals') !== (value === literal)) return false;
+    }
   }
   return true;
 }
