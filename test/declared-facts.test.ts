@@ -3,7 +3,7 @@
 // fact, unless the policy says @onError("skip"); only the facts the applicable policies read are
 // computed; expressions are bounded (cost budget, nesting, RE2); policies never see Secret payloads or
 // environment values; and a facts change swaps in atomically, through the directory watcher and bundles.
-import { cpSync, mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,12 @@ function withFiles(files: Record<string, string>): string {
     mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
     writeFileSync(path.join(dir, relative), text);
   }
+  return dir;
+}
+
+/** `dir` with the named packs (by default every one under packs/) switched off, as data/packs.yaml does it. */
+function packsOff(dir: string, names = readdirSync(path.join(dir, 'packs'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)): string {
+  writeFileSync(path.join(dir, 'data/packs.yaml'), `packs:\n${names.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
   return dir;
 }
 
@@ -76,7 +82,10 @@ describe('declared facts through POST /validate over HTTPS', () => {
   it('denies what a policy judges from a declared fact, and allows what it does not match', async () => {
     const denied = await validate(service({ type: 'LoadBalancer', ports: [{ port: 443 }] }));
     expect(denied.allowed).toBe(false);
-    expect(denied.status?.message).toBe('Canopy denied this request: [example.no-load-balancer] Services of type LoadBalancer are not allowed here.');
+    // The shipped best-practices pack denies it too: team-a is not a namespace that may have a LoadBalancer.
+    expect(denied.status?.message).toBe(
+      'Canopy denied this request: [best-practices.load-balancer] Services of type LoadBalancer are not allowed in namespace team-a: set spec.type to ClusterIP and publish the Service through the shared Ingress, or ask the platform team to list the namespace in loadBalancerNamespaces or label it canopy.io/load-balancers=allowed. [example.no-load-balancer] Services of type LoadBalancer are not allowed here.',
+    );
     expect((await validate(service({ type: 'ClusterIP', ports: [{ port: 80 }] }))).allowed).toBe(true);
   });
 
@@ -129,9 +138,16 @@ when { resource.facts has servicePorts && resource has old && resource.old.facts
 `;
     // The Service before the update has no ports: its servicePorts cannot be computed.
     const update = admissionReview(service({ type: 'ClusterIP', ports: [{ port: 80 }] }), { operation: 'UPDATE', oldObject: service({ type: 'ClusterIP' }) });
-    const currentOnly = await pipelineFor(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts }));
+    // The packs switched off: their rules read resource.old.facts (an UPDATE that introduces nothing new
+    // passes), and many can apply to a Service's UPDATE (best-practices.load-balancer, cloud-resources.region, ...).
+    const currentOnly = await pipelineFor(packsOff(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts })));
     expect(currentOnly.review(update).decision.allowed).toBe(true);
-    const readsOld = await pipelineFor(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts, 'network/ports.cedar': noNewPorts }));
+    // With the packs on, as shipped, their rules read their own facts on the old object: only those are
+    // computed for it, not servicePorts, which no policy reads there.
+    const shipped = await pipelineFor(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts }));
+    expect(shipped.policySet?.facts.oldReads['best-practices.load-balancer']).toEqual(expect.arrayContaining(['serviceType']));
+    expect(shipped.review(update).decision.allowed).toBe(true);
+    const readsOld = await pipelineFor(packsOff(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/few-ports.cedar': manyPorts, 'network/ports.cedar': noNewPorts })));
     const decision = readsOld.review(update).decision;
     // A fact that fails on either object fails closed every policy that reads it.
     expect(decision.denials.map((hit) => [hit.id, hit.error])).toEqual([
@@ -296,11 +312,14 @@ describe('canopy validate refuses what an author gets wrong, naming the file', (
   });
 });
 
+// The best-practices pack switched off here: its best-practices.load-balancer denies this LoadBalancer
+// Service already, and its own cases (which a bundle must pass) expect it to be the only rule denying a
+// LoadBalancer, which example.no-load-balancer contradicts.
 describe('a facts change swaps in atomically', () => {
   const lb = admissionReview(service({ type: 'LoadBalancer', ports: [{ port: 443 }] }));
 
   it('through the directory watcher: a new fact applies, a broken one is refused and the last good set keeps serving', async () => {
-    const dir = withFiles({ 'network/no-load-balancer.cedar': '// added with its fact\n' });
+    const dir = packsOff(withFiles({ 'network/no-load-balancer.cedar': '// added with its fact\n' }), ['best-practices']);
     const pipeline = await pipelineFor(dir);
     const watcher = new PolicyDirectoryWatcher(dir, pipeline, logger, 60_000);
     await watcher.start();
@@ -322,7 +341,7 @@ describe('a facts change swaps in atomically', () => {
   it('through a signed bundle from the store: the facts travel with the policies', async () => {
     const key = generateKeyPairSync('ed25519');
     const pem = key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const built = await buildBundle(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/no-load-balancer.cedar': NO_LB }), { revision: 'facts-1', createdAt: new Date() });
+    const built = await buildBundle(packsOff(withFiles({ 'facts/services.yaml': SERVICE_FACTS, 'network/no-load-balancer.cedar': NO_LB }), ['best-practices']), { revision: 'facts-1', createdAt: new Date() });
     const signed = (await signBundle(built.bytes, pem)).bytes;
     const storeDir = mkdtempSync(path.join(tmpdir(), 'canopy-facts-store-'));
     writeFileSync(path.join(storeDir, 'bundle.tgz'), signed);

@@ -4,7 +4,7 @@
 import type { AdmissionRequest } from '../admission/index.js';
 import { type Evaluation, type PolicyKind } from '../engine/index.js';
 import { policiesInScope, type CheckedPolicySet } from '../policy-set/index.js';
-import { computeFacts, declarationsFor, factFailureErrors, neededFacts } from '../facts/declared/index.js';
+import { computeFacts, declarationsFor, factFailureErrors, neededFacts, oldFactsNeeded } from '../facts/declared/index.js';
 import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../translate/index.js';
 
 /**
@@ -22,9 +22,8 @@ export function declaredFactsOf(set: CheckedPolicySet, request: AdmissionRequest
   const ids = policiesInScope(set, requestScopeOf(request), readers);
   const needed = neededFacts(set.facts, ids, request.kind.group, request.kind.kind);
   if (needed.length === 0) return undefined;
-  // The old object's facts only where a policy that can apply reads them (`resource.old.facts`).
-  const readsOld = set.facts.readsOld;
-  return computeFacts(needed, request, inputs, { old: readsOld === undefined || ids.some((id) => readsOld.includes(id)) });
+  // The old object's facts only those a policy that can apply reads there (`resource.old.facts.NAME`).
+  return computeFacts(needed, request, inputs, { old: oldFactsNeeded(set.facts, ids) });
 }
 
 /** `evaluation` with an error for each policy of `kind` that can apply and reads a fact that failed. */

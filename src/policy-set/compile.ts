@@ -1,6 +1,7 @@
 // Turns a policy directory's text into an active Cedar policy set: parse, read annotations, validate
 // against the schema in strict mode, then preparse once. Nothing that fails any step is ever activated.
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { cedar, type PolicyJson } from '../cedar/index.js';
 import { findStaticConflicts, readMutationSpec, type MutationSpec } from '../mutation/index.js';
 import type { FactProvider } from '../facts/provider.js';
@@ -83,10 +84,14 @@ export interface CompiledPolicySet extends CheckedPolicySet {
   cedarSchemaName: string;
 }
 
+/** Of the files' paths relative to the directory (not as the directory was written), and their contents. */
 function revisionOf(source: PolicySetSource): string {
   const hash = createHash('sha256');
+  // The same join that made each file's path (policy-files.ts): `./policies/` and `policies` alike.
+  const prefix = path.posix.join(source.root, '.', '/');
   for (const file of [source.schema, ...source.files, ...source.mutationFiles, ...source.dataFiles, ...source.factFiles]) {
-    hash.update(file.file).update('\0').update(file.bytes).update('\0');
+    const relative = file.file.startsWith(prefix) ? file.file.slice(prefix.length) : file.file;
+    hash.update(relative).update('\0').update(file.bytes).update('\0');
   }
   return `sha256:${hash.digest('hex').slice(0, 16)}`;
 }
@@ -203,7 +208,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
 
   // The schema as Cedar's JSON, with a `facts` record on every object type from the declared facts.
   let effectiveSchema: Record<string, unknown> | undefined;
-  let facts: DeclaredFacts = { declarations: [], reads: {} };
+  let facts: DeclaredFacts = { declarations: [], reads: {}, oldReads: {} };
   if (schema.type === 'success') {
     const schemaJson = cedar.schemaToJson(source.schema.text);
     if (schemaJson.type === 'failure') {

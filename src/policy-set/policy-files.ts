@@ -27,6 +27,8 @@ export const PACKS_DIR = 'packs';
 export const isExample = (relative: string): boolean => relative.split('/')[0] === EXAMPLES_DIR;
 
 export interface PolicySetSource {
+  /** The label the files' paths start with (the directory as the user wrote it, `bundle:REV`). */
+  root: string;
   schema: SourceText;
   /** Validating policies: every *.cedar file outside mutations/. */
   files: SourceText[];
@@ -75,6 +77,7 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
     packOf.set(path.posix.join(label, relative), pack);
   }
   return {
+    root: label,
     schema: text(SCHEMA_FILE),
     files: cedarFiles.filter((p) => !isMutation(p)).map(text),
     mutationFiles: cedarFiles.filter(isMutation).map(text),

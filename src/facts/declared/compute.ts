@@ -121,9 +121,10 @@ function run(declaration: FactDeclaration, variables: CelVariables): { value: Ce
  * The needed facts of a request: on CREATE and UPDATE for its object (and on UPDATE the old object's,
  * for `resource.old.facts`), on DELETE for the object deleted (as `oldObject`, `object` being null, as
  * in ValidatingAdmissionPolicy). A fact that fails on either is a failure, with its reason. With
- * `old: false` (no policy that can apply reads `resource.old.facts`) the old object's are not computed.
+ * `old` (the facts that the policies that can apply read on `resource.old`), the old object's are
+ * computed for those only; a fact that fails only on the old object then fails only where it is read there.
  */
-export function computeFacts(needed: readonly FactDeclaration[], request: AdmissionRequest, inputs: FactInputs, options: { old?: boolean } = {}): DeclaredFactValues {
+export function computeFacts(needed: readonly FactDeclaration[], request: AdmissionRequest, inputs: FactInputs, options: { old?: ReadonlySet<string> | 'all' } = {}): DeclaredFactValues {
   const result: DeclaredFactValues = { current: {}, failures: {} };
   if (needed.length === 0) return result;
   // Policies see what the decision log and recordings see: no Secret payloads, no environment values.
@@ -139,7 +140,9 @@ export function computeFacts(needed: readonly FactDeclaration[], request: Admiss
     : { ingresses: [] };
   const celInventory = typeof inventory === 'string' ? null : toCel(inventory);
   const current = variablesFor(request, celObject, celOldObject, inputs, params, celInventory);
-  const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null && options.old !== false;
+  const oldNeeded = options.old ?? 'all';
+  const readOld = (name: string) => oldNeeded === 'all' || oldNeeded.has(name);
+  const update = request.operation === 'UPDATE' && typeof oldObject === 'object' && oldObject !== null && needed.some((declaration) => readOld(declaration.name));
   const before = update ? variablesFor(request, celOldObject, null, inputs, params, celInventory) : undefined;
   if (before) result.old = {};
   for (const declaration of needed) {
@@ -153,7 +156,7 @@ export function computeFacts(needed: readonly FactDeclaration[], request: Admiss
       continue;
     }
     result.current[declaration.name] = now.value;
-    if (!before || !result.old) continue;
+    if (!before || !result.old || !readOld(declaration.name)) continue;
     const then = run(declaration, before);
     if ('failure' in then) result.failures[declaration.name] = `on the object before this update: ${then.failure}`;
     else result.old[declaration.name] = then.value;

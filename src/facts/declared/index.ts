@@ -6,13 +6,13 @@ import type { DeclaredFacts } from './types.js';
 export type { ClusterInventory, DeclaredFacts, DeclaredFactValues, IngressRecord } from './types.js';
 import type { FactDeclaration, FactProblem } from './declarations.js';
 import { appliesTo, readFactDeclarations, type FactFile } from './declarations.js';
-import { factsReadBy, readsFactsBeyondResource } from './reads.js';
+import { factsReadBeyondResource, factsReadBy } from './reads.js';
 import { withDeclaredFacts } from './schema.js';
 
 export { COST_BUDGET, CEL_VARIABLES, MAX_COMPREHENSION_NESTING, compileExpression, toCel, CelError } from './cel.js';
 export { computeFacts, declarationsFor, ingressHostPaths, ingressHosts, type FactInputs } from './compute.js';
 export { appliesTo, FACT_TYPES, readFactDeclarations, type FactDeclaration, type FactFile, type FactProblem, type FactType } from './declarations.js';
-export { factsReadBy, readsFactsBeyondResource } from './reads.js';
+export { factsReadBeyondResource, factsReadBy } from './reads.js';
 export { FACT_ENTITY_TYPES, FACTS_ATTRIBUTE, withDeclaredFacts } from './schema.js';
 export { cedarValueOf } from './values.js';
 
@@ -24,16 +24,28 @@ export function declareFacts(
 ): { facts: DeclaredFacts; schema?: Record<string, unknown>; problems: FactProblem[]; schemaProblem?: string } {
   const { declarations, problems } = readFactDeclarations(files);
   const reads: Record<string, readonly string[]> = {};
-  const readsOld: string[] = [];
+  const oldReads: Record<string, readonly string[] | 'all'> = {};
   for (const [id, json] of policies) {
     const names = factsReadBy(json);
     if (names.length > 0) reads[id] = names;
-    if (readsFactsBeyondResource(json)) readsOld.push(id);
+    const old = factsReadBeyondResource(json);
+    if (old === 'all' || old.length > 0) oldReads[id] = old;
   }
-  const facts = { declarations, reads, readsOld };
+  const facts = { declarations, reads, oldReads };
   const injected = withDeclaredFacts(schemaJson, declarations);
   if ('problem' in injected) return { facts, problems, schemaProblem: injected.problem };
   return { facts, schema: injected.schema, problems };
+}
+
+/** The facts to compute for the object before an UPDATE: those `policyIds` read on it ('all': every needed one). */
+export function oldFactsNeeded(facts: DeclaredFacts, policyIds: Iterable<string>): ReadonlySet<string> | 'all' {
+  const names = new Set<string>();
+  for (const id of policyIds) {
+    const read = facts.oldReads[id];
+    if (read === 'all') return 'all';
+    for (const name of read ?? []) names.add(name);
+  }
+  return names;
 }
 
 /** The declarations a request needs: read by one of `policyIds` (those that can apply) and computed for its kind. */

@@ -31,23 +31,47 @@ export function factsReadBy(policy: PolicyJson): string[] {
   return [...names].sort();
 }
 
-/** Whether a policy reads declared facts on anything but the resource itself (`resource.old.facts`, …). */
-export function readsFactsBeyondResource(policy: PolicyJson): boolean {
-  let beyond = false;
+/**
+ * The declared facts a policy reads on anything but the resource itself (`resource.old.facts.NAME`,
+ * `resource.old.facts has NAME`): only those are computed for the object before an UPDATE. 'all' when
+ * such a facts record is used whole (compared, or passed on).
+ */
+export function factsReadBeyondResource(policy: PolicyJson): string[] | 'all' {
+  const names = new Set<string>();
+  let all = false;
   const visit = (node: unknown): void => {
-    if (beyond) return;
+    if (all) return;
     if (Array.isArray(node)) {
       for (const item of node) visit(item);
       return;
     }
     if (!isJson(node)) return;
+    for (const operator of ['.', 'has']) {
+      const access = node[operator];
+      if (!isJson(access)) continue;
+      const record = access['left'];
+      const attr = access['attr'];
+      if (isFactsRecord(record) && !holdsResource(record) && typeof attr === 'string') {
+        names.add(attr);
+        // Its holder (`resource.old`) is visited below through `left`; the record itself is accounted for.
+        visit((record as Json)['.']);
+        return;
+      }
+    }
     const access = node['.'];
-    if (isJson(access) && access['attr'] === FACTS_ATTRIBUTE) {
-      const holder = access['left'];
-      if (!isJson(holder) || holder['Var'] !== 'resource') beyond = true;
+    if (isJson(access) && access['attr'] === FACTS_ATTRIBUTE && !holdsResource(node)) {
+      // A facts record of another entity, not read attribute by attribute: every fact may be needed.
+      all = true;
+      return;
     }
     for (const value of Object.values(node)) visit(value);
   };
   visit(policy.conditions);
-  return beyond;
+  return all ? 'all' : [...names].sort();
+}
+
+/** Whether `x.facts` is the resource's own (`resource.facts`). */
+function holdsResource(factsRecord: unknown): boolean {
+  const holder = isJson(factsRecord) && isJson(factsRecord['.']) ? factsRecord['.']['left'] : undefined;
+  return isJson(holder) && holder['Var'] === 'resource';
 }

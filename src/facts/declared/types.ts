@@ -18,11 +18,11 @@ export interface DeclaredFacts {
   /** Policy (or mutation) id → the names of the facts it reads. */
   reads: Readonly<Record<string, readonly string[]>>;
   /**
-   * The policies (and mutations) that read facts of another entity than the resource itself
-   * (`resource.old.facts`): only for them are the facts of the object before an UPDATE computed.
-   * Absent (sets built before it existed) means every policy.
+   * Policy (or mutation) id → the facts it reads of another entity than the resource itself
+   * (`resource.old.facts.NAME`), or 'all' when it uses such a facts record whole: only those are
+   * computed for the object before an UPDATE. A policy absent here reads none.
    */
-  readsOld?: readonly string[];
+  oldReads: Readonly<Record<string, readonly string[] | 'all'>>;
 }
 
 /**
