@@ -2,12 +2,16 @@
 // switches on or off, and whose rules' modes it sets, without an edit of the pack's Cedar. A pack that
 // is off is still validated and its tests do not run; a mistake in packs.yaml refuses the whole set,
 // naming the file; a pack's facts and data travel with it, also in a bundle.
+import { cpSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PolicyLoadError } from '../src/engine/index.js';
 import { checkPolicySet, loadPolicyDirectory, policyFilesOf, policySourceFromFiles } from '../src/policy-set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runPolicyTests, runPolicyTestsFromFiles } from '../src/policy-tests/index.js';
 import { runCanopy } from './helpers/cli.js';
+import { STARTER_POLICIES } from './helpers/fixtures.js';
 import { policyDir } from './helpers/policy-dir.js';
 import { admissionReview } from './helpers/review.js';
 
@@ -135,6 +139,25 @@ describe('a policy pack', () => {
   it('canopy validate says which packs are on, and how many rules each has in each mode', async () => {
     const result = await runCanopy(['validate', policyDir({ ...PACK, 'data/packs.yaml': 'packs:\n  ports:\n    modes: {ports.owner: audit}\n' })]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/valid \(2 policies, 0 mutations; pack ports on: 1 enforce, 1 audit, revision/);
+    expect(result.stdout).toMatch(/valid \(2 policies, 0 mutations; packs: ports \(1 enforce, 1 audit\); revision/);
+  });
+});
+
+describe('the shipped packs', () => {
+  const packs = readdirSync(path.join(STARTER_POLICIES, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const switched = (off: readonly string[]) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'canopy-packs-off-'));
+    cpSync(STARTER_POLICIES, dir, { recursive: true });
+    writeFileSync(path.join(dir, 'data/packs.yaml'), `packs:\n${off.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
+    return dir;
+  };
+
+  it.each([...packs.map((name) => [name, [name]] as const), ['every pack', packs] as const])('can be switched off (%s): the rest of policies/ still passes its own tests, every remaining policy matched', async (_what, off) => {
+    const suite = await runPolicyTests(switched(off), { coverage: true });
+    expect(suite.problems).toEqual([]);
+    expect(suite.results.filter((result) => !result.passed).map((result) => `${result.testCase.file}:${result.testCase.line} ${result.failures.join('; ')}`)).toEqual([]);
+    expect(suite.coverage?.filter((entry) => entry.matched === 0).map((entry) => entry.id)).toEqual([]);
+    expect(suite.files.some((file) => off.some((name) => file.includes(`/packs/${name}/`)))).toBe(false);
+    expect(suite.coverage?.some((entry) => off.some((name) => entry.id.startsWith(`${name}.`)))).toBe(false);
   });
 });

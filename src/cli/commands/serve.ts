@@ -131,7 +131,7 @@ async function policySource(config: CanopyConfig, pipeline: AdmissionPipeline, f
   }
   const watcher = new PolicyDirectoryWatcher(config.policies, pipeline, logger);
   await watcher.start();
-  return { watcher, summary: `policy set ${set.revision} (${describeSet(set)} from ${config.policies}) is active; reloaded when its files change` };
+  return { watcher, summary: `policy set ${set.revision} (${describeSet(set)}; from ${config.policies}) is active; reloaded when its files change` };
 }
 
 /**

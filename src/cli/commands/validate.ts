@@ -33,7 +33,7 @@ export async function validatePolicies(dir: string): Promise<number> {
       process.stderr.write(`${dir}: ${count} can never match (Cedar proves ${impossible.length === 1 ? 'its' : 'their'} condition false for every valid request):\n${problems.join('\n')}\n`);
       return EXIT.invalid;
     }
-    process.stdout.write(`${dir}: valid (${describeSet(checked)}, revision ${checked.revision})\n`);
+    process.stdout.write(`${dir}: valid (${describeSet(checked)}; revision ${checked.revision})\n`);
     return EXIT.ok;
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
