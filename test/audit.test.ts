@@ -2,7 +2,7 @@
 // every format; the HTML page rendered by headless Chromium; PolicyReports written back; the decision
 // log summarised.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,20 @@ const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-audit-'));
 const resources = { requests: { cpu: '10m', memory: '8Mi' }, limits: { memory: '8Mi' } };
 // Pod Security warn/audit at baseline (not the default restricted): these counts test the audit's mechanics, not the pack.
 const QUIET_POD_SECURITY = { 'pod-security.kubernetes.io/warn': 'baseline', 'pod-security.kubernetes.io/audit': 'baseline' };
+/**
+ * The shipped policies with every pack switched off, the documented way (data/packs.yaml). The packs' warn rules
+ * (best-practices.require-labels, require-probes, automount-token, required-annotations) warn on nearly every object
+ * here; like Pod Security's restricted level above, these counts test the audit's mechanics, not the packs (what
+ * canopy audit says with the packs on is test/policy-library.test.ts's audit of examples/shop).
+ */
+function shippedPoliciesWithoutPacks(): string {
+  const dir = tempDir();
+  cpSync(STARTER_POLICIES, dir, { recursive: true });
+  const packs = readdirSync(path.join(dir, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  expect(packs).toContain('best-practices');
+  writeFileSync(path.join(dir, 'data', 'packs.yaml'), `packs:\n${packs.map((name) => `  ${name}:\n    enabled: false\n`).join('')}`);
+  return dir;
+}
 const pod = (name: string, namespace: string, spec: Json = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'c', image: 'nginx:1.25', resources }], ...spec } });
 
 /** Six objects: a Namespace without a team, a privileged Pod, a host-network Pod (JSON), and three that pass. */
@@ -42,6 +56,7 @@ describe('canopy audit', () => {
   const west = new FakeKube();
   let kubeconfig = '';
   let dir = '';
+  let policies = '';
 
   beforeAll(async () => {
     for (const kube of [east, west]) {
@@ -50,6 +65,8 @@ describe('canopy audit', () => {
       for (const resource of ['deployments', 'statefulsets', 'daemonsets', 'replicasets']) kube.collection(`/apis/apps/v1/${resource}`);
       for (const resource of ['jobs', 'cronjobs']) kube.collection(`/apis/batch/v1/${resource}`);
       kube.collection('/api/v1/replicationcontrollers');
+      // Served by every API server: the audit lists a cluster's Ingresses once, for the facts that read inventory.ingresses.
+      kube.collection('/apis/networking.k8s.io/v1/ingresses');
       // The PolicyReport CRDs are installed: the group version is served.
       kube.putSingle('/apis/wgpolicyk8s.io/v1alpha2', {
         kind: 'APIResourceList',
@@ -64,6 +81,7 @@ describe('canopy audit', () => {
     await west.start();
     kubeconfig = kubeconfigFor({ east: east.url, west: west.url, gone: 'https://127.0.0.1:9' });
     dir = manifests();
+    policies = shippedPoliciesWithoutPacks();
   });
 
   afterAll(async () => {
@@ -71,10 +89,10 @@ describe('canopy audit', () => {
     await west.stop();
   });
 
-  const audit = (...args: string[]) => runCanopy(['audit', '--kubeconfig', kubeconfig, '--context', 'east', '--context', 'west', '--manifests', dir, ...args]);
+  const audit = (...args: string[]) => runCanopy(['audit', '--policies', policies, '--kubeconfig', kubeconfig, '--context', 'east', '--context', 'west', '--manifests', dir, ...args]);
 
   it('judges every source in one run, listing in pages, and reports a cluster it cannot reach without stopping', async () => {
-    const result = await runCanopy(['audit', '--kubeconfig', kubeconfig, '--context', 'east', '--context', 'gone', '--context', 'west', '--manifests', dir, '--format', 'json']);
+    const result = await runCanopy(['audit', '--policies', policies, '--kubeconfig', kubeconfig, '--context', 'east', '--context', 'gone', '--context', 'west', '--manifests', dir, '--format', 'json']);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as { totals: Json; byCluster: Record<string, Json>; errors: string[]; results: { cluster: string; kind: string; name: string; failures: { policy: string }[] }[] };
     // manifests: 6 objects; east: 1 namespace + 3 pods; west: 1 namespace + 600 pods.
@@ -164,7 +182,8 @@ describe('canopy audit', () => {
   it('lists only the kinds the policies can judge, or those --kinds names', async () => {
     const before = east.requests.length;
     await runCanopy(['audit', '--kubeconfig', kubeconfig, '--context', 'east', '--kinds', 'pods']);
-    // Besides the kinds: the namespaces (for their labels) and the cluster's ClusterProperty objects.
+    // Besides the kinds: the namespaces (for their labels) and the cluster's ClusterProperty objects; not its
+    // Ingresses, which only an audited Ingress needs (for the facts that read inventory.ingresses).
     const paths = east.requests.slice(before).filter((r) => r.includes('limit=') && !r.includes('clusterproperties')).map((r) => r.split('?')[0]);
     expect(new Set(paths)).toEqual(new Set(['GET /api/v1/namespaces', 'GET /api/v1/pods']));
     const unknown = await runCanopy(['audit', '--kubeconfig', kubeconfig, '--context', 'east', '--kinds', 'widgets']);

@@ -78,6 +78,18 @@ describe('unique Ingress host and path, against the cluster’s Ingresses', () =
     expect((await validate(cluster, ingress('team-a', 'checkout', 'shop.example.com', ['/checkout']))).allowed).toBe(true);
   });
 
+  it('in an audit of the cluster, compares each Ingress with the cluster’s others', async () => {
+    cluster.kube.put(INGRESSES, ingress('team-a', 'shop-copy', 'shop.example.com', ['/api']));
+    try {
+      const { report } = await runAudit({ policies: STARTER_POLICIES, contexts: ['fake'], allContexts: false, kubeconfig: cluster.kube.kubeconfig(), manifests: [], kinds: 'ingresses', logger: createLogger(logSink().stream) });
+      const flagged = report.results.filter((result) => result.failures.some((f) => f.policy === 'best-practices.unique-ingress'));
+      expect(flagged.map((result) => `${result.namespace}/${result.name}`).sort()).toEqual(['team-a/shop-copy', 'team-b/shop']);
+    } finally {
+      cluster.kube.remove(INGRESSES, 'shop-copy');
+      await eventually(() => cluster.fleet.status().caches['ingresses']?.objects === 1, 'the copy gone from the cache');
+    }
+  });
+
   it('follows the cluster: once the other Ingress is deleted, its path is free', async () => {
     cluster.kube.put(INGRESSES, ingress('team-b', 'blog', 'blog.example.com', ['/']));
     await eventually(() => cluster.fleet.status().caches['ingresses']?.objects === 2, 'the new Ingress in the cache');

@@ -81,6 +81,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   });
   if (podSecurity) builder.podSecurity(podSecurity.exceptions);
   const judge: Judge = { pipeline, podSecurity };
+  // A cluster's Ingresses are listed only where an audited Ingress can need them (a fact reads inventory).
+  const needsIngresses = kinds.some((kind) => kind.group === 'networking.k8s.io' && kind.kind === 'Ingress') && set.facts.declarations.some((declaration) => declaration.expression.variables.has('inventory'));
   const clients = new Map<string, KubeClient>();
   /** Identity name → the context that has it: two clusters must not share a report. */
   const audited = new Map<string, string>();
@@ -104,7 +106,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
       }
       audited.set(identity.name, context);
       clients.set(identity.name, client);
-      const inventory = await clusterIngresses(client);
+      const inventory = needsIngresses ? await clusterIngresses(client) : NO_INVENTORY;
       const facts = (item: AuditItem) => {
         const namespace = ((item.object['metadata'] ?? {}) as { namespace?: string }).namespace;
         const labels = namespace ? namespaces.get(namespace) : undefined;
@@ -155,6 +157,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   }
   return { report: builder.build(), clients };
 }
+
+const NO_INVENTORY: ClusterInventory = { ingressesWithHosts: () => [] };
 
 /** A cluster's Ingresses, listed once; when they cannot be, the facts that read them fail closed, saying why. */
 async function clusterIngresses(client: KubeClient): Promise<ClusterInventory> {
