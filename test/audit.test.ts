@@ -2,7 +2,7 @@
 // every format; the HTML page rendered by headless Chromium; PolicyReports written back; the decision
 // log summarised.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { fixtureNames, STARTER_POLICIES } from './helpers/fixtures.js';
 import { FakeKube, kubeconfigFor } from './helpers/fake-kube.js';
 import { pipelineFor } from './helpers/pipeline.js';
 import { fixture } from './helpers/fixtures.js';
+import { packsOf, packsOff } from './helpers/policy-dir.js';
 
 type Json = Record<string, unknown>;
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-audit-'));
@@ -26,10 +27,8 @@ const QUIET_POD_SECURITY = { 'pod-security.kubernetes.io/warn': 'baseline', 'pod
 function shippedPoliciesWithoutPacks(): string {
   const dir = tempDir();
   cpSync(STARTER_POLICIES, dir, { recursive: true });
-  const packs = readdirSync(path.join(dir, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
-  expect(packs).toContain('best-practices');
-  writeFileSync(path.join(dir, 'data', 'packs.yaml'), `packs:\n${packs.map((name) => `  ${name}:\n    enabled: false\n`).join('')}`);
-  return dir;
+  expect(packsOf(dir)).toContain('best-practices');
+  return packsOff(dir);
 }
 const pod = (name: string, namespace: string, spec: Json = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'c', image: 'nginx:1.25', resources }], ...spec } });
 

@@ -3,7 +3,7 @@
 // fact, unless the policy says @onError("skip"); only the facts the applicable policies read are
 // computed; expressions are bounded (cost budget, nesting, RE2); policies never see Secret payloads or
 // environment values; and a facts change swaps in atomically, through the directory watcher and bundles.
-import { cpSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { startServer, type TestServer } from './helpers/https.js';
 import { logSink } from './helpers/log-sink.js';
 import { admissionReview } from './helpers/review.js';
+import { packsOff } from './helpers/policy-dir.js';
 
 type Json = Record<string, unknown>;
 const logger = createLogger(logSink().stream);
@@ -32,11 +33,6 @@ function withFiles(files: Record<string, string>): string {
   return dir;
 }
 
-/** `dir` with the named packs (by default every one under packs/) switched off, as data/packs.yaml does it. */
-function packsOff(dir: string, names = readdirSync(path.join(dir, 'packs'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)): string {
-  writeFileSync(path.join(dir, 'data/packs.yaml'), `packs:\n${names.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
-  return dir;
-}
 
 const SERVICE_FACTS = `facts:
   - name: loadBalancer

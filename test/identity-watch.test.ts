@@ -65,7 +65,9 @@ afterEach(async () => {
 async function startCluster(config: Json, seed: (kube: FakeKube) => void): Promise<Cluster> {
   const kube = new FakeKube();
   kube.put('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'payments', labels: { 'canopy.io/data-class': 'restricted' } } });
-  for (const collection of ['/api/v1/nodes', '/api/v1/pods', '/apis/storage.k8s.io/v1/storageclasses']) kube.collection(collection);
+  // Ingresses too, a built-in API every real API server serves: Canopy's Ingress informer (inventory.ingresses) lists
+  // and watches them, and a 404 there would be logged as a warning this file's tests do not expect.
+  for (const collection of ['/api/v1/nodes', '/api/v1/pods', '/apis/storage.k8s.io/v1/storageclasses', '/apis/networking.k8s.io/v1/ingresses']) kube.collection(collection);
   seed(kube);
   await kube.start();
   const { stream, lines } = logSink();

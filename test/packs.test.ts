@@ -2,7 +2,7 @@
 // switches on or off, and whose rules' modes it sets, without an edit of the pack's Cedar. A pack that
 // is off is still validated and its tests do not run; a mistake in packs.yaml refuses the whole set,
 // naming the file; a pack's facts and data travel with it, also in a bundle.
-import { cpSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runPolicyTests, runPolicyTestsFromFiles } from '../src/policy-tests/index.js';
 import { runCanopy } from './helpers/cli.js';
 import { STARTER_POLICIES } from './helpers/fixtures.js';
-import { policyDir } from './helpers/policy-dir.js';
+import { packsOf, packsOff, policyDir } from './helpers/policy-dir.js';
 import { admissionReview } from './helpers/review.js';
 
 type Json = Record<string, unknown>;
@@ -144,12 +144,11 @@ describe('a policy pack', () => {
 });
 
 describe('the shipped packs', () => {
-  const packs = readdirSync(path.join(STARTER_POLICIES, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+  const packs = packsOf(STARTER_POLICIES);
   const switched = (off: readonly string[]) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'canopy-packs-off-'));
     cpSync(STARTER_POLICIES, dir, { recursive: true });
-    writeFileSync(path.join(dir, 'data/packs.yaml'), `packs:\n${off.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
-    return dir;
+    return packsOff(dir, off);
   };
 
   it.each([...packs.map((name) => [name, [name]] as const), ['every pack', packs] as const])('can be switched off (%s): the rest of policies/ still passes its own tests, every remaining policy matched', async (_what, off) => {

@@ -23,6 +23,36 @@ function changedPolicies(edit: (dir: string) => void): string {
   return dir;
 }
 
+/**
+ * The rules and mutations of the packs policies/packs/ ships, every pack on by default (policies/README.md,
+ * Packs), whose cases run with the shipped ones: written out, so that a rule whose cases stop running is caught.
+ */
+const PACK_POLICY_IDS: readonly string[] = [
+  'best-practices.automount-token',
+  'best-practices.cluster-admin-binding',
+  'best-practices.disallow-default-namespace',
+  'best-practices.ingress-tls',
+  'best-practices.ingress-wildcard-host',
+  'best-practices.load-balancer',
+  'best-practices.no-cri-socket',
+  'best-practices.no-nodeport',
+  'best-practices.rbac-wildcards',
+  'best-practices.replicas',
+  'best-practices.require-labels',
+  'best-practices.require-probes',
+  'best-practices.require-requests-limits',
+  'best-practices.required-annotations',
+  'best-practices.unique-ingress',
+  'cloud-resources.data-class',
+  'cloud-resources.region',
+  'kubevirt.regions',
+  'models.allowed-images',
+  'models.approved-sources',
+  'models.digest-required',
+  'models.signatures',
+];
+const PACK_MUTATION_IDS: readonly string[] = ['models.pin-digests'];
+
 const FORBID = '@id("a")\n@advice("x")\nforbid (principal, action, resource is k8s::Workload) when { resource.hostNetwork };\n';
 
 describe('canopy fmt', () => {
@@ -56,7 +86,7 @@ describe('canopy test', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/\d+ cases in \d+ files: \d+ passed, 0 failed/);
     const suite = await runPolicyTests(STARTER_POLICIES, { coverage: true });
-    expect(suite.coverage?.map((c) => c.id).sort()).toEqual([...SHIPPED_POLICY_IDS, ...SHIPPED_MUTATION_IDS].sort());
+    expect(suite.coverage?.map((c) => c.id).sort()).toEqual([...SHIPPED_POLICY_IDS, ...SHIPPED_MUTATION_IDS, ...PACK_POLICY_IDS, ...PACK_MUTATION_IDS].sort());
     for (const entry of suite.coverage ?? []) {
       expect(entry.matched, `${entry.id} matched`).toBeGreaterThan(0);
       expect(entry.notMatched, `${entry.id} not matched`).toBeGreaterThan(0);

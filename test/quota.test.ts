@@ -124,18 +124,26 @@ describe('quota admission against live usage', () => {
   });
 
   it('counts a Deployment as its replicas, and a scale-up through the scale subresource as the added ones', async () => {
+    // Written as the best-practices pack asks (an owner, the app.kubernetes.io/name label, a probe, no
+    // automounted token), so that the warnings read here are quota's, as with Pod Security above.
     const deployment = (replicas: number): Json => ({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name: 'web', namespace: 'scale' },
-      spec: { replicas, template: { spec: { containers: [container('500m')] } } },
+      metadata: { name: 'web', namespace: 'scale', annotations: { 'canopy.io/owner': 'team-scale' } },
+      spec: {
+        replicas,
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/name': 'web' } },
+          spec: { automountServiceAccountToken: false, containers: [{ ...container('500m'), readinessProbe: { httpGet: { path: '/healthz', port: 8080 } } }] },
+        },
+      },
     });
     const apps = { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } };
     expect((await validate(review(deployment(8), apps))).status?.message).toContain('requested 4 CPU, used 1, limit 4, remaining 3');
     // 1 CPU running + 5 × 500m = 3500m: admitted, above the 75% soft threshold (3 CPU).
     const admitted = await validate(review(deployment(5), apps));
     expect(admitted.allowed).toBe(true);
-    expect(admitted.warnings?.[0]).toContain('[quota.soft-threshold] Tenant scale is above 75% of a budget limit');
+    expect(admitted.warnings).toEqual([expect.stringContaining('[quota.soft-threshold] Tenant scale is above 75% of a budget limit')]);
 
     const scale = (replicas: number): Json => ({ apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: 'api', namespace: 'scale' }, spec: { replicas } });
     const viaScale = { kind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' }, subResource: 'scale', operation: 'UPDATE' };

@@ -125,8 +125,18 @@ describe('POST /validate over HTTPS', () => {
       dryRun: true,
       decision: 'allow',
       denied: [],
-      // The shipped Pod Security defaults warn at restricted: the plain Pod's restricted controls, by id.
-      warned: ['pod-security.restricted.capabilities', 'pod-security.restricted.privilege-escalation', 'pod-security.restricted.run-as-non-root', 'pod-security.restricted.seccomp'],
+      // The shipped Pod Security defaults warn at restricted: the plain Pod's restricted controls, by id. The
+      // best-practices pack (on by default) warns too: the Pod has no app.kubernetes.io/name label, no probes,
+      // and does not set automountServiceAccountToken: false.
+      warned: [
+        'best-practices.automount-token',
+        'best-practices.require-labels',
+        'best-practices.require-probes',
+        'pod-security.restricted.capabilities',
+        'pod-security.restricted.privilege-escalation',
+        'pod-security.restricted.run-as-non-root',
+        'pod-security.restricted.seccomp',
+      ],
       revision: server.pipeline.policySet?.revision,
     });
     expect(typeof line?.['time']).toBe('string');
@@ -142,14 +152,16 @@ describe('POST /validate over HTTPS', () => {
   it('reports the active policy set on GET /status', async () => {
     const status = await server.get('/status');
     expect(status.status).toBe(200);
-    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 34, mutations: 3 } });
+    // The 34 policies and 3 mutations of the base set, and the packs' rules, all on by default: best-practices 15,
+    // cloud-resources 2, kubevirt 1, models 4 validating and 1 mutation (models.pin-digests).
+    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 56, mutations: 4 } });
   });
 
   it('reports health and readiness with the active revision', async () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 34 });
+    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 56 });
   });
 });
 

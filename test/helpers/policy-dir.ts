@@ -1,5 +1,5 @@
 // Temporary policy directories: the real schema plus the policies a test writes.
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { STARTER_POLICIES } from './fixtures.js';
@@ -14,5 +14,19 @@ export function policyDir(files: Record<string, string>, schema = SCHEMA_TEXT): 
     mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
     writeFileSync(path.join(dir, relative), text);
   }
+  return dir;
+}
+
+/** The packs of a policy directory: the folders under packs/. */
+export function packsOf(dir: string): string[] {
+  return readdirSync(path.join(dir, 'packs'), { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+}
+
+/**
+ * `dir` with the named packs (by default every one under packs/) switched off, the documented way: in
+ * data/packs.yaml. For tests whose subject is something else than what the shipped packs find.
+ */
+export function packsOff(dir: string, names: readonly string[] = packsOf(dir)): string {
+  writeFileSync(path.join(dir, 'data', 'packs.yaml'), `packs:\n${names.map((name) => `  ${name}: {enabled: false}\n`).join('')}`);
   return dir;
 }
