@@ -4,7 +4,7 @@ import { parseAdmissionReview } from '../admission/index.js';
 import { toCedarRequest } from '../translate/index.js';
 import { WARM_UP_FACTS } from '../pipeline/warm-up.js';
 import { fixture, fixtureNames, STARTER_POLICIES } from '../../test/helpers/fixtures.js';
-import { policyDir, SCHEMA_TEXT } from '../../test/helpers/policy-dir.js';
+import { policyDir, SCHEMA_TEXT, undecidedPolicies } from '../../test/helpers/policy-dir.js';
 import { loadPolicyDirectory, preparePolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import type { CedarRequest, Evaluation } from './index.js';
 import { actionGraphOf, attributesOf, guardsOf, passesGuards, scopeOf, type PolicyScope } from './scope.js';
@@ -251,28 +251,44 @@ describe('evaluating only the policies in scope', () => {
   });
 });
 
+/** 2 × 64 Pods, each breaking its own combination of seven controls. */
+const breaking = (n: number) => {
+  const review = fixture(11);
+  const object = structuredClone(review.request.object) as { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
+  const bit = (b: number) => (n >> b) % 2 === 1;
+  if (bit(2)) object.spec['hostNetwork'] = true;
+  for (const container of object.spec.containers) {
+    container['securityContext'] = {
+      privileged: bit(0),
+      ...(bit(3) ? { allowPrivilegeEscalation: false } : {}),
+      ...(bit(4) ? { runAsNonRoot: true } : {}),
+      ...(bit(5) ? { runAsUser: 0 } : {}),
+      ...(bit(6) ? { procMount: 'Unmasked' } : {}),
+    };
+    if (bit(1)) container['ports'] = [{ containerPort: 80, hostPort: 8080 }];
+  }
+  return { ...review, request: { ...review.request, object } };
+};
+
 describe('policies left out by their guards', () => {
-  it('evaluates a Pod against the controls it breaks only, answers as the whole set does, and bounds the sets it prepares', async () => {
+  it('decides a Pod’s controls without Cedar where their conditions are certain, as the whole set does', async () => {
     const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
     const set = await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
-    // 2 × 64 Pods, each breaking its own combination of seven controls.
-    const pod = (n: number) => {
-      const review = fixture(11);
-      const object = structuredClone(review.request.object) as { spec: Record<string, unknown> & { containers: Record<string, unknown>[] } };
-      const bit = (b: number) => (n >> b) % 2 === 1;
-      if (bit(2)) object.spec['hostNetwork'] = true;
-      for (const container of object.spec.containers) {
-        container['securityContext'] = {
-          privileged: bit(0),
-          ...(bit(3) ? { allowPrivilegeEscalation: false } : {}),
-          ...(bit(4) ? { runAsNonRoot: true } : {}),
-          ...(bit(5) ? { runAsUser: 0 } : {}),
-          ...(bit(6) ? { procMount: 'Unmasked' } : {}),
-        };
-        if (bit(1)) container['ports'] = [{ containerPort: 80, hostPort: 8080 }];
-      }
-      return { ...review, request: { ...review.request, object } };
-    };
+    const before = set.engine.preparsedSets;
+    for (let n = 0; n < 2 * MAX_SUBSETS_PER_GROUP; n++) {
+      const { cedarRequest } = pipeline.cedarRequestFor(breaking(n), WARM_UP_FACTS);
+      expect(sorted(set.engine.evaluate(cedarRequest, 'validating')), `${n}`).toEqual(sorted(evaluateWhole(set, cedarRequest, 'validating')));
+    }
+    // The controls' conditions (facts, the subresource, the namespace's exceptions) are all certain here.
+    expect(set.engine.preparsedSets - before).toBeLessThanOrEqual(1);
+  });
+
+  it('evaluates a Pod against the controls it breaks only, answers as the whole set does, and bounds the sets it prepares', async () => {
+    const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
+    // Each control with a test conditions.ts cannot read (`in`) after its guards: Cedar decides them.
+    const dir = undecidedPolicies();
+    const set = await pipeline.activate(await loadPolicyDirectory(dir));
+    const pod = breaking;
     const before = set.engine.preparsedSets;
     let denied = 0;
     for (let n = 0; n < 2 * MAX_SUBSETS_PER_GROUP; n++) {

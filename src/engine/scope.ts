@@ -34,6 +34,11 @@ export interface PolicyScope {
    */
   guards?: readonly Guard[];
   /**
+   * Its conditions, in Cedar's JSON form, for conditions.ts to decide where it can (a request for which
+   * they certainly hold, or certainly do not, need not be handed to Cedar). Absent: Cedar always decides.
+   */
+  conditions?: ReadonlyArray<{ kind: 'when' | 'unless'; body: unknown }>;
+  /**
    * Whether it can ask which group an action is in (`action in k8s::Action::"write"`, or any `in` in
    * its conditions): only then does Cedar need the action's entity and its groups. Absent means it can.
    */
@@ -203,7 +208,8 @@ export function scopeOf(policy: PolicyJson, graph: ActionGraph): PolicyScope {
   const reads = readsOf(policy);
   // Any `in` in a condition makes readsOf answer 'all' (so does an entity literal: counted too, to be safe).
   if (reads === 'all') actionGroups = true;
-  return { actions, ...scope, reads, attributes: attributesOf(policy), actionGroups, ...(guards.length > 0 ? { guards } : {}) };
+  const conditions = (policy.conditions ?? []).map((condition) => ({ kind: condition.kind, body: condition.body as unknown }));
+  return { actions, ...scope, reads, attributes: attributesOf(policy), actionGroups, ...(guards.length > 0 ? { guards } : {}), conditions };
 }
 
 /**

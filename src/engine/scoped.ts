@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import { actionGraphOf, ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
+import { conditionsHold } from './conditions.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
 
 /** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
@@ -41,9 +42,12 @@ interface Bucket {
   evaluated: number;
   /** The policies, by id. */
   ids: readonly string[];
-  /** Those of them with guards (scope.ts, guardsOf), in order. */
-  guarded: readonly { id: string; guards: readonly Guard[] }[];
-  /** The smaller sets for requests that fail some guards, by which guarded policies they pass ('0'/'1' each). */
+  /** Those of them with guards (scope.ts, guardsOf) or conditions conditions.ts may decide, in order. */
+  guarded: readonly { id: string; guards: readonly Guard[]; conditions?: PolicyScope['conditions'] }[];
+  /**
+   * The smaller sets for requests some of whose policies are decided without Cedar, by mask: one
+   * character per guarded policy, '0' not satisfied, '2' satisfied (both left out of the set), '1' Cedar's.
+   */
   subsets: Map<string, Bucket>;
 }
 
@@ -117,8 +121,9 @@ class ScopeBuckets {
     let bucket = this.byContent.get(content);
     if (!bucket) {
       const guarded = ids.flatMap((id) => {
-        const guards = this.scopes[id]?.guards;
-        return guards && guards.length > 0 ? [{ id, guards }] : [];
+        const scope = this.scopes[id];
+        const guards = scope?.guards ?? [];
+        return guards.length > 0 || (scope?.conditions?.length ?? 0) > 0 ? [{ id, guards, ...(scope?.conditions ? { conditions: scope.conditions } : {}) }] : [];
       });
       bucket = {
         // Ids are reused by the next set made in the same slot: Cedar cannot free a preparsed set, but
@@ -139,20 +144,29 @@ class ScopeBuckets {
   }
 
   /**
-   * Which set to evaluate a request of `bucket`'s group against: without the policies whose guards the
-   * request fails (Cedar would find them not satisfied, without an error), named by `mask` (one
-   * '0' or '1' per guarded policy); or, with the mask '', the group's whole set, when the request fails
-   * no guard or the bound on smaller sets is reached.
+   * Which set to evaluate a request of `bucket`'s group against: without the policies the request is
+   * decided for here (its guards fail, or conditions.ts finds its conditions certainly false: Cedar
+   * would find it not satisfied without an error; or certainly true: Cedar would find it satisfied),
+   * named by `mask` ('0', '2' or '1' per guarded policy, see Bucket.subsets); or, with the mask '',
+   * the group's whole set, when nothing is decided here or the bound on smaller sets is reached.
    */
   narrowed(bucket: Bucket, request: GuardedRequest): { set: Bucket; mask: string } {
     if (bucket.guarded.length === 0) return { set: bucket, mask: '' };
     let mask = '';
-    for (const { guards } of bucket.guarded) mask += passesGuards(guards, request) ? '1' : '0';
-    if (!mask.includes('0')) return { set: bucket, mask: '' };
+    for (const { guards, conditions } of bucket.guarded) {
+      const holds = !passesGuards(guards, request) ? false : conditions ? conditionsHold(conditions, request) : undefined;
+      mask += holds === false ? '0' : holds === true ? '2' : '1';
+    }
+    if (!mask.includes('0') && !mask.includes('2')) return { set: bucket, mask: '' };
     const known = bucket.subsets.get(mask);
     if (known) return { set: known, mask };
     if (bucket.subsets.size >= MAX_SUBSETS_PER_GROUP || this.subsetCount >= MAX_SUBSETS) return { set: bucket, mask: '' };
     return { set: this.subset(bucket, mask), mask };
+  }
+
+  /** The policies a mask says are satisfied without asking Cedar ('2'). */
+  decided(bucket: Bucket, mask: string): string[] {
+    return bucket.guarded.filter((_, index) => mask[index] === '2').map(({ id }) => id);
   }
 
   /**
@@ -163,8 +177,8 @@ class ScopeBuckets {
     if (mask === '') return bucket;
     const known = bucket.subsets.get(mask);
     if (known) return known;
-    const failed = new Set(bucket.guarded.filter((_, index) => mask[index] === '0').map(({ id }) => id));
-    const subset = this.bucketOf(bucket.ids.filter((id) => !failed.has(id)));
+    const decided = new Set(bucket.guarded.filter((_, index) => mask[index] !== '1').map(({ id }) => id));
+    const subset = this.bucketOf(bucket.ids.filter((id) => !decided.has(id)));
     bucket.subsets.set(mask, subset);
     this.subsetCount += 1;
     return subset;
@@ -304,10 +318,15 @@ const preparedSchemas = new Set<string>();
 /** Cedar's answer when no policy is left to evaluate: the implicit permit alone. */
 const nothingApplies = (): Evaluation => ({ ok: true, satisfied: [], errors: [] });
 
+/** An evaluation with the policies decided satisfied without Cedar (conditions.ts) among its satisfied ones. */
+function withDecided(evaluation: Evaluation, decided: readonly string[]): Evaluation {
+  return decided.length === 0 || !evaluation.ok ? evaluation : { ...evaluation, satisfied: [...evaluation.satisfied, ...decided].sort() };
+}
+
 /** What scoped.ts's plan hands to the thread that evaluates: the group, the subset of it, the request. */
 export interface PlannedEvaluation {
   shape: RequestScope;
-  /** '' for the group's whole set, else one '0'/'1' per guarded policy (ScopeBuckets.narrowed). */
+  /** '' for the group's whole set, else one '0', '1' or '2' per guarded policy (ScopeBuckets.narrowed). */
   mask: string;
   request: CedarRequest;
   /** The whole request, when it is one of those checked against the schema (checksSchema) before it is evaluated. */
@@ -369,7 +388,10 @@ export class ScopedPolicySet {
     // The check itself (a Cedar call of about 0.6 ms) is left to whoever evaluates the plan.
     const check = checksSchema(bucket);
     const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context });
-    if (!set.setId) return check ? { evaluation: this.conformance(request) } : { evaluation: nothingApplies() };
+    if (!set.setId) {
+      const decided = buckets.decided(bucket, mask);
+      return { evaluation: withDecided(check ? this.conformance(request) : nothingApplies(), decided) };
+    }
     // Entities first: which of them are read is found from the context's references, before the
     // attributes no policy reads (those references among them) are left out.
     const entities = set.reads === 'all' ? request : sliced(request, set.reads, set.attributes);
@@ -383,14 +405,16 @@ export class ScopedPolicySet {
       if (!conforms.ok) return conforms;
     }
     const buckets = kind === 'validating' ? this.validating : this.mutations;
-    const set = buckets.subset(buckets.bucketFor(planned.shape), planned.mask);
-    if (!set.setId) return nothingApplies();
+    const bucket = buckets.bucketFor(planned.shape);
+    const set = buckets.subset(bucket, planned.mask);
+    const decided = buckets.decided(bucket, planned.mask);
+    if (!set.setId) return withDecided(nothingApplies(), decided);
     try {
       buckets.prepare(set);
     } catch (error) {
       return { ok: false, message: (error as Error).message };
     }
-    return this.ask(set.setId, planned.request, set.actionGroups ? 'action entities' : 'plain');
+    return withDecided(this.ask(set.setId, planned.request, set.actionGroups ? 'action entities' : 'plain'), decided);
   }
 
   /**
