@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { runPolicyTests } from '../src/policy-tests/index.js';
 import { REDACTED } from '../src/recording/index.js';
 import { runCanopy } from './helpers/cli.js';
-import { FIXTURE_DIR, SHIPPED_MUTATION_IDS, SHIPPED_POLICY_IDS, STARTER_POLICIES, fixture } from './helpers/fixtures.js';
+import { FIXTURE_DIR, PACK_MUTATION_IDS, PACK_POLICY_IDS, SHIPPED_MUTATION_IDS, SHIPPED_POLICY_IDS, STARTER_POLICIES, fixture } from './helpers/fixtures.js';
 import { startServer } from './helpers/https.js';
 import { policyDir } from './helpers/policy-dir.js';
 
@@ -23,35 +23,6 @@ function changedPolicies(edit: (dir: string) => void): string {
   return dir;
 }
 
-/**
- * The rules and mutations of the packs policies/packs/ ships, every pack on by default (policies/README.md,
- * Packs), whose cases run with the shipped ones: written out, so that a rule whose cases stop running is caught.
- */
-const PACK_POLICY_IDS: readonly string[] = [
-  'best-practices.automount-token',
-  'best-practices.cluster-admin-binding',
-  'best-practices.disallow-default-namespace',
-  'best-practices.ingress-tls',
-  'best-practices.ingress-wildcard-host',
-  'best-practices.load-balancer',
-  'best-practices.no-cri-socket',
-  'best-practices.no-nodeport',
-  'best-practices.rbac-wildcards',
-  'best-practices.replicas',
-  'best-practices.require-labels',
-  'best-practices.require-probes',
-  'best-practices.require-requests-limits',
-  'best-practices.required-annotations',
-  'best-practices.unique-ingress',
-  'cloud-resources.data-class',
-  'cloud-resources.region',
-  'kubevirt.regions',
-  'models.allowed-images',
-  'models.approved-sources',
-  'models.digest-required',
-  'models.signatures',
-];
-const PACK_MUTATION_IDS: readonly string[] = ['models.pin-digests'];
 
 const FORBID = '@id("a")\n@advice("x")\nforbid (principal, action, resource is k8s::Workload) when { resource.hostNetwork };\n';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { policyDir } from '../../test/helpers/policy-dir.js';
-import { SHIPPED_POLICY_IDS, STARTER_POLICIES } from '../../test/helpers/fixtures.js';
+import { PACK_POLICY_IDS, SHIPPED_POLICY_IDS, STARTER_POLICIES } from '../../test/helpers/fixtures.js';
 import { PolicyLoadError } from '../engine/index.js';
 import { loadPolicyDirectory, PolicyDirectoryError } from './index.js';
 
@@ -22,34 +22,6 @@ async function loadError(dir: string): Promise<string[]> {
   throw new Error('the policy set was accepted');
 }
 
-/**
- * The rules of the packs policies/packs/ ships, every pack on by default (policies/README.md, Packs):
- * written out, not read from the files, so that a rule that stops loading is caught.
- */
-const PACK_POLICY_IDS: readonly string[] = [
-  'best-practices.automount-token',
-  'best-practices.cluster-admin-binding',
-  'best-practices.disallow-default-namespace',
-  'best-practices.ingress-tls',
-  'best-practices.ingress-wildcard-host',
-  'best-practices.load-balancer',
-  'best-practices.no-cri-socket',
-  'best-practices.no-nodeport',
-  'best-practices.rbac-wildcards',
-  'best-practices.replicas',
-  'best-practices.require-labels',
-  'best-practices.require-probes',
-  'best-practices.require-requests-limits',
-  'best-practices.required-annotations',
-  'best-practices.unique-ingress',
-  'cloud-resources.data-class',
-  'cloud-resources.region',
-  'kubevirt.regions',
-  'models.allowed-images',
-  'models.approved-sources',
-  'models.digest-required',
-  'models.signatures',
-];
 
 describe('loading a policy directory', () => {
   it('loads the starter policies with their annotations', async () => {

@@ -83,5 +83,37 @@ export const SHIPPED_POLICY_IDS: readonly string[] = [
   'supply-chain.signatures',
 ];
 
+/**
+ * The rules of the packs policies/packs/ ships, every pack on by default (policies/README.md, Packs):
+ * written out, not read from the files, so that a rule that stops loading (or whose cases stop running) is caught.
+ */
+export const PACK_POLICY_IDS: readonly string[] = [
+  'best-practices.automount-token',
+  'best-practices.cluster-admin-binding',
+  'best-practices.disallow-default-namespace',
+  'best-practices.ingress-tls',
+  'best-practices.ingress-wildcard-host',
+  'best-practices.load-balancer',
+  'best-practices.no-cri-socket',
+  'best-practices.no-nodeport',
+  'best-practices.rbac-wildcards',
+  'best-practices.replicas',
+  'best-practices.require-labels',
+  'best-practices.require-probes',
+  'best-practices.require-requests-limits',
+  'best-practices.required-annotations',
+  'best-practices.unique-ingress',
+  'cloud-resources.data-class',
+  'cloud-resources.region',
+  'kubevirt.regions',
+  'models.allowed-images',
+  'models.approved-sources',
+  'models.digest-required',
+  'models.signatures',
+];
+
+/** The packs' mutations, by id. */
+export const PACK_MUTATION_IDS: readonly string[] = ['models.pin-digests'];
+
 /** Its mutations, by id. */
 export const SHIPPED_MUTATION_IDS: readonly string[] = ['mutations.default-resources', 'mutations.pin-digests', 'mutations.sovereignty-regions'];
