@@ -1,8 +1,8 @@
 // Declared facts for the benchmark (policies/facts/*.yaml, read by Cedar policies as resource.facts.NAME):
 //   - facts of the kinds security teams declare (Services, Ingresses, RBAC, containers, pod templates,
 //     annotations) and policies that read them, added to a copy of the shipped set (whose packs declare
-//     facts of their own): the worked example of policies/examples/ adopted, and 23 facts and 24
-//     policies of the same kinds from here (one reads the best-practices pack's serviceType);
+//     facts of their own): the worked example of policies/examples/ adopted, and 29 facts and 30
+//     policies of the same kinds from here (one reads the best-practices pack's serviceType): 30 facts;
 //   - a 10-policy set about the kinds the requests have, each policy reading one declared fact of its
 //     kind, and that set with 990 generated policies and 90 more facts over made-up custom resource kinds
 //     (1,000 policies, 100 facts), so that a request needs only a fact or two of the 100.
@@ -17,8 +17,8 @@ const WORKLOAD_GROUPS = ['', 'apps', 'batch'];
 const RBAC = ['rbac.authorization.k8s.io'];
 
 /**
- * 23 facts added to the shipped set, besides the worked example's under policies/examples/ (added
- * capabilities), adopted as its README says. The Services' type is the best-practices pack's
+ * 29 facts added to the shipped set, besides the worked example's under policies/examples/ (added
+ * capabilities), adopted as its README says: 30 in all. The Services' type is the best-practices pack's
  * serviceType, which the policies below read as they would any declared fact.
  */
 export const SHIPPED_FACTS = [
@@ -89,6 +89,13 @@ export const SHIPPED_FACTS = [
     description: 'the namespace label pod-security.kubernetes.io/enforce',
     cel: "'pod-security.kubernetes.io/enforce' in object.metadata.?labels.orValue({}) ? object.metadata.labels['pod-security.kubernetes.io/enforce'] : ''",
   },
+  // ---- six more, for the 30 facts added beyond the shipped set's own (issue 19's row)
+  { name: 'ingressClass', type: 'String', kinds: ['Ingress'], groups: ['networking.k8s.io'], cel: "object.spec.?ingressClassName.orValue('')" },
+  { name: 'configMapKeys', type: 'Set<String>', kinds: ['ConfigMap'], groups: [''], cel: 'object.?data.orValue({}).map(k, k)' },
+  { name: 'secretType', type: 'String', kinds: ['Secret'], groups: [''], cel: "object.?type.orValue('Opaque')" },
+  { name: 'serviceAccountAutomount', type: 'Bool', kinds: ['ServiceAccount'], groups: [''], cel: 'object.?automountServiceAccountToken.orValue(true)' },
+  { name: 'runtimeClass', type: 'String', kinds: POD_KINDS, groups: WORKLOAD_GROUPS, cel: "podSpec.?runtimeClassName.orValue('')" },
+  { name: 'cronSchedule', type: 'String', kinds: ['CronJob'], groups: ['batch'], cel: "object.spec.?schedule.orValue('')" },
 ];
 
 /** One policy; `mode` enforce when omitted. */
@@ -110,7 +117,7 @@ const WL = `${CU}, resource is k8s::Workload`;
 const has = (name) => `resource.facts has ${name}`;
 
 /**
- * The 24 policies that read them (and the pack's serviceType): enforce where the real requests never match
+ * The 30 policies that read them (and the pack's serviceType): enforce where the real requests never match
  * (so the bench's verdicts stay what the shipped set answers), warn or audit where they do.
  */
 export const SHIPPED_FACT_POLICIES = [
@@ -195,6 +202,13 @@ export const SHIPPED_FACT_POLICIES = [
     `resource.kind == "Namespace" && ${has('podSecurityEnforce')} && resource.facts.podSecurityEnforce == ""`,
     { mode: 'warn' },
   ),
+  // The six more facts' policies: audit where the captured requests match, enforce where they never do.
+  policy('ingress-class', 'Name the Ingress class (spec.ingressClassName).', RES, `resource.kind == "Ingress" && ${has('ingressClass')} && resource.facts.ingressClass == ""`, { mode: 'audit' }),
+  policy('configmap-keys', 'Keep ConfigMaps to at most 200 keys.', RES, `resource.kind == "ConfigMap" && ${has('configMapKeys')} && resource.facts.configMapKeys.contains("__too_many__")`),
+  policy('secret-type', 'Service account token Secrets are made by the API server.', RES, `resource.kind == "Secret" && ${has('secretType')} && resource.facts.secretType == "kubernetes.io/service-account-token"`),
+  policy('sa-automount', 'Service accounts should not mount their token by default.', RES, `resource.kind == "ServiceAccount" && ${has('serviceAccountAutomount')} && resource.facts.serviceAccountAutomount`, { mode: 'audit' }),
+  policy('runtime-class', 'Only the gVisor runtime class is allowed for untrusted code.', WL, `${has('runtimeClass')} && resource.facts.runtimeClass != "" && resource.facts.runtimeClass != "gvisor"`),
+  policy('cron-schedule', 'Give the CronJob a schedule.', WL, `resource.kind == "CronJob" && ${has('cronSchedule')} && resource.facts.cronSchedule == ""`),
 ];
 
 // ---------------------------------------------------------------- 10 policies + facts, 1,000 policies + 100 facts
@@ -306,7 +320,7 @@ function factsYaml(facts) {
 /**
  * Writes the three policy directories under `root`:
  *   shippedFacts   the shipped set (`shipped`) with every example under examples/ adopted (copied into place),
- *                  plus facts/bench.yaml (23 facts) and bench-facts/policies.cedar (24 policies);
+ *                  plus facts/bench.yaml (29 facts) and bench-facts/policies.cedar (30 policies);
  *   tenFacts       the schema and data of the shipped set, 10 policies each reading one fact of a kind the requests have, those 10 facts;
  *   thousandFacts  tenFacts plus 990 generated policies and 90 facts over 120 custom kinds (1,000 policies, 100 facts).
  */

@@ -4,7 +4,7 @@
 //   (b) the engine in process, one thread, no HTTP (bench/engine.mjs): the policy set's declared facts
 //       (CEL) and Cedar, on the requests as the pipeline builds them; Cedar alone beside it;
 //   (c) `canopy serve` /validate and /mutate with the shipped policies and with 1,000 policies;
-//   (d) declared facts (bench/facts.mjs): the shipped set plus 24 facts and 25 policies that read them,
+//   (d) declared facts (bench/facts.mjs): the shipped set plus 30 facts and 31 policies that read them,
 //       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision;
 //   (e) the Pod Security pack: the shipped set before it, and the restricted level enforced everywhere;
 //   (f) the policy library: the shipped set (every pack of policies/packs/ on) against every pack off.
