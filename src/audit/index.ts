@@ -5,6 +5,7 @@ import { loadPolicyDirectory } from '../policy-set/index.js';
 import { discoverIdentity, identityFromConfig, IngressInventory, LOGICAL_CLUSTER_ANNOTATION, type FleetConfig } from '../fleet/index.js';
 import type { ClusterInventory } from '../facts/declared/index.js';
 import { KubeClient, loadKubeConfig } from '../kube/index.js';
+import { isIngress } from '../kubernetes/index.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 import { own, type ClusterIdentity, type WorkspaceInfo } from '../translate/index.js';
 import { planAudit, type AuditConfig } from './contexts.js';
@@ -82,7 +83,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
   if (podSecurity) builder.podSecurity(podSecurity.exceptions);
   const judge: Judge = { pipeline, podSecurity };
   // A cluster's Ingresses are listed only where an audited Ingress can need them (a fact reads inventory).
-  const needsIngresses = kinds.some((kind) => kind.group === 'networking.k8s.io' && kind.kind === 'Ingress') && set.facts.declarations.some((declaration) => declaration.expression.variables.has('inventory'));
+  const needsIngresses = kinds.some((kind) => isIngress(kind.group, kind.kind)) && set.facts.declarations.some((declaration) => declaration.expression.variables.has('inventory'));
   const clients = new Map<string, KubeClient>();
   /** Identity name → the context that has it: two clusters must not share a report. */
   const audited = new Map<string, string>();

@@ -3,8 +3,8 @@
 // out), indexed by host, so a request looks up only the Ingresses that share a host with it.
 import type { Logger } from '../decision-log/index.js';
 import { Reflector, type Informer, type KubeClient } from '../kube/index.js';
-import { ingressHostPaths, ingressHosts, type ClusterInventory, type IngressRecord } from '../facts/declared/index.js';
-import { asRecord, asString } from '../translate/index.js';
+import type { ClusterInventory, IngressRecord } from '../facts/declared/index.js';
+import { asRecord, asString, ingressHostPaths, ingressHosts } from '../kubernetes/index.js';
 
 const INGRESSES = '/apis/networking.k8s.io/v1/ingresses';
 
@@ -26,7 +26,8 @@ export class IngressInventory implements ClusterInventory {
     } else {
       for (const object of source.objects) {
         const record = ingressRecord(object);
-        this.index(`${record.metadata.namespace}/${record.metadata.name}`, this.records.get(`${record.metadata.namespace}/${record.metadata.name}`), record);
+        const key = `${record.metadata.namespace}/${record.metadata.name}`;
+        this.index(key, this.records.get(key), record);
       }
     }
   }

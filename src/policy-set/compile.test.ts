@@ -22,7 +22,6 @@ async function loadError(dir: string): Promise<string[]> {
   throw new Error('the policy set was accepted');
 }
 
-
 describe('loading a policy directory', () => {
   it('loads the starter policies with their annotations', async () => {
     const set = await loadPolicyDirectory(STARTER_POLICIES);

@@ -145,9 +145,15 @@ const PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereignty
 /** A provider's policy data, checked; each problem is located at the data file it comes from. */
 function providerData<Data>(provider: FactProvider<Data, never, unknown>, data: Readonly<Record<string, unknown>>, source: PolicySetSource, diagnostics: PolicyDiagnostic[]): Data | undefined {
   const read = provider.read(data);
-  const file = source.dataFiles.find((f) => provider.dataKeys.some((key) => new RegExp(`[/\\\\]${key}\\.(ya?ml|json)$`).test(f.file)));
-  for (const problem of read.problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `${provider.name} data: ${problem}` });
+  const position = dataPosition(source, provider.dataKeys);
+  for (const problem of read.problems) diagnostics.push({ position, message: `${provider.name} data: ${problem}` });
   return read.data;
+}
+
+/** Where a problem of the policy data under one of `keys` is reported: its file (data/KEY.yaml), else the schema. */
+function dataPosition(source: PolicySetSource, keys: readonly string[]): SourcePosition {
+  const file = source.dataFiles.find((f) => keys.some((key) => new RegExp(`[/\\\\]${key}\\.(ya?ml|json)$`).test(f.file)));
+  return file?.position(0) ?? source.schema.position(0);
 }
 
 /** Each provider's schema fragment: the schema must declare the context attribute it fills. */
@@ -303,8 +309,8 @@ function packSettingsOf(
   }
   const problems: string[] = [];
   const settings = readPackSettings(data[PACKS_DATA_KEY], rules, problems);
-  const file = source.dataFiles.find((f) => /[/\\]packs\.(ya?ml|json)$/.test(f.file));
-  for (const problem of problems) diagnostics.push({ position: file?.position(0) ?? source.schema.position(0), message: `packs data: ${problem}` });
+  const position = dataPosition(source, [PACKS_DATA_KEY]);
+  for (const problem of problems) diagnostics.push({ position, message: `packs data: ${problem}` });
   return settings;
 }
 

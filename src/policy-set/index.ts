@@ -18,8 +18,7 @@ export {
   EXAMPLES_DIR,
   FACTS_DIR,
   MUTATIONS_DIR,
-  PACKS_DIR,
   SCHEMA_FILE,
   type PolicySetSource,
 } from './policy-files.js';
-export { inPackSwitchedOff, packOfPath, PACKS_DATA_KEY, type PackRuleMode, type PackSummary } from './packs.js';
+export { inPackSwitchedOff, packOfPath, PACKS_DATA_KEY, PACKS_DIR, type PackRuleMode, type PackSummary } from './packs.js';

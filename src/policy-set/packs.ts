@@ -3,6 +3,9 @@
 // turning off a pack is a reviewed data change, never an edit of its Cedar.
 import { POLICY_MODES, type PolicyDiagnostic, type PolicyInfo, type PolicyMode, type SourcePosition } from '../engine/index.js';
 
+/** Policy packs, each a folder laid out like the policy directory, switched by data/packs.yaml. */
+export const PACKS_DIR = 'packs';
+
 /** The data file (data/packs.yaml) that switches packs and sets their rules' modes. */
 export const PACKS_DATA_KEY = 'packs';
 
@@ -27,7 +30,7 @@ export interface PackSummary {
 /** The pack a path relative to the policy directory belongs to: `packs/NAME/...` is in pack NAME. */
 export function packOfPath(relative: string): string | undefined {
   const [top, name, ...rest] = relative.split('/');
-  return top === 'packs' && name !== undefined && rest.length > 0 ? name : undefined;
+  return top === PACKS_DIR && name !== undefined && rest.length > 0 ? name : undefined;
 }
 
 /** Whether a file (by path relative to the policy directory) belongs to a pack the set has switched off: its tests do not run. */

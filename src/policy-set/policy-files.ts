@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
 import { SourceText } from '../engine/index.js';
-import { packOfPath } from './packs.js';
+import { packOfPath, PACKS_DIR } from './packs.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 /** Policies under this folder are mutations: permits whose annotations say what to change. */
@@ -20,8 +20,6 @@ export const FACTS_DIR = 'facts';
  * part of the active set. Copying an example's files into the same places makes it active.
  */
 export const EXAMPLES_DIR = 'examples';
-/** Policy packs, each a folder laid out like the policy directory, switched by data/packs.yaml. */
-export const PACKS_DIR = 'packs';
 
 /** Whether a path relative to the policy directory is inside examples/. */
 export const isExample = (relative: string): boolean => relative.split('/')[0] === EXAMPLES_DIR;
@@ -64,13 +62,11 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
   const paths = [...files.keys()].filter((p) => !isExample(p)).sort();
   const cedarFiles = paths.filter((p) => p.endsWith('.cedar'));
   const isMutation = (relative: string) => inFolder(relative, MUTATIONS_DIR);
+  const dataFiles = paths.filter((p) => inFolder(p, DATA_DIR) && DATA_FILE.test(p));
+  const factFiles = paths.filter((p) => inFolder(p, FACTS_DIR) && FACTS_FILE.test(p));
   const packOf = new Map<string, string>();
   const packs = new Set<string>();
-  const used = [
-    ...cedarFiles,
-    ...paths.filter((p) => (inFolder(p, DATA_DIR) && DATA_FILE.test(p)) || (inFolder(p, FACTS_DIR) && FACTS_FILE.test(p))),
-  ];
-  for (const relative of used) {
+  for (const relative of [...cedarFiles, ...dataFiles, ...factFiles]) {
     const pack = packOfPath(relative);
     if (pack === undefined) continue;
     packs.add(pack);
@@ -81,8 +77,8 @@ export function policySourceFromFiles(files: ReadonlyMap<string, string>, label:
     schema: text(SCHEMA_FILE),
     files: cedarFiles.filter((p) => !isMutation(p)).map(text),
     mutationFiles: cedarFiles.filter(isMutation).map(text),
-    dataFiles: paths.filter((p) => inFolder(p, DATA_DIR) && DATA_FILE.test(p)).map(text),
-    factFiles: paths.filter((p) => inFolder(p, FACTS_DIR) && FACTS_FILE.test(p)).map(text),
+    dataFiles: dataFiles.map(text),
+    factFiles: factFiles.map(text),
     packOf,
     packs: [...packs].sort(),
   };

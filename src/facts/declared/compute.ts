@@ -6,6 +6,7 @@ import type { AdmissionRequest } from '../../admission/index.js';
 import type { CedarValueJson } from '../../cedar/index.js';
 import { asArray, asRecord } from '../../kubernetes/json.js';
 import { redactSecrets } from '../../kubernetes/redact.js';
+import { ingressHosts, isIngress } from '../../kubernetes/ingresses.js';
 import { CONTAINER_LISTS, podSpecPath } from '../../kubernetes/workload.js';
 import type { ClusterInventory, DeclaredFactValues, IngressRecord } from './types.js';
 import { toCel, type CelVariables } from './cel.js';
@@ -21,33 +22,12 @@ export interface FactInputs {
   inventory?: ClusterInventory;
 }
 
-/** The hosts an Ingress answers for: each rule's host, `""` for a rule without one. */
-export function ingressHosts(spec: unknown): string[] {
-  return asArray(asRecord(spec)['rules']).map((rule) => {
-    const host = asRecord(rule)['host'];
-    return typeof host === 'string' ? host : '';
-  });
-}
-
-/** What an Ingress routes: `host + path` of each of its rules' paths (`/` for a path without one). */
-export function ingressHostPaths(spec: unknown): string[] {
-  return asArray(asRecord(spec)['rules']).flatMap((rule) => {
-    const host = asRecord(rule)['host'];
-    return asArray(asRecord(asRecord(rule)['http'])['paths']).map((entry) => {
-      const path = asRecord(entry)['path'];
-      return `${typeof host === 'string' ? host : ''}${typeof path === 'string' && path ? path : '/'}`;
-    });
-  });
-}
-
-const isIngress = (request: AdmissionRequest) => request.kind.group === 'networking.k8s.io' && request.kind.kind === 'Ingress';
-
 /**
  * `inventory`, for a request whose facts read it: `ingresses` are the cluster's other Ingresses that
  * answer for one of the object's hosts (empty for other kinds). A string says why it cannot be known.
  */
 function inventoryFor(request: AdmissionRequest, object: unknown, inventory: ClusterInventory | undefined): { ingresses: readonly IngressRecord[] } | string {
-  if (!inventory || !isIngress(request) || typeof object !== 'object' || object === null) return { ingresses: [] };
+  if (!inventory || !isIngress(request.kind.group, request.kind.kind) || typeof object !== 'object' || object === null) return { ingresses: [] };
   const found = inventory.ingressesWithHosts([...new Set(ingressHosts(asRecord(object)['spec']))]);
   if (typeof found === 'string') return found;
   const metadata = asRecord(asRecord(object)['metadata']);

@@ -10,7 +10,7 @@ import { factsReadBeyondResource, factsReadBy } from './reads.js';
 import { withDeclaredFacts } from './schema.js';
 
 export { COST_BUDGET, CEL_VARIABLES, MAX_COMPREHENSION_NESTING, compileExpression, toCel, CelError } from './cel.js';
-export { computeFacts, declarationsFor, ingressHostPaths, ingressHosts, type FactInputs } from './compute.js';
+export { computeFacts, declarationsFor, type FactInputs } from './compute.js';
 export { appliesTo, FACT_TYPES, readFactDeclarations, type FactDeclaration, type FactFile, type FactProblem, type FactType } from './declarations.js';
 export { factsReadBeyondResource, factsReadBy } from './reads.js';
 export { FACT_ENTITY_TYPES, FACTS_ATTRIBUTE, withDeclaredFacts } from './schema.js';
