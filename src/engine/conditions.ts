@@ -27,78 +27,101 @@ function equal(a: unknown, b: unknown): boolean | undefined {
 const primitives = (value: unknown): readonly (string | number | boolean)[] | undefined =>
   Array.isArray(value) && value.every(isPrimitive) ? value : undefined;
 
-/** The value of an expression, or undefined when it is not certain (unsupported, or Cedar could error). */
+/** The operands of a binary operator's node (`{left, right}`), or undefined when it is not that shape. */
+function operandsOf(node: unknown): [unknown, unknown] | undefined {
+  return isJson(node) ? [node['left'], node['right']] : undefined;
+}
+
+/**
+ * The value of an expression, or undefined when it is not certain (unsupported, or Cedar could error).
+ * Cedar's JSON form gives each node exactly one key, its operator: the switch on it reads that key once
+ * (this runs for every condition of every policy that can apply, on every request).
+ */
 export function valueOf(expr: unknown, request: GuardedRequest): unknown {
   if (!isJson(expr)) return undefined;
-  if ('Value' in expr) {
-    const literal = expr['Value'];
-    return isPrimitive(literal) ? literal : undefined;
+  let operator: string | undefined;
+  for (const key in expr) {
+    if (operator !== undefined) return undefined;
+    operator = key;
   }
-  if (expr['Var'] === 'resource') return request.resource;
-  if (expr['Var'] === 'context') return request.context;
-  if (Array.isArray(expr['Set'])) {
-    const items = expr['Set'].map((item) => valueOf(item, request));
-    return items.every((item) => item !== undefined) ? items : undefined;
+  if (operator === undefined) return undefined;
+  const node = expr[operator];
+  switch (operator) {
+    case 'Value':
+      return isPrimitive(node) ? node : undefined;
+    case 'Var':
+      return node === 'resource' ? request.resource : node === 'context' ? request.context : undefined;
+    case 'Set': {
+      if (!Array.isArray(node)) return undefined;
+      const items = node.map((item) => valueOf(item, request));
+      return items.every((item) => item !== undefined) ? items : undefined;
+    }
+    case '.': {
+      if (!isJson(node) || typeof node['attr'] !== 'string') return undefined;
+      const left = valueOf(node['left'], request);
+      return isRecord(left) && Object.hasOwn(left, node['attr']) ? left[node['attr']] : undefined;
+    }
+    case 'has': {
+      if (!isJson(node) || typeof node['attr'] !== 'string') return undefined;
+      const left = valueOf(node['left'], request);
+      return isRecord(left) ? Object.hasOwn(left, node['attr']) : undefined;
+    }
+    case '!': {
+      if (!isJson(node)) return undefined;
+      const arg = valueOf(node['arg'], request);
+      return typeof arg === 'boolean' ? !arg : undefined;
+    }
+    case '&&':
+    case '||': {
+      const operands = operandsOf(node);
+      if (!operands) return undefined;
+      // Left to right, as Cedar: the right operand is only read when the left does not decide.
+      const stop = operator === '||';
+      const left = valueOf(operands[0], request);
+      if (typeof left !== 'boolean') return undefined;
+      if (left === stop) return stop;
+      const right = valueOf(operands[1], request);
+      return typeof right === 'boolean' ? right : undefined;
+    }
+    case '==':
+    case '!=': {
+      const operands = operandsOf(node);
+      if (!operands) return undefined;
+      const same = equal(valueOf(operands[0], request), valueOf(operands[1], request));
+      return same === undefined ? undefined : operator === '==' ? same : !same;
+    }
+    case '<':
+    case '<=':
+    case '>':
+    case '>=': {
+      const operands = operandsOf(node);
+      if (!operands) return undefined;
+      const a = valueOf(operands[0], request);
+      const b = valueOf(operands[1], request);
+      if (typeof a !== 'number' || typeof b !== 'number') return undefined;
+      return operator === '<' ? a < b : operator === '<=' ? a <= b : operator === '>' ? a > b : a >= b;
+    }
+    case 'isEmpty': {
+      if (!isJson(node)) return undefined;
+      const set = valueOf(node['arg'], request);
+      return Array.isArray(set) ? set.length === 0 : undefined;
+    }
+    case 'contains':
+    case 'containsAll':
+    case 'containsAny': {
+      const operands = operandsOf(node);
+      if (!operands) return undefined;
+      const set = primitives(valueOf(operands[0], request));
+      const other = valueOf(operands[1], request);
+      if (!set) return undefined;
+      if (operator === 'contains') return isPrimitive(other) ? set.includes(other) : undefined;
+      const items = primitives(other);
+      if (!items) return undefined;
+      return operator === 'containsAll' ? items.every((item) => set.includes(item)) : items.some((item) => set.includes(item));
+    }
+    default:
+      return undefined;
   }
-  const binary = (operator: string): [unknown, unknown] | undefined => {
-    const operands = expr[operator];
-    return isJson(operands) ? [operands['left'], operands['right']] : undefined;
-  };
-  const access = expr['.'];
-  if (isJson(access) && typeof access['attr'] === 'string') {
-    const left = valueOf(access['left'], request);
-    return isRecord(left) && Object.hasOwn(left, access['attr']) ? left[access['attr']] : undefined;
-  }
-  const has = expr['has'];
-  if (isJson(has) && typeof has['attr'] === 'string') {
-    const left = valueOf(has['left'], request);
-    return isRecord(left) ? Object.hasOwn(left, has['attr']) : undefined;
-  }
-  const not = expr['!'];
-  if (isJson(not)) {
-    const arg = valueOf(not['arg'], request);
-    return typeof arg === 'boolean' ? !arg : undefined;
-  }
-  for (const [operator, stop] of [['&&', false], ['||', true]] as const) {
-    const operands = binary(operator);
-    if (!operands) continue;
-    // Left to right, as Cedar: the right operand is only read when the left does not decide.
-    const left = valueOf(operands[0], request);
-    if (typeof left !== 'boolean') return undefined;
-    if (left === stop) return stop;
-    const right = valueOf(operands[1], request);
-    return typeof right === 'boolean' ? right : undefined;
-  }
-  for (const operator of ['==', '!=']) {
-    const operands = binary(operator);
-    if (!operands) continue;
-    const same = equal(valueOf(operands[0], request), valueOf(operands[1], request));
-    return same === undefined ? undefined : operator === '==' ? same : !same;
-  }
-  for (const operator of ['<', '<=', '>', '>=']) {
-    const operands = binary(operator);
-    if (!operands) continue;
-    const [a, b] = [valueOf(operands[0], request), valueOf(operands[1], request)];
-    if (typeof a !== 'number' || typeof b !== 'number') return undefined;
-    return operator === '<' ? a < b : operator === '<=' ? a <= b : operator === '>' ? a > b : a >= b;
-  }
-  const isEmpty = expr['isEmpty'];
-  if (isJson(isEmpty)) {
-    const set = valueOf(isEmpty['arg'], request);
-    return Array.isArray(set) ? set.length === 0 : undefined;
-  }
-  for (const operator of ['contains', 'containsAll', 'containsAny']) {
-    const operands = binary(operator);
-    if (!operands) continue;
-    const set = primitives(valueOf(operands[0], request));
-    const other = valueOf(operands[1], request);
-    if (!set) return undefined;
-    if (operator === 'contains') return isPrimitive(other) ? set.includes(other) : undefined;
-    const items = primitives(other);
-    if (!items) return undefined;
-    return operator === 'containsAll' ? items.every((item) => set.includes(item)) : items.some((item) => set.includes(item));
-  }
-  return undefined;
 }
 
 /**

@@ -26,3 +26,20 @@ describe('CEL functions of the Kubernetes list library', () => {
     expect(() => run('object.spec.ports.filter(p, p.port > 9000).map(p, p.port).min()')).toThrow(/at least one item/);
   });
 });
+
+describe('toCel', () => {
+  it('makes whole numbers CEL ints at any depth, leaves the input as it was, and shares what holds none', () => {
+    const metadata = { name: 'web', labels: { app: 'web' }, managedFields: [{ manager: 'kubectl', fieldsV1: { 'f:spec': {} } }] };
+    const object = { metadata, spec: { replicas: 3, template: { spec: { containers: [{ name: 'a', ports: [{ containerPort: 80 }] }, { name: 'b' }] } } }, ratio: 0.5 };
+    const before = structuredClone(object);
+    const converted = toCel(object) as typeof object & { spec: { replicas: unknown } };
+    expect(converted.spec.replicas).toBe(3n);
+    expect(converted.spec.template.spec.containers[0]?.ports[0]?.containerPort).toBe(80n);
+    expect(converted.ratio).toBe(0.5);
+    // Copies only along the paths to a converted number; the rest is the input's own (and unchanged).
+    expect(converted.metadata).toBe(metadata);
+    expect(converted.spec.template.spec.containers[1]).toBe(object.spec.template.spec.containers[1]);
+    expect(object).toEqual(before);
+    expect(compileExpression('object.spec.replicas + 1 == 4').evaluate(variables(object))).toBe(true);
+  });
+});

@@ -214,15 +214,37 @@ function firstLine(error: unknown): string {
 
 /**
  * A JSON value as CEL sees Kubernetes objects: whole numbers become CEL ints (bigint), as the API
- * server's int64 fields are. Other values are shared, not copied.
+ * server's int64 fields are. Everything else is shared, not copied: a record or list is copied only
+ * when a number inside it is converted, so the bulk of an object (metadata, managedFields, strings)
+ * costs a walk but no allocation.
  */
 export function toCel(value: unknown): unknown {
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
-  if (Array.isArray(value)) return value.map(toCel);
-  if (typeof value === 'object' && value !== null) {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = toCel(item);
-    return out;
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      const converted = toCel(item);
+      if (converted !== item && !out) out = value.slice(0, index);
+      if (out) out.push(converted);
+    }
+    return out ?? value;
   }
-  return value;
+  const record = value as Record<string, unknown>;
+  let out: Record<string, unknown> | undefined;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const item = record[key];
+    const converted = toCel(item);
+    if (converted !== item && !out) {
+      out = {};
+      for (const earlier in record) {
+        if (earlier === key) break;
+        if (Object.hasOwn(record, earlier)) out[earlier] = record[earlier];
+      }
+    }
+    if (out) out[key] = converted;
+  }
+  return out ?? record;
 }
