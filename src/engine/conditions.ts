@@ -1,8 +1,9 @@
 // Deciding a policy's conditions without Cedar, where that is certain: a three-valued reading of the
 // simplest Cedar expressions (attribute paths, `has`, literals, `!`, `&&`, `||`, comparisons, set tests)
-// on the values the request hands Cedar. Anything else, or anything that could make Cedar report an
-// error (an absent attribute, a value of another type, a path through an entity), is `undefined`:
-// unknown, and Cedar decides. A policy whose conditions are known true is satisfied exactly as Cedar
+// on the values the request hands Cedar, following a reference to an entity the request carries (the
+// resource's old version) into its attributes. Anything else, or anything that could make Cedar report
+// an error (an absent attribute, a value of another type, an entity the request does not carry), is
+// `undefined`: unknown, and Cedar decides. A policy whose conditions are known true is satisfied exactly as Cedar
 // would find it (its scope already matched), so it need not be handed to Cedar; see scoped.ts.
 import type { GuardedRequest } from './scope.js';
 
@@ -20,6 +21,22 @@ function equal(a: unknown, b: unknown): boolean | undefined {
   if (isPrimitive(a) && isPrimitive(b)) return typeof a === typeof b ? a === b : undefined;
   if (Array.isArray(a) && Array.isArray(b) && a.every(isPrimitive) && b.every(isPrimitive)) {
     return a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
+  }
+  return undefined;
+}
+
+/**
+ * What `.` and `has` read attributes of: a record, or the attributes of the entity a reference names
+ * when the request carries it (Cedar reads the same; one it does not carry would be Cedar's error).
+ */
+function recordOf(value: unknown, request: GuardedRequest): Json | undefined {
+  if (isRecord(value)) return value;
+  if (!isJson(value) || !request.entities) return undefined;
+  const ref = value['__entity'];
+  if (!isJson(ref) || typeof ref['type'] !== 'string' || typeof ref['id'] !== 'string') return undefined;
+  for (const entity of request.entities) {
+    const uid = entity.uid;
+    if (isJson(uid) && uid['type'] === ref['type'] && uid['id'] === ref['id']) return isRecord(entity.attrs) ? entity.attrs : undefined;
   }
   return undefined;
 }
@@ -58,13 +75,13 @@ export function valueOf(expr: unknown, request: GuardedRequest): unknown {
     }
     case '.': {
       if (!isJson(node) || typeof node['attr'] !== 'string') return undefined;
-      const left = valueOf(node['left'], request);
-      return isRecord(left) && Object.hasOwn(left, node['attr']) ? left[node['attr']] : undefined;
+      const left = recordOf(valueOf(node['left'], request), request);
+      return left && Object.hasOwn(left, node['attr']) ? left[node['attr']] : undefined;
     }
     case 'has': {
       if (!isJson(node) || typeof node['attr'] !== 'string') return undefined;
-      const left = valueOf(node['left'], request);
-      return isRecord(left) ? Object.hasOwn(left, node['attr']) : undefined;
+      const left = recordOf(valueOf(node['left'], request), request);
+      return left ? Object.hasOwn(left, node['attr']) : undefined;
     }
     case '!': {
       if (!isJson(node)) return undefined;

@@ -356,6 +356,11 @@ function guardComparison(test: Record<string, unknown>): Guard | undefined {
 export interface GuardedRequest {
   resource: Readonly<Record<string, unknown>> | undefined;
   context: Readonly<Record<string, unknown>>;
+  /**
+   * The request's entities, for conditions.ts to follow a reference to one of them (`resource.old`) as
+   * Cedar does; without them a path through an entity is unknown.
+   */
+  entities?: readonly { uid: unknown; attrs?: unknown }[];
 }
 
 /**

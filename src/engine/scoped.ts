@@ -387,7 +387,7 @@ export class ScopedPolicySet {
     if (!bucket.setId) return { evaluation: nothingApplies() };
     // The check itself (a Cedar call of about 0.6 ms) is left to whoever evaluates the plan.
     const check = checksSchema(bucket);
-    const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context });
+    const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context, entities: request.entities });
     if (!set.setId) {
       const decided = buckets.decided(bucket, mask);
       return { evaluation: withDecided(check ? this.conformance(request) : nothingApplies(), decided) };
