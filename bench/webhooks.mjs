@@ -8,6 +8,8 @@
 //       served and in process; 10 policies + their facts against 1,000 policies + 100 facts, per decision;
 //   (e) the Pod Security pack: the shipped set before it, and the restricted level enforced everywhere;
 //   (f) the policy library: the shipped set (every pack of policies/packs/ on) against every pack off.
+// The /validate rows that a ratio target compares ((c) shipped, (f) and (d); (e)'s two) are measured in
+// turn, two passes each (measureInTurn), so that both sides of a ratio meet the same drift of the machine.
 // Then the machine's limit per webhook, what each webhook reaches of it, the targets, each PASS or FAIL, a
 // table with the CPU time of every row per request, and the whole run as JSON (--json FILE).
 //
@@ -131,6 +133,7 @@ function load(server, route, bodies, { seconds, unique }) {
           requests: result.requests.total,
           errors: result.errors + result.timeouts + status.other,
           latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 },
+          latencies,
         });
       },
     );
@@ -164,12 +167,15 @@ function steady(server, route, bodies, { seconds, rate, unique }) {
   return paced({ port: server.port, ca: server.ca, route, bodies, rate, seconds, connections: CONNECTIONS, ...(prepare ? { prepare } : {}) });
 }
 
+/** The q-quantile of sorted values. */
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
 /**
- * Warms up, then measures one HTTP row: throughput, latency, the server's CPU and RSS. Without a rate,
- * autocannon sends as fast as the server answers (the maximum); with one, requests go at that steady rate.
+ * Warms up, then measures one pass against a server: requests answered, their latencies, the server's CPU
+ * time and RSS. Without a rate, autocannon sends as fast as the server answers (the maximum); with one,
+ * requests go at that steady rate (paced.mjs, whose latencies arrive as percentiles only).
  */
-async function measureHttp(label, server, route, bodies, { rate, unique = true, seconds = DURATION, withLag = false } = {}) {
-  say(`  ${label}${rate ? ` at ${rate} req/s` : ''} ...`);
+async function measurePass(server, route, bodies, { rate, unique = true, seconds = DURATION, withLag = false } = {}) {
   const run = rate ? steady : load;
   await run(server, route, bodies, { seconds: WARMUP, rate, unique });
   if (withLag) await eventLoopLagP99(server);
@@ -177,17 +183,51 @@ async function measureHttp(label, server, route, bodies, { rate, unique = true, 
   const result = await run(server, route, bodies, { seconds, rate, unique });
   const after = processUsage(server.child.pid);
   const lag = withLag ? await eventLoopLagP99(server) : undefined;
+  return { seconds, result, cpuSeconds: after.cpuSeconds - before.cpuSeconds, rssBytes: after.rssBytes, lag };
+}
+
+/** One row of the table from one or more passes against the same server: their sums, latencies pooled. */
+function rowOf(label, passes) {
+  const seconds = passes.reduce((sum, pass) => sum + pass.seconds, 0);
+  const requests = passes.reduce((sum, pass) => sum + pass.result.requests, 0);
+  const cpuSeconds = passes.reduce((sum, pass) => sum + pass.cpuSeconds, 0);
+  const pooled = passes.length === 1 ? undefined : passes.flatMap((pass) => pass.result.latencies ?? []).sort((a, b) => a - b);
+  const lags = passes.map((pass) => pass.lag).filter((lag) => lag !== undefined);
   return {
     row: label,
-    requestsPerSecond: result.requests / seconds,
-    latencyMs: result.latencyMs,
-    cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / seconds) * 100,
+    requestsPerSecond: requests / seconds,
+    latencyMs: pooled && pooled.length > 0 ? { p50: quantile(pooled, 0.5), p99: quantile(pooled, 0.99), max: pooled.at(-1) ?? 0 } : passes[0].result.latencyMs,
+    cpuPercent: (cpuSeconds / seconds) * 100,
     // The server's CPU time (every thread) per request answered.
-    cpuUsPerRequest: ((after.cpuSeconds - before.cpuSeconds) / Math.max(1, result.requests)) * 1e6,
-    rssMiB: after.rssBytes / 2 ** 20,
-    errors: result.errors,
-    ...(lag !== undefined ? { eventLoopLagP99Ms: lag } : {}),
+    cpuUsPerRequest: (cpuSeconds / Math.max(1, requests)) * 1e6,
+    rssMiB: (passes.at(-1)?.rssBytes ?? 0) / 2 ** 20,
+    errors: passes.reduce((sum, pass) => sum + pass.result.errors, 0),
+    ...(lags.length > 0 ? { eventLoopLagP99Ms: Math.max(...lags) } : {}),
+    ...(passes.length > 1 ? { passes: passes.length } : {}),
   };
+}
+
+/** Measures one HTTP row (measurePass): throughput, latency, the server's CPU and RSS. */
+async function measureHttp(label, server, route, bodies, options = {}) {
+  say(`  ${label}${options.rate ? ` at ${options.rate} req/s` : ''} ...`);
+  return rowOf(label, [await measurePass(server, route, bodies, options)]);
+}
+
+/**
+ * The rows a ratio target compares, measured in turn: A, B, …, then A, B, … again (`passes` rounds), each
+ * row the sum of its passes. On a shared machine throughput drifts by ±15% over a minute; rows measured a
+ * minute apart can then differ by more than what a target asks about, while rows taken turn by turn meet
+ * the same drift.
+ */
+async function measureInTurn(entries, route, bodies, { passes = 2, ...options } = {}) {
+  const done = entries.map(() => []);
+  for (let round = 0; round < passes; round++) {
+    for (const [index, { label, server }] of entries.entries()) {
+      say(`  ${label} (pass ${round + 1} of ${passes}) ...`);
+      done[index]?.push(await measurePass(server, route, bodies, options));
+    }
+  }
+  return entries.map(({ label }, index) => rowOf(label, done[index] ?? []));
 }
 
 /** What the requests compute of a set's declared facts, and their verdicts (bench/engine.mjs facts). */
@@ -280,38 +320,52 @@ const nullServer = await startNull();
 rows.nullValidate = await measureHttp('null webhook /validate', nullServer, '/validate', unique);
 await nullServer.stop();
 
-say('(c) canopy serve, shipped policies');
+// The rows that the policy-library and declared-facts targets compare (issue 22, issue 19), measured in
+// turn: the shipped set (every pack of policies/packs/ on), the shipped set with every pack off, and the
+// shipped set with declared facts added.
+say(`(c), (f), (d) canopy serve /validate in turn: shipped policies, every pack off, ${withFacts}`);
 let serve = await startServe(sets.shipped);
-rows.validate = await measureHttp('serve /validate, shipped policies', serve, '/validate', unique, { withLag: true });
+const withoutPacksServer = await startServe(sets.withoutPacks);
+const shippedFactsServer = await startServe(sets.shippedFacts);
+[rows.validate, rows.validateWithoutPacks, rows.validateShippedFacts] = await measureInTurn(
+  [
+    { label: 'serve /validate, shipped policies', server: serve },
+    { label: 'serve /validate, shipped policies with every pack off', server: withoutPacksServer },
+    { label: `serve /validate, ${withFacts}`, server: shippedFactsServer },
+  ],
+  '/validate',
+  unique,
+  { withLag: true },
+);
+await withoutPacksServer.stop();
+
+say('(c) canopy serve, shipped policies');
 rows.mutate = await measureHttp('serve /mutate, shipped policies', serve, '/mutate', unique, { withLag: true });
 const half = Math.max(1, Math.round(rows.validate.requestsPerSecond / 2));
 rows.validateHalf = await measureHttp('serve /validate, shipped policies, half load', serve, '/validate', unique, { rate: half, withLag: true });
 rows.validateCached = await measureHttp('serve /validate, shipped policies, re-applied objects (cached)', serve, '/validate', plain, { unique: false, withLag: true });
 await serve.stop();
 
-// The Pod Security pack: the shipped set before it, then with the whole restricted level enforced
-// everywhere, back to back so that the two rows meet the same machine.
-say('(e) canopy serve, Pod Security');
-serve = await startServe(sets.beforePack);
-rows.validateBeforePack = await measureHttp('serve /validate, shipped policies before the Pod Security pack', serve, '/validate', unique, { withLag: true });
-await serve.stop();
-serve = await startServe(sets.restricted);
-rows.validateRestricted = await measureHttp('serve /validate, restricted Pod Security enforced everywhere', serve, '/validate', unique, { withLag: true });
-await serve.stop();
-
-// The policy library (issue 22): the shipped set with every pack switched off, right after the shipped
-// set's rows (every pack on), so that the two /validate rows meet the same machine.
-say('(f) canopy serve, shipped policies without the packs');
-serve = await startServe(sets.withoutPacks);
-rows.validateWithoutPacks = await measureHttp('serve /validate, shipped policies with every pack off', serve, '/validate', unique, { withLag: true });
-await serve.stop();
-
-// Right after the shipped set's rows, so that the two /validate rows meet the same machine.
 say(`(d) canopy serve, ${withFacts}`);
-serve = await startServe(sets.shippedFacts);
-rows.validateShippedFacts = await measureHttp(`serve /validate, ${withFacts}`, serve, '/validate', unique, { withLag: true });
-rows.mutateShippedFacts = await measureHttp(`serve /mutate, ${withFacts}`, serve, '/mutate', unique, { withLag: true });
+rows.mutateShippedFacts = await measureHttp(`serve /mutate, ${withFacts}`, shippedFactsServer, '/mutate', unique, { withLag: true });
+await shippedFactsServer.stop();
+
+// The Pod Security pack (issue 21): the shipped set before it, and with the whole restricted level
+// enforced everywhere, in turn.
+say('(e) canopy serve /validate in turn: Pod Security');
+serve = await startServe(sets.beforePack);
+const restrictedServer = await startServe(sets.restricted);
+[rows.validateBeforePack, rows.validateRestricted] = await measureInTurn(
+  [
+    { label: 'serve /validate, shipped policies before the Pod Security pack', server: serve },
+    { label: 'serve /validate, restricted Pod Security enforced everywhere', server: restrictedServer },
+  ],
+  '/validate',
+  unique,
+  { withLag: true },
+);
 await serve.stop();
+await restrictedServer.stop();
 
 say('(c) canopy serve, 1,000 policies');
 serve = await startServe(sets.thousand);
@@ -458,7 +512,7 @@ const targets = [
 const fmt = (value, digits = 0) => (value === undefined ? '' : value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const header = ['row', 'req/s', 'CPU µs/req', 'p50 ms', 'p99 ms', 'max ms', 'CPU %', 'RSS MiB', 'loop delay p99 ms', 'errors'];
 const lines = Object.values(rows).map((row) => [
-  row.row,
+  row.passes ? `${row.row} (${row.passes} passes, in turn)` : row.row,
   fmt(row.requestsPerSecond),
   fmt(row.cpuUsPerRequest),
   fmt(row.latencyMs.p50, 2),
