@@ -1,5 +1,5 @@
 // Deciding a policy's conditions without Cedar, where that is certain: a three-valued reading of the
-// simplest Cedar expressions (attribute paths, `has`, literals, `!`, `&&`, `||`, comparisons, set tests)
+// simplest Cedar expressions (attribute paths, `has`, tags, literals, `!`, `&&`, `||`, comparisons, set tests)
 // on the values the request hands Cedar, following a reference to an entity the request carries (the
 // resource's old version) into its attributes. Anything else, or anything that could make Cedar report
 // an error (an absent attribute, a value of another type, an entity the request does not carry), is
@@ -25,20 +25,37 @@ function equal(a: unknown, b: unknown): boolean | undefined {
   return undefined;
 }
 
+/** The entity of the request that a reference (`{__entity: {type, id}}`) names, when the request carries it. */
+function entityOf(value: unknown, request: GuardedRequest): { uid: unknown; attrs?: unknown; tags?: unknown } | undefined {
+  if (!isJson(value) || !request.entities) return undefined;
+  const ref = value['__entity'];
+  if (!isJson(ref) || typeof ref['type'] !== 'string' || typeof ref['id'] !== 'string') return undefined;
+  for (const entity of request.entities) {
+    const uid = entity.uid;
+    if (isJson(uid) && uid['type'] === ref['type'] && uid['id'] === ref['id']) return entity;
+  }
+  return undefined;
+}
+
 /**
  * What `.` and `has` read attributes of: a record, or the attributes of the entity a reference names
  * when the request carries it (Cedar reads the same; one it does not carry would be Cedar's error).
  */
 function recordOf(value: unknown, request: GuardedRequest): Json | undefined {
   if (isRecord(value)) return value;
-  if (!isJson(value) || !request.entities) return undefined;
-  const ref = value['__entity'];
-  if (!isJson(ref) || typeof ref['type'] !== 'string' || typeof ref['id'] !== 'string') return undefined;
-  for (const entity of request.entities) {
-    const uid = entity.uid;
-    if (isJson(uid) && uid['type'] === ref['type'] && uid['id'] === ref['id']) return isRecord(entity.attrs) ? entity.attrs : undefined;
-  }
-  return undefined;
+  const attrs = entityOf(value, request)?.attrs;
+  return isRecord(attrs) ? attrs : undefined;
+}
+
+/**
+ * The tags of the entity an expression denotes (`resource`, or a reference such as `resource.old`) when
+ * the request carries it: an entity written without tags has none. Undefined when not certain.
+ */
+function tagsOf(expr: unknown, request: GuardedRequest): Json | undefined {
+  const entity = isJson(expr) && expr['Var'] === 'resource' ? request.resourceEntity : entityOf(valueOf(expr, request), request);
+  if (!entity) return undefined;
+  if (entity.tags === undefined) return {};
+  return isRecord(entity.tags) ? entity.tags : undefined;
 }
 
 const primitives = (value: unknown): readonly (string | number | boolean)[] | undefined =>
@@ -117,6 +134,18 @@ export function valueOf(expr: unknown, request: GuardedRequest): unknown {
       const b = valueOf(operands[1], request);
       if (typeof a !== 'number' || typeof b !== 'number') return undefined;
       return operator === '<' ? a < b : operator === '<=' ? a <= b : operator === '>' ? a > b : a >= b;
+    }
+    case 'hasTag':
+    case 'getTag': {
+      // Labels are tags: the policies platform teams write most often read them.
+      const operands = operandsOf(node);
+      if (!operands) return undefined;
+      const tags = tagsOf(operands[0], request);
+      const key = valueOf(operands[1], request);
+      if (!tags || typeof key !== 'string') return undefined;
+      if (operator === 'hasTag') return Object.hasOwn(tags, key);
+      // A tag that is not there is Cedar's error.
+      return Object.hasOwn(tags, key) ? tags[key] : undefined;
     }
     case 'isEmpty': {
       if (!isJson(node)) return undefined;

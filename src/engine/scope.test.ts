@@ -273,10 +273,44 @@ describe('conditions read through the old version of an object', () => {
       // Every policy in scope is decided here (the plan carries its answer): Cedar is not asked.
       // The rules that read the old version are decided here: what is left for Cedar (the quota and
       // sovereignty policies, on the namespace's entities) does not need it, so it is not handed over.
-      const handed = 'evaluation' in plan ? [] : plan.request.entities.map((entity) => entity.uid.id);
-      expect(handed.filter((id) => id.endsWith('#old')), `probes before ${before}, after ${after}`).toEqual([]);
+      const handed = 'evaluation' in plan ? [] : plan.request.entities.map((entity) => JSON.stringify(entity.uid));
+      expect(handed.filter((uid) => uid.includes('#old')), `probes before ${before}, after ${after}`).toEqual([]);
       expect(sorted(set.engine.evaluate(cedarRequest, 'validating'))).toEqual(sorted(whole));
       expect(whole.ok && whole.satisfied.includes('best-practices.require-probes')).toBe(warned);
+    }
+  });
+});
+
+describe('conditions on labels (Cedar tags)', () => {
+  const LABEL_POLICIES = [
+    '@id("labels.team")\n@advice("team")\nforbid (principal, action == k8s::Action::"create", resource is k8s::Workload) when { resource.hasTag("team") && resource.getTag("team") == "payments" };',
+    // `like` is Cedar's to evaluate: only an object without the label is decided here.
+    '@id("labels.tier")\n@advice("tier")\nforbid (principal, action == k8s::Action::"create", resource is k8s::Workload) when { resource.hasTag("tier") && resource.getTag("tier") like "front*" };',
+  ].join('\n');
+  const labelled = (labels: Record<string, string> | undefined) => {
+    const review = structuredClone(fixture(11));
+    const metadata = (review.request.object?.['metadata'] ?? {}) as Record<string, unknown>;
+    if (labels) metadata['labels'] = labels;
+    else delete metadata['labels'];
+    return review;
+  };
+
+  it('decides hasTag and getTag without Cedar where certain, leaves what it cannot read to Cedar, and answers as the whole set', async () => {
+    const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
+    const set = await pipeline.activate(await loadPolicyDirectory(policyDir({ 'labels.cedar': LABEL_POLICIES })));
+    const cases: { labels: Record<string, string> | undefined; satisfied: string[]; cedar: boolean }[] = [
+      { labels: { team: 'payments', tier: 'frontend' }, satisfied: ['labels.team', 'labels.tier'], cedar: true },
+      { labels: { team: 'search' }, satisfied: [], cedar: false },
+      { labels: { team: 'payments' }, satisfied: ['labels.team'], cedar: false },
+      { labels: { tier: 'backend' }, satisfied: [], cedar: true },
+      { labels: undefined, satisfied: [], cedar: false },
+    ];
+    for (const { labels, satisfied, cedar: asksCedar } of cases) {
+      const { cedarRequest } = pipeline.cedarRequestFor(labelled(labels), {});
+      const whole = evaluateWhole(set, cedarRequest, 'validating');
+      expect(sorted(set.engine.evaluate(cedarRequest, 'validating')), JSON.stringify(labels)).toEqual(sorted(whole));
+      expect(whole.ok && [...whole.satisfied].sort()).toEqual(satisfied);
+      expect('evaluation' in set.engine.plan(cedarRequest, 'validating'), JSON.stringify(labels)).toBe(!asksCedar);
     }
   });
 });

@@ -360,7 +360,9 @@ export interface GuardedRequest {
    * The request's entities, for conditions.ts to follow a reference to one of them (`resource.old`) as
    * Cedar does; without them a path through an entity is unknown.
    */
-  entities?: readonly { uid: unknown; attrs?: unknown }[];
+  entities?: readonly { uid: unknown; attrs?: unknown; tags?: unknown }[];
+  /** The resource's own entity, for its tags (`resource.hasTag`, `resource.getTag`). */
+  resourceEntity?: { uid: unknown; attrs?: unknown; tags?: unknown };
 }
 
 /**

@@ -209,11 +209,16 @@ class ScopeBuckets {
   }
 }
 
-/** The resource's attributes, as the request hands them to Cedar. */
-function resourceAttributesOf(request: CedarRequest): Readonly<Record<string, unknown>> | undefined {
+/** The resource's entity, as the request hands it to Cedar. */
+function resourceEntityOf(request: CedarRequest): EntityJson | undefined {
   // Canopy writes entity uids in the plain {type, id} form (translate/resource.ts).
   const wanted = keyOf(request.resource);
-  return request.entities.find((entity) => keyOf(entity.uid) === wanted)?.attrs as Record<string, unknown> | undefined;
+  return request.entities.find((entity) => keyOf(entity.uid) === wanted);
+}
+
+/** The resource's attributes, as the request hands them to Cedar. */
+function resourceAttributesOf(request: CedarRequest): Readonly<Record<string, unknown>> | undefined {
+  return resourceEntityOf(request)?.attrs as Record<string, unknown> | undefined;
 }
 
 /** The request's shape: its action, the resource's entity type, kind and API group. */
@@ -380,14 +385,15 @@ export class ScopedPolicySet {
    */
   plan(request: CedarRequest, kind: PolicyKind): { evaluation: Evaluation } | PlannedEvaluation {
     const buckets = kind === 'validating' ? this.validating : this.mutations;
-    const resource = resourceAttributesOf(request);
+    const resourceEntity = resourceEntityOf(request);
+    const resource = resourceEntity?.attrs as Record<string, unknown> | undefined;
     const shape = requestScopeOf(request, resource ?? {});
     const bucket = buckets.bucketFor(shape);
     // No policy can apply: Cedar would answer with the implicit permit alone, so it is not asked.
     if (!bucket.setId) return { evaluation: nothingApplies() };
     // The check itself (a Cedar call of about 0.6 ms) is left to whoever evaluates the plan.
     const check = checksSchema(bucket);
-    const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context, entities: request.entities });
+    const { set, mask } = buckets.narrowed(bucket, { resource, context: request.context, entities: request.entities, ...(resourceEntity ? { resourceEntity } : {}) });
     if (!set.setId) {
       const decided = buckets.decided(bucket, mask);
       return { evaluation: withDecided(check ? this.conformance(request) : nothingApplies(), decided) };

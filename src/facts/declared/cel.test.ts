@@ -34,7 +34,7 @@ describe('toCel', () => {
     const before = structuredClone(object);
     const converted = toCel(object) as typeof object & { spec: { replicas: unknown } };
     expect(converted.spec.replicas).toBe(3n);
-    expect(converted.spec.template.spec.containers[0]?.ports[0]?.containerPort).toBe(80n);
+    expect(converted.spec.template.spec.containers[0]?.ports?.[0]?.containerPort).toBe(80n);
     expect(converted.ratio).toBe(0.5);
     // Copies only along the paths to a converted number; the rest is the input's own (and unchanged).
     expect(converted.metadata).toBe(metadata);
