@@ -9,7 +9,7 @@ export {
   type MutationResult,
   type PipelineOptions,
 } from './pipeline.js';
-export { decideMutation, NO_POLICY_SET, type MutationDecision } from './mutate.js';
+export { NO_POLICY_SET, type MutationDecision } from './mutate.js';
 export { AUDIT_ANNOTATION, toAdmissionReview, toMutationReview } from './response.js';
 export { WARM_UP_REQUESTS } from './warm-up.js';
 export { deadlineFor, DEFAULT_DEADLINE_MS, parseGoDuration } from './deadline.js';

@@ -1,7 +1,7 @@
 // The mutating webhook's decision: which mutations' conditions hold (Cedar), what they change (the
 // mutation runner), and a denial naming the mutation when something cannot be done.
 import type { AdmissionRequest } from '../admission/index.js';
-import { evaluate, type CedarRequest, type Evaluation } from '../engine/index.js';
+import type { Evaluation } from '../engine/index.js';
 import { type CompiledPolicySet } from '../policy-set/index.js';
 import { MutationError, runMutations } from '../mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
@@ -9,6 +9,7 @@ import type { MutationDecision } from '../decision/index.js';
 
 export type { MutationDecision } from '../decision/index.js';
 import { withFactFailures } from './declared-facts.js';
+import type { Plan } from './plan.js';
 
 /** Why a request is refused before any policy set has been activated (the webhook is not ready). */
 export const NO_POLICY_SET = 'no validated policy set is active yet';
@@ -31,13 +32,11 @@ export function failedMutation(failure: string, revision: string, request: Admis
   return { allowed: false, operations: [], applied: [], mutated: request.object, skipped: [], failure, revision };
 }
 
-/** A mutation decision, or the Cedar request whose evaluation decides it and how. */
-export type MutationPlan =
-  | { decision: MutationDecision }
-  | { cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => MutationDecision };
-
-/** Everything about a mutation decision except the Cedar evaluation, which the caller runs where it likes. */
-export function planMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts = {}): MutationPlan {
+/**
+ * Everything about a mutation decision except the Cedar evaluation, which the caller runs where it
+ * likes; `facts` are the request's facts with those derived from them (pipeline.ts, derivedFacts).
+ */
+export function planMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts = {}): Plan<MutationDecision> {
   const unchanged = { operations: [], applied: [], mutated: request.object, skipped: [] };
   if (!set) return { decision: { ...unchanged, allowed: false, failure: NO_POLICY_SET, revision: 'none' } };
   const revision = set.revision;
@@ -50,7 +49,7 @@ export function planMutation(set: CompiledPolicySet | undefined, request: Admiss
   } catch (error) {
     return { decision: deny(`could not translate the request: ${(error as Error).message}`) };
   }
-  return { cedarRequest, finish: (evaluation) => mutationFrom(set, request, facts, evaluation, deny) };
+  return { set, cedarRequest, finish: (evaluation) => mutationFrom(set, request, facts, evaluation, deny) };
 }
 
 function mutationFrom(
@@ -83,11 +82,4 @@ function mutationFrom(
     if (error instanceof MutationError) return { ...deny(error.message), skipped };
     throw error;
   }
-}
-
-/** The mutation decision with the evaluation run in this thread. */
-export function decideMutation(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts = {}): MutationDecision {
-  const plan = planMutation(set, request, facts);
-  if ('decision' in plan) return plan.decision;
-  return plan.finish(set ? evaluate(set, plan.cedarRequest, 'mutations') : { ok: false, message: NO_POLICY_SET });
 }

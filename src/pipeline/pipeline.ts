@@ -18,6 +18,7 @@ import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
 import { KeyedLock } from './keyed-lock.js';
 import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } from './mutate.js';
+import type { Plan } from './plan.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { PolicyActivationError, warmUpRequests } from './warm-up.js';
 
@@ -85,9 +86,6 @@ export interface PipelineOptions {
   deadlineMs?: number;
 }
 
-/** A decision, or the Cedar request whose evaluation decides it and how to finish once it is known. */
-type Plan = { decision: Decision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => Decision };
-
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
 function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): RequestFacts {
   // Each provider derives from what the ones before it derived: supply chain reads sovereignty's data class.
@@ -103,7 +101,7 @@ function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequ
  * what an allowed request adds; the caller holds the tenant's lock from here to `finish` (see
  * judgeAsync), so two requests cannot both pass a limit that only one fits under. Dry runs reserve nothing.
  */
-function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts): Plan {
+function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts): Plan<Decision> {
   if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
   let facts: RequestFacts;
@@ -137,6 +135,18 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
     return decision;
   };
   return { set, cedarRequest, finish };
+}
+
+/** The mutating webhook's plan: the request's derived facts, then the mutations whose conditions can hold (mutate.ts). */
+function planMutationWithFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts): Plan<MutationDecision> {
+  if (given.unavailable) return { decision: failedMutation(given.unavailable, set?.revision ?? 'none', request) };
+  let derived: RequestFacts;
+  try {
+    derived = derivedFacts(set, request, given, 'mutations');
+  } catch (error) {
+    return { decision: failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, set?.revision ?? 'none', request) };
+  }
+  return planMutation(set, request, derived);
 }
 
 let pipelines = 0;
@@ -210,33 +220,41 @@ export class AdmissionPipeline {
 
   /** Judges one checked request against the active policy set, in this thread; never throws. */
   judge(request: AdmissionRequest, facts: RequestFacts = {}): Decision {
-    const plan = planDecision(this.active, request, facts);
-    if ('decision' in plan) return plan.decision;
-    return plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, 'validating'));
+    return this.runHere(planDecision(this.active, request, facts), 'validating');
   }
 
   /** As judge, with the evaluation in the pool when there is one; late work neither evaluates nor reserves. */
   private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<Decision> {
-    const run = async (): Promise<Decision> => {
-      let plan = planDecision(this.active, request, facts);
-      for (;;) {
-        if ('decision' in plan) return plan.decision;
-        if (deadline.expired) return failedDecision(deadline.message(), plan.set.revision);
-        deadline.stage = 'waiting for an evaluation worker';
-        const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'validating');
-        if (deadline.expired) return failedDecision(deadline.message(), plan.set.revision);
-        if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
-        // The set this request was planned with was replaced twice while it waited: judge it with the
-        // active one, which every worker holds.
-        plan = planDecision(this.active, request, facts);
-      }
-    };
+    const run = () => this.run(() => planDecision(this.active, request, facts), 'validating', deadline, (revision) => failedDecision(deadline.message(), revision));
     // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const budgets = this.active?.quota.budgets;
     if (!tenant || !budgets || !Object.hasOwn(budgets, tenant)) return run();
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
     return this.quotaLocks.run(tenant, run);
+  }
+
+  /** A plan's decision, with the evaluation in this thread. */
+  private runHere<D>(plan: Plan<D>, kind: PolicyKind): D {
+    return 'decision' in plan ? plan.decision : plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, kind));
+  }
+
+  /**
+   * A plan's decision, with the evaluation in the pool when there is one, for both webhooks: `late`
+   * answers once the deadline has passed (before a worker is asked, and after it answers), and a plan
+   * whose set was replaced twice while it waited (no worker holds it any more) is made again with the
+   * active set, which every worker holds.
+   */
+  private async run<D>(plan: () => Plan<D>, kind: PolicyKind, deadline: Deadline, late: (revision: string) => D): Promise<D> {
+    for (;;) {
+      const planned = plan();
+      if ('decision' in planned) return planned.decision;
+      if (deadline.expired) return late(planned.set.revision);
+      deadline.stage = 'waiting for an evaluation worker';
+      const evaluation = await this.evaluateAnywhere(planned.set, planned.cedarRequest, kind);
+      if (deadline.expired) return late(planned.set.revision);
+      if (evaluation !== UNKNOWN_REVISION) return planned.finish(evaluation);
+    }
   }
 
   /**
@@ -294,20 +312,12 @@ export class AdmissionPipeline {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
     const deadline = this.deadline(apiServerTimeout);
-    const late = () => failedMutation(deadline.message(), this.active?.revision ?? 'none', request);
+    const late = (revision = this.active?.revision ?? 'none') => failedMutation(deadline.message(), revision, request);
     const mutated = async (): Promise<MutationDecision> => {
       const facts = await this.gatherFacts(request, deadline);
-      let plan = this.planMutation(request, facts);
-      for (;;) {
-        if ('decision' in plan) return plan.decision;
-        deadline.stage = 'waiting for an evaluation worker';
-        const evaluation = await this.evaluateAnywhere(plan.set, plan.cedarRequest, 'mutations');
-        if (deadline.expired) return late();
-        if (evaluation !== UNKNOWN_REVISION) return plan.finish(evaluation);
-        plan = this.planMutation(request, facts);
-      }
+      return this.run(() => planMutationWithFacts(this.active, request, facts), 'mutations', deadline, late);
     };
-    return this.mutated(request, await deadline.race(mutated(), late), started);
+    return this.mutated(request, await deadline.race(mutated(), () => late()), started);
   }
 
   /** `apiServerTimeout` is the `?timeout=` the API server called with (`5s`), when it did. */
@@ -369,25 +379,7 @@ export class AdmissionPipeline {
   mutate(body: unknown, facts: RequestFacts = {}): MutationResult {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
-    const plan = this.planMutation(request, facts);
-    const decision = 'decision' in plan ? plan.decision : plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, 'mutations'));
-    return this.mutated(request, decision, started);
-  }
-
-  private planMutation(
-    request: AdmissionRequest,
-    facts: RequestFacts,
-  ): { decision: MutationDecision } | { set: CompiledPolicySet; cedarRequest: CedarRequest; finish: (evaluation: Evaluation) => MutationDecision } {
-    const set = this.active;
-    if (facts.unavailable) return { decision: failedMutation(facts.unavailable, set?.revision ?? 'none', request) };
-    let derived: RequestFacts;
-    try {
-      derived = derivedFacts(set, request, facts, 'mutations');
-    } catch (error) {
-      return { decision: failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, set?.revision ?? 'none', request) };
-    }
-    const plan = planMutation(set, request, derived);
-    return 'decision' in plan || !set ? (plan as { decision: MutationDecision }) : { set, ...plan };
+    return this.mutated(request, this.runHere(planMutationWithFacts(this.active, request, facts), 'mutations'), started);
   }
 
   private mutated(request: AdmissionRequest, decision: MutationDecision, started: bigint): MutationResult {
