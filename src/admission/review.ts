@@ -1,6 +1,7 @@
 // AdmissionReview v1, as the API server sends it, and the checks that turn a body into a request we can
 // judge. Only the envelope is checked strictly: the object inside is judged whatever its shape.
 import { isRecord, type JsonRecord } from '../kubernetes/json.js';
+import { CanopyError } from '../errors/index.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 export const OPERATIONS = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'] as const;
@@ -58,10 +59,9 @@ export interface AdmissionReviewResponse {
 }
 
 /** The body is not an AdmissionReview v1 we can answer: the caller gets a 400 with this message. */
-export class AdmissionReviewError extends Error {
+export class AdmissionReviewError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AdmissionReviewError';
+    super('admission-review', message);
   }
 }
 

@@ -3,12 +3,12 @@
 // `--config CONTEXT=FILE` is one context's own. Mistakes are refused before anything is audited.
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 /** A mistake in what the audit was asked to do: reported as one line, nothing audited. */
-export class AuditError extends Error {
+export class AuditError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'AuditError';
+    super('audit', message);
   }
 }
 
@@ -38,7 +38,7 @@ function kubeconfigContexts(kubeconfig: string | undefined): { names: string[]; 
     else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
     else config.loadFromDefault();
   } catch (error) {
-    throw new AuditError(`cannot load the kubeconfig ${where}: ${(error as Error).message.split('\n')[0]}`);
+    throw new AuditError(`cannot load the kubeconfig ${where}: ${messageOf(error).split('\n')[0]}`);
   }
   return { names: config.getContexts().map((context) => context.name), where };
 }

@@ -15,6 +15,7 @@ import { ReportBuilder, type AuditReport } from './report.js';
 import { clusterItems, manifestItems, type AuditItem } from './sources.js';
 import { policyReports, type PolicyReportObject } from './formats.js';
 import { PodSecurityAuditor } from './pod-security.js';
+import { messageOf } from '../errors/index.js';
 
 export { AuditError, parseConfigArgument, type AuditConfig } from './contexts.js';
 export { decisionSummaryText, summariseDecisions, type DecisionSummary } from './decisions.js';
@@ -117,7 +118,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
       await audit(builder, judge, clusterItems(client, identity.name, kinds, (m) => builder.error(m)), facts, options.progress);
     } catch (error) {
       // One cluster out of reach does not stop the others.
-      builder.error(`cluster ${context}: ${(error as Error).message}`);
+      builder.error(`cluster ${context}: ${messageOf(error)}`);
     }
   }
 
@@ -153,7 +154,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditRun> {
         return { cluster, inventory, ...(labels ? { namespaceLabels: labels } : {}), ...(workspace ? { workspace } : {}) };
       }, options.progress);
     } catch (error) {
-      builder.error(`${root}: ${(error as Error).message}`);
+      builder.error(`${root}: ${messageOf(error)}`);
     }
   }
   return { report: builder.build(), clients };
@@ -166,7 +167,7 @@ async function clusterIngresses(client: KubeClient): Promise<ClusterInventory> {
   try {
     return new IngressInventory({ objects: (await client.list<Record<string, unknown>>('/apis/networking.k8s.io/v1/ingresses')).items });
   } catch (error) {
-    const reason = `the cluster's Ingresses could not be listed (${(error as Error).message})`;
+    const reason = `the cluster's Ingresses could not be listed (${messageOf(error)})`;
     return { ingressesWithHosts: () => reason };
   }
 }
@@ -211,7 +212,7 @@ export async function applyReports(run: AuditRun): Promise<string[]> {
         continue;
       }
     } catch (error) {
-      problems.push(`cluster ${cluster}: no PolicyReports written: ${(error as Error).message}`);
+      problems.push(`cluster ${cluster}: no PolicyReports written: ${messageOf(error)}`);
       continue;
     }
     for (const report of reports) {
@@ -221,7 +222,7 @@ export async function applyReports(run: AuditRun): Promise<string[]> {
       try {
         await client.apply(path, report);
       } catch (error) {
-        problems.push(`cluster ${cluster}: writing ${report.kind} ${report.metadata.name}: ${(error as Error).message}`);
+        problems.push(`cluster ${cluster}: writing ${report.kind} ${report.metadata.name}: ${messageOf(error)}`);
       }
     }
   }

@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeClient } from '../kube/index.js';
 import { listPath, type KindInfo } from './kinds.js';
 import { isRecord } from '../kubernetes/json.js';
+import { messageOf } from '../errors/index.js';
 
 export type Json = Record<string, unknown>;
 
@@ -62,7 +63,7 @@ export async function* clusterItems(client: KubeClient, cluster: string, kinds: 
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 404) continue; // the kind is not served in this cluster
-      problem(`cluster ${cluster}: listing ${kind.resource}: ${(error as Error).message}`);
+      problem(`cluster ${cluster}: listing ${kind.resource}: ${messageOf(error)}`);
     }
   }
 }

@@ -3,13 +3,13 @@
 // duplicate names: a bundle is untrusted input until its signature has been checked.
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { extract, pack } from 'tar-stream';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 export const LIMITS = { fileBytes: 4 * 1024 * 1024, totalBytes: 64 * 1024 * 1024, files: 10_000 };
 
-export class BundleError extends Error {
+export class BundleError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BundleError';
+    super('bundle', message);
   }
 }
 
@@ -42,7 +42,7 @@ export async function readArchive(bytes: Buffer): Promise<Map<string, Buffer>> {
   try {
     tar = gunzipSync(bytes, { maxOutputLength: LIMITS.totalBytes + 1024 * 1024 });
   } catch (error) {
-    throw new BundleError(`the bundle is not a gzipped tar: ${(error as Error).message}`);
+    throw new BundleError(`the bundle is not a gzipped tar: ${messageOf(error)}`);
   }
   const files = new Map<string, Buffer>();
   const reader = extract();

@@ -12,6 +12,7 @@ import { isExample } from '../policy-set/index.js';
 import { parseTestFile, TEST_FILE } from '../policy-tests/index.js';
 import { BundleError, readArchive, writeArchive } from './archive.js';
 import { audienceProblem, type BundleAudience } from './audience.js';
+import { messageOf } from '../errors/index.js';
 
 export const MANIFEST = 'manifest.json';
 export const SIGNATURE = 'signature.json';
@@ -110,7 +111,7 @@ async function testFilesOf(dir: string): Promise<Map<string, string>> {
       try {
         files.set(relative(review), await readFile(review, 'utf8'));
       } catch (error) {
-        throw new BundleError(`${relative(file)}:${testCase.line}: case "${testCase.name}": cannot read its review ${testCase.review}: ${(error as Error).message}`);
+        throw new BundleError(`${relative(file)}:${testCase.line}: case "${testCase.name}": cannot read its review ${testCase.review}: ${messageOf(error)}`);
       }
     }
   }
@@ -147,7 +148,7 @@ function parseJson<T>(data: Buffer | undefined, name: string): T {
   try {
     return JSON.parse(data.toString('utf8')) as T;
   } catch (error) {
-    throw new BundleError(`${name} is not JSON: ${(error as Error).message}`);
+    throw new BundleError(`${name} is not JSON: ${messageOf(error)}`);
   }
 }
 

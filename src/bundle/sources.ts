@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { OciClient, pushArtifact, type RegistryAccess } from '../oci/index.js';
 import { LIMITS } from './archive.js';
+import { CanopyError } from '../errors/index.js';
 
 export const BUNDLE_LAYER = 'application/vnd.canopy.bundle.v1.tar+gzip';
 export const BUNDLE_CONFIG = 'application/vnd.canopy.bundle.config.v1+json';
@@ -20,15 +21,18 @@ export interface BundleSource {
  * The store answered, but not with anything that can be a bundle (over the size cap): the check is a
  * refusal, with this reason, not an unreachable store.
  */
-export class StoreAnswerRefused extends Error {
+export class StoreAnswerRefused extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'StoreAnswerRefused';
+    super('bundle-store-refused', message);
   }
 }
 
 /** A store that did not answer, or not in full, within the deadline. */
-class StoreTimeout extends Error {}
+class StoreTimeout extends CanopyError {
+  constructor(message: string) {
+    super('bundle-store-timeout', message);
+  }
+}
 
 export class HttpBundleSource implements BundleSource {
   constructor(

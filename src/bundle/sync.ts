@@ -17,6 +17,7 @@ import { runPolicyTestsFromFiles } from '../policy-tests/index.js';
 import { audienceRefusal } from './audience.js';
 import { verifyBundle, type BundleManifest } from './format.js';
 import { StoreAnswerRefused, type BundleSource } from './sources.js';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 export interface CheckResult {
   at: string;
@@ -71,7 +72,11 @@ export const DEFAULT_CANARIES: readonly Canary[] = [
 ];
 
 /** A refusal by the bundle's cluster selector, which a later change of the cluster's identity may lift. */
-class NotForThisCluster extends Error {}
+class NotForThisCluster extends CanopyError {
+  constructor(message: string) {
+    super('bundle-not-for-this-cluster', message);
+  }
+}
 
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -146,7 +151,7 @@ export class BundleSync {
     try {
       await this.activate(bytes, 'disk');
     } catch (error) {
-      this.options.logger.warn({ file: this.file, reason: (error as Error).message }, 'the persisted bundle was refused');
+      this.options.logger.warn({ file: this.file, reason: messageOf(error) }, 'the persisted bundle was refused');
     }
   }
 
@@ -159,7 +164,7 @@ export class BundleSync {
       this.failures += 1;
       // An answer that cannot be a bundle (over the size cap) is refused; polls still back off, since
       // every attempt costs the store and the webhook a download.
-      this.record(error instanceof StoreAnswerRefused ? 'refused' : 'unreachable', (error as Error).message);
+      this.record(error instanceof StoreAnswerRefused ? 'refused' : 'unreachable', messageOf(error));
       return;
     }
     this.failures = 0;
@@ -182,7 +187,7 @@ export class BundleSync {
       const activated = await this.activate(bytes, 'store');
       this.record(activated ? 'activated' : 'unchanged', activated ? `revision ${this.statusValue.active?.revision}` : undefined);
     } catch (error) {
-      const message = (error as Error).message;
+      const message = messageOf(error);
       if (etag) this.refusal = { etag, message, ...(error instanceof NotForThisCluster ? { retry: bytes } : {}) };
       this.record('refused', message);
     }

@@ -4,6 +4,7 @@
 import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../policy-set/index.js';
 import type { Logger } from '../decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
+import { messageOf } from '../errors/index.js';
 
 export interface DirectoryStatus {
   dir: string;
@@ -44,7 +45,7 @@ export class PolicyDirectoryWatcher {
     try {
       files = await policyFilesOf(this.dir);
     } catch (error) {
-      this.refused((error as Error).message);
+      this.refused(messageOf(error));
       return;
     }
     const fingerprint = JSON.stringify([...files.entries()]);
@@ -55,7 +56,7 @@ export class PolicyDirectoryWatcher {
       this.statusValue.lastReload = { at: new Date().toISOString(), result: 'activated', revision: set.revision };
       this.logger.info({ dir: this.dir, revision: set.revision }, 'policy directory reloaded');
     } catch (error) {
-      this.refused((error as Error).message);
+      this.refused(messageOf(error));
     }
   }
 

@@ -8,6 +8,7 @@ import { ConfigError, type FleetConfig } from '../fleet/index.js';
 import { checkCombinations, parseCanopyConfig, POD_NAMESPACE_FILE, type CanopyConfig } from './parse.js';
 import { envNameOf, OTHER_ENVIRONMENT, SETTINGS, type Setting } from './settings.js';
 import { isRecord } from '../kubernetes/json.js';
+import { messageOf } from '../errors/index.js';
 
 type Json = Record<string, unknown>;
 
@@ -66,7 +67,7 @@ function parseYamlValue(text: string, fail: (message: string) => never): unknown
   try {
     return parseYaml(text);
   } catch (error) {
-    return fail(`not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    return fail(`not valid YAML: ${messageOf(error).split('\n')[0]}`);
   }
 }
 
@@ -75,13 +76,13 @@ async function readConfigFile(file: string): Promise<Json> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(file, `cannot read: ${(error as Error).message}`);
+    throw new ConfigError(file, `cannot read: ${messageOf(error)}`);
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (error) {
-    throw new ConfigError(file, `not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    throw new ConfigError(file, `not valid YAML: ${messageOf(error).split('\n')[0]}`);
   }
   if (value === null || value === undefined) return {};
   if (!isRecord(value)) throw new ConfigError(file, 'the config must be a map of keys to values');

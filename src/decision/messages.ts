@@ -1,6 +1,7 @@
 // The words a kubectl user reads: the denial message and the warnings.
 import { renderTemplates } from '../template/index.js';
 import type { Decision, PolicyHit } from './decide.js';
+import { messageOf } from '../errors/index.js';
 
 function describeHit(hit: PolicyHit): string {
   if (hit.error) {
@@ -35,7 +36,7 @@ export function renderAdvice(decision: Decision, context: Record<string, unknown
     try {
       return { ...hit, advice: String(renderTemplates(hit.advice, context)) };
     } catch (error) {
-      return { ...hit, advice: `${hit.advice} (advice could not be filled in: ${(error as Error).message})` };
+      return { ...hit, advice: `${hit.advice} (advice could not be filled in: ${messageOf(error)})` };
     }
   };
   if (decision.denials.length + decision.warnings.length + decision.audits.length === 0) return decision;

@@ -3,6 +3,7 @@
 import { checkTemplates } from '../template/index.js';
 import type { PolicyDiagnostic } from './diagnostics.js';
 import type { SourcePosition } from './source-text.js';
+import { messageOf } from '../errors/index.js';
 
 export const POLICY_MODES = ['enforce', 'warn', 'audit'] as const;
 export type PolicyMode = (typeof POLICY_MODES)[number];
@@ -73,7 +74,7 @@ export function readPolicyInfo(
     try {
       checkTemplates(advice);
     } catch (error) {
-      problems.push(`@advice: ${(error as Error).message}`);
+      problems.push(`@advice: ${messageOf(error)}`);
     }
   }
   const severity = oneOf(annotations['severity'], SEVERITIES, 'medium');

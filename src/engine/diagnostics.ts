@@ -1,6 +1,7 @@
 // Load-time problems with a policy set, each pinned to a place a reviewer can open.
 import type { DetailedError } from '../cedar/index.js';
 import { formatPosition, type SourcePosition, type SourceText } from './source-text.js';
+import { CanopyError } from '../errors/index.js';
 
 export interface PolicyDiagnostic {
   position: SourcePosition;
@@ -14,13 +15,13 @@ export function formatDiagnostic(diagnostic: PolicyDiagnostic): string {
 }
 
 /** Thrown when a policy set cannot be activated; carries every problem found, not just the first. */
-export class PolicyLoadError extends Error {
+export class PolicyLoadError extends CanopyError {
   constructor(readonly diagnostics: PolicyDiagnostic[]) {
     super(
+      'policy-load',
       `policy set does not validate (${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'}):\n` +
         diagnostics.map((d) => `  ${formatDiagnostic(d)}`).join('\n'),
     );
-    this.name = 'PolicyLoadError';
   }
 }
 

@@ -12,6 +12,7 @@ import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import type { EnginePolicySet } from './scoped.js';
 import type { RequestScope } from './scope.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
+import { messageOf } from '../errors/index.js';
 
 /** The built worker. From the TypeScript sources (tests) it is the build's copy: Node runs only JavaScript in a worker. */
 function workerUrl(): URL {
@@ -91,7 +92,7 @@ export class EvaluationPool {
     };
     this.loadInto(replacement).then(ready, (error: unknown) => {
       // It answers "unknown revision" for a set it could not load, and such requests are denied.
-      this.onWorkerExit?.(`its replacement could not load the policy set: ${(error as Error).message}`);
+      this.onWorkerExit?.(`its replacement could not load the policy set: ${messageOf(error)}`);
       ready();
     });
   }

@@ -7,6 +7,7 @@ import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
 import { actionGraphOf, ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
 import { conditionsHold } from './conditions.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
+import { messageOf } from '../errors/index.js';
 
 /** The implicit permit every validating bucket carries, so that what no forbid denies is allowed. */
 export const IMPLICIT_ALLOW_ID = 'canopy.implicit-allow';
@@ -418,7 +419,7 @@ export class ScopedPolicySet {
     try {
       buckets.prepare(set);
     } catch (error) {
-      return { ok: false, message: (error as Error).message };
+      return { ok: false, message: messageOf(error) };
     }
     return withDecided(this.ask(set.setId, planned.request, set.actionGroups ? 'action entities' : 'plain'), decided);
   }
@@ -452,7 +453,7 @@ export class ScopedPolicySet {
         ...(mode === 'schema' ? { preparsedSchemaName: this.set.cedarSchemaName, validateRequest: true } : {}),
       });
     } catch (error) {
-      return { ok: false, message: `Cedar engine error: ${(error as Error).message}` };
+      return { ok: false, message: `Cedar engine error: ${messageOf(error)}` };
     }
     if (answer.type === 'failure') {
       return { ok: false, message: answer.errors.map((e) => e.message).join('; ') || 'Cedar answered failure' };

@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import type { CedarRequest } from './evaluate.js';
 import { ScopedPolicySet } from './scoped.js';
 import { WORKER_SLOTS, type FromWorker, type ToWorker } from './worker-protocol.js';
+import { messageOf } from '../errors/index.js';
 
 const port = parentPort;
 if (!port) throw new Error('engine/worker.js runs only as a worker thread');
@@ -31,7 +32,7 @@ function load(message: Extract<ToWorker, { type: 'load' }>): FromWorker {
     held.push(set);
     return { type: 'loaded', id: message.id };
   } catch (error) {
-    return { type: 'loaded', id: message.id, error: (error as Error).message };
+    return { type: 'loaded', id: message.id, error: messageOf(error) };
   }
 }
 

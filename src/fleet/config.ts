@@ -2,6 +2,7 @@
 // workspace mapping. YAML; every field is optional, and an unknown one is an error, not a silent no-op.
 import type { RegistryAccess } from '../oci/index.js';
 import { isRecord } from '../kubernetes/json.js';
+import { CanopyError } from '../errors/index.js';
 
 export interface FleetConfig {
   cluster: {
@@ -31,10 +32,9 @@ export interface FleetConfig {
   };
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends CanopyError {
   constructor(file: string, message: string) {
-    super(`${file}: ${message}`);
-    this.name = 'ConfigError';
+    super('fleet-config', `${file}: ${message}`);
   }
 }
 

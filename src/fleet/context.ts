@@ -10,6 +10,7 @@ import { DEFAULT_NAMESPACE_LOOKUP_MS, type FleetConfig } from './config.js';
 import { identityFromConfig, type DiscoveredIdentity } from './identity.js';
 import { IdentityWatch, type IdentityStatus, type IdentityWatchOptions } from './identity-watch.js';
 import { IngressInventory } from './ingresses.js';
+import { messageOf } from '../errors/index.js';
 
 export const LOGICAL_CLUSTER_ANNOTATION = 'kcp.io/cluster';
 const KCP_PATH_ANNOTATION = 'kcp.io/path';
@@ -239,7 +240,7 @@ export class FleetContext {
       const spec = asRecord(asRecord(asRecord(object['spec'])['template'])['spec']);
       return { perReplica: podUsage(spec) };
     } catch (error) {
-      return { error: `the pod template of ${resource}/${request.name} could not be read (${(error as Error).message})` };
+      return { error: `the pod template of ${resource}/${request.name} could not be read (${messageOf(error)})` };
     }
   }
 
@@ -270,7 +271,7 @@ export class FleetContext {
             return {};
           }
           this.onLookup('namespace', 'error');
-          return `the labels of namespace ${name} could not be read (${(error as Error).message})`;
+          return `the labels of namespace ${name} could not be read (${messageOf(error)})`;
         })
         .finally(() => this.pendingNamespaces.delete(name));
       this.pendingNamespaces.set(name, pending);
@@ -321,7 +322,7 @@ export class FleetContext {
         return undefined;
       }
       this.onLookup('workspace', 'error');
-      return { problem: `the workspace of logical cluster ${logicalCluster} could not be discovered (${(error as Error).message})` };
+      return { problem: `the workspace of logical cluster ${logicalCluster} could not be discovered (${messageOf(error)})` };
     }
   }
 }

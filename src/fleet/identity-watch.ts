@@ -22,6 +22,7 @@ import {
   type IdentityChange,
   type SourceProperties,
 } from './identity.js';
+import { messageOf } from '../errors/index.js';
 
 /** How often a source whose CRD is not installed is listed again. */
 export const CRD_RECHECK_MS = 60_000;
@@ -232,7 +233,7 @@ export class IdentityWatch {
       this.profileRead = profileProperties(found);
       this.profileGetError = undefined;
     } catch (error) {
-      this.profileGetError = (error as Error).message;
+      this.profileGetError = messageOf(error);
     } finally {
       this.profileGetInFlight = false;
     }

@@ -5,6 +5,7 @@ import type { Logger } from '../decision-log/index.js';
 import type { KubeClient } from '../kube/index.js';
 import type { ClusterIdentity } from '../kubernetes/index.js';
 import type { FleetConfig } from './config.js';
+import { messageOf } from '../errors/index.js';
 
 /**
  * The property names Canopy reads, and the identity field each one sets. Others become labels. A
@@ -138,7 +139,7 @@ export async function discoverIdentity(config: FleetConfig, client: KubeClient, 
     } catch (error) {
       // A cluster without the ClusterProperty CRD answers 404: that is not a problem, just no source.
       const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 404) problems.push(`ClusterProperty objects could not be read: ${(error as Error).message}`);
+      if (status !== 404) problems.push(`ClusterProperty objects could not be read: ${messageOf(error)}`);
     }
   }
   const profile = config.cluster.clusterProfile;
@@ -147,7 +148,7 @@ export async function discoverIdentity(config: FleetConfig, client: KubeClient, 
       const found = await client.getJson<Record<string, unknown>>(`${clusterProfilesPath(profile.namespace)}/${encodeURIComponent(profile.name)}`);
       sources.push({ source: 'ClusterProfile', object: `${profile.namespace}/${profile.name}`, properties: profileProperties(found) });
     } catch (error) {
-      problems.push(`ClusterProfile ${profile.namespace}/${profile.name} could not be read: ${(error as Error).message}`);
+      problems.push(`ClusterProfile ${profile.namespace}/${profile.name} could not be read: ${messageOf(error)}`);
     }
   }
   for (const problem of problems) logger.warn({ problem }, 'cluster identity source unavailable; using the others');

@@ -5,6 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { findFiles } from '../files/find-files.js';
 import { parse as parseYaml } from 'yaml';
 import { ImpactInputError } from './source.js';
+import { messageOf } from '../errors/index.js';
 
 export type Endpoint = 'validate' | 'mutate';
 
@@ -35,7 +36,7 @@ export async function readRecordedRequests(root: string): Promise<{ requests: Re
       try {
         requests.push({ source: file, review: file.endsWith('.json') ? JSON.parse(text) : parseYaml(text) });
       } catch (error) {
-        problems.push(`${file}: ${(error as Error).message}`);
+        problems.push(`${file}: ${messageOf(error)}`);
       }
       continue;
     }
@@ -48,7 +49,7 @@ export async function readRecordedRequests(root: string): Promise<{ requests: Re
         if (record.review === undefined) throw new Error('a recorded line holds {endpoint, review}');
         requests.push({ source, review: record.review, ...(endpoint ? { endpoint } : {}) });
       } catch (error) {
-        problems.push(`${source}: ${(error as Error).message}`);
+        problems.push(`${source}: ${messageOf(error)}`);
       }
     });
   }

@@ -7,14 +7,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { inspectBundle, MANIFEST, SIGNATURE } from '../bundle/index.js';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 const run = promisify(execFile);
 
 /** An impact input (policy source or requests) that cannot be used; the message says why. */
-export class ImpactInputError extends Error {
+export class ImpactInputError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ImpactInputError';
+    super('impact-input', message);
   }
 }
 
@@ -40,7 +40,7 @@ async function bundleSource(file: string): Promise<PolicySourceDir> {
   try {
     ({ contents, manifest: { revision } } = await inspectBundle(await readFile(file)));
   } catch (error) {
-    throw new ImpactInputError(`${file} is not a readable bundle: ${(error as Error).message}`);
+    throw new ImpactInputError(`${file} is not a readable bundle: ${messageOf(error)}`);
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'canopy-impact-'));
   for (const [name, data] of contents) {

@@ -5,19 +5,19 @@
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { KubeConfig, Watch } from '@kubernetes/client-node';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 export interface KubeConnection {
   kubeconfig?: string;
   context?: string;
 }
 
-export class KubeApiError extends Error {
+export class KubeApiError extends CanopyError {
   constructor(
     message: string,
     readonly statusCode?: number,
   ) {
-    super(message);
-    this.name = 'KubeApiError';
+    super('kube-api', message);
   }
 }
 
@@ -30,7 +30,7 @@ export function loadKubeConfig(connection: KubeConnection): KubeConfig {
     else config.loadFromDefault();
     if (connection.context) config.setCurrentContext(connection.context);
   } catch (error) {
-    throw new KubeApiError(`cannot load the kubeconfig: ${(error as Error).message}`);
+    throw new KubeApiError(`cannot load the kubeconfig: ${messageOf(error)}`);
   }
   if (!config.getCurrentCluster()) throw new KubeApiError('the kubeconfig has no current cluster');
   return config;
@@ -90,7 +90,7 @@ export class KubeClient {
           try {
             resolve(JSON.parse(text) as T);
           } catch (error) {
-            reject(new KubeApiError(`${method} ${path}: not JSON: ${(error as Error).message}`));
+            reject(new KubeApiError(`${method} ${path}: not JSON: ${messageOf(error)}`));
           }
         });
       });

@@ -1,6 +1,6 @@
 // The images of a pod spec, wherever it sits, parsed as the container runtime reads them: for the
 // Workload entity's image facts and for supply-chain look-ups alike.
-import { parseImageReference, ReferenceError, type ImageReference } from '../oci/index.js';
+import { parseImageReference, ImageReferenceError, type ImageReference } from '../oci/index.js';
 import { inferenceServiceContainers, inferenceServiceModels, isInferenceService, OCI_SCHEME } from './inference-services.js';
 import { asArray, asRecord } from './json.js';
 import { CONTAINER_LISTS, podSpecOf, podSpecPath } from './workload.js';
@@ -29,7 +29,7 @@ function parsed(written: string, reference: string): ParsedImage {
   try {
     return { written, reference: parseImageReference(reference) };
   } catch (error) {
-    if (error instanceof ReferenceError) return { written, error: error.message };
+    if (error instanceof ImageReferenceError) return { written, error: error.message };
     throw error;
   }
 }

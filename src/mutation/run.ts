@@ -11,14 +11,14 @@ import type { MutationSpec } from './spec.js';
 import { renderTemplates } from '../template/index.js';
 import { describeBytes, MAX_PATCH_BYTES, PatchSize } from './patch-size.js';
 import { applyOperation, copyJson, emitOperations, pointerOf, sameValue, valueAt, type OperationSink, type Write } from './writes.js';
+import { CanopyError, messageOf } from '../errors/index.js';
 
-export class MutationError extends Error {
+export class MutationError extends CanopyError {
   constructor(
     message: string,
     readonly mutations: string[],
   ) {
-    super(message);
-    this.name = 'MutationError';
+    super('mutation', message);
   }
 }
 
@@ -108,7 +108,7 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
       // A write above the pods' part (a whole /spec) would rewrite it too: overlaps covers both.
       if (frozen) writes = writes.filter((write) => !overlaps(write.tokens, frozen));
     } catch (error) {
-      throw new MutationError(`mutation [${spec.id}] cannot be prepared: ${(error as Error).message}`, [spec.id]);
+      throw new MutationError(`mutation [${spec.id}] cannot be prepared: ${messageOf(error)}`, [spec.id]);
     }
     const record: OperationSink = (op, tokens, length) => {
       size.add(op);
@@ -129,7 +129,7 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
         emitOperations(working, write, record);
       } catch (error) {
         if (error instanceof MutationError) throw error;
-        throw new MutationError(`mutation [${spec.id}] cannot apply: ${(error as Error).message}`, [spec.id]);
+        throw new MutationError(`mutation [${spec.id}] cannot apply: ${messageOf(error)}`, [spec.id]);
       }
       if (write.kind === 'set' && write.structural) continue;
       // A copy, so that a value the mutator shares with the object cannot change what must hold.
@@ -158,7 +158,7 @@ export function runMutations(specs: readonly MutationSpec[], request: AdmissionR
     // The validating side's facts builder must still read the result.
     toCedarRequest({ ...request, object: working }, inputs.facts);
   } catch (error) {
-    problems.push(`its facts cannot be built: ${(error as Error).message}`);
+    problems.push(`its facts cannot be built: ${messageOf(error)}`);
   }
   if (problems.length > 0) {
     throw new MutationError(`mutations ${named(applied)} produce an invalid object: ${problems.join('; ')}`, applied);

@@ -7,6 +7,7 @@ import type { PolicyDiagnostic } from '../engine/diagnostics.js';
 import type { SourcePosition } from '../engine/source-text.js';
 import { MUTATORS } from './mutators/index.js';
 import { checkTemplates, hasTemplate, isWholeTemplate, TemplateError } from '../template/index.js';
+import { messageOf } from '../errors/index.js';
 
 export interface PatchOperationTemplate {
   op: 'add' | 'replace' | 'remove';
@@ -36,7 +37,7 @@ function parseAnnotationValue(text: string, name: string): unknown {
   try {
     return parseYaml(text) as unknown;
   } catch (error) {
-    throw new Error(`@${name} is not valid YAML or JSON: ${(error as Error).message.split('\n')[0]}`);
+    throw new Error(`@${name} is not valid YAML or JSON: ${messageOf(error).split('\n')[0]}`);
   }
 }
 
@@ -108,7 +109,7 @@ export function readMutationSpec(
   try {
     change = readChange(annotations);
   } catch (error) {
-    problems.push(error instanceof TemplateError ? `template: ${error.message}` : (error as Error).message);
+    problems.push(error instanceof TemplateError ? `template: ${error.message}` : messageOf(error));
   }
   if (problems.length > 0 || !id || !change) {
     const label = id ? `mutation "${id}": ` : '';

@@ -5,6 +5,7 @@
 // the object the operations it sends produce.
 import { isDeepStrictEqual } from 'node:util';
 import type { Operation } from 'rfc6902';
+import { CanopyError } from '../errors/index.js';
 
 export type Write =
   /**
@@ -16,10 +17,9 @@ export type Write =
   /** Append to the array at `tokens` unless an equal element is already in it. */
   | { kind: 'append'; tokens: string[]; value: unknown };
 
-export class WriteError extends Error {
+export class WriteError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'WriteError';
+    super('mutation-write', message);
   }
 }
 

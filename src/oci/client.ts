@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -21,14 +22,13 @@ export interface RegistryAccess {
   password?: string;
 }
 
-export class OciError extends Error {
+export class OciError extends CanopyError {
   constructor(
     readonly registry: string,
     message: string,
     readonly status?: number,
   ) {
-    super(`registry ${registry}: ${message}`);
-    this.name = 'OciError';
+    super('oci', `registry ${registry}: ${message}`);
   }
 }
 
@@ -130,7 +130,7 @@ export class OciClient {
           });
         });
       } catch (error) {
-        reject(new OciError(registry, `${method} ${target.pathname}: ${(error as Error).message}`));
+        reject(new OciError(registry, `${method} ${target.pathname}: ${messageOf(error)}`));
         return;
       }
       const deadline = setTimeout(() => {

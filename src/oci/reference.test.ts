@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseImageReference, ReferenceError } from './reference.js';
+import { parseImageReference, ImageReferenceError } from './reference.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -19,6 +19,6 @@ describe('image references', () => {
   });
 
   it.each(['', 'app@sha256:short', 'app:bad/tag', 'app::1', 'a//b', 'library/UPPER'])('refuses %j', (input) => {
-    expect(() => parseImageReference(input)).toThrow(ReferenceError);
+    expect(() => parseImageReference(input)).toThrow(ImageReferenceError);
   });
 });

@@ -1,6 +1,7 @@
 // Image references normalised the way the container runtime reads them (distribution/reference):
 // `nginx` is docker.io/library/nginx:latest, `ghcr.io/org/app:1@sha256:…` keeps both tag and digest,
 // and the registry host is lower-cased.
+import { CanopyError } from '../errors/index.js';
 
 export interface ImageReference {
   /** Registry host, with port: "docker.io", "127.0.0.1:5000". */
@@ -13,10 +14,9 @@ export interface ImageReference {
   normalized: string;
 }
 
-export class ReferenceError extends Error {
+export class ImageReferenceError extends CanopyError {
   constructor(reference: string, why: string) {
-    super(`image reference "${reference}" is not valid: ${why}`);
-    this.name = 'ReferenceError';
+    super('image-reference', `image reference "${reference}" is not valid: ${why}`);
   }
 }
 
@@ -29,14 +29,14 @@ const REGISTRY = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[
 
 export function parseImageReference(reference: string): ImageReference {
   let rest = reference.trim();
-  if (!rest) throw new ReferenceError(reference, 'it is empty');
+  if (!rest) throw new ImageReferenceError(reference, 'it is empty');
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(reference, `"${digest}" is not a digest`);
-    if (digest.startsWith('sha256:') && !SHA256.test(digest)) throw new ReferenceError(reference, 'a sha256 digest has 64 lower-case hex characters');
+    if (!DIGEST.test(digest)) throw new ImageReferenceError(reference, `"${digest}" is not a digest`);
+    if (digest.startsWith('sha256:') && !SHA256.test(digest)) throw new ImageReferenceError(reference, 'a sha256 digest has 64 lower-case hex characters');
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -44,7 +44,7 @@ export function parseImageReference(reference: string): ImageReference {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(reference, `"${tag}" is not a tag`);
+    if (!TAG.test(tag)) throw new ImageReferenceError(reference, `"${tag}" is not a tag`);
   }
   const slash = rest.indexOf('/');
   const first = slash >= 0 ? rest.slice(0, slash) : '';
@@ -52,11 +52,11 @@ export function parseImageReference(reference: string): ImageReference {
   const hasRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
   let registry = hasRegistry ? first.toLowerCase() : DEFAULT_REGISTRY;
   let repository = hasRegistry ? rest.slice(slash + 1) : rest;
-  if (!REGISTRY.test(registry)) throw new ReferenceError(reference, `"${registry}" is not a registry host[:port]`);
+  if (!REGISTRY.test(registry)) throw new ImageReferenceError(reference, `"${registry}" is not a registry host[:port]`);
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DEFAULT_REGISTRY;
   if (registry === DEFAULT_REGISTRY && !repository.includes('/')) repository = `library/${repository}`;
   for (const component of repository.split('/')) {
-    if (!PATH_COMPONENT.test(component)) throw new ReferenceError(reference, `"${component}" is not a valid repository name component (lower case letters, digits, separators)`);
+    if (!PATH_COMPONENT.test(component)) throw new ImageReferenceError(reference, `"${component}" is not a valid repository name component (lower case letters, digits, separators)`);
   }
   if (!tag && !digest) tag = 'latest';
   const normalized = `${registry}/${repository}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;

@@ -10,6 +10,7 @@ import type { MutationDecision } from '../decision/index.js';
 export type { MutationDecision } from '../decision/index.js';
 import { withFactFailures } from './declared-facts.js';
 import type { Plan } from './plan.js';
+import { messageOf } from '../errors/index.js';
 
 /** Why a request is refused before any policy set has been activated (the webhook is not ready). */
 export const NO_POLICY_SET = 'no validated policy set is active yet';
@@ -47,7 +48,7 @@ export function planMutation(set: CompiledPolicySet | undefined, request: Admiss
   try {
     cedarRequest = toCedarRequest(request, facts);
   } catch (error) {
-    return { decision: deny(`could not translate the request: ${(error as Error).message}`) };
+    return { decision: deny(`could not translate the request: ${messageOf(error)}`) };
   }
   return { set, cedarRequest, finish: (evaluation) => mutationFrom(set, request, facts, evaluation, deny) };
 }

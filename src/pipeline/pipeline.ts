@@ -21,6 +21,7 @@ import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } fr
 import type { Plan } from './plan.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { PolicyActivationError, warmUpRequests } from './warm-up.js';
+import { messageOf } from '../errors/index.js';
 
 export { PolicyActivationError } from './warm-up.js';
 
@@ -108,7 +109,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   try {
     facts = derivedFacts(set, request, given, 'validating');
   } catch (error) {
-    return { decision: failedDecision(`the request's facts could not be derived: ${(error as Error).message}`, set.revision) };
+    return { decision: failedDecision(`the request's facts could not be derived: ${messageOf(error)}`, set.revision) };
   }
   let quota;
   try {
@@ -123,7 +124,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
     cedarRequest = toCedarRequest(request, judged);
   } catch (error) {
     // Translation reads untrusted shapes defensively; should it still throw, the request is denied.
-    return { decision: failedDecision(`could not translate the request: ${(error as Error).message}`, set.revision) };
+    return { decision: failedDecision(`could not translate the request: ${messageOf(error)}`, set.revision) };
   }
   const finish = (evaluation: Evaluation): Decision => {
     const judgedEvaluation = withFactFailures(set, request, 'validating', evaluation, judged.declared);
@@ -144,7 +145,7 @@ function planMutationWithFacts(set: CompiledPolicySet | undefined, request: Admi
   try {
     derived = derivedFacts(set, request, given, 'mutations');
   } catch (error) {
-    return { decision: failedMutation(`the request's facts could not be derived: ${(error as Error).message}`, set?.revision ?? 'none', request) };
+    return { decision: failedMutation(`the request's facts could not be derived: ${messageOf(error)}`, set?.revision ?? 'none', request) };
   }
   return planMutation(set, request, derived);
 }
@@ -210,7 +211,7 @@ export class AdmissionPipeline {
       try {
         await this.options.pool.load(prepared.engine.set, warmUp);
       } catch (error) {
-        throw new PolicyActivationError(`policy set ${checked.revision} could not be loaded into the evaluation workers: ${(error as Error).message}`);
+        throw new PolicyActivationError(`policy set ${checked.revision} could not be loaded into the evaluation workers: ${messageOf(error)}`);
       }
     }
     this.active = prepared;
@@ -334,7 +335,7 @@ export class AdmissionPipeline {
     try {
       return (await this.options.facts?.(request, this.active)) ?? {};
     } catch (error) {
-      return { unavailable: `the request's facts could not be gathered: ${(error as Error).message}` };
+      return { unavailable: `the request's facts could not be gathered: ${messageOf(error)}` };
     }
   }
 

@@ -6,12 +6,12 @@ import type { AdmissionRequest } from '../admission/index.js';
 import { evaluate, type CedarRequest } from '../engine/index.js';
 import { type CompiledPolicySet } from '../policy-set/index.js';
 import { toCedarRequest, type RequestFacts } from '../translate/index.js';
+import { CanopyError } from '../errors/index.js';
 
 /** A checked policy set that could not be made active: the previously active one (if any) stays. */
-export class PolicyActivationError extends Error {
+export class PolicyActivationError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'PolicyActivationError';
+    super('policy-activation', message);
   }
 }
 

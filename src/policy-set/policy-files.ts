@@ -7,6 +7,7 @@ import { findFiles } from '../files/find-files.js';
 import path from 'node:path';
 import { SourceText } from '../engine/index.js';
 import { packOfPath, PACKS_DIR } from './packs.js';
+import { CanopyError, messageOf } from '../errors/index.js';
 
 export const SCHEMA_FILE = 'schema.cedarschema';
 /** Policies under this folder are mutations: permits whose annotations say what to change. */
@@ -40,10 +41,9 @@ export interface PolicySetSource {
   packs: readonly string[];
 }
 
-export class PolicyDirectoryError extends Error {
+export class PolicyDirectoryError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'PolicyDirectoryError';
+    super('policy-directory', message);
   }
 }
 
@@ -101,7 +101,7 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
     throw new PolicyDirectoryError(
       code === 'ENOENT'
         ? `no policy schema at ${schemaPath}: a policy directory holds ${SCHEMA_FILE} and *.cedar files`
-        : `cannot read ${schemaPath}: ${(error as Error).message}`,
+        : `cannot read ${schemaPath}: ${messageOf(error)}`,
     );
   }
   const cedar = await findFiles(dir, (name) => name.endsWith('.cedar'));

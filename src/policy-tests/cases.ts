@@ -13,6 +13,7 @@ import type { ImageLookup } from '../supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 import { isRecord } from '../kubernetes/json.js';
 import { IngressInventory } from '../fleet/index.js';
+import { messageOf } from '../errors/index.js';
 
 export interface CaseExpectation {
   allowed?: boolean;
@@ -180,7 +181,7 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
       try {
         normalized = parseImageReference(image).normalized;
       } catch (error) {
-        return `case "${name}": images: ${(error as Error).message}`;
+        return `case "${name}": images: ${messageOf(error)}`;
       }
       const signature = e['signature'];
       lookups.set(normalized, {

@@ -5,6 +5,7 @@ import { summarizeAdmission, type AdmissionPipeline, type AdmissionSummary } fro
 import { toCedarRequest } from '../translate/index.js';
 import type { CoverageTracker } from './coverage.js';
 import { reviewOf, type TestCase } from './cases.js';
+import { messageOf } from '../errors/index.js';
 
 export type CaseOutcome = AdmissionSummary;
 
@@ -48,7 +49,7 @@ export async function runCase(pipeline: AdmissionPipeline, testCase: TestCase, c
   try {
     review = await reviewOf(testCase, read);
   } catch (error) {
-    return { testCase, passed: false, failures: [], error: `cannot read the review: ${(error as Error).message}` };
+    return { testCase, passed: false, failures: [], error: `cannot read the review: ${messageOf(error)}` };
   }
   const facts = { ...testCase.facts, ...(testCase.namespaceLabels ? { namespaceLabels: testCase.namespaceLabels } : {}) };
   let result;

@@ -1,6 +1,7 @@
 // What pods ask for, as Kubernetes counts it, in integers: CPU millicores, memory bytes, GPUs.
 import { quantityValue, wholeUnits } from '../quantity/index.js';
 import { asArray, asRecord, type JsonRecord } from '../kubernetes/json.js';
+import { CanopyError } from '../errors/index.js';
 
 export interface Usage {
   cpuMillis: bigint;
@@ -27,10 +28,9 @@ export const increase = (after: Usage, before: Usage): Usage => ({
 export const isZero = (u: Usage) => u.cpuMillis === 0n && u.memoryBytes === 0n && u.gpus === 0n;
 
 /** A quantity in a pod spec that is not one: the request is denied with this message. */
-export class QuantityError extends Error {
+export class QuantityError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'QuantityError';
+    super('quantity', message);
   }
 }
 

@@ -2,6 +2,7 @@
 // required, and which keys sign which repositories. Checked at load time.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { isRecord } from '../kubernetes/json.js';
+import { messageOf } from '../errors/index.js';
 
 export interface TrustRule {
   id: string;
@@ -71,7 +72,7 @@ export function readSupplyChainData(value: unknown): { data?: SupplyChainData; p
           if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') problems.push(`${where}.keys[${k}] is not an ECDSA P-256 public key (cosign's key type)`);
           else keys.push(key);
         } catch (error) {
-          problems.push(`${where}.keys[${k}] is not a PEM public key: ${(error as Error).message}`);
+          problems.push(`${where}.keys[${k}] is not a PEM public key: ${messageOf(error)}`);
         }
       });
       // The id names the keys too, so that cached verifications end with a change of keys.

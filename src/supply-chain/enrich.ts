@@ -17,6 +17,7 @@ import type { SupplyChainData } from './data.js';
 import { tenantOf } from '../quota/index.js';
 import { allowedSourcesFor, digestRequired, lookupNeeds, type ImageLookup, type LookupNeeds } from './facts.js';
 import { LookupAbandoned, LookupLimiter } from './limiter.js';
+import { messageOf } from '../errors/index.js';
 
 /** Distinct images one request may need looked up; more are denied before any look-up. */
 export const DEFAULT_MAX_LOOKUPS_PER_REQUEST = 64;
@@ -46,7 +47,7 @@ function cacheResult(status: { fetch?: string }): LookupResult {
 }
 
 const describe = (error: unknown, registry: string) =>
-  error instanceof OciError ? error.message : `registry ${registry}: ${(error as Error).message}`;
+  error instanceof OciError ? error.message : `registry ${registry}: ${messageOf(error)}`;
 
 export class ImageEnricher {
   private readonly digests: LRUCache<string, string, ImageReference>;

@@ -2,6 +2,7 @@
 // most `perTenant` of them for one tenant, and waiting tenants served in turn (round-robin), so that one
 // tenant's thousands of look-ups cannot hold another tenant's few behind them. A waiter whose request
 // has given up (its signal aborted) leaves the queue at once: late work does not pile up.
+import { CanopyError } from '../errors/index.js';
 
 export interface LimiterOptions {
   /** Look-ups in flight at once, over all tenants. */
@@ -16,7 +17,11 @@ interface Waiter {
   detach: () => void;
 }
 
-export class LookupAbandoned extends Error {}
+export class LookupAbandoned extends CanopyError {
+  constructor(message: string) {
+    super('lookup-abandoned', message);
+  }
+}
 
 export class LookupLimiter {
   private inFlight = 0;

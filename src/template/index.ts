@@ -2,6 +2,7 @@
 // in an @advice, a @patch or @params stands for a value of the request, the object, its facts, its
 // namespace or the policy data. A string that is one template and nothing else becomes the value itself
 // (a map, a list, a number); a template inside other text becomes text. A leaf: it imports nothing.
+import { CanopyError } from '../errors/index.js';
 
 export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'quota', 'supplyChain', 'data'] as const;
 
@@ -15,10 +16,9 @@ export function isWholeTemplate(text: string): boolean {
 }
 const SEGMENT = /^(?:\.?([A-Za-z_][A-Za-z0-9_-]*)|\[\s*"((?:[^"\\]|\\.)*)"\s*\]|\[\s*'([^']*)'\s*\]|\[\s*(\d+)\s*\])/;
 
-export class TemplateError extends Error {
+export class TemplateError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TemplateError';
+    super('template', message);
   }
 }
 

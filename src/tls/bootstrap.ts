@@ -23,6 +23,7 @@ import type { BootstrapTlsConfig } from '../config/index.js';
 import type { Logger } from '../decision-log/index.js';
 import { caBundleOf, createCertificateAuthority, issueServingCertificate, type KeyPairPem } from './certificates.js';
 import { RENEW_BEFORE_MS, usableCa, usableServing } from './state.js';
+import { messageOf } from '../errors/index.js';
 
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
@@ -74,7 +75,7 @@ function describeError(error: unknown): string {
     const message = typeof body === 'object' && body?.message ? body.message : typeof body === 'string' ? body.slice(0, 200) : '';
     return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
   }
-  return (error as Error).message;
+  return messageOf(error);
 }
 
 export class TlsBootstrap {

@@ -7,6 +7,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../decision-log/index.js';
 import type { KeyPairPem } from './certificates.js';
+import { messageOf } from '../errors/index.js';
 
 /** Why a certificate and key cannot serve, or undefined when they can. */
 export function servingPairProblem(pair: KeyPairPem, now = Date.now()): string | undefined {
@@ -14,12 +15,12 @@ export function servingPairProblem(pair: KeyPairPem, now = Date.now()): string |
   try {
     cert = new X509Certificate(pair.cert);
   } catch (error) {
-    return `the certificate does not parse (${(error as Error).message})`;
+    return `the certificate does not parse (${messageOf(error)})`;
   }
   try {
     if (!cert.checkPrivateKey(createPrivateKey(pair.key))) return 'the key does not belong to the certificate';
   } catch (error) {
-    return `the key does not parse (${(error as Error).message})`;
+    return `the key does not parse (${messageOf(error)})`;
   }
   if (Date.parse(cert.validTo) <= now) return `the certificate expired at ${cert.validTo}`;
   return undefined;
@@ -88,7 +89,7 @@ export class CertificateReloader {
     try {
       pair = await this.options.read();
     } catch (error) {
-      return this.refuse(`cannot read the serving certificate from ${this.options.describe}: ${(error as Error).message}`);
+      return this.refuse(`cannot read the serving certificate from ${this.options.describe}: ${messageOf(error)}`);
     }
     const fingerprint = fingerprintOf(pair);
     if (fingerprint === this.fingerprint) return false;

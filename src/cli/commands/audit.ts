@@ -21,6 +21,7 @@ import { SEVERITIES, type Severity } from '../../engine/index.js';
 import { readFleetConfig } from '../../config/index.js';
 import { ConfigError } from '../../fleet/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
+import { messageOf } from '../../errors/index.js';
 
 const FORMATS = ['text', 'json', 'markdown', 'html', 'policyreport'] as const;
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -110,9 +111,9 @@ export function registerAudit(program: Command): void {
         });
       } catch (error) {
         // What the user can fix gets one line; anything else is a bug, with its stack.
-        const expected = isPolicyProblem(error) || error instanceof AuditError || error instanceof ConfigError || /unknown kinds/.test((error as Error).message);
+        const expected = isPolicyProblem(error) || error instanceof AuditError || error instanceof ConfigError || /unknown kinds/.test(messageOf(error));
         if (!expected) throw error;
-        process.stderr.write(`canopy audit: ${(error as Error).message}\n`);
+        process.stderr.write(`canopy audit: ${messageOf(error)}\n`);
         process.exitCode = EXIT.unreadable;
         return;
       }

@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, parseSelectorText, pushBundle, readPublicKeys, signBundle, verifyBundle, type ClusterSelector } from '../../bundle/index.js';
 import { EXIT, say } from '../output.js';
+import { messageOf } from '../../errors/index.js';
 
 /** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
 function isLoopbackHost(host: string): boolean {
@@ -25,7 +26,7 @@ async function guarded(what: string, action: () => Promise<void>): Promise<void>
   try {
     await action();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     process.stderr.write(`canopy bundle ${what}: ${message}\n`);
     if (process.env['CANOPY_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
     process.exitCode = EXIT.invalid;

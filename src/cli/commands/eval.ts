@@ -7,6 +7,7 @@ import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '
 import { redactObject } from '../../recording/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
+import { messageOf } from '../../errors/index.js';
 
 export interface EvalOptions {
   policies: string;
@@ -43,12 +44,12 @@ async function readBody(file: string): Promise<{ body: unknown } | string> {
   try {
     text = await readInput(file);
   } catch (error) {
-    return `cannot read: ${(error as Error).message}`;
+    return `cannot read: ${messageOf(error)}`;
   }
   try {
     return { body: JSON.parse(text) as unknown };
   } catch (error) {
-    return `not JSON: ${(error as Error).message}`;
+    return `not JSON: ${messageOf(error)}`;
   }
 }
 

@@ -13,6 +13,7 @@ import { findFiles } from '../../files/find-files.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
+import { messageOf } from '../../errors/index.js';
 
 type FactDeclaration = CompiledPolicySet['facts']['declarations'][number];
 type FactType = FactDeclaration['type'];
@@ -93,7 +94,7 @@ function documentsOf(name: string, text: string): { values: unknown[] } | { prob
   try {
     return { values: [JSON.parse(text) as unknown] };
   } catch (error) {
-    if (name.endsWith('.json') || /^\s*[[{]/.test(text)) return { problem: `not JSON: ${(error as Error).message}` };
+    if (name.endsWith('.json') || /^\s*[[{]/.test(text)) return { problem: `not JSON: ${messageOf(error)}` };
   }
   const values: unknown[] = [];
   for (const [index, document] of parseAllDocuments(text).entries()) {
@@ -143,7 +144,7 @@ async function readInputs(file: string): Promise<{ inputs: Input[]; problems: st
   try {
     files = (await stat(file)).isDirectory() ? await findFiles(file, (name) => /\.(ya?ml|json)$/.test(name)) : [file];
   } catch (error) {
-    return { inputs: [], problems: [`${file}: cannot read: ${(error as Error).message}`] };
+    return { inputs: [], problems: [`${file}: cannot read: ${messageOf(error)}`] };
   }
   if (files.length === 0) return { inputs: [], problems: [`${file}: no *.json, *.yaml or *.yml files in it`] };
   const all: { inputs: Input[]; problems: string[] } = { inputs: [], problems: [] };
@@ -152,7 +153,7 @@ async function readInputs(file: string): Promise<{ inputs: Input[]; problems: st
     try {
       text = await readFile(name, 'utf8');
     } catch (error) {
-      all.problems.push(`${name}: cannot read: ${(error as Error).message}`);
+      all.problems.push(`${name}: cannot read: ${messageOf(error)}`);
       continue;
     }
     const { inputs, problems } = inputsOf(name, text);
@@ -410,7 +411,7 @@ export async function factsFiles(files: string[], options: FactsOptions): Promis
         const cedar = pipeline.cedarRequestFor(input.review, namespaceLabels ? { namespaceLabels } : {}, { allDeclared: true });
         view = objectFacts(input, request, set, cedar);
       } catch (error) {
-        const why = error instanceof AdmissionReviewError ? `not a valid AdmissionReview v1: ${error.message}` : `its facts could not be computed: ${(error as Error).message}`;
+        const why = error instanceof AdmissionReviewError ? `not a valid AdmissionReview v1: ${error.message}` : `its facts could not be computed: ${messageOf(error)}`;
         say(`${input.label}: ${why}`);
         unreadable += 1;
         continue;

@@ -18,6 +18,7 @@ import { ImageEnricher, lookUpImages } from '../../supply-chain/index.js';
 import { createServer, Drain, useServingCertificate, type WebhookApp } from '../../server/index.js';
 import { CertificateReloader, defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../../tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
+import { messageOf } from '../../errors/index.js';
 
 /** Where the serving certificate comes from, and how a rotated one is picked up. */
 interface ServingTls {
@@ -59,13 +60,13 @@ async function readClientCa(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(file, `tls.clientCaFile cannot be read: ${(error as Error).message}`);
+    throw new ConfigError(file, `tls.clientCaFile cannot be read: ${messageOf(error)}`);
   }
   try {
     if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
     new X509Certificate(text);
   } catch (error) {
-    throw new ConfigError(file, `tls.clientCaFile is not a PEM CA certificate: ${(error as Error).message}`);
+    throw new ConfigError(file, `tls.clientCaFile is not a PEM CA certificate: ${messageOf(error)}`);
   }
   return text;
 }
@@ -160,7 +161,7 @@ function stopOnSignals(app: WebhookApp, drain: Drain, config: CanopyConfig, flus
         exit(1);
       },
       (error: unknown) => {
-        say(`shutdown failed: ${(error as Error).message}`);
+        say(`shutdown failed: ${messageOf(error)}`);
         exit(1);
       },
     );
@@ -174,7 +175,7 @@ function flushDecisionLog(destination: { flushSync(): void }): void {
   try {
     destination.flushSync();
   } catch (error) {
-    say(`the decision log could not be written out before exiting: ${(error as Error).message}`);
+    say(`the decision log could not be written out before exiting: ${messageOf(error)}`);
   }
 }
 
@@ -320,7 +321,7 @@ export function registerServe(program: Command): void {
     } catch (error) {
       // Whatever stops the start (config, policies, certificates, the API server) is said in one line;
       // informers or watchers already started must not keep a half-started process alive.
-      say(`refusing to start: ${(error as Error).message}`);
+      say(`refusing to start: ${messageOf(error)}`);
       if (process.env['CANOPY_DEBUG'] && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
       process.exit(1);
     }

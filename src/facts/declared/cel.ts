@@ -10,6 +10,7 @@
 //   filter, ...) visits costs one, and past COST_BUDGET the fact cannot be computed.
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { CanopyError, messageOf } from '../../errors/index.js';
 
 /** Like Kubernetes' per-expression CEL cost limit: work beyond this many comprehension steps is refused. */
 export const COST_BUDGET = 1_000_000;
@@ -22,13 +23,12 @@ export const CEL_VARIABLES = ['object', 'oldObject', 'request', 'namespaceObject
 export type CelVariables = Record<(typeof CEL_VARIABLES)[number], unknown>;
 
 /** A CEL problem, with the offset in the expression where it is (when the library says). */
-export class CelError extends Error {
+export class CelError extends CanopyError {
   constructor(
     message: string,
     readonly offset?: number,
   ) {
-    super(message);
-    this.name = 'CelError';
+    super('cel', message);
   }
 }
 
@@ -130,7 +130,7 @@ function checkStructure(ast: ASTNode): void {
     try {
       re2(pattern.args);
     } catch (error) {
-      throw new CelError(`${String(args[0])}(): not a valid RE2 regular expression: ${(error as Error).message}`, pattern.start);
+      throw new CelError(`${String(args[0])}(): not a valid RE2 regular expression: ${messageOf(error)}`, pattern.start);
     }
     // JavaScript's RegExp backtracks (a crafted label could hold the event loop for seconds): RE2 instead.
     if (args[0] === 'matches') args[0] = 're2Matches';
@@ -208,7 +208,7 @@ export function compileExpression(expression: string): CompiledExpression {
 
 /** The library's messages carry a caret drawing on later lines: the first line says it. */
 function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   return message.split('\n')[0] ?? message;
 }
 

@@ -12,6 +12,7 @@ import type { ClusterInventory, DeclaredFactValues, IngressRecord } from './type
 import { toCel, type CelVariables } from './cel.js';
 import { appliesTo, type FactDeclaration } from './declarations.js';
 import { cedarValueOf } from './values.js';
+import { messageOf } from '../../errors/index.js';
 
 /** What the request's namespace is known as: its labels (the API server sends no namespace object). */
 export interface FactInputs {
@@ -92,7 +93,7 @@ function run(declaration: FactDeclaration, variables: CelVariables): { value: Ce
   try {
     return { value: cedarValueOf(declaration.type, declaration.expression.evaluate(variables)) };
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error);
+    const message = messageOf(error).split('\n')[0] ?? '';
     return { failure: message };
   }
 }

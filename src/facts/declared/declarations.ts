@@ -3,6 +3,7 @@
 // every problem is pinned to the file and line of the fact, and a set with any problem is refused.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { CelError, compileExpression, type CompiledExpression } from './cel.js';
+import { messageOf } from '../../errors/index.js';
 
 export const FACT_TYPES = ['Bool', 'Long', 'String', 'Set<String>', 'Set<Long>'] as const;
 export type FactType = (typeof FACT_TYPES)[number];
@@ -101,7 +102,7 @@ function readDeclaration(map: YAMLMap, file: FactFile, lines: LineCounter, at: (
     expression = compileExpression(cel);
   } catch (error) {
     const offset = error instanceof CelError && error.offset !== undefined ? ` (at character ${error.offset + 1} of the expression)` : '';
-    throw Object.assign(new Error(`fact "${name}": CEL: ${(error as Error).message}${offset}`), { node: field('cel') });
+    throw Object.assign(new Error(`fact "${name}": CEL: ${messageOf(error)}${offset}`), { node: field('cel') });
   }
   const accepted = ACCEPTED_CEL_TYPES[type as FactType];
   if (!accepted.includes(expression.staticType)) {
@@ -153,7 +154,7 @@ export function readFactDeclarations(files: readonly FactFile[]): { declarations
         declarations.push(declaration);
       } catch (error) {
         const node = (error as { node?: Node }).node;
-        problems.push({ position: at(node ?? item), message: (error as Error).message });
+        problems.push({ position: at(node ?? item), message: messageOf(error) });
       }
     }
   }

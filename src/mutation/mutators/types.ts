@@ -1,6 +1,7 @@
 // The contract every built-in mutator keeps.
 import type { JsonRecord } from '../../kubernetes/index.js';
 import type { Write } from '../writes.js';
+import { CanopyError } from '../../errors/index.js';
 
 /** The object being mutated, with the kind that says where its pod spec is. */
 export interface MutationTarget {
@@ -36,9 +37,8 @@ export interface Mutator<Params> {
   staticWrites(params: Params): StaticWrite[];
 }
 
-export class MutatorParamsError extends Error {
+export class MutatorParamsError extends CanopyError {
   constructor(message: string) {
-    super(message);
-    this.name = 'MutatorParamsError';
+    super('mutator-params', message);
   }
 }
