@@ -1,8 +1,8 @@
 // Which kubeconfig contexts an audit reaches, and which --config file gives each one its identity:
 // `--config FILE` is the identity of the manifests and of every context without one of its own;
 // `--config CONTEXT=FILE` is one context's own. Mistakes are refused before anything is audited.
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseFleetConfig, type FleetConfig } from '../fleet/index.js';
+import { clientNode } from '../kube/index.js';
 import { CanopyError, messageOf } from '../errors/index.js';
 
 /** A mistake in what the audit was asked to do: reported as one line, nothing audited. */
@@ -32,7 +32,7 @@ export function parseConfigArgument(value: string): { file: string; context?: st
 /** The kubeconfig's context names, loaded as loadKubeConfig does (file, in-cluster, default) but without choosing one. */
 function kubeconfigContexts(kubeconfig: string | undefined): { names: string[]; where: string } {
   const where = kubeconfig ?? process.env['KUBECONFIG'] ?? '~/.kube/config';
-  const config = new KubeConfig();
+  const config = new (clientNode().KubeConfig)();
   try {
     if (kubeconfig) config.loadFromFile(kubeconfig);
     else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();

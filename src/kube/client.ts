@@ -4,7 +4,8 @@
 // fields of each.
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, Watch } from '@kubernetes/client-node';
+import { clientNode } from './client-node.js';
 import { CanopyError, messageOf } from '../errors/index.js';
 
 export interface KubeConnection {
@@ -23,7 +24,7 @@ export class KubeApiError extends CanopyError {
 
 /** A kubeconfig file, the in-cluster service account, or the default kubeconfig, in that order. */
 export function loadKubeConfig(connection: KubeConnection): KubeConfig {
-  const config = new KubeConfig();
+  const config = new (clientNode().KubeConfig)();
   try {
     if (connection.kubeconfig) config.loadFromFile(connection.kubeconfig);
     else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
@@ -49,7 +50,7 @@ export class KubeClient {
 
   constructor(readonly config: KubeConfig) {
     this.server = config.getCurrentCluster()?.server ?? '';
-    this.watcher = new Watch(config);
+    this.watcher = new (clientNode().Watch)(config);
   }
 
   /** Creates or updates an object with server-side apply (field manager "canopy"). */

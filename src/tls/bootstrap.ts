@@ -8,17 +8,15 @@
 // serve stays trusted until they pick up the new one on their next check. A renewed CA is put into the
 // caBundle beside the previous one, for the same reason.
 import { X509Certificate } from 'node:crypto';
-import {
+import type {
   AdmissionregistrationV1Api,
-  ApiException,
   CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type KubeConfig,
-  type V1MutatingWebhookConfiguration,
-  type V1Secret,
-  type V1ValidatingWebhookConfiguration,
+  KubeConfig,
+  V1MutatingWebhookConfiguration,
+  V1Secret,
+  V1ValidatingWebhookConfiguration,
 } from '@kubernetes/client-node';
+import { clientNode } from '../kube/index.js';
 import type { BootstrapTlsConfig } from '../config/index.js';
 import type { Logger } from '../decision-log/index.js';
 import { caBundleOf, createCertificateAuthority, issueServingCertificate, type KeyPairPem } from './certificates.js';
@@ -66,11 +64,11 @@ function isStillValid(pem: string | undefined): pem is string {
 }
 
 function statusOf(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  return error instanceof clientNode().ApiException ? error.code : undefined;
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof ApiException) {
+  if (error instanceof clientNode().ApiException) {
     const body = error.body as { message?: string } | string | undefined;
     const message = typeof body === 'object' && body?.message ? body.message : typeof body === 'string' ? body.slice(0, 200) : '';
     return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
@@ -92,8 +90,8 @@ export class TlsBootstrap {
     private readonly logger: Logger,
     options: BootstrapOptions = {},
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+    this.core = kubeConfig.makeApiClient(clientNode().CoreV1Api);
+    this.admission = kubeConfig.makeApiClient(clientNode().AdmissionregistrationV1Api);
     const { service, namespace } = config;
     this.hosts = [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, ...(options.extraHosts ?? [])];
     this.renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
@@ -235,7 +233,7 @@ export class TlsBootstrap {
       );
       if (operations.length === 0) return;
       const body = [{ op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion ?? '' }, ...operations];
-      const options = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+      const options = clientNode().setHeaderOptions('Content-Type', clientNode().PatchStrategy.JsonPatch);
       try {
         if (kind === 'ValidatingWebhookConfiguration') await this.admission.patchValidatingWebhookConfiguration({ name, body }, options);
         else await this.admission.patchMutatingWebhookConfiguration({ name, body }, options);
