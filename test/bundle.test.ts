@@ -203,8 +203,9 @@ describe('syncing from an HTTP store', () => {
     const first = await source.fetch(undefined);
     expect(first.changed).toBe(true);
     const waiting = source.fetch(first.changed ? first.etag : undefined);
-    setTimeout(() => void signedBundle('lp2', new Date('2026-11-06T00:00:00Z')).then(publish), 300);
+    const published = new Promise((resolve) => setTimeout(resolve, 300)).then(async () => publish(await signedBundle('lp2', new Date('2026-11-06T00:00:00Z'))));
     const next = await waiting;
+    await published;
     expect(next.changed).toBe(true);
     if (next.changed) expect((await verifyBundle(next.bytes, [ed.publicKey])).manifest.revision).toBe('lp2');
   });

@@ -17,7 +17,7 @@ import { runPolicyTestsFromFiles } from '../policy-tests/index.js';
 import { audienceRefusal } from './audience.js';
 import { verifyBundle, type BundleManifest } from './format.js';
 import { StoreAnswerRefused, type BundleSource } from './sources.js';
-import { CanopyError, messageOf } from '../errors/index.js';
+import { CanopyError, inBackground, messageOf } from '../errors/index.js';
 
 export interface CheckResult {
   at: string;
@@ -129,7 +129,7 @@ export class BundleSync {
     const base = this.options.intervalMs ?? 30_000;
     const backoff = Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 5 * 60_000);
     const delay = Math.round(backoff * (0.8 + Math.random() * 0.4)); // jitter: replicas do not poll in step
-    this.timer = setTimeout(() => void this.check().finally(() => this.schedule()), delay);
+    this.timer = setTimeout(() => inBackground(this.check().finally(() => this.schedule()), (error) => this.options.logger.error({ reason: messageOf(error) }, 'bundle check failed')), delay);
   }
 
   private record(result: CheckResult['result'], message?: string): void {

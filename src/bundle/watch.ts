@@ -4,7 +4,7 @@
 import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../policy-set/index.js';
 import type { Logger } from '../decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
-import { messageOf } from '../errors/index.js';
+import { inBackground, messageOf } from '../errors/index.js';
 
 export interface DirectoryStatus {
   dir: string;
@@ -32,7 +32,7 @@ export class PolicyDirectoryWatcher {
   /** Starts watching from the files as they are now (already activated by the caller). */
   async start(): Promise<void> {
     this.fingerprint = JSON.stringify([...(await policyFilesOf(this.dir)).entries()]);
-    this.timer = setInterval(() => void this.check(), this.intervalMs);
+    this.timer = setInterval(() => inBackground(this.check(), (error) => this.logger.error({ dir: this.dir, reason: messageOf(error) }, 'policy directory check failed')), this.intervalMs);
     this.timer.unref();
   }
 

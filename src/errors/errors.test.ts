@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CanopyError, messageOf } from './errors.js';
+import { CanopyError, inBackground, messageOf } from './errors.js';
 
 class ExampleError extends CanopyError {
   constructor(message: string, cause?: unknown) {
@@ -25,5 +25,16 @@ describe('messageOf', () => {
     expect(messageOf('a string')).toBe('a string');
     expect(messageOf(42)).toBe('42');
     expect(messageOf(undefined)).toBe('undefined');
+  });
+});
+
+describe('inBackground', () => {
+  it('hands a rejection to its report instead of leaving it unhandled', async () => {
+    const reported: unknown[] = [];
+    const failure = new Error('the watch could not be opened');
+    inBackground(Promise.reject(failure), (error) => reported.push(error));
+    inBackground(Promise.resolve('fine'), (error) => reported.push(error));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(reported).toEqual([failure]);
   });
 });

@@ -15,3 +15,12 @@ export class CanopyError extends Error {
 export function messageOf(thrown: unknown): string {
   return thrown instanceof Error ? thrown.message : String(thrown);
 }
+
+/**
+ * Starts work nobody awaits (a poll, a watch, a signal handler's cleanup) with a handler for its
+ * failure, so a rejection is reported where it belongs instead of going unhandled (which ends the
+ * process). Background tasks catch what they expect themselves; `report` is for what they did not.
+ */
+export function inBackground(task: Promise<unknown>, report: (error: unknown) => void): void {
+  task.catch(report);
+}

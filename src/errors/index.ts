@@ -1,2 +1,2 @@
 // Canopy's error base and the message of anything thrown.
-export { CanopyError, messageOf } from './errors.js';
+export { CanopyError, inBackground, messageOf } from './errors.js';

@@ -22,7 +22,7 @@ import {
   type IdentityChange,
   type SourceProperties,
 } from './identity.js';
-import { messageOf } from '../errors/index.js';
+import { inBackground, messageOf } from '../errors/index.js';
 
 /** How often a source whose CRD is not installed is listed again. */
 export const CRD_RECHECK_MS = 60_000;
@@ -103,7 +103,7 @@ export class IdentityWatch {
         },
         logger,
       );
-      void this.properties.waitForSync().then(this.propertiesSettled.resolve);
+      inBackground(this.properties.waitForSync().then(this.propertiesSettled.resolve), (error) => this.logger.error({ reason: messageOf(error) }, 'ClusterProperty informer failed'));
     } else {
       this.propertiesSettled.resolve();
     }
@@ -125,7 +125,7 @@ export class IdentityWatch {
           },
           onError: (error, status) => {
             this.profileForbidden = status === 403;
-            if (this.profileForbidden) void this.getProfile(error);
+            if (this.profileForbidden) inBackground(this.getProfile(error), (failure) => this.logger.error({ reason: messageOf(failure) }, 'ClusterProfile read failed'));
             else this.profileSettled.resolve();
           },
           notFoundRecheckMs: recheck,
@@ -133,10 +133,13 @@ export class IdentityWatch {
         },
         logger,
       );
-      void this.profile.waitForSync().then(() => {
-        this.profileForbidden = false;
-        this.profileSettled.resolve();
-      });
+      inBackground(
+        this.profile.waitForSync().then(() => {
+          this.profileForbidden = false;
+          this.profileSettled.resolve();
+        }),
+        (error) => this.logger.error({ reason: messageOf(error) }, 'ClusterProfile informer failed'),
+      );
     } else {
       this.profileSettled.resolve();
     }

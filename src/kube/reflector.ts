@@ -3,6 +3,7 @@
 // watch from the last resource version, relists on 410 Gone, and backs off on other errors.
 import type { Logger } from '../decision-log/index.js';
 import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
+import { inBackground, messageOf } from '../errors/index.js';
 
 export interface ReflectorOptions<T> {
   /**
@@ -105,7 +106,7 @@ export class Reflector<T> implements Informer {
 
   start(): void {
     this.stopped = false;
-    void this.run(true);
+    this.runInBackground(true);
   }
 
   stop(): void {
@@ -124,6 +125,11 @@ export class Reflector<T> implements Informer {
     if (value === undefined) this.items.delete(key);
     else this.items.set(key, value);
     this.options.onChange?.(key, before, value);
+  }
+
+  /** run() without awaiting it: it reports its own failures (failed()); anything else is logged here. */
+  private runInBackground(relist: boolean): void {
+    inBackground(this.run(relist), (error) => this.logger.error({ informer: this.options.name, reason: messageOf(error) }, 'informer failed'));
   }
 
   private async run(relist: boolean): Promise<void> {
@@ -181,7 +187,7 @@ export class Reflector<T> implements Informer {
       this.logger.info({ informer: this.options.name, recheckInMs: recheckMs }, 'not served (404, its CRD is not installed?): counted as empty; listing again later');
     }
     this.markSynced();
-    this.timer = setTimeout(() => void this.run(true), recheckMs);
+    this.timer = setTimeout(() => this.runInBackground(true), recheckMs);
   }
 
   private apply(event: WatchEvent): void {
@@ -210,7 +216,7 @@ export class Reflector<T> implements Informer {
         return;
       }
       this.logger.info({ informer: this.options.name }, 'watch expired (410 Gone): listing again');
-      void this.run(true);
+      this.runInBackground(true);
       return;
     }
     if (error && error.name !== 'AbortError') {
@@ -219,7 +225,7 @@ export class Reflector<T> implements Informer {
     }
     // A clean close (the API server's timeout, a dropped connection): resume where we were.
     this.goneInARow = 0;
-    void this.run(false);
+    this.runInBackground(false);
   }
 
   private failed(error: Error): void {
@@ -236,6 +242,6 @@ export class Reflector<T> implements Informer {
     const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
     this.logger.warn({ informer: this.options.name, err: error.message, retryInMs: delay }, 'list/watch failed; retrying');
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
-    this.timer = setTimeout(() => void this.run(!this.resourceVersion), delay);
+    this.timer = setTimeout(() => this.runInBackground(!this.resourceVersion), delay);
   }
 }

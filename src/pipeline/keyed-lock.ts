@@ -7,12 +7,15 @@ export class KeyedLock {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const result = previous.then(task, task);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    // The last task of a key removes it, so keys seen once do not accumulate.
-    void tail.then(() => {
+    // The next task waits for this one however it ends; the last task of a key removes it, so keys
+    // seen once do not accumulate.
+    const tail: Promise<void> = result.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
+    this.tails.set(key, tail);
     return result;
   }
 

@@ -7,7 +7,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../decision-log/index.js';
 import type { KeyPairPem } from './certificates.js';
-import { messageOf } from '../errors/index.js';
+import { inBackground, messageOf } from '../errors/index.js';
 
 /** Why a certificate and key cannot serve, or undefined when they can. */
 export function servingPairProblem(pair: KeyPairPem, now = Date.now()): string | undefined {
@@ -71,7 +71,7 @@ export class CertificateReloader {
 
   start(): void {
     if (this.options.intervalMs <= 0) return;
-    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
+    this.timer = setInterval(() => inBackground(this.check(), (error) => this.options.logger.error({ reason: messageOf(error) }, 'serving certificate check failed')), this.options.intervalMs);
     this.timer.unref();
   }
 

@@ -47,10 +47,10 @@ export function startServe(args: string[], options: { env?: NodeJS.ProcessEnv } 
         resolve({ port: Number(match[1]), proc, stderr: () => stderr, stdout: () => stdout, exited });
       }
     });
-    void exited.then((code) => {
+    exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`serve exited ${code}: ${stderr}`));
-    });
+    }, reject);
   });
 }
 

@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, parseSelectorText, pushBundle, readPublicKeys, signBundle, verifyBundle, type ClusterSelector } from '../../bundle/index.js';
 import { EXIT, say } from '../output.js';
-import { messageOf } from '../../errors/index.js';
+import { inBackground, messageOf } from '../../errors/index.js';
 
 /** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
 function isLoopbackHost(host: string): boolean {
@@ -141,8 +141,13 @@ export function registerBundle(program: Command): void {
         const store = await createBundleStore({ dir, ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
         const address = await store.listen({ port: options.port, host: options.host });
         say(`serving bundles from ${dir} at ${address}/<file>${token ? ' (bearer token required)' : ' (no token: anyone who reaches it may read the bundles)'}`);
-        process.once('SIGTERM', () => void store.close().then(() => process.exit(0)));
-        process.once('SIGINT', () => void store.close().then(() => process.exit(0)));
+        const stop = () =>
+          inBackground(store.close().then(() => process.exit(0)), (error) => {
+            process.stderr.write(`canopy bundle serve: the store did not close cleanly: ${messageOf(error)}\n`);
+            process.exit(1);
+          });
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
       }),
     );
 

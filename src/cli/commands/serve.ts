@@ -18,7 +18,7 @@ import { ImageEnricher, lookUpImages } from '../../supply-chain/index.js';
 import { createServer, Drain, useServingCertificate, type WebhookApp } from '../../server/index.js';
 import { CertificateReloader, defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../../tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
-import { messageOf } from '../../errors/index.js';
+import { inBackground, messageOf } from '../../errors/index.js';
 
 /** Where the serving certificate comes from, and how a rotated one is picked up. */
 interface ServingTls {
@@ -288,7 +288,7 @@ export async function serve(config: CanopyConfig): Promise<void> {
   }
   say(lines.join('\ncanopy: '));
   // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
-  if (sync) void sync.start();
+  if (sync) inBackground(sync.start(), (error) => logger.error({ reason: messageOf(error) }, 'bundle sync could not start'));
   stopOnSignals(app, drain, config, () => flushDecisionLog(decisionLog));
 }
 
