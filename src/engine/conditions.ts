@@ -4,8 +4,8 @@
 // resource's old version) into its attributes. Anything else, or anything that could make Cedar report
 // an error (an absent attribute, a value of another type, an entity the request does not carry), is
 // `undefined`: unknown, and Cedar decides. A policy whose conditions are known true is satisfied exactly as Cedar
-// would find it (its scope already matched), so it need not be handed to Cedar; see scoped.ts.
-import type { GuardedRequest } from './scope.js';
+// would find it (its scope already matched), so it need not be handed to Cedar; see scoped-policy-set.ts.
+import type { GuardedRequest } from './policy-scope.js';
 
 type Json = Record<string, unknown>;
 /** A Cedar value as the request writes it: a primitive, a set (array) or a record; entities are opaque. */

@@ -27,7 +27,7 @@ export type Evaluation =
 /** Which of a compiled set's Cedar policy sets to evaluate. */
 export type PolicyKind = 'validating' | 'mutations';
 
-/** Evaluates a request against the policies of the set that can apply to it (engine/scoped.ts). */
+/** Evaluates a request against the policies of the set that can apply to it (engine/scoped-policy-set.ts). */
 export function evaluate(set: { engine: { evaluate(request: CedarRequest, kind: PolicyKind): Evaluation } }, request: CedarRequest, kind: PolicyKind = 'validating'): Evaluation {
   return set.engine.evaluate(request, kind);
 }

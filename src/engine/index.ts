@@ -6,5 +6,5 @@ export { diagnosticsFromCedar, formatDiagnostic, PolicyLoadError, type PolicyDia
 export { evaluate, type CedarRequest, type EntityRef, type Evaluation, type PolicyError, type PolicyKind } from './evaluate.js';
 export { SourceText, formatPosition, type SourcePosition } from './source-text.js';
 export { EvaluationPool, UNKNOWN_REVISION, type PoolStatus } from './pool.js';
-export { IMPLICIT_ALLOW_ID, ScopedPolicySet, type EnginePolicySet, type PlannedEvaluation } from './scoped.js';
-export { actionGraphOf, inScope, scopeOf, type PolicyScope, type RequestScope } from './scope.js';
+export { IMPLICIT_ALLOW_ID, ScopedPolicySet, type EnginePolicySet, type PlannedEvaluation } from './scoped-policy-set.js';
+export { actionGraphOf, inScope, scopeOf, type PolicyScope, type RequestScope } from './policy-scope.js';

@@ -9,8 +9,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import type { EnginePolicySet } from './scoped.js';
-import type { RequestScope } from './scope.js';
+import type { EnginePolicySet } from './scoped-policy-set.js';
+import type { RequestScope } from './policy-scope.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 import { messageOf } from '../errors/index.js';
 

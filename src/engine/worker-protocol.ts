@@ -1,8 +1,8 @@
 // The messages between the evaluation pool (main thread) and its workers. Plain data only: everything
 // crosses the thread boundary by structured clone.
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import type { EnginePolicySet } from './scoped.js';
-import type { RequestScope } from './scope.js';
+import type { EnginePolicySet } from './scoped-policy-set.js';
+import type { RequestScope } from './policy-scope.js';
 
 export type ToWorker =
   /** Prepare a set in the worker's next slot and run the warm-up requests through it. */

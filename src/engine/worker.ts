@@ -2,7 +2,7 @@
 // threads), answering one evaluation at a time so the main thread's event loop never blocks on Cedar.
 import { parentPort } from 'node:worker_threads';
 import type { CedarRequest } from './evaluate.js';
-import { ScopedPolicySet } from './scoped.js';
+import { ScopedPolicySet } from './scoped-policy-set.js';
 import { WORKER_SLOTS, type FromWorker, type ToWorker } from './worker-protocol.js';
 import { messageOf } from '../errors/index.js';
 

@@ -259,7 +259,7 @@ export class AdmissionPipeline {
   }
 
   /**
-   * The plan of an evaluation (engine/scoped.ts) with its decision-cache key, or its answer when the plan
+   * The plan of an evaluation (engine/scoped-policy-set.ts) with its decision-cache key, or its answer when the plan
    * already has it (no policy left, a request the schema refuses) or the cache remembers it. What Cedar
    * is handed, with the policies it is evaluated against, is what the cache is keyed by; `json` is that
    * request as text (for the key and for a worker), made only when one of them needs it.

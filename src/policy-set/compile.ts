@@ -61,7 +61,7 @@ export interface CheckedPolicySet {
   /** Mutation policies (policies/mutations/), in the order they run: @order, then @id. */
   mutations: readonly MutationSpec[];
   mutationTexts: Readonly<Record<string, string>>;
-  /** What each policy and mutation can apply to, so a request is evaluated against only those (scope.ts). */
+  /** What each policy and mutation can apply to, so a request is evaluated against only those (engine/policy-scope.ts). */
   scopes: Readonly<Record<string, PolicyScope>>;
   mutationScopes: Readonly<Record<string, PolicyScope>>;
   /** Policy data (policies/data/), for mutation templates. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTemplates, parseTemplatePath, renderTemplates, TemplateError } from './index.js';
+import { checkTemplates, parseTemplatePath, renderTemplates, TemplateError } from './templates.js';
 
 const context = {
   request: { namespace: 'team-a', userInfo: { groups: ['a', 'b'] } },

@@ -7,8 +7,8 @@ import { fixture, fixtureNames, STARTER_POLICIES } from '../../test/helpers/fixt
 import { policyDir, SCHEMA_TEXT, undecidedPolicies } from '../../test/helpers/policy-dir.js';
 import { loadPolicyDirectory, preparePolicySet, type CompiledPolicySet } from '../policy-set/index.js';
 import type { CedarRequest, Evaluation } from './index.js';
-import { actionGraphOf, attributesOf, guardsOf, passesGuards, scopeOf, type PolicyScope } from './scope.js';
-import { IMPLICIT_ALLOW_ID, MAX_SUBSETS_PER_GROUP, SCHEMA_CHECK_EVERY, SCHEMA_CHECKED_FIRST } from './scoped.js';
+import { actionGraphOf, attributesOf, guardsOf, passesGuards, scopeOf, type PolicyScope } from './policy-scope.js';
+import { IMPLICIT_ALLOW_ID, MAX_SUBSETS_PER_GROUP, SCHEMA_CHECK_EVERY, SCHEMA_CHECKED_FIRST } from './scoped-policy-set.js';
 import { AdmissionPipeline } from '../pipeline/index.js';
 
 const schemaJson = cedar.schemaToJson(SCHEMA_TEXT);

@@ -4,7 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
-import { actionGraphOf, ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './scope.js';
+import { actionGraphOf, ENTITY_PARTS, inScope, passesGuards, uidKey, type EntityPart, type Guard, type GuardedRequest, type PolicyScope, type RequestScope } from './policy-scope.js';
 import { conditionsHold } from './conditions.js';
 import type { CedarValueJson, EntityJson } from '../cedar/index.js';
 import { messageOf } from '../errors/index.js';
@@ -35,7 +35,7 @@ interface Bucket {
   /** Whether this thread has preparsed it. */
   preparsed: boolean;
   reads: ReadonlySet<EntityPart> | 'all';
-  /** The attribute names its policies read (scope.ts, attributesOf). */
+  /** The attribute names its policies read (policy-scope.ts, attributesOf). */
   attributes: ReadonlySet<string> | 'all';
   /** Whether one of its policies can ask which group an action is in (then Cedar needs the action entities). */
   actionGroups: boolean;
@@ -43,7 +43,7 @@ interface Bucket {
   evaluated: number;
   /** The policies, by id. */
   ids: readonly string[];
-  /** Those of them with guards (scope.ts, guardsOf) or conditions conditions.ts may decide, in order. */
+  /** Those of them with guards (policy-scope.ts, guardsOf) or conditions conditions.ts may decide, in order. */
   guarded: readonly { id: string; guards: readonly Guard[]; conditions?: PolicyScope['conditions'] }[];
   /**
    * The smaller sets for requests some of whose policies are decided without Cedar, by mask: one
@@ -171,7 +171,7 @@ class ScopeBuckets {
   }
 
   /**
-   * The smaller set a mask names. Another thread decided it (scoped.ts, plan), within the bounds: it is
+   * The smaller set a mask names. Another thread decided it (scoped-policy-set.ts, plan), within the bounds: it is
    * made here whatever this thread's own count, since this thread sees only some of that thread's requests.
    */
   subset(bucket: Bucket, mask: string): Bucket {
@@ -233,11 +233,11 @@ export function requestScopeOf(request: CedarRequest, attrs: Readonly<Record<str
 }
 
 type Uid = { type: string; id: string };
-/** scope.ts's key for a uid Canopy wrote in the plain {type, id} form. */
+/** policy-scope.ts's key for a uid Canopy wrote in the plain {type, id} form. */
 const keyOf = (uid: unknown): string => uidKey(uid as Uid);
 
 /**
- * The request with only the entities its policies can read (scope.ts, readsOf): the principal and its
+ * The request with only the entities its policies can read (policy-scope.ts, readsOf): the principal and its
  * groups, and the cluster, namespace and workspace around the resource, are left out when no policy in
  * the set reads them. The resource, and any entity its attributes name (its old version), always stay.
  * Cedar spends most of a decision turning entities into its own form, so this is most of its cost.
@@ -295,7 +295,7 @@ function only<V>(record: Record<string, V>, names: ReadonlySet<string>): Record<
 }
 
 /**
- * The request with only the attributes its policies name (scope.ts, attributesOf): of the context, of
+ * The request with only the attributes its policies name (policy-scope.ts, attributesOf): of the context, of
  * every entity and of every entity's `facts` record. Cedar spends most of a decision taking in the
  * values it is handed, about 3 µs each, whether a policy reads them or not.
  */
@@ -329,7 +329,7 @@ function withDecided(evaluation: Evaluation, decided: readonly string[]): Evalua
   return decided.length === 0 || !evaluation.ok ? evaluation : { ...evaluation, satisfied: [...evaluation.satisfied, ...decided].sort() };
 }
 
-/** What scoped.ts's plan hands to the thread that evaluates: the group, the subset of it, the request. */
+/** What scoped-policy-set.ts's plan hands to the thread that evaluates: the group, the subset of it, the request. */
 export interface PlannedEvaluation {
   shape: RequestScope;
   /** '' for the group's whole set, else one '0', '1' or '2' per guarded policy (ScopeBuckets.narrowed). */
@@ -438,7 +438,7 @@ export class ScopedPolicySet {
    * One Cedar call. 'schema': Cedar parses the request against the schema and refuses what does not
    * match it (a translation bug is then a clear failure, not a skipped rule). Otherwise it is evaluated
    * as it is, with 'action entities' the action's entity and its groups added (what the schema would
-   * supply: `create in write`) for sets whose policies ask about them (scope.ts, actionGroups).
+   * supply: `create in write`) for sets whose policies ask about them (policy-scope.ts, actionGroups).
    */
   private ask(setId: string, request: CedarRequest, mode: 'schema' | 'action entities' | 'plain'): Evaluation {
     let answer;
@@ -467,7 +467,7 @@ export class ScopedPolicySet {
   }
 }
 
-/** A uidKey (scope.ts) back as the uid it was made from: `k8s::Action::"create"`. */
+/** A uidKey (policy-scope.ts) back as the uid it was made from: `k8s::Action::"create"`. */
 function uidOfKey(key: string): Uid {
   const at = key.lastIndexOf('::"');
   return { type: key.slice(0, at), id: JSON.parse(key.slice(at + 2)) as string };

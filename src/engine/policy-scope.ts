@@ -8,7 +8,7 @@
 // for its scope (the head never errors) and for the leading tests of its first `when` clause that are
 // tests of the resource's type, kind or API group: `&&` stops at the first false operand, and those
 // tests cannot error (strict validation proves `resource.kind` exists, the translation always writes
-// it, and scoped.ts checks requests against the same schema). Everything after the first other test is not read.
+// it, and scoped-policy-set.ts checks requests against the same schema). Everything after the first other test is not read.
 import type { PolicyJson } from '../cedar/index.js';
 
 /** What a policy can apply to; `any` where its text does not narrow it. */
@@ -249,7 +249,7 @@ export function readsOf(policy: PolicyJson): readonly EntityPart[] | 'all' {
   return all ? 'all' : [...reads];
 }
 
-/** Records whose attributes a request may leave out when no policy reads them (scoped.ts, slicedAttributes). */
+/** Records whose attributes a request may leave out when no policy reads them (scoped-policy-set.ts, slicedAttributes). */
 const SLICED_RECORDS = new Set(['facts']);
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatCpu, isQuantity, parseQuantity, parseQuantityMilli } from './index.js';
+import { formatBytes, formatCpu, isQuantity, parseQuantity, parseQuantityMilli } from './quantity.js';
 
 describe('Kubernetes quantities', () => {
   it.each([
