@@ -12,8 +12,7 @@ import type { Drain } from './drain.js';
 import { installGuards, type GuardOptions } from './guards.js';
 import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
-import { mutateRoute } from './routes/mutate.js';
-import { validateRoute } from './routes/validate.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export { Drain, type DrainOutcome } from './drain.js';
 export { tokenMatches } from './bearer.js';
@@ -76,8 +75,7 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
   acceptJsonWithAnyContentType(app);
   await installGuards(app, options.guards ?? {});
   options.drain?.install(app);
-  validateRoute(app, options.pipeline, options.recorder, options.metrics);
-  mutateRoute(app, options.pipeline, options.recorder, options.metrics);
+  webhookRoutes(app, options.pipeline, options.recorder, options.metrics);
   if (options.metrics) metricsRoute(app, options.metrics);
   if (options.recorder) {
     const recorder = options.recorder;
