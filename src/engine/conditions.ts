@@ -1,10 +1,11 @@
 // Deciding a policy's conditions without Cedar, where that is certain: a three-valued reading of the
-// simplest Cedar expressions (attribute paths, `has`, tags, literals, `!`, `&&`, `||`, comparisons, set tests)
-// on the values the request hands Cedar, following a reference to an entity the request carries (the
-// resource's old version) into its attributes. Anything else, or anything that could make Cedar report
-// an error (an absent attribute, a value of another type, an entity the request does not carry), is
-// `undefined`: unknown, and Cedar decides. A policy whose conditions are known true is satisfied exactly as Cedar
-// would find it (its scope already matched), so it need not be handed to Cedar; see scoped-policy-set.ts.
+// simplest Cedar expressions (attribute paths, `has`, tags, literals, `!`, `&&`, `||`, comparisons, set
+// tests) on the values the request hands Cedar, following a reference to an entity the request carries
+// (the resource's old version) into its attributes. Anything else, or anything that could make Cedar
+// report an error (an absent attribute, a value of another type, an entity the request does not carry),
+// is `undefined`: unknown, and Cedar decides. A policy whose conditions are known true is satisfied
+// exactly as Cedar would find it (its scope already matched), so it need not be handed to Cedar; see
+// scoped-policy-set.ts.
 import type { GuardedRequest } from './policy-scope.js';
 
 type Json = Record<string, unknown>;
