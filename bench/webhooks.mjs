@@ -92,6 +92,9 @@ function startNull() {
   }));
 }
 
+/** The q-quantile of sorted values. */
+const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+
 let requestCounter = 0;
 
 /**
@@ -128,11 +131,10 @@ function load(server, route, bodies, { seconds, unique }) {
       (error, result) => {
         if (error) return reject(error);
         latencies.sort((a, b) => a - b);
-        const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
         resolve({
           requests: result.requests.total,
           errors: result.errors + result.timeouts + status.other,
-          latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 },
+          latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? 0 },
           latencies,
         });
       },
@@ -166,9 +168,6 @@ function steady(server, route, bodies, { seconds, rate, unique }) {
   const prepare = unique ? (body) => body.replace(UNIQUE_PLACEHOLDER, `n${(requestCounter += 1)}`) : undefined;
   return paced({ port: server.port, ca: server.ca, route, bodies, rate, seconds, connections: CONNECTIONS, ...(prepare ? { prepare } : {}) });
 }
-
-/** The q-quantile of sorted values. */
-const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 
 /**
  * Warms up, then measures one pass against a server: requests answered, their latencies, the server's CPU

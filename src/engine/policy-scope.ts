@@ -8,7 +8,8 @@
 // for its scope (the head never errors) and for the leading tests of its first `when` clause that are
 // tests of the resource's type, kind or API group: `&&` stops at the first false operand, and those
 // tests cannot error (strict validation proves `resource.kind` exists, the translation always writes
-// it, and scoped-policy-set.ts checks requests against the same schema). Everything after the first other test is not read.
+// it, and scoped-policy-set.ts checks requests against the same schema). Everything after the first
+// other test is not read.
 import type { PolicyJson } from '../cedar/index.js';
 
 /** What a policy can apply to; `any` where its text does not narrow it. */
