@@ -1,5 +1,5 @@
 // The dependency rules of src/ (README, Layout), checked in CI by `npm run lint:deps` and by
-// test/layering.test.ts, which also refuses any import cycle between top-level folders of src/.
+// test/layering.test.ts, which also checks README's layer order and refuses any import cycle between units.
 // Type-only imports count: a type a folder cannot name without importing its caller is a layering
 // problem too.
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -15,23 +15,23 @@ module.exports = {
     {
       name: 'leaves-import-no-canopy-code',
       severity: 'error',
-      comment: 'cedar, files, quantity, template and oci stand alone (but for errors/, which every folder may use); kubernetes/ builds only on oci/ (image references).',
-      from: { path: '^src/(cedar|files|quantity|template|oci|kubernetes|errors)/' },
-      to: { path: '^src/', pathNot: ['^src/$1/', '^src/oci/', '^src/errors/'] },
+      comment: 'cedar, files, quantity, templates and oci stand alone (but for operations/errors, which every unit may use); kubernetes/objects builds only on sources/oci (image references).',
+      from: { path: '^src/(policy/cedar|sources/files|kubernetes/quantity|policy/templates|sources/oci|kubernetes/objects|operations/errors)/' },
+      to: { path: '^src/', pathNot: ['^src/$1/', '^src/sources/oci/', '^src/operations/errors/'] },
     },
     {
       name: 'engine-knows-cedar-not-the-domains',
       severity: 'error',
-      comment: 'The engine evaluates Cedar; policy-set/ composes a set from providers and mutations.',
-      from: { path: '^src/engine/' },
-      to: { path: '^src/', pathNot: '^src/(engine|cedar|template|errors)/' },
+      comment: 'The engine evaluates Cedar; policy/set composes a set from providers and mutations.',
+      from: { path: '^src/policy/engine/' },
+      to: { path: '^src/', pathNot: '^src/(policy/engine|policy/cedar|policy/templates|operations/errors)/' },
     },
     {
       name: 'providers-sit-below-translation-and-the-pipeline',
       severity: 'error',
       comment: 'A fact source reads Kubernetes objects and its data; the pipeline runs it and translation assembles what it derives.',
-      from: { path: '^src/(facts|sovereignty|quota|supply-chain)/' },
-      to: { path: '^src/(translate|pipeline|policy-set|mutation|decision|decision-log|server|cli|bundle|audit|impact|policy-tests|fleet|config)/' },
+      from: { path: '^src/facts/(provider\\.ts|lookups\\.ts|declared/|sovereignty/|quota/|supply-chain/)' },
+      to: { path: '^src/(policy/translate|pipeline|policy/set|policy/mutation|policy/decision|operations/decision-log|server|cli|sources/bundle|policy/tests|facts/fleet|operations/config)(/|$)' },
     },
     {
       name: 'only-the-cli-imports-the-cli',

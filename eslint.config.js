@@ -15,7 +15,7 @@ export default tseslint.config(
     plugins: { '@typescript-eslint': tseslint.plugin },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
-      // Not even `void promise`: work nobody awaits is started with inBackground (src/errors), which
+      // Not even `void promise`: work nobody awaits is started with inBackground (src/operations/errors), which
       // says where its failure is reported.
       '@typescript-eslint/no-floating-promises': ['error', { ignoreVoid: false }],
       '@typescript-eslint/no-misused-promises': 'error',

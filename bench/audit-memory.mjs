@@ -5,8 +5,8 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runAudit } from '../dist/audit/index.js';
-import { createLogger } from '../dist/decision-log/index.js';
+import { runAudit } from '../dist/cli/audit/index.js';
+import { createLogger } from '../dist/operations/decision-log/index.js';
 
 function tree(objects) {
   const dir = mkdtempSync(path.join(tmpdir(), 'canopy-bench-audit-'));

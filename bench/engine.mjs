@@ -17,10 +17,10 @@
 //   facts          no timing: what each request computes of the set's declared facts, and its verdict
 // Prints one JSON line: decisions, seconds, per-decision latency (p50, p99, max in µs), CPU and RSS (or,
 // for facts, the requests that compute declared facts, how many, which failed, and which are denied).
-import { cedar } from '../dist/cedar/index.js';
-import { parseAdmissionReview } from '../dist/admission/index.js';
-import { evaluate, IMPLICIT_ALLOW_ID } from '../dist/engine/index.js';
-import { loadPolicyDirectory } from '../dist/policy-set/index.js';
+import { cedar } from '../dist/policy/cedar/index.js';
+import { parseAdmissionReview } from '../dist/kubernetes/admission/index.js';
+import { evaluate, IMPLICIT_ALLOW_ID } from '../dist/policy/engine/index.js';
+import { loadPolicyDirectory } from '../dist/policy/set/index.js';
 import { AdmissionPipeline } from '../dist/pipeline/index.js';
 import { declaredFactsOf } from '../dist/pipeline/declared-facts.js';
 import { admissionReviews } from './requests.mjs';

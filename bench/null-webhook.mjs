@@ -4,10 +4,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseAdmissionReview } from '../dist/admission/index.js';
-import { createLogger } from '../dist/decision-log/index.js';
+import { parseAdmissionReview } from '../dist/kubernetes/admission/index.js';
+import { createLogger } from '../dist/operations/decision-log/index.js';
 import { createServer } from '../dist/server/index.js';
-import { ensureCertificates } from '../dist/tls/index.js';
+import { ensureCertificates } from '../dist/sources/tls/index.js';
 
 const stateDir = process.argv[2] ?? mkdtempSync(path.join(tmpdir(), 'canopy-bench-null-'));
 const files = await ensureCertificates(path.join(stateDir, 'tls'), ['127.0.0.1', 'localhost']);

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyPatch } from 'rfc6902';
 import YAML from 'yaml';
-import { OciClient, pushImage } from '../dist/oci/index.js';
+import { OciClient, pushImage } from '../dist/sources/oci/index.js';
 import { admissionReviews, REPO, UNIQUE_PLACEHOLDER, withUniqueLabel } from './requests.mjs';
 
 const { values: args } = parseArgs({

@@ -6,8 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { jsonReport, markdownReport, policyReports, runAudit, textReport, type AuditReport } from '../src/audit/index.js';
-import { createLogger } from '../src/decision-log/index.js';
+import { jsonReport, markdownReport, policyReports, runAudit, textReport, type AuditReport } from '../src/cli/audit/index.js';
+import { createLogger } from '../src/operations/decision-log/index.js';
 import { day, EXCEPTIONS, standInPolicies } from './helpers/pod-security.js';
 
 const DATA = `defaults:

@@ -7,10 +7,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, BundleSync, createBundleStore, HttpBundleSource, inspectBundle, signBundle, verifyBundle, type BuildOptions } from '../src/bundle/index.js';
-import { parseCanopyConfig } from '../src/config/parse.js';
-import { createLogger } from '../src/decision-log/index.js';
-import type { ClusterIdentity } from '../src/kubernetes/fleet.js';
+import { buildBundle, BundleSync, createBundleStore, HttpBundleSource, inspectBundle, signBundle, verifyBundle, type BuildOptions } from '../src/sources/bundle/index.js';
+import { parseCanopyConfig } from '../src/operations/config/parse.js';
+import { createLogger } from '../src/operations/decision-log/index.js';
+import type { ClusterIdentity } from '../src/kubernetes/objects/fleet.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runCanopy } from './helpers/cli.js';
 import { STARTER_POLICIES } from './helpers/fixtures.js';

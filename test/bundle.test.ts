@@ -18,8 +18,8 @@ import {
   signBundle,
   verifyBundle,
   writeArchive,
-} from '../src/bundle/index.js';
-import { createLogger } from '../src/decision-log/index.js';
+} from '../src/sources/bundle/index.js';
+import { createLogger } from '../src/operations/decision-log/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runCanopy } from './helpers/cli.js';
 import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
@@ -299,7 +299,7 @@ describe('a local policy directory', () => {
   it('reloads when its files change, and refuses a change that does not validate', async () => {
     const dir = policies();
     const pipeline = new AdmissionPipeline();
-    const { loadPolicyDirectory } = await import('../src/policy-set/index.js');
+    const { loadPolicyDirectory } = await import('../src/policy/set/index.js');
     await pipeline.activate(await loadPolicyDirectory(dir));
     const watcher = new PolicyDirectoryWatcher(dir, pipeline, logger, 60_000);
     await watcher.start();

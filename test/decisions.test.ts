@@ -1,12 +1,12 @@
 // Decision semantics: enforce, warn and audit modes; fail closed on policy errors, engine failures and
 // when no policy set is active; refusing a policy set the engine cannot evaluate.
 import { describe, expect, it } from 'vitest';
-import { decide } from '../src/decision/index.js';
-import { evaluate } from '../src/engine/index.js';
-import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { decide } from '../src/policy/decision/index.js';
+import { evaluate } from '../src/policy/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline, PolicyActivationError } from '../src/pipeline/index.js';
-import { toCedarRequest } from '../src/translate/index.js';
-import { parseAdmissionReview } from '../src/admission/index.js';
+import { toCedarRequest } from '../src/policy/translate/index.js';
+import { parseAdmissionReview } from '../src/kubernetes/admission/index.js';
 import { fixture } from './helpers/fixtures.js';
 import { SCHEMA_TEXT, policyDir } from './helpers/policy-dir.js';
 import { pipelineFor } from './helpers/pipeline.js';

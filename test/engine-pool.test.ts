@@ -2,8 +2,8 @@
 // before they serve, a worker that dies replaced (its requests denied, not lost), hot reloads under
 // load, and the decision cache keyed by what a decision depends on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { EvaluationPool } from '../src/engine/index.js';
-import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { EvaluationPool } from '../src/policy/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { fixture, fixtureNames, STARTER_POLICIES } from './helpers/fixtures.js';
 import { policyDir, undecidedPolicies } from './helpers/policy-dir.js';

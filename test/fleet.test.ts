@@ -3,9 +3,9 @@
 // and root:org-us:web; namespaces of each data class. Requests go through /mutate then /validate, as
 // the API server sends them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/decision-log/index.js';
-import { describeIdentity, FleetContext, parseFleetConfig } from '../src/fleet/index.js';
-import { KubeClient, loadKubeConfig } from '../src/kube/index.js';
+import { createLogger } from '../src/operations/decision-log/index.js';
+import { describeIdentity, FleetContext, parseFleetConfig } from '../src/facts/fleet/index.js';
+import { KubeClient, loadKubeConfig } from '../src/sources/kube/index.js';
 import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { FakeKube } from './helpers/fake-kube.js';
 import { startServer, type TestServer } from './helpers/https.js';

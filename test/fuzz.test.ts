@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import fc, { type Arbitrary } from 'fast-check';
 import { applyPatch, type Operation } from 'rfc6902';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BODY_LIMIT } from '../src/config/index.js';
+import { DEFAULT_BODY_LIMIT } from '../src/operations/config/index.js';
 import { FIXTURE_DIR, REPO_ROOT, STARTER_POLICIES, fixtureNames } from './helpers/fixtures.js';
 import {
   addNoise,

@@ -1,6 +1,6 @@
 // Dependencies in src/ point one way (README, Layout): dependency-cruiser reads every import, type-only
 // ones included, checks the rules of .dependency-cruiser.cjs, and this test refuses any cycle between
-// top-level folders of src/, which module-level rules cannot see (a → b in one file, b → a in another).
+// units of src/ (README, Layout), which module-level rules cannot see (a → b in one file, b → a in another).
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cruise, type ICruiseResult, type IConfiguration } from 'dependency-cruiser';
@@ -48,6 +48,19 @@ function folderCycles(edges: ReadonlyMap<string, ReadonlySet<string>>): string[]
   return cycles;
 }
 
+/** README's Layout: the units of src/ in layer order, highest first (`policy/engine`, `pipeline`). */
+const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
+const layout = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Development'));
+const order = [...layout.matchAll(/^.{18}src\/([a-z-]+(?:\/[a-z-]+)?)\s/gm)].map((match) => match[1] as string);
+
+/** The unit a file of src/ belongs to: the unit of the Layout that holds it, else its area. */
+function unitOf(file: string): string | undefined {
+  const parts = /^src\/(.+)\/[^/]+$/.exec(file)?.[1]?.split('/');
+  if (!parts) return undefined;
+  const folder = parts.slice(0, 2).join('/');
+  return order.includes(folder) ? folder : parts[0];
+}
+
 describe('the layering of src/', () => {
   let result: ICruiseResult;
 
@@ -63,14 +76,13 @@ describe('the layering of src/', () => {
     expect(result.summary.totalCruised).toBeGreaterThan(100);
   });
 
-  it('has no import cycle between top-level folders of src/, type-only imports included', () => {
+  it('has no import cycle between units of src/, type-only imports included', () => {
     const edges = new Map<string, Set<string>>();
-    const folder = (file: string) => /^src\/([^/]+)\//.exec(file)?.[1];
     for (const module of result.modules) {
-      const from = folder(module.source);
+      const from = unitOf(module.source);
       if (!from) continue;
       for (const dependency of module.dependencies) {
-        const to = folder(dependency.resolved);
+        const to = unitOf(dependency.resolved);
         if (!to || to === from) continue;
         edges.set(from, (edges.get(from) ?? new Set()).add(to));
       }
@@ -79,19 +91,26 @@ describe('the layering of src/', () => {
     expect(folderCycles(edges)).toEqual([]);
   });
 
-  it('imports only folders README\'s Layout lists below the importer, and the Layout lists every folder of src/', () => {
-    const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
-    const layout = readme.slice(readme.indexOf('## Layout'), readme.indexOf('## Development'));
-    const order = [...layout.matchAll(/^.{18}src\/([a-z-]+)\s/gm)].map((match) => match[1] as string);
-    const folders = readdirSync(`${REPO_ROOT}src`, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    expect([...order].sort()).toEqual(folders.sort());
+  it("shows every area of src/ and every folder in them in README's Layout", () => {
+    const areas = readdirSync(`${REPO_ROOT}src`, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    const listed = [...layout.matchAll(/^src\/([a-z-]+)\s/gm)].map((match) => match[1] as string);
+    expect([...listed].sort()).toEqual([...areas].sort());
+    // Every folder of an area is a unit of the layering, or inside the area's own unit (facts/declared).
+    const folders = areas.flatMap((area) =>
+      readdirSync(`${REPO_ROOT}src/${area}`, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${area}/${e.name}`),
+    );
+    const unlisted = folders.filter((folder) => !order.includes(folder) && !order.includes(folder.split('/')[0] ?? ''));
+    expect(unlisted).toEqual([]);
+  });
+
+  it("imports only units README's Layout lists below the importer", () => {
     const rank = new Map(order.map((name, index) => [name, index]));
     const upward: string[] = [];
     for (const module of result.modules) {
-      const from = /^src\/([^/]+)\//.exec(module.source)?.[1];
+      const from = unitOf(module.source);
       if (!from) continue;
       for (const dependency of module.dependencies) {
-        const to = /^src\/([^/]+)\//.exec(dependency.resolved)?.[1];
+        const to = unitOf(dependency.resolved);
         if (to && to !== from && (rank.get(to) ?? -1) < (rank.get(from) ?? -1)) upward.push(`${module.source} → ${dependency.resolved}`);
       }
     }

@@ -19,7 +19,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STARTER_POLICIES, fixture, fixtureNames } from './helpers/fixtures.js';
 import { httpsCall, killServers, startServe } from './helpers/serve.js';
-import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 
 const LOAD_DIR = path.join(REPO_ROOT, 'load');

@@ -1,8 +1,8 @@
 // Mutation policies through the real pipeline: each built-in mutator on a Pod, a Deployment and a
 // CronJob; JSON Patch templates with escaping and missing parents; order, conflicts, failures.
 import { describe, expect, it } from 'vitest';
-import { PolicyLoadError } from '../src/engine/index.js';
-import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { PolicyLoadError } from '../src/policy/engine/index.js';
+import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { fixture, podSpecOf, type AdmissionReviewFixture } from './helpers/fixtures.js';
 import { pipelineFor, type TestPipeline } from './helpers/pipeline.js';
 import { policyDir } from './helpers/policy-dir.js';

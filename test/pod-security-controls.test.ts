@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadPolicyDirectory } from '../src/policy-set/index.js';
+import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { admissionReview } from './helpers/review.js';
 

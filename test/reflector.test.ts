@@ -1,7 +1,7 @@
 // Canopy's informers against a local server speaking the Kubernetes list/watch protocol.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/decision-log/index.js';
-import { KubeClient, loadKubeConfig, Reflector } from '../src/kube/index.js';
+import { createLogger } from '../src/operations/decision-log/index.js';
+import { KubeClient, loadKubeConfig, Reflector } from '../src/sources/kube/index.js';
 import { eventually, FakeKube } from './helpers/fake-kube.js';
 import { logSink } from './helpers/log-sink.js';
 

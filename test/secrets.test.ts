@@ -18,7 +18,7 @@ import { fixture, podSpecOf, STARTER_POLICIES } from './helpers/fixtures.js';
 import { describeLeaks, findLeaks, readTree } from './helpers/leaks.js';
 import { admissionReview } from './helpers/review.js';
 import { killServers, startServe, type ServeProcess } from './helpers/serve.js';
-import { REDACTED, redactObject, redactSecrets } from '../src/recording/index.js';
+import { REDACTED, redactObject, redactSecrets } from '../src/operations/recording/index.js';
 
 type Json = Record<string, unknown>;
 

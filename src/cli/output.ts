@@ -1,7 +1,7 @@
 // How the CLI talks to people: messages to stderr, results to stdout, and exit codes.
 import { PolicyActivationError } from '../pipeline/index.js';
-import { PolicyLoadError } from '../engine/index.js';
-import { PolicyDirectoryError, type CheckedPolicySet } from '../policy-set/index.js';
+import { PolicyLoadError } from '../policy/engine/index.js';
+import { PolicyDirectoryError, type CheckedPolicySet } from '../policy/set/index.js';
 
 export const EXIT = { ok: 0, denied: 1, invalid: 1, unreadable: 2 } as const;
 

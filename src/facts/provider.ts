@@ -4,7 +4,7 @@
 // schema must declare it), and a pure derivation from the request, its data and what the pipeline
 // gathered and derived before it. Asynchronous gathering (informers, registry look-ups) happens
 // before, within the request's deadline, behind the pipeline's `facts` option.
-import type { AdmissionRequest } from '../admission/index.js';
+import type { AdmissionRequest } from '../kubernetes/admission/index.js';
 
 export interface FactProvider<Data, Inputs, Derived> {
   /** Its name in messages, and where its data is kept in a checked policy set. */

@@ -5,7 +5,7 @@
 // change (namespace labels, quota usage, image look-ups) are in the request, so they change the digest.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { Evaluation, PolicyKind } from '../engine/index.js';
+import type { Evaluation, PolicyKind } from '../policy/engine/index.js';
 
 export const DEFAULT_DECISION_CACHE_SIZE = 10_000;
 

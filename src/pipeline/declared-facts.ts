@@ -1,11 +1,11 @@
 // The pipeline's part in declared facts: compute, for a request, only the facts that the policies and
 // mutations that can apply to it read; and after Cedar answers, fail closed on every such policy that
 // reads a fact that could not be computed.
-import type { AdmissionRequest } from '../admission/index.js';
-import { type Evaluation, type PolicyKind } from '../engine/index.js';
-import { policiesInScope, type CheckedPolicySet } from '../policy-set/index.js';
+import type { AdmissionRequest } from '../kubernetes/admission/index.js';
+import { type Evaluation, type PolicyKind } from '../policy/engine/index.js';
+import { policiesInScope, type CheckedPolicySet } from '../policy/set/index.js';
 import { computeFacts, declarationsFor, factFailureErrors, neededFacts, oldFactsNeeded } from '../facts/declared/index.js';
-import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../translate/index.js';
+import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../policy/translate/index.js';
 
 /**
  * The request's declared facts for the validating policies or the mutations that can apply to it, or

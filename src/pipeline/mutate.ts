@@ -1,16 +1,16 @@
 // The mutating webhook's decision: which mutations' conditions hold (Cedar), what they change (the
 // mutation runner), and a denial naming the mutation when something cannot be done.
-import type { AdmissionRequest } from '../admission/index.js';
-import type { Evaluation } from '../engine/index.js';
-import { type CompiledPolicySet } from '../policy-set/index.js';
-import { MutationError, runMutations } from '../mutation/index.js';
-import { toCedarRequest, type RequestFacts } from '../translate/index.js';
-import type { MutationDecision } from '../decision/index.js';
+import type { AdmissionRequest } from '../kubernetes/admission/index.js';
+import type { Evaluation } from '../policy/engine/index.js';
+import { type CompiledPolicySet } from '../policy/set/index.js';
+import { MutationError, runMutations } from '../policy/mutation/index.js';
+import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
+import type { MutationDecision } from '../policy/decision/index.js';
 
-export type { MutationDecision } from '../decision/index.js';
+export type { MutationDecision } from '../policy/decision/index.js';
 import { withFactFailures } from './declared-facts.js';
 import type { Plan } from './plan.js';
-import { messageOf } from '../errors/index.js';
+import { messageOf } from '../operations/errors/index.js';
 
 /** Why a request is refused before any policy set has been activated (the webhook is not ready). */
 export const NO_POLICY_SET = 'no validated policy set is active yet';

@@ -1,18 +1,18 @@
 // The one pipeline behind every entry point (webhook, `canopy eval`, later test, audit and impact):
 // AdmissionReview → checks → Cedar request → engine → decision → AdmissionReview response; and for the
 // mutating webhook, the mutations whose conditions hold → a checked JSON Patch.
-import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../admission/index.js';
-import { decide, failedDecision, type Decision } from '../decision/index.js';
-import { decisionRecord, mutationRecord, type Logger } from '../decision-log/index.js';
-import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PlannedEvaluation, type PolicyKind, type RequestScope } from '../engine/index.js';
-import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy-set/index.js';
-import { toCedarRequest, type RequestFacts } from '../translate/index.js';
-import { renderAdvice } from '../decision/index.js';
-import { templateContext } from '../mutation/index.js';
-import { isZero, QuantityError, quotaProvider, tenantOf } from '../quota/index.js';
-import { sovereigntyProvider } from '../sovereignty/index.js';
-import { supplyChainProvider } from '../supply-chain/index.js';
-import { podSecurityProvider } from '../pod-security/index.js';
+import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../kubernetes/admission/index.js';
+import { decide, failedDecision, type Decision } from '../policy/decision/index.js';
+import { decisionRecord, mutationRecord, type Logger } from '../operations/decision-log/index.js';
+import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PlannedEvaluation, type PolicyKind, type RequestScope } from '../policy/engine/index.js';
+import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy/set/index.js';
+import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
+import { renderAdvice } from '../policy/decision/index.js';
+import { templateContext } from '../policy/mutation/index.js';
+import { isZero, QuantityError, quotaProvider, tenantOf } from '../facts/quota/index.js';
+import { sovereigntyProvider } from '../facts/sovereignty/index.js';
+import { supplyChainProvider } from '../facts/supply-chain/index.js';
+import { podSecurityProvider } from '../facts/pod-security/index.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
 import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
@@ -21,7 +21,7 @@ import { failedMutation, NO_POLICY_SET, planMutation, type MutationDecision } fr
 import type { Plan } from './plan.js';
 import { toAdmissionReview, toMutationReview } from './response.js';
 import { PolicyActivationError, warmUpRequests } from './warm-up.js';
-import { messageOf } from '../errors/index.js';
+import { messageOf } from '../operations/errors/index.js';
 
 export { PolicyActivationError } from './warm-up.js';
 

@@ -1,6 +1,6 @@
 // Decision → AdmissionReview response.
-import { ADMISSION_API_VERSION, type AdmissionResponse, type AdmissionReviewResponse } from '../admission/index.js';
-import { denialMessage, warningMessages, type Decision } from '../decision/index.js';
+import { ADMISSION_API_VERSION, type AdmissionResponse, type AdmissionReviewResponse } from '../kubernetes/admission/index.js';
+import { denialMessage, warningMessages, type Decision } from '../policy/decision/index.js';
 import type { MutationDecision } from './mutate.js';
 
 /** The key under which audit-mode matches are recorded in the API server's audit log. */

@@ -2,11 +2,11 @@
 // prepared policy set before it is activated: they warm up the engine, and they prove that the schema
 // accepts the entities Canopy builds, so a schema edit that breaks translation is refused at load time
 // instead of denying every request in production.
-import type { AdmissionRequest } from '../admission/index.js';
-import { evaluate, type CedarRequest } from '../engine/index.js';
-import { type CompiledPolicySet } from '../policy-set/index.js';
-import { toCedarRequest, type RequestFacts } from '../translate/index.js';
-import { CanopyError } from '../errors/index.js';
+import type { AdmissionRequest } from '../kubernetes/admission/index.js';
+import { evaluate, type CedarRequest } from '../policy/engine/index.js';
+import { type CompiledPolicySet } from '../policy/set/index.js';
+import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
+import { CanopyError } from '../operations/errors/index.js';
 
 /** A checked policy set that could not be made active: the previously active one (if any) stays. */
 export class PolicyActivationError extends CanopyError {

@@ -1,7 +1,7 @@
 // Every error answer is JSON that says what is wrong: `{ "error": "...", "message": "..." }`.
 import type { FastifyError } from 'fastify';
 import type { WebhookApp } from './app.js';
-import { AdmissionReviewError } from '../admission/index.js';
+import { AdmissionReviewError } from '../kubernetes/admission/index.js';
 
 export interface ErrorBody {
   error: string;

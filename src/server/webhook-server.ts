@@ -1,13 +1,13 @@
 // The webhook server: fastify over HTTPS, a few lines of routing over the admission pipeline.
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
-import type { Logger } from '../decision-log/index.js';
+import type { Logger } from '../operations/decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
-import type { RequestRecorder } from '../recording/index.js';
+import type { RequestRecorder } from '../operations/recording/index.js';
 import type { WebhookApp } from './app.js';
 import { acceptJsonWithAnyContentType, registerErrorHandling } from './errors.js';
-import { DEFAULT_BODY_LIMIT } from '../config/index.js';
-import type { CanopyMetrics } from '../metrics/index.js';
-import type { KeyPairPem } from '../tls/index.js';
+import { DEFAULT_BODY_LIMIT } from '../operations/config/index.js';
+import type { CanopyMetrics } from '../operations/metrics/index.js';
+import type { KeyPairPem } from '../sources/tls/index.js';
 import type { Drain } from './drain.js';
 import { installGuards, type GuardOptions } from './guards.js';
 import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { applyPatch, type Operation } from 'rfc6902';
-import { createCertificateAuthority, issueServingCertificate } from '../../src/tls/index.js';
+import { createCertificateAuthority, issueServingCertificate } from '../../src/sources/tls/index.js';
 
 // The API server is reached over real TLS, as in a cluster: its certificate is signed by a test CA
 // that the kubeconfig trusts.

@@ -1,15 +1,15 @@
 // A real HTTPS webhook server on 127.0.0.1 and a client that trusts only its CA.
 import { request as httpsRequest } from 'node:https';
 import { logSink } from './log-sink.js';
-import type { AdmissionRequest } from '../../src/admission/index.js';
-import { createLogger } from '../../src/decision-log/index.js';
-import type { RequestFacts } from '../../src/translate/index.js';
-import { EvaluationPool } from '../../src/engine/index.js';
-import { loadPolicyDirectory, type CompiledPolicySet } from '../../src/policy-set/index.js';
+import type { AdmissionRequest } from '../../src/kubernetes/admission/index.js';
+import { createLogger } from '../../src/operations/decision-log/index.js';
+import type { RequestFacts } from '../../src/policy/translate/index.js';
+import { EvaluationPool } from '../../src/policy/engine/index.js';
+import { loadPolicyDirectory, type CompiledPolicySet } from '../../src/policy/set/index.js';
 import { AdmissionPipeline } from '../../src/pipeline/index.js';
-import { RequestRecorder } from '../../src/recording/index.js';
+import { RequestRecorder } from '../../src/operations/recording/index.js';
 import { createServer, type GuardOptions, type WebhookApp } from '../../src/server/index.js';
-import { createCertificateAuthority, issueServingCertificate } from '../../src/tls/index.js';
+import { createCertificateAuthority, issueServingCertificate } from '../../src/sources/tls/index.js';
 
 export interface HttpResult {
   status: number;

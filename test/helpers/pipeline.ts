@@ -1,7 +1,7 @@
 // An in-process pipeline with a policy directory activated, for tests of policies and decisions.
 import { logSink } from './log-sink.js';
-import { createLogger } from '../../src/decision-log/index.js';
-import { loadPolicyDirectory } from '../../src/policy-set/index.js';
+import { createLogger } from '../../src/operations/decision-log/index.js';
+import { loadPolicyDirectory } from '../../src/policy/set/index.js';
 import { AdmissionPipeline, type AdmissionResult } from '../../src/pipeline/index.js';
 import type { AdmissionReviewFixture } from './fixtures.js';
 

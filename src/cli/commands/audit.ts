@@ -15,13 +15,13 @@ import {
   runAudit,
   summariseDecisions,
   textReport,
-} from '../../audit/index.js';
-import { createLogger } from '../../decision-log/index.js';
-import { SEVERITIES, type Severity } from '../../engine/index.js';
-import { readFleetConfig } from '../../config/index.js';
-import { ConfigError } from '../../fleet/index.js';
+} from '../audit/index.js';
+import { createLogger } from '../../operations/decision-log/index.js';
+import { SEVERITIES, type Severity } from '../../policy/engine/index.js';
+import { readFleetConfig } from '../../operations/config/index.js';
+import { ConfigError } from '../../facts/fleet/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
-import { messageOf } from '../../errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
 
 const FORMATS = ['text', 'json', 'markdown', 'html', 'policyreport'] as const;
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

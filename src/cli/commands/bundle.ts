@@ -2,9 +2,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, parseSelectorText, pushBundle, readPublicKeys, signBundle, verifyBundle, type ClusterSelector } from '../../bundle/index.js';
+import { buildBundle, createBundleStore, inspectBundle, parseOciUrl, parseSelectorText, pushBundle, readPublicKeys, signBundle, verifyBundle, type ClusterSelector } from '../../sources/bundle/index.js';
 import { EXIT, say } from '../output.js';
-import { inBackground, messageOf } from '../../errors/index.js';
+import { inBackground, messageOf } from '../../operations/errors/index.js';
 
 /** 127.0.0.0/8, ::1 and localhost: only this host can connect. */
 function isLoopbackHost(host: string): boolean {

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { caBundleOf, defaultServingHosts, ensureCertificates, issueClientCertificate } from '../../tls/index.js';
+import { caBundleOf, defaultServingHosts, ensureCertificates, issueClientCertificate } from '../../sources/tls/index.js';
 
 interface CertsOptions {
   out: string;

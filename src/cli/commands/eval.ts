@@ -1,13 +1,13 @@
 // `canopy eval FILE...`: AdmissionReview files through the same pipeline as the webhook.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { AdmissionReviewError } from '../../admission/index.js';
-import { loadPolicyDirectory } from '../../policy-set/index.js';
+import { AdmissionReviewError } from '../../kubernetes/admission/index.js';
+import { loadPolicyDirectory } from '../../policy/set/index.js';
 import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
-import { redactObject } from '../../recording/index.js';
+import { redactObject } from '../../operations/recording/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
-import { messageOf } from '../../errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
 
 export interface EvalOptions {
   policies: string;

@@ -6,14 +6,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
-import { parseAdmissionReview, syntheticReview, AdmissionReviewError, type AdmissionRequest } from '../../admission/index.js';
-import type { CedarValueJson, EntityJson, EntityUidJson } from '../../cedar/index.js';
-import { loadPolicyDirectory, type CompiledPolicySet } from '../../policy-set/index.js';
-import { findFiles } from '../../files/find-files.js';
+import { parseAdmissionReview, syntheticReview, AdmissionReviewError, type AdmissionRequest } from '../../kubernetes/admission/index.js';
+import type { CedarValueJson, EntityJson, EntityUidJson } from '../../policy/cedar/index.js';
+import { loadPolicyDirectory, type CompiledPolicySet } from '../../policy/set/index.js';
+import { findFiles } from '../../sources/files/find-files.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
-import { messageOf } from '../../errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
 
 type FactDeclaration = CompiledPolicySet['facts']['declarations'][number];
 type FactType = FactDeclaration['type'];
@@ -80,7 +80,7 @@ interface Input {
   review: unknown;
 }
 
-/** The synthetic request `canopy audit --manifests` judges a manifest with (src/audit/evaluate.ts). */
+/** The synthetic request `canopy audit --manifests` judges a manifest with (src/cli/audit/evaluate.ts). */
 const MANIFEST_USER = { username: 'canopy:audit', groups: ['system:authenticated'] };
 let synthetic = 0;
 

@@ -1,8 +1,8 @@
 // `canopy fmt [DIR] [--check]`
 import type { Command } from 'commander';
-import { formatDiagnostic } from '../../engine/index.js';
-import { PolicyDirectoryError } from '../../policy-set/index.js';
-import { formatPolicyFiles } from '../../format/index.js';
+import { formatDiagnostic } from '../../policy/engine/index.js';
+import { PolicyDirectoryError } from '../../policy/set/index.js';
+import { formatPolicyFiles } from '../../policy/format/index.js';
 
 export function registerFmt(program: Command): void {
   program

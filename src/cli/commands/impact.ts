@@ -1,7 +1,7 @@
 // `canopy impact --from OLD --to NEW --requests DIR|FILE`
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { impact, ImpactInputError, jsonReport, markdownReport } from '../../impact/index.js';
+import { impact, ImpactInputError, jsonReport, markdownReport } from '../impact/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 interface ImpactCommandOptions {

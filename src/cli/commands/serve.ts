@@ -3,22 +3,22 @@ import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { loadCanopyConfig, podNamespace, SETTINGS, settingsHelp, type CanopyConfig, type FlagValue } from '../../config/index.js';
-import { bufferedStdout, createLogger, type Logger } from '../../decision-log/index.js';
-import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../bundle/index.js';
-import { EvaluationPool } from '../../engine/index.js';
-import { loadPolicyDirectory } from '../../policy-set/index.js';
-import { ConfigError, describeIdentity, FleetContext } from '../../fleet/index.js';
-import { KubeClient, loadKubeConfig } from '../../kube/index.js';
-import { CanopyMetrics, type PolicySetState } from '../../metrics/index.js';
+import { loadCanopyConfig, podNamespace, SETTINGS, settingsHelp, type CanopyConfig, type FlagValue } from '../../operations/config/index.js';
+import { bufferedStdout, createLogger, type Logger } from '../../operations/decision-log/index.js';
+import { bundleSource, BundleSync, PolicyDirectoryWatcher, readPublicKeys } from '../../sources/bundle/index.js';
+import { EvaluationPool } from '../../policy/engine/index.js';
+import { loadPolicyDirectory } from '../../policy/set/index.js';
+import { ConfigError, describeIdentity, FleetContext } from '../../facts/fleet/index.js';
+import { KubeClient, loadKubeConfig } from '../../sources/kube/index.js';
+import { CanopyMetrics, type PolicySetState } from '../../operations/metrics/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
-import { OciClient } from '../../oci/index.js';
-import { RequestRecorder } from '../../recording/index.js';
-import { ImageEnricher, lookUpImages } from '../../supply-chain/index.js';
+import { OciClient } from '../../sources/oci/index.js';
+import { RequestRecorder } from '../../operations/recording/index.js';
+import { ImageEnricher, lookUpImages } from '../../facts/supply-chain/index.js';
 import { createServer, Drain, useServingCertificate, type WebhookApp } from '../../server/index.js';
-import { CertificateReloader, defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../../tls/index.js';
+import { CertificateReloader, defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../../sources/tls/index.js';
 import { describeSet, isPolicyProblem, say } from '../output.js';
-import { inBackground, messageOf } from '../../errors/index.js';
+import { inBackground, messageOf } from '../../operations/errors/index.js';
 
 /** Where the serving certificate comes from, and how a rotated one is picked up. */
 interface ServingTls {

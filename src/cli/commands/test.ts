@@ -2,7 +2,7 @@
 // also be matched by at least one case.
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { junitReport, runPolicyTests, textReport, unmatchedPolicies } from '../../policy-tests/index.js';
+import { junitReport, runPolicyTests, textReport, unmatchedPolicies } from '../../policy/tests/index.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 
 interface TestOptions {

@@ -1,7 +1,7 @@
 // `canopy validate [DIR]`: is this policy directory one Canopy would activate?
 import type { Command } from 'commander';
-import { formatDiagnostic, type PolicyDiagnostic } from '../../engine/index.js';
-import { loadPolicyDirectory } from '../../policy-set/index.js';
+import { formatDiagnostic, type PolicyDiagnostic } from '../../policy/engine/index.js';
+import { loadPolicyDirectory } from '../../policy/set/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { describeSet, EXIT, isPolicyProblem } from '../output.js';
 

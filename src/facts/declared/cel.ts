@@ -10,7 +10,7 @@
 //   filter, ...) visits costs one, and past COST_BUDGET the fact cannot be computed.
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
-import { CanopyError, messageOf } from '../../errors/index.js';
+import { CanopyError, messageOf } from '../../operations/errors/index.js';
 
 /** Like Kubernetes' per-expression CEL cost limit: work beyond this many comprehension steps is refused. */
 export const COST_BUDGET = 1_000_000;

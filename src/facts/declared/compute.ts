@@ -2,17 +2,17 @@
 // them, with Secret payloads and environment values redacted: policies never see them), each needed
 // fact's expression on the object and, on UPDATE, on the old object, and the reason for every fact
 // that cannot be computed. Pure: the same request and data give the same facts.
-import type { AdmissionRequest } from '../../admission/index.js';
-import type { CedarValueJson } from '../../cedar/index.js';
-import { asArray, asRecord } from '../../kubernetes/json.js';
-import { redactSecrets } from '../../kubernetes/redact.js';
-import { ingressHosts, isIngress } from '../../kubernetes/ingresses.js';
-import { CONTAINER_LISTS, podSpecPath } from '../../kubernetes/workload.js';
+import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
+import type { CedarValueJson } from '../../policy/cedar/index.js';
+import { asArray, asRecord } from '../../kubernetes/objects/json.js';
+import { redactSecrets } from '../../kubernetes/objects/redact.js';
+import { ingressHosts, isIngress } from '../../kubernetes/objects/ingresses.js';
+import { CONTAINER_LISTS, podSpecPath } from '../../kubernetes/objects/workload.js';
 import type { ClusterInventory, DeclaredFactValues, IngressRecord } from './types.js';
 import { toCel, type CelVariables } from './cel.js';
 import { appliesTo, type FactDeclaration } from './declarations.js';
 import { cedarValueOf } from './values.js';
-import { messageOf } from '../../errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
 
 /** What the request's namespace is known as: its labels (the API server sends no namespace object). */
 export interface FactInputs {

@@ -3,7 +3,7 @@
 // every problem is pinned to the file and line of the fact, and a set with any problem is refused.
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { CelError, compileExpression, type CompiledExpression } from './cel.js';
-import { messageOf } from '../../errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
 
 export const FACT_TYPES = ['Bool', 'Long', 'String', 'Set<String>', 'Set<Long>'] as const;
 export type FactType = (typeof FACT_TYPES)[number];

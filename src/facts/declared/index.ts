@@ -1,6 +1,6 @@
 // Declared facts: what policy authors make Cedar see, declared with CEL in policies/facts/*.yaml. CEL to
 // see, Cedar to decide: each fact becomes a typed, optional attribute `resource.facts.NAME`.
-import type { PolicyJson } from '../../cedar/index.js';
+import type { PolicyJson } from '../../policy/cedar/index.js';
 import type { DeclaredFacts } from './types.js';
 
 export type { ClusterInventory, DeclaredFacts, DeclaredFactValues, IngressRecord } from './types.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cedar } from '../../cedar/index.js';
+import { cedar } from '../../policy/cedar/index.js';
 import { factsReadBeyondResource, factsReadBy } from './reads.js';
 
 const policy = (when: string) => {

@@ -2,7 +2,7 @@
 // where a comment or a string could look like a read): `resource.facts.NAME`, `resource.facts has
 // NAME`, and the same through `resource.old`. Canopy computes only the facts the policies that can
 // apply to a request read, and when one cannot be computed, it knows which policies to fail closed.
-import type { PolicyJson } from '../../cedar/index.js';
+import type { PolicyJson } from '../../policy/cedar/index.js';
 import { FACTS_ATTRIBUTE } from './schema.js';
 
 type Json = Record<string, unknown>;

@@ -1,5 +1,5 @@
 // What a policy set knows of its declared facts, and what one request gets from them.
-import type { CedarValueJson } from '../../cedar/index.js';
+import type { CedarValueJson } from '../../policy/cedar/index.js';
 import type { FactDeclaration } from './declarations.js';
 
 /** The declared facts (policies/facts/*.yaml) of the object under admission, as Cedar values. */

@@ -1,6 +1,6 @@
 // A fact's CEL result as the Cedar value of its declared type. CEL's dyn results are only known at run
 // time: a value of another type is a fact that cannot be computed, never a value Cedar would refuse.
-import type { CedarValueJson } from '../../cedar/index.js';
+import type { CedarValueJson } from '../../policy/cedar/index.js';
 import type { FactType } from './declarations.js';
 
 /** Cedar's Long is 64-bit, but its JSON form is a JSON number: exact only up to 2^53. */

@@ -1,7 +1,7 @@
 // GET /metrics: Prometheus text format; POST /validate and /mutate answers refused before judging
 // (HTTP 4xx: not an AdmissionReview, too large) are counted here, as the routes never see them.
 import type { WebhookApp } from '../app.js';
-import type { CanopyMetrics } from '../../metrics/index.js';
+import type { CanopyMetrics } from '../../operations/metrics/index.js';
 
 const WEBHOOKS = { '/validate': 'validate', '/mutate': 'mutate' } as const;
 

@@ -2,8 +2,8 @@
 // recording and metrics, then the AdmissionReview answer.
 import type { WebhookApp } from '../app.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
-import type { CanopyMetrics } from '../../metrics/index.js';
-import type { RequestRecorder } from '../../recording/index.js';
+import type { CanopyMetrics } from '../../operations/metrics/index.js';
+import type { RequestRecorder } from '../../operations/recording/index.js';
 
 /** One webhook route: `handle` judges the body within the API server's timeout, `observe` counts the answer. */
 function webhookRoute<R extends { review: unknown; latencyUs: number }>(

@@ -1,0 +1,145 @@
+// The quota facts of a request, for Cedar (`context.quota`, integers) and for advice templates
+// (`{{ quota.requested.cpu }}`, human units): its tenant, what it requests, what the tenant uses
+// (observed plus reserved), the tenant's limits and soft thresholds.
+import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
+import { ceilDiv, formatBytes, formatCpu } from '../../kubernetes/quantity/index.js';
+import type { FleetFacts } from '../../kubernetes/objects/fleet.js';
+import { own } from '../../kubernetes/objects/json.js';
+import type { UsageLedger } from './ledger.js';
+import type { ScaleTemplate } from './requested.js';
+import type { Budget, Prices, QuotaData } from './data.js';
+import { requestedBy, type Requested } from './requested.js';
+import { QuantityError, ZERO, type Usage } from './usage.js';
+
+export const TENANT_LABEL = 'canopy.io/tenant';
+export const TEAM_LABEL = 'team';
+
+interface Amounts {
+  cpuMillis: bigint;
+  memoryBytes: bigint;
+  gpus: bigint;
+  monthlyCostMicros: bigint;
+}
+type Limits = Partial<Amounts>;
+
+export interface QuotaFacts {
+  tenant: string;
+  requested: Requested;
+  /** `context.quota` */
+  cedar: { tenant: string; requested: Record<string, number>; used: Record<string, number>; limit: Record<string, number>; soft: Record<string, number> };
+  /** `{{ quota.* }}` in advice: the same in human units, and what remains. */
+  human: Record<string, unknown>;
+}
+
+/** A namespace's tenant label, else its kcp workspace. */
+export function tenantOf(namespaceLabels: Readonly<Record<string, string>> | undefined, workspacePath: string | undefined): string | undefined {
+  return own(namespaceLabels, TENANT_LABEL) || own(namespaceLabels, TEAM_LABEL) || workspacePath || undefined;
+}
+
+
+/** Projected monthly cost in micro-units: CPU per core-hour, memory per GiB-hour, GPUs per hour. */
+export function monthlyCost(usage: Usage, prices: Prices): bigint {
+  const hours = prices.hoursPerMonth;
+  return (
+    ceilDiv(usage.cpuMillis * prices.cpuCoreHourMicros * hours, 1000n) +
+    ceilDiv(usage.memoryBytes * prices.memoryGiBHourMicros * hours, 2n ** 30n) +
+    usage.gpus * prices.gpuHourMicros * hours
+  );
+}
+
+const withCost = (usage: Usage, prices: Prices): Amounts => ({ ...usage, monthlyCostMicros: monthlyCost(usage, prices) });
+
+function toNumbers(amounts: Limits, what: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(amounts)) {
+    if (value === undefined) continue;
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new QuantityError(`the ${what} ${key} is too large to compare exactly`);
+    out[key] = Number(value);
+  }
+  return out;
+}
+
+function money(micros: bigint, currency: string): string {
+  const cents = ceilDiv(micros, 10_000n);
+  return `${cents / 100n}.${String(cents % 100n).padStart(2, '0')} ${currency}`;
+}
+
+function human(amounts: Limits, currency: string): Record<string, string> {
+  return {
+    ...(amounts.cpuMillis !== undefined ? { cpu: formatCpu(amounts.cpuMillis) } : {}),
+    ...(amounts.memoryBytes !== undefined ? { memory: formatBytes(amounts.memoryBytes) } : {}),
+    ...(amounts.gpus !== undefined ? { gpus: `${amounts.gpus}` } : {}),
+    ...(amounts.monthlyCostMicros !== undefined ? { cost: money(amounts.monthlyCostMicros, currency) } : {}),
+  };
+}
+
+function limitsOf(budget: Budget): Limits {
+  return {
+    ...(budget.cpuMillis !== undefined ? { cpuMillis: budget.cpuMillis } : {}),
+    ...(budget.memoryBytes !== undefined ? { memoryBytes: budget.memoryBytes } : {}),
+    ...(budget.gpus !== undefined ? { gpus: budget.gpus } : {}),
+    ...(budget.monthlyCostMicros !== undefined ? { monthlyCostMicros: budget.monthlyCostMicros } : {}),
+  };
+}
+
+const scale = (limits: Limits, percent: bigint): Limits =>
+  Object.fromEntries(Object.entries(limits).map(([key, value]) => [key, ((value as bigint) * percent) / 100n]));
+
+const remaining = (limits: Limits, used: Amounts): Limits =>
+  Object.fromEntries(
+    Object.entries(limits).map(([key, value]) => {
+      const left = (value as bigint) - used[key as keyof Amounts];
+      return [key, left > 0n ? left : 0n];
+    }),
+  );
+
+/**
+ * The quota facts, or undefined when the request's tenant has no budget. Throws QuantityError when
+ * what the request asks for cannot be read: the request is then denied with that message.
+ */
+/** What quota reads of a request's facts beyond its body. */
+export interface QuotaInputs extends FleetFacts {
+  /** Tenants' usage (observed pods and reservations). */
+  quotaLedger?: UsageLedger;
+  /** For a scale request: what one replica of the scaled object asks for. */
+  scaleTemplate?: ScaleTemplate;
+  /** How many nodes the cluster has: a DaemonSet asks for one pod on each. */
+  nodeCount?: number;
+}
+
+export function quotaFacts(data: QuotaData | undefined, request: AdmissionRequest, facts: QuotaInputs): QuotaFacts | undefined {
+  const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
+  const budget = tenant ? own(data?.budgets, tenant) : undefined;
+  if (!tenant || !budget || !data) return undefined;
+  const requested = requestedBy(request, {
+    ...(facts.nodeCount !== undefined ? { nodeCount: facts.nodeCount } : {}),
+    ...(facts.scaleTemplate ? { scaleTemplate: facts.scaleTemplate } : {}),
+    ...(data.deviceClasses ? { deviceClasses: data.deviceClasses } : {}),
+    covered: (podName) => facts.quotaLedger?.covers?.(request.namespace, podName) === true,
+  });
+  const asked = withCost(requested.usage, data.prices);
+  const used = withCost(facts.quotaLedger?.used(tenant, data.deviceClasses) ?? ZERO, data.prices);
+  const limit = limitsOf(budget);
+  const soft = scale(limit, budget.softThresholdPercent);
+  const currency = data.prices.currency;
+  return {
+    tenant,
+    requested,
+    cedar: {
+      tenant,
+      requested: toNumbers(asked, 'request'),
+      used: toNumbers(used, 'usage'),
+      limit: toNumbers(limit, 'limit'),
+      soft: toNumbers(soft, 'soft threshold'),
+    },
+    human: {
+      tenant,
+      requested: human(asked, currency),
+      used: human(used, currency),
+      limit: human(limit, currency),
+      soft: human(soft, currency),
+      remaining: human(remaining(limit, used), currency),
+      softThresholdPercent: `${budget.softThresholdPercent}`,
+    },
+  };
+}

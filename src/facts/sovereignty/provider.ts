@@ -1,0 +1,147 @@
+// Data sovereignty: which data class a request's namespace (or kcp workspace) declares, and where
+// policies/data/sovereignty.yaml lets that class (narrowed by a declared residency) live. The result is
+// flat facts (`context.sovereignty`) that the policies in policies/sovereignty/ judge with set operations.
+import { judgedObject, type AdmissionRequest } from '../../kubernetes/admission/index.js';
+import type { FactProvider } from '../provider.js';
+import { EU_MEMBERS, type FleetFacts } from '../../kubernetes/objects/fleet.js';
+import { asRecord, asStringMap, isRecord, own } from '../../kubernetes/objects/json.js';
+
+/** `context.sovereignty`: where the request's data may live. */
+export interface SovereigntyFacts {
+  dataClass: string;
+  residency: string;
+  anyJurisdiction: boolean;
+  jurisdictions: string[];
+  anyRegion: boolean;
+  regions: string[];
+}
+
+export const DATA_CLASS_LABEL = 'canopy.io/data-class';
+export const RESIDENCY_LABEL = 'canopy.io/residency';
+
+/** A list of values, or `any` for no restriction. */
+type Restriction = { any: true } | { any: false; values: string[] };
+
+interface Placement {
+  jurisdictions: Restriction;
+  regions: Restriction;
+}
+
+export interface SovereigntyData {
+  classes: Record<string, Placement>;
+  residencies: Record<string, Placement>;
+}
+
+
+function readRestriction(value: unknown, where: string, problems: string[]): Restriction {
+  if (value === 'any' || value === undefined) return { any: true };
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+    return { any: false, values: where.endsWith('jurisdictions') ? value.map((v) => v.toUpperCase()) : value };
+  }
+  problems.push(`${where} must be "any" or a list of names`);
+  return { any: false, values: [] };
+}
+
+function readPlacements(value: unknown, where: string, problems: string[]): Record<string, Placement> {
+  if (value === undefined) return {};
+  if (!isRecord(value)) {
+    problems.push(`${where} must be a map of names to {jurisdictions, regions}`);
+    return {};
+  }
+  const out: Record<string, Placement> = {};
+  for (const [name, entry] of Object.entries(value)) {
+    if (!isRecord(entry)) {
+      problems.push(`${where}.${name} must be a map with jurisdictions and regions`);
+      continue;
+    }
+    const unknown = Object.keys(entry).filter((key) => key !== 'jurisdictions' && key !== 'regions');
+    if (unknown.length > 0) problems.push(`${where}.${name} has unknown field ${unknown.join(', ')}`);
+    out[name] = {
+      jurisdictions: readRestriction(entry['jurisdictions'], `${where}.${name}.jurisdictions`, problems),
+      regions: readRestriction(entry['regions'], `${where}.${name}.regions`, problems),
+    };
+  }
+  return out;
+}
+
+/** Checks data/sovereignty.yaml; problems are sentences naming the offending key. */
+export function readSovereigntyData(value: unknown): { data?: SovereigntyData; problems: string[] } {
+  const problems: string[] = [];
+  if (!isRecord(value)) return { problems: ['sovereignty data must be a map with classes and residencies'] };
+  const unknown = Object.keys(value).filter((key) => key !== 'classes' && key !== 'residencies');
+  if (unknown.length > 0) problems.push(`unknown field ${unknown.join(', ')} (sovereignty data has classes and residencies)`);
+  const data = { classes: readPlacements(value['classes'], 'classes', problems), residencies: readPlacements(value['residencies'], 'residencies', problems) };
+  return problems.length > 0 ? { problems } : { data, problems };
+}
+
+/** Does a list of jurisdictions allow `code`? "EU" allows each member state. */
+function allowsJurisdiction(list: readonly string[], code: string): boolean {
+  return list.includes(code) || (EU_MEMBERS.has(code) && list.includes('EU'));
+}
+
+function intersect(a: Restriction, b: Restriction, jurisdictions: boolean): Restriction {
+  if (a.any) return b;
+  if (b.any) return a;
+  if (!jurisdictions) return { any: false, values: a.values.filter((v) => b.values.includes(v)) };
+  const candidates = [...new Set([...a.values, ...b.values])];
+  return { any: false, values: candidates.filter((code) => allowsJurisdiction(a.values, code) && allowsJurisdiction(b.values, code)) };
+}
+
+/** The nearest declaration of a label: the namespace's, then the workspace's, then its ancestors'. */
+function declared(label: string, facts: FleetFacts): string {
+  const fromNamespace = own(facts.namespaceLabels, label);
+  if (fromNamespace) return fromNamespace;
+  const workspace = facts.workspace;
+  if (!workspace) return '';
+  const segments = workspace.path.split(':');
+  for (let end = segments.length; end > 0; end--) {
+    const value = own(own(workspace.labels, segments.slice(0, end).join(':')), label);
+    if (value) return value;
+  }
+  return '';
+}
+
+/**
+ * The sovereignty facts for a request, or undefined when neither its namespace nor its workspace
+ * declares a data class. An undeclared residency does not narrow; an unknown class or residency allows
+ * nothing (a typo must not open the door).
+ */
+export function sovereigntyFacts(data: SovereigntyData | undefined, facts: FleetFacts): SovereigntyFacts | undefined {
+  const dataClass = declared(DATA_CLASS_LABEL, facts);
+  if (!dataClass) return undefined;
+  const residency = declared(RESIDENCY_LABEL, facts);
+  const nothing: Placement = { jurisdictions: { any: false, values: [] }, regions: { any: false, values: [] } };
+  const everywhere: Placement = { jurisdictions: { any: true }, regions: { any: true } };
+  const byClass = own(data?.classes, dataClass) ?? nothing;
+  const byResidency = residency ? (own(data?.residencies, residency) ?? nothing) : everywhere;
+  const jurisdictions = intersect(byClass.jurisdictions, byResidency.jurisdictions, true);
+  const regions = intersect(byClass.regions, byResidency.regions, false);
+  return {
+    dataClass,
+    residency,
+    anyJurisdiction: jurisdictions.any,
+    jurisdictions: jurisdictions.any ? [] : jurisdictions.values,
+    anyRegion: regions.any,
+    regions: regions.any ? [] : regions.values,
+  };
+}
+
+/**
+ * Where a request's data class is declared: by its namespace (or kcp workspace); a cluster-scoped
+ * object (a Crossplane v1 managed resource, a PersistentVolume) has no namespace, so it declares its
+ * own, with the same labels on itself, before its workspace's.
+ */
+function declaringLabels(request: AdmissionRequest, facts: FleetFacts): FleetFacts {
+  if (request.namespace) return facts;
+  const labels = asStringMap(asRecord(asRecord(judgedObject(request))['metadata'])['labels']);
+  return { ...facts, namespaceLabels: labels };
+}
+
+/** Sovereignty as a fact source: data/sovereignty.yaml, `context.sovereignty`. */
+export const sovereigntyProvider: FactProvider<SovereigntyData, FleetFacts, SovereigntyFacts> = {
+  name: 'sovereignty',
+  dataKeys: ['sovereignty'],
+  contextAttribute: 'sovereignty',
+  read: (data) => (data['sovereignty'] === undefined ? { problems: [] } : readSovereigntyData(data['sovereignty'])),
+  derive: (request, data, facts) => sovereigntyFacts(data, declaringLabels(request, facts)),
+};

@@ -1,0 +1,67 @@
+// For development: a local policy directory reloaded when its files change. The directory is read
+// every interval and its content compared; a change that does not validate is refused (and shown in
+// /status) while the active set keeps serving.
+import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../../policy/set/index.js';
+import type { Logger } from '../../operations/decision-log/index.js';
+import type { AdmissionPipeline } from '../../pipeline/index.js';
+import { inBackground, messageOf } from '../../operations/errors/index.js';
+
+export interface DirectoryStatus {
+  dir: string;
+  lastReload?: { at: string; result: 'activated' | 'refused'; revision?: string; message?: string };
+}
+
+export class PolicyDirectoryWatcher {
+  private fingerprint = '';
+  private timer: NodeJS.Timeout | undefined;
+  private statusValue: DirectoryStatus;
+
+  constructor(
+    private readonly dir: string,
+    private readonly pipeline: AdmissionPipeline,
+    private readonly logger: Logger,
+    private readonly intervalMs = 1000,
+  ) {
+    this.statusValue = { dir };
+  }
+
+  status(): DirectoryStatus {
+    return this.statusValue;
+  }
+
+  /** Starts watching from the files as they are now (already activated by the caller). */
+  async start(): Promise<void> {
+    this.fingerprint = JSON.stringify([...(await policyFilesOf(this.dir)).entries()]);
+    this.timer = setInterval(() => inBackground(this.check(), (error) => this.logger.error({ dir: this.dir, reason: messageOf(error) }, 'policy directory check failed')), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async check(): Promise<void> {
+    let files;
+    try {
+      files = await policyFilesOf(this.dir);
+    } catch (error) {
+      this.refused(messageOf(error));
+      return;
+    }
+    const fingerprint = JSON.stringify([...files.entries()]);
+    if (fingerprint === this.fingerprint) return;
+    this.fingerprint = fingerprint;
+    try {
+      const set = await this.pipeline.activate(checkPolicySet(policySourceFromFiles(files, this.dir)));
+      this.statusValue.lastReload = { at: new Date().toISOString(), result: 'activated', revision: set.revision };
+      this.logger.info({ dir: this.dir, revision: set.revision }, 'policy directory reloaded');
+    } catch (error) {
+      this.refused(messageOf(error));
+    }
+  }
+
+  private refused(message: string): void {
+    this.statusValue.lastReload = { at: new Date().toISOString(), result: 'refused', message };
+    this.logger.warn({ dir: this.dir, reason: message }, 'policy directory change refused; the active set keeps serving');
+  }
+}
