@@ -154,7 +154,10 @@ describe('POST /validate over HTTPS', () => {
     expect(status.status).toBe(200);
     // The 34 policies and 3 mutations of the base set, and the packs' rules, all on by default: best-practices 15,
     // cloud-resources 2, kubevirt 1, models 4 validating and 1 mutation (models.pin-digests).
-    expect(status.json()).toEqual({ policySet: { revision: server.pipeline.policySet?.revision, policies: 56, mutations: 4 } });
+    const body = status.json() as Record<string, unknown>;
+    expect(body['policySet']).toEqual({ revision: server.pipeline.policySet?.revision, policies: 56, mutations: 4 });
+    // The server is `canopy serve`'s composition: its policy source, engine and fleet context report too.
+    expect(Object.keys(body).sort()).toEqual(['engine', 'fleet', 'policyDirectory', 'policySet']);
   });
 
   it('reports health and readiness with the active revision', async () => {

@@ -1,33 +1,10 @@
 // How the CLI talks to people: messages to stderr, results to stdout, and exit codes.
-import { PolicyActivationError } from '../pipeline/index.js';
-import { PolicyLoadError } from '../policy/engine/index.js';
-import { PolicyDirectoryError, type CheckedPolicySet } from '../policy/set/index.js';
+// Shared with the composition root's start-up summary:
+export { describeSet } from '../policy/set/index.js';
+export { isPolicyProblem } from '../pipeline/index.js';
 
 export const EXIT = { ok: 0, denied: 1, invalid: 1, unreadable: 2 } as const;
 
 export function say(message: string): void {
   process.stderr.write(`canopy: ${message}\n`);
-}
-
-/** True for the errors that mean "these policies cannot be used", which the CLI reports without a stack. */
-export function isPolicyProblem(error: unknown): error is Error {
-  return (
-    error instanceof PolicyLoadError || error instanceof PolicyDirectoryError || error instanceof PolicyActivationError
-  );
-}
-
-const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
-
-/** "3 policies, 1 mutation; packs: best-practices (8 enforce, 7 warn), models (off)" */
-export function describeSet(set: CheckedPolicySet): string {
-  const policies = `${count(set.policies.size, 'policy', 'policies')}, ${count(set.mutations.length, 'mutation', 'mutations')}`;
-  return set.packs.length === 0 ? policies : `${policies}; packs: ${set.packs.map(describePack).join(', ')}`;
-}
-
-function describePack(pack: CheckedPolicySet['packs'][number]): string {
-  if (!pack.enabled) return `${pack.name} (off)`;
-  const byMode = new Map<string, number>();
-  for (const rule of pack.rules) byMode.set(rule.mode, (byMode.get(rule.mode) ?? 0) + 1);
-  const modes = ['enforce', 'warn', 'audit', 'mutation', 'off'].filter((mode) => byMode.has(mode)).map((mode) => `${byMode.get(mode) ?? 0} ${mode === 'mutation' ? 'mutating' : mode}`);
-  return `${pack.name} (${modes.join(', ') || 'no rules'})`;
 }

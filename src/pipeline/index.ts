@@ -13,3 +13,4 @@ export { NO_POLICY_SET, type MutationDecision } from './mutate.js';
 export { AUDIT_ANNOTATION, toAdmissionReview, toMutationReview } from './response.js';
 export { WARM_UP_REQUESTS } from './warm-up.js';
 export { deadlineFor, DEFAULT_DEADLINE_MS, parseGoDuration } from './deadline.js';
+export { isPolicyProblem } from './policy-problems.js';

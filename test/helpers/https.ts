@@ -1,14 +1,16 @@
-// A real HTTPS webhook server on 127.0.0.1 and a client that trusts only its CA.
+// A real HTTPS webhook server on 127.0.0.1, built as `canopy serve` builds it, and a client that trusts only its CA.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { logSink } from './log-sink.js';
 import type { AdmissionRequest } from '../../src/kubernetes/admission/index.js';
-import { createLogger } from '../../src/operations/decision-log/index.js';
 import type { RequestFacts } from '../../src/policy/translate/index.js';
-import { EvaluationPool } from '../../src/policy/engine/index.js';
-import { loadPolicyDirectory, type CompiledPolicySet } from '../../src/policy/set/index.js';
-import { AdmissionPipeline } from '../../src/pipeline/index.js';
-import { RequestRecorder } from '../../src/operations/recording/index.js';
-import { createServer, type GuardOptions, type WebhookApp } from '../../src/server/index.js';
+import type { CompiledPolicySet } from '../../src/policy/set/index.js';
+import type { AdmissionPipeline } from '../../src/pipeline/index.js';
+import type { GuardOptions, WebhookApp } from '../../src/server/index.js';
+import { startCanopy } from '../../src/app/index.js';
+import { parseCanopyConfig, type CanopyConfig } from '../../src/operations/config/index.js';
 import { createCertificateAuthority, issueServingCertificate } from '../../src/sources/tls/index.js';
 
 export interface HttpResult {
@@ -53,31 +55,47 @@ export interface StartOptions {
   guards?: GuardOptions;
 }
 
+/** The config `canopy serve` would read for these options: loopback, a free port, no limits unless asked. */
+function configFor(options: StartOptions, clientCaFile: string | undefined): CanopyConfig {
+  const guards = options.guards ?? {};
+  return parseCanopyConfig(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      ...(options.policies ? { policies: options.policies } : {}),
+      // Nothing is written there: the certificate is given, and policies come from a directory or the test.
+      stateDir: path.join(tmpdir(), 'canopy-test-server'),
+      engine: { workers: options.workers ?? 0 },
+      ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
+      ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+      ...(options.recordRequests ? { recordRequests: options.recordRequests } : {}),
+      // A test server takes what the test sends, unless the test is about the limits.
+      limits: { maxInFlight: guards.maxInFlight ?? 100_000, perClientPerSecond: guards.perClientPerSecond ?? 0 },
+      ...(guards.adminToken ? { admin: { token: guards.adminToken } } : {}),
+      ...(clientCaFile ? { tls: { clientCaFile } } : {}),
+    },
+    'test server',
+  );
+}
+
+/** `canopy serve`'s own composition (src/app), with a log sink, the test CA's certificate and stated facts. */
 export async function startServer(options: StartOptions = {}): Promise<TestServer> {
   const { stream: sink, lines: logLines } = logSink();
-  const logger = createLogger(sink);
-  const pool = options.workers ? new EvaluationPool(options.workers) : undefined;
-  const pipeline = new AdmissionPipeline({
-    decisionLog: logger,
-    ...(options.facts ? { facts: options.facts } : {}),
-    ...(pool ? { pool } : {}),
-    ...(options.deadlineMs ? { deadlineMs: options.deadlineMs } : {}),
+  let clientCaFile: string | undefined;
+  if (options.guards?.clientCa) {
+    clientCaFile = path.join(mkdtempSync(path.join(tmpdir(), 'canopy-client-ca-')), 'client-ca.crt');
+    writeFileSync(clientCaFile, options.guards.clientCa);
+  }
+  const canopy = await startCanopy(configFor(options, clientCaFile), {
+    logDestination: sink,
+    servingCertificate: serving,
+    // Without stated facts the request's own are all there is: no cluster, no registries.
+    facts: options.facts ?? (async () => ({})),
+    ...(options.readiness ? { readiness: options.readiness } : { readiness: () => undefined }),
+    withoutPolicySource: !options.policies,
   });
-  if (options.policies) await pipeline.activate(await loadPolicyDirectory(options.policies));
-  const recorder = options.recordRequests ? RequestRecorder.open(options.recordRequests, logger) : undefined;
-  const app = await createServer({
-    pipeline,
-    logger,
-    tls: serving,
-    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
-    ...(recorder ? { recorder } : {}),
-    ...(options.readiness ? { readiness: options.readiness } : {}),
-    ...(options.guards ? { guards: options.guards } : {}),
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('server has no port');
-  const url = `https://127.0.0.1:${address.port}`;
+  const { app, pipeline } = canopy;
+  const url = `https://127.0.0.1:${canopy.port}`;
 
   const send = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}, client?: ClientIdentity) =>
     new Promise<HttpResult>((resolve, reject) => {
@@ -107,9 +125,6 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     logLines,
     post: (path, body, headers = { 'content-type': 'application/json' }, client) => send('POST', path, body, headers, client),
     get: (path, headers) => send('GET', path, undefined, headers),
-    close: async () => {
-      await app.close();
-      await pool?.close();
-    },
+    close: () => canopy.close(),
   };
 }

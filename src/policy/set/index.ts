@@ -22,3 +22,4 @@ export {
   type PolicySetSource,
 } from './policy-files.js';
 export { inPackSwitchedOff, packOfPath, PACKS_DATA_KEY, PACKS_DIR, type PackRuleMode, type PackSummary } from './packs.js';
+export { describeSet } from './describe.js';

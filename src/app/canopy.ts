@@ -1,0 +1,209 @@
+// The composition root: a running Canopy from a config. It builds the services `canopy serve` needs (the
+// fleet context, image look-ups, the evaluation pool, the pipeline, the policy source, the serving
+// certificate and its reloader, the HTTPS server), starts them in order, and hands them back with one
+// close(). The CLI only parses arguments, prints the summary and turns signals into a drain; tests and
+// benchmarks start the same Canopy, replacing what they must (a log sink, a certificate, stated facts).
+import path from 'node:path';
+import type { DestinationStream } from 'pino';
+import type { CanopyConfig } from '../operations/config/index.js';
+import { bufferedStdout, createLogger } from '../operations/decision-log/index.js';
+import type { BundleSync, PolicyDirectoryWatcher } from '../sources/bundle/index.js';
+import { EvaluationPool } from '../policy/engine/index.js';
+import { CanopyMetrics, type PolicySetState } from '../operations/metrics/index.js';
+import { AdmissionPipeline, type PipelineOptions } from '../pipeline/index.js';
+import { OciClient } from '../sources/oci/index.js';
+import { RequestRecorder } from '../operations/recording/index.js';
+import { ImageEnricher, lookUpImages } from '../facts/supply-chain/index.js';
+import { createServer, Drain, useServingCertificate, type DrainOutcome, type WebhookApp } from '../server/index.js';
+import { CertificateReloader, type KeyPairPem } from '../sources/tls/index.js';
+import { inBackground, messageOf } from '../operations/errors/index.js';
+import { describeCluster, fleetContext } from './fleet.js';
+import { policySource, type PolicySource } from './policy-source.js';
+import { readClientCa, servingTls, type ServingTls } from './serving-tls.js';
+
+/** What a caller may provide instead of what the config says; `canopy serve` provides none. */
+export interface CanopyDependencies {
+  /** Where the decision log and other records go; stdout, buffered, by default. */
+  logDestination?: DestinationStream;
+  /** A serving certificate to use as it is (not reloaded), instead of config.tls's source. */
+  servingCertificate?: KeyPairPem;
+  /** The facts of each request, instead of the fleet context's and the image look-ups'. */
+  facts?: PipelineOptions['facts'];
+  /** Why the webhook is not ready yet, instead of the fleet context's caches. */
+  readiness?: () => string | undefined;
+  /** No policy source at all: the caller activates policy sets on `pipeline` itself. */
+  withoutPolicySource?: boolean;
+}
+
+export interface RunningCanopy {
+  readonly app: WebhookApp;
+  readonly pipeline: AdmissionPipeline;
+  /** The port it listens on (the one chosen by the system when the config says 0). */
+  readonly port: number;
+  /** What was started, one line each, for a person reading the start-up output. */
+  readonly summary: string[];
+  /** Graceful shutdown (see Drain): not ready at once, serving `delayMs` more, then `drainMs` for requests in flight. */
+  drain(delayMs: number, drainMs: number): Promise<DrainOutcome>;
+  readonly draining: boolean;
+  /** Writes out what the buffered decision log holds, synchronously: call it before the process exits. */
+  flushLog(): void;
+  /** Stops listening (requests in flight are answered), every source and the evaluation threads. */
+  close(): Promise<void>;
+}
+
+/** What /metrics says of the active policy set and, for bundles, how stale it may be. */
+function policySetState(pipeline: AdmissionPipeline | undefined, sync: BundleSync | undefined): PolicySetState {
+  const revision = pipeline?.policySet?.revision;
+  const stalenessSeconds = sync?.status().stalenessSeconds;
+  return { source: sync ? 'bundle' : 'directory', ...(revision ? { revision } : {}), ...(stalenessSeconds !== undefined ? { stalenessSeconds } : {}) };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A destination's synchronous flush, where it has one (pino's buffered stdout). */
+function flusher(destination: DestinationStream): () => void {
+  const flushable = destination as DestinationStream & { flushSync?: () => void };
+  return () => flushable.flushSync?.();
+}
+
+export async function startCanopy(config: CanopyConfig, dependencies: CanopyDependencies = {}): Promise<RunningCanopy> {
+  const logDestination = dependencies.logDestination ?? bufferedStdout();
+  const logger = createLogger(logDestination, { level: config.logLevel });
+  // Read at scrape time, once the pipeline and the policy source below exist.
+  const scraped: { pipeline?: AdmissionPipeline; sync?: BundleSync } = {};
+  const metrics = new CanopyMetrics((): PolicySetState => policySetState(scraped.pipeline, scraped.sync));
+  const fleet = await fleetContext(config, logger, metrics);
+  const stopOnFailure: (() => void)[] = [() => fleet.stop()];
+  try {
+    const pool =
+      config.engine.workers > 0
+        ? new EvaluationPool(config.engine.workers, (reason) => logger.error({ reason }, 'an evaluation worker stopped and was replaced; its requests were denied'))
+        : undefined;
+    if (pool) stopOnFailure.push(() => inBackground(pool.close(), (error) => logger.error({ reason: messageOf(error) }, 'evaluation threads did not stop')));
+    const pipeline = new AdmissionPipeline({
+      decisionLog: logger,
+      ...(pool ? { pool } : {}),
+      decisionCacheSize: config.engine.decisionCacheSize,
+      deadlineMs: config.deadlineMs,
+      facts: dependencies.facts ?? imageAndFleetFacts(config, fleet, metrics),
+    });
+    scraped.pipeline = pipeline;
+    const source: PolicySource = dependencies.withoutPolicySource
+      ? { summary: 'no policy source: policy sets are activated by the caller' }
+      : await policySource(config, pipeline, fleet, logger);
+    const sync = source.sync;
+    scraped.sync = sync;
+    const watcher: PolicyDirectoryWatcher | undefined = source.watcher;
+    if (watcher) stopOnFailure.push(() => watcher.stop());
+    const tls: ServingTls = dependencies.servingCertificate
+      ? { pair: dependencies.servingCertificate, note: 'serving certificate given by the caller' }
+      : await servingTls(config, logger);
+    const recorder = config.recordRequests ? RequestRecorder.open(config.recordRequests, logger) : undefined;
+    const clientCa = config.tls.clientCaFile ? await readClientCa(config.tls.clientCaFile) : undefined;
+    const drain = new Drain();
+    let reloader: CertificateReloader | undefined;
+    const app = await createServer({
+      pipeline,
+      tls: tls.pair,
+      logger,
+      bodyLimit: config.bodyLimit,
+      guards: {
+        ...(clientCa ? { clientCa } : {}),
+        maxInFlight: config.limits.maxInFlight,
+        perClientPerSecond: config.limits.perClientPerSecond,
+        ...(config.admin.token ? { adminToken: config.admin.token } : {}),
+      },
+      readiness: dependencies.readiness ?? (() => fleet.notReadyReason),
+      metrics,
+      drain,
+      status: () => ({
+        ...(sync ? { bundle: sync.status() } : {}),
+        ...(watcher ? { policyDirectory: watcher.status() } : {}),
+        ...(reloader ? { servingCertificate: reloader.status() } : {}),
+        engine: { workers: pool?.status() ?? 'none: evaluating on the event loop', decisionCache: pipeline.cacheStatus() ?? 'off' },
+        fleet: fleet.status(),
+      }),
+      ...(recorder ? { recorder } : {}),
+    });
+    if (tls.reload) {
+      reloader = new CertificateReloader(
+        { ...tls.reload, apply: (pair) => useServingCertificate(app, pair), intervalMs: config.tls.reloadIntervalSeconds * 1000, logger },
+        tls.pair,
+      );
+      reloader.start();
+    }
+    app.addHook('onClose', async () => {
+      fleet.stop();
+      sync?.stop();
+      watcher?.stop();
+      reloader?.stop();
+      // The pool is not closed here: fastify runs onClose while requests admitted before the close may
+      // still be gathering facts, and they must be evaluated. close() below ends it once they are answered.
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const summary = [
+      source.summary,
+      describeCluster(fleet),
+      `${pool ? `evaluating in ${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : 'evaluating on the event loop'}; ` +
+        `${config.engine.decisionCacheSize > 0 ? `remembering up to ${config.engine.decisionCacheSize} evaluations` : 'decision cache off'}`,
+      `listening on https://${config.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics, GET /status`,
+      tls.note,
+      `answering within ${config.deadlineMs} ms (a denial past it); at most ${config.limits.maxInFlight} webhook requests at once` +
+        `${config.limits.perClientPerSecond > 0 ? `, ${config.limits.perClientPerSecond}/s per client address` : ''}` +
+        `${clientCa ? `; webhook callers must present a certificate signed by ${config.tls.clientCaFile}` : ''}`,
+    ];
+    if (recorder) summary.push(`recording requests (Secret payloads and environment values redacted) to ${recorder.file}`);
+    if (!tls.reload && !dependencies.servingCertificate) {
+      const ca = path.join(config.stateDir, 'tls', 'ca.crt');
+      summary.push(
+        `try it: curl --cacert ${ca} -H 'Content-Type: application/json' ` +
+          `--data @examples/admission-reviews/privileged-pod.json https://${urlHost(config.host)}:${port}/validate`,
+      );
+    }
+    // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
+    if (sync) inBackground(sync.start(), (error) => logger.error({ reason: messageOf(error) }, 'bundle sync could not start'));
+    const flushLog = flusher(logDestination);
+    return {
+      app,
+      pipeline,
+      port,
+      summary,
+      drain: (delayMs, drainMs) => drain.run(app, delayMs, drainMs),
+      get draining() {
+        return drain.draining;
+      },
+      flushLog,
+      close: async () => {
+        await app.close();
+        await pool?.close();
+        flushLog();
+      },
+    };
+  } catch (error) {
+    // Whatever stops the start: informers, watchers and threads already started must not keep running.
+    for (const stop of stopOnFailure) stop();
+    throw error;
+  }
+}
+
+/** Each request's facts: the fleet context's, then the image look-ups the active policies need. */
+function imageAndFleetFacts(config: CanopyConfig, fleet: Awaited<ReturnType<typeof fleetContext>>, metrics: CanopyMetrics): NonNullable<PipelineOptions['facts']> {
+  const limits = config.supplyChain;
+  const registryClient = new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs, undefined, limits.maxConnectionsPerRegistry);
+  const images = new ImageEnricher(registryClient, {
+    deadlineMs: fleet.config.imageLookupTimeoutMs,
+    onLookup: metrics.lookup,
+    maxLookupsPerRequest: limits.maxLookupsPerRequest,
+    maxConcurrentLookups: limits.maxConcurrentLookups,
+    maxLookupsPerTenant: limits.maxLookupsPerTenant,
+  });
+  return async (request, set) => {
+    const facts = await fleet.factsFor(request);
+    return { ...facts, ...(await lookUpImages(images, set, request, facts)) };
+  };
+}
