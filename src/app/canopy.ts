@@ -127,6 +127,14 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         fleet: fleet.status(),
       }),
       ...(recorder ? { recorder } : {}),
+      onClose: () => {
+        fleet.stop();
+        sync?.stop();
+        watcher?.stop();
+        reloader?.stop();
+        // The pool is not closed here: fastify runs onClose while requests admitted before the close may
+        // still be gathering facts, and they must be evaluated. close() below ends it once they are answered.
+      },
     });
     if (tls.reload) {
       reloader = new CertificateReloader(
@@ -135,14 +143,6 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       );
       reloader.start();
     }
-    app.addHook('onClose', async () => {
-      fleet.stop();
-      sync?.stop();
-      watcher?.stop();
-      reloader?.stop();
-      // The pool is not closed here: fastify runs onClose while requests admitted before the close may
-      // still be gathering facts, and they must be evaluated. close() below ends it once they are answered.
-    });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

@@ -4,3 +4,10 @@ import type { Server } from 'node:https';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 
 export type WebhookApp = FastifyInstance<Server, IncomingMessage, ServerResponse, FastifyBaseLogger>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The client CA of a server with mutual TLS, which a reloaded serving certificate must keep. */
+    clientCa: string | undefined;
+  }
+}

@@ -1,4 +1,5 @@
-// The webhook server: fastify over HTTPS, a few lines of routing over the admission pipeline.
+// The webhook server: fastify over HTTPS with two encapsulated plugins, the webhooks (webhooks.ts, with
+// their guards) and the admin endpoints (admin.ts), over the admission pipeline.
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import type { Logger } from '../operations/decision-log/index.js';
 import type { AdmissionPipeline } from '../pipeline/index.js';
@@ -9,10 +10,9 @@ import { DEFAULT_BODY_LIMIT } from '../operations/config/index.js';
 import type { CanopyMetrics } from '../operations/metrics/index.js';
 import type { KeyPairPem } from '../sources/tls/index.js';
 import type { Drain } from './drain.js';
-import { installGuards, type GuardOptions } from './guards.js';
-import { healthRoutes, statusRoute, type ReadinessCheck } from './routes/health.js';
-import { metricsRoute } from './routes/metrics.js';
-import { webhookRoutes } from './routes/webhooks.js';
+import type { GuardOptions } from './guards.js';
+import { adminPlugin, type ReadinessCheck } from './admin.js';
+import { webhookPlugin } from './webhooks.js';
 
 export { Drain, type DrainOutcome } from './drain.js';
 export { tokenMatches } from './bearer.js';
@@ -20,9 +20,6 @@ export { type GuardOptions } from './guards.js';
 
 /** TLS settings besides the certificate; a reloaded certificate gets them too. */
 const TLS_OPTIONS = { minVersion: 'TLSv1.2' } as const;
-
-/** The client CA of each server with mutual TLS, which a reloaded serving certificate must keep. */
-const clientCas = new WeakMap<WebhookApp, string>();
 
 export interface ServerOptions {
   pipeline: AdmissionPipeline;
@@ -41,11 +38,14 @@ export interface ServerOptions {
   drain?: Drain;
   /** Mutual TLS, flood limits and the /status token (guards.ts). */
   guards?: GuardOptions;
+  /** Stops what serves beside the server (sources, reloaders) when it closes. */
+  onClose?: () => void;
 }
 
 /** Puts a new serving certificate into service: new handshakes get it, open connections keep theirs. */
 export function useServingCertificate(app: WebhookApp, pair: KeyPairPem): void {
-  const ca = clientCas.get(app);
+  // A server with mutual TLS keeps its client CA (a decoration of the instance, see createServer).
+  const ca = app.clientCa;
   app.server.setSecureContext({ ...TLS_OPTIONS, cert: pair.cert, key: pair.key, ...(ca ? { ca } : {}) });
 }
 
@@ -70,21 +70,25 @@ export async function createServer(options: ServerOptions): Promise<WebhookApp> 
     // API server refuse a user's write (failurePolicy: Fail) that another replica would have admitted.
     return503OnClosing: false,
   });
-  if (clientCa) clientCas.set(app, clientCa);
+  app.decorate('clientCa', clientCa);
+  // Shared by both plugins: JSON error answers, JSON bodies, and Connection: close while draining.
   registerErrorHandling(app, bodyLimit);
   acceptJsonWithAnyContentType(app);
-  await installGuards(app, options.guards ?? {});
   options.drain?.install(app);
-  webhookRoutes(app, options.pipeline, options.recorder, options.metrics);
-  if (options.metrics) metricsRoute(app, options.metrics);
-  if (options.recorder) {
-    const recorder = options.recorder;
-    app.addHook('onClose', async () => recorder.close());
-  }
+  const { adminToken, ...webhookGuards } = options.guards ?? {};
+  await app.register(webhookPlugin, { pipeline: options.pipeline, recorder: options.recorder, metrics: options.metrics, guards: webhookGuards });
   const drain = options.drain;
   const readiness = options.readiness;
-  healthRoutes(app, options.pipeline, () => (drain?.draining ? 'shutting down' : readiness?.()));
-  statusRoute(app, options.pipeline, options.status);
+  await app.register(adminPlugin, {
+    pipeline: options.pipeline,
+    readiness: () => (drain?.draining ? 'shutting down' : readiness?.()),
+    metrics: options.metrics,
+    status: options.status,
+    adminToken,
+  });
+  const { recorder, onClose } = options;
+  if (recorder) app.addHook('onClose', async () => recorder.close());
+  if (onClose) app.addHook('onClose', async () => onClose());
   await app.ready();
   return app;
 }
