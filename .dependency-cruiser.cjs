@@ -15,8 +15,8 @@ module.exports = {
     {
       name: 'leaves-import-no-canopy-code',
       severity: 'error',
-      comment: 'cedar, files, quantity, templates and oci stand alone (but for operations/errors, which every unit may use); kubernetes/objects builds only on sources/oci (image references).',
-      from: { path: '^src/(policy/cedar|sources/files|kubernetes/quantity|policy/templates|sources/oci|kubernetes/objects|operations/errors)/' },
+      comment: 'cedar, files, quantity, templates, oci and poll stand alone (but for operations/errors, which every unit may use); kubernetes/objects builds only on sources/oci (image references).',
+      from: { path: '^src/(policy/cedar|sources/files|kubernetes/quantity|policy/templates|sources/oci|kubernetes/objects|operations/errors|operations/poll)/' },
       to: { path: '^src/', pathNot: ['^src/$1/', '^src/sources/oci/', '^src/operations/errors/'] },
     },
     {

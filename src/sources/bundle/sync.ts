@@ -17,7 +17,8 @@ import { runPolicyTestsFromFiles } from '../../policy/tests/index.js';
 import { audienceRefusal } from './audience.js';
 import { verifyBundle, type BundleManifest } from './format.js';
 import { StoreAnswerRefused, type BundleSource } from './sources.js';
-import { CanopyError, inBackground, messageOf } from '../../operations/errors/index.js';
+import { CanopyError, messageOf } from '../../operations/errors/index.js';
+import { Poller } from '../../operations/poll/index.js';
 
 export interface CheckResult {
   at: string;
@@ -90,9 +91,9 @@ export class BundleSync {
   /** The reason the store's current bundle (by its ETag) was refused: a 304 for it is still a refusal. */
   private refusal: { etag: string; message: string; retry?: Buffer } | undefined;
   private statusValue: BundleStatus;
-  private timer: NodeJS.Timeout | undefined;
+  /** Polls of the store after the first: jittered, so replicas do not poll in step, and backing off after failures. */
+  private readonly poller: Poller;
   private failures = 0;
-  private stopped = false;
   private readonly file: string;
   /** Where a candidate runs its tests and canaries before it is activated; one, so that its slots are reused. */
   private readonly trial = new AdmissionPipeline();
@@ -105,6 +106,16 @@ export class BundleSync {
   ) {
     this.statusValue = { source: source.description };
     this.file = path.join(options.stateDir, 'bundle', 'active.tar.gz');
+    this.poller = new Poller({
+      intervalMs: options.intervalMs ?? 30_000,
+      backoffMaxMs: options.maxBackoffMs ?? 5 * 60_000,
+      jitter: 0.2,
+      run: async () => {
+        await this.check();
+        return this.failures > 0 ? 'failed' : 'ok';
+      },
+      onError: (error) => options.logger.error({ reason: messageOf(error) }, 'bundle check failed'),
+    });
   }
 
   status(): BundleStatus {
@@ -116,20 +127,11 @@ export class BundleSync {
   async start(): Promise<void> {
     await this.restore();
     await this.check();
-    this.schedule();
+    this.poller.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    const base = this.options.intervalMs ?? 30_000;
-    const backoff = Math.min(base * 2 ** this.failures, this.options.maxBackoffMs ?? 5 * 60_000);
-    const delay = Math.round(backoff * (0.8 + Math.random() * 0.4)); // jitter: replicas do not poll in step
-    this.timer = setTimeout(() => inBackground(this.check().finally(() => this.schedule()), (error) => this.options.logger.error({ reason: messageOf(error) }, 'bundle check failed')), delay);
+    this.poller.stop();
   }
 
   private record(result: CheckResult['result'], message?: string): void {

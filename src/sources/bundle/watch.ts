@@ -4,7 +4,8 @@
 import { checkPolicySet, policyFilesOf, policySourceFromFiles } from '../../policy/set/index.js';
 import type { Logger } from '../../operations/decision-log/index.js';
 import type { AdmissionPipeline } from '../../pipeline/index.js';
-import { inBackground, messageOf } from '../../operations/errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
+import { Poller } from '../../operations/poll/index.js';
 
 export interface DirectoryStatus {
   dir: string;
@@ -13,16 +14,17 @@ export interface DirectoryStatus {
 
 export class PolicyDirectoryWatcher {
   private fingerprint = '';
-  private timer: NodeJS.Timeout | undefined;
+  private readonly poller: Poller;
   private statusValue: DirectoryStatus;
 
   constructor(
     private readonly dir: string,
     private readonly pipeline: AdmissionPipeline,
     private readonly logger: Logger,
-    private readonly intervalMs = 1000,
+    intervalMs = 1000,
   ) {
     this.statusValue = { dir };
+    this.poller = new Poller({ intervalMs, run: () => this.check(), onError: (error) => this.logger.error({ dir: this.dir, reason: messageOf(error) }, 'policy directory check failed') });
   }
 
   status(): DirectoryStatus {
@@ -32,12 +34,11 @@ export class PolicyDirectoryWatcher {
   /** Starts watching from the files as they are now (already activated by the caller). */
   async start(): Promise<void> {
     this.fingerprint = JSON.stringify([...(await policyFilesOf(this.dir)).entries()]);
-    this.timer = setInterval(() => inBackground(this.check(), (error) => this.logger.error({ dir: this.dir, reason: messageOf(error) }, 'policy directory check failed')), this.intervalMs);
-    this.timer.unref();
+    this.poller.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
   }
 
   async check(): Promise<void> {

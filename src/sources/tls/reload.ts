@@ -7,7 +7,8 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../../operations/decision-log/index.js';
 import type { KeyPairPem } from './certificates.js';
-import { inBackground, messageOf } from '../../operations/errors/index.js';
+import { messageOf } from '../../operations/errors/index.js';
+import { Poller } from '../../operations/poll/index.js';
 
 /** Why a certificate and key cannot serve, or undefined when they can. */
 export function servingPairProblem(pair: KeyPairPem, now = Date.now()): string | undefined {
@@ -58,7 +59,7 @@ export interface ReloaderStatus {
 
 export class CertificateReloader {
   private fingerprint = '';
-  private timer: NodeJS.Timeout | undefined;
+  private readonly poller: Poller;
   private state: ReloaderStatus;
 
   constructor(
@@ -67,16 +68,20 @@ export class CertificateReloader {
   ) {
     this.fingerprint = fingerprintOf(current);
     this.state = { source: options.describe, ...describeCertificate(current), reloads: 0 };
+    this.poller = new Poller({
+      intervalMs: options.intervalMs,
+      run: async () => void (await this.check()),
+      onError: (error) => options.logger.error({ reason: messageOf(error) }, 'serving certificate check failed'),
+    });
   }
 
+  /** Re-reads the source every interval (none when the interval is 0). */
   start(): void {
-    if (this.options.intervalMs <= 0) return;
-    this.timer = setInterval(() => inBackground(this.check(), (error) => this.options.logger.error({ reason: messageOf(error) }, 'serving certificate check failed')), this.options.intervalMs);
-    this.timer.unref();
+    this.poller.start();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.poller.stop();
   }
 
   status(): ReloaderStatus {
