@@ -2,10 +2,19 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // CLI tests run the built `canopy` binary, so the build runs once before any test.
-    globalSetup: ['test/helpers/build.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Test files share their worker thread's modules (the Cedar wasm engine, fastify, client libraries):
+    // importing them again for every file cost more than most files' tests. Tests keep no state in
+    // modules they do not reset, and the CLI runs in process with its own io (test/helpers/cli.ts).
+    pool: 'threads',
+    isolate: false,
+    projects: [
+      // Beside the code: one module, no network but 127.0.0.1, no built CLI.
+      { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
+      // Whole capabilities: HTTPS servers, the CLI, registries, fake API servers. CLI tests that run the
+      // built `canopy` binary need dist/, so the build runs once before any of them.
+      { extends: true, test: { name: 'e2e', include: ['test/**/*.test.ts'], globalSetup: ['test/helpers/build.ts'] } },
+    ],
   },
 });
