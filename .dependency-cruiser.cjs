@@ -15,9 +15,23 @@ module.exports = {
     {
       name: 'leaves-import-no-canopy-code',
       severity: 'error',
-      comment: 'cedar, files, quantity, templates, oci and poll stand alone (but for operations/errors, which every unit may use); kubernetes/objects builds only on sources/oci (image references).',
-      from: { path: '^src/(policy/cedar|sources/files|kubernetes/quantity|policy/templates|sources/oci|kubernetes/objects|operations/errors|operations/poll)/' },
-      to: { path: '^src/', pathNot: ['^src/$1/', '^src/sources/oci/', '^src/operations/errors/'] },
+      comment: 'cedar, files, quantity, templates, http and poll stand alone (but for operations/errors, which every unit may use).',
+      from: { path: '^src/(policy/cedar|sources/files|kubernetes/quantity|policy/templates|sources/http|operations/errors|operations/poll)/' },
+      to: { path: '^src/', pathNot: ['^src/$1/', '^src/operations/errors/'] },
+    },
+    {
+      name: 'oci-builds-only-on-the-transport',
+      severity: 'error',
+      comment: 'The OCI client sends its requests over sources/http, and uses nothing else of Canopy but operations/errors.',
+      from: { path: '^src/sources/oci/' },
+      to: { path: '^src/', pathNot: ['^src/sources/(oci|http)/', '^src/operations/errors/'] },
+    },
+    {
+      name: 'objects-build-only-on-image-references',
+      severity: 'error',
+      comment: 'kubernetes/objects builds only on sources/oci (image references) and operations/errors.',
+      from: { path: '^src/kubernetes/objects/' },
+      to: { path: '^src/', pathNot: ['^src/(kubernetes/objects|sources/oci)/', '^src/operations/errors/'] },
     },
     {
       name: 'engine-knows-cedar-not-the-domains',

@@ -1,10 +1,11 @@
 // Where a webhook fetches its bundle from: an HTTP(S) store (ETag / If-None-Match, optional long poll,
 // bearer token), or an OCI registry (the bundle as an artifact; the manifest digest plays the ETag).
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// Both go over the one HTTP transport (sources/http): one deadline for the whole exchange, body included,
+// and the bundle's size cap applied as the answer arrives.
+import { headerValue, HttpError, HttpNetworkError, HttpStatusError, HttpTimeoutError, HttpTooLargeError, HttpTransport } from '../http/index.js';
 import { OciClient, pushArtifact, type RegistryAccess } from '../oci/index.js';
 import { LIMITS } from './archive.js';
-import { CanopyError } from '../../operations/errors/index.js';
+import { CanopyError, messageOf } from '../../operations/errors/index.js';
 
 export const BUNDLE_LAYER = 'application/vnd.canopy.bundle.v1.tar+gzip';
 export const BUNDLE_CONFIG = 'application/vnd.canopy.bundle.config.v1+json';
@@ -35,71 +36,60 @@ class StoreTimeout extends CanopyError {
 }
 
 export class HttpBundleSource implements BundleSource {
+  private readonly transport: HttpTransport;
+
   constructor(
     private readonly url: string,
     private readonly options: { token?: string; ca?: string; timeoutMs?: number; longPollSeconds?: number } = {},
-  ) {}
+  ) {
+    this.transport = new HttpTransport(options.ca ? { tls: { ca: options.ca } } : {});
+  }
 
   get description(): string {
     return this.url;
   }
 
-  fetch(etag: string | undefined): Promise<FetchResult> {
+  async fetch(etag: string | undefined): Promise<FetchResult> {
     const url = new URL(this.url);
     if (this.options.token && url.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) {
-      return Promise.reject(new Error('refusing to send the bearer token over plain http: use an https:// store'));
+      throw new Error('refusing to send the bearer token over plain http: use an https:// store');
     }
     const wait = this.options.longPollSeconds ?? 0;
     if (etag && wait > 0) url.searchParams.set('wait', String(wait));
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const timeout = (this.options.timeoutMs ?? 10_000) + (etag ? wait * 1000 : 0);
+    const timeoutMs = (this.options.timeoutMs ?? 10_000) + (etag ? wait * 1000 : 0);
     const headers: Record<string, string> = { ...(etag ? { 'If-None-Match': etag } : {}), ...(this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {}) };
-    return new Promise<FetchResult>((resolve, reject) => {
-      // One deadline for the whole exchange, body included: a socket timeout alone is only reset by
-      // every byte, so a store that trickles its answer would hold the check for ever.
-      let answered = false;
-      let size = 0;
-      let expected = '';
-      const deadline = setTimeout(() => {
-        const what = answered ? `did not send the whole bundle within ${timeout} ms (${size}${expected ? ` of ${expected}` : ''} bytes)` : `did not answer within ${timeout} ms`;
-        req.destroy(new StoreTimeout(`the store ${what}`));
-      }, timeout);
-      const settle = (outcome: () => void) => {
-        clearTimeout(deadline);
-        outcome();
-      };
-      const fail = (error: Error) =>
-        settle(() => {
-          if (error instanceof StoreAnswerRefused || error instanceof StoreTimeout) reject(error);
-          else reject(new Error(answered ? `the store broke off its answer: ${error.message}` : `the store cannot be reached: ${error.message}`));
-        });
-      const req = send(url, { headers, ...(this.options.ca ? { ca: this.options.ca } : {}) }, (res) => {
-        answered = true;
-        expected = /^\d+$/.test(res.headers['content-length'] ?? '') ? String(res.headers['content-length']) : '';
-        if (res.statusCode === 200 && Number(expected) > LIMITS.totalBytes) {
-          req.destroy(new StoreAnswerRefused(`the store answered with ${expected} bytes, over the limit of ${LIMITS.totalBytes}: not a bundle`));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > LIMITS.totalBytes) req.destroy(new StoreAnswerRefused(`the store sent more than ${LIMITS.totalBytes} bytes: not a bundle`));
-          else chunks.push(chunk);
-        });
-        res.on('error', fail);
-        res.on('end', () =>
-          settle(() => {
-            if (res.statusCode === 304) return resolve({ changed: false });
-            if (res.statusCode !== 200) return reject(new Error(`the store answered ${res.statusCode}`));
-            const next = res.headers.etag ?? '';
-            resolve({ changed: true, etag: next, bytes: Buffer.concat(chunks) });
-          }),
-        );
-      });
-      req.on('error', fail);
-      req.end();
-    });
+    let answer;
+    try {
+      answer = await this.transport.exchange({ method: 'GET', url, headers, timeoutMs, maxBodyBytes: LIMITS.totalBytes, accept: (status) => status === 200 || status === 304 });
+    } catch (error) {
+      throw storeFailure(error, timeoutMs);
+    }
+    if (answer.status === 304) return { changed: false };
+    return { changed: true, etag: headerValue(answer.headers, 'etag') ?? '', bytes: answer.body };
   }
+
+  /** Closes the connection kept to the store. */
+  async close(): Promise<void> {
+    await this.transport.destroy();
+  }
+}
+
+/** A failed fetch in the words of /status: too large is a refusal; a deadline, a status or a network failure, an unreachable store. */
+function storeFailure(error: unknown, timeoutMs: number): Error {
+  if (error instanceof HttpTooLargeError) {
+    return new StoreAnswerRefused(
+      error.announced !== undefined
+        ? `the store answered with ${error.announced} bytes, over the limit of ${error.limit}: not a bundle`
+        : `the store sent more than ${error.limit} bytes: not a bundle`,
+    );
+  }
+  if (error instanceof HttpTimeoutError) {
+    if (!error.answered) return new StoreTimeout(`the store did not answer within ${timeoutMs} ms`);
+    return new StoreTimeout(`the store did not send the whole bundle within ${timeoutMs} ms (${error.received ?? 0}${error.expected !== undefined ? ` of ${error.expected}` : ''} bytes)`);
+  }
+  if (error instanceof HttpStatusError) return new Error(`the store answered ${error.status}`, { cause: error });
+  if (error instanceof HttpNetworkError && error.answered) return new Error(`the store broke off its answer: ${error.detail}`, { cause: error });
+  return new Error(`the store cannot be reached: ${error instanceof HttpError ? error.detail : messageOf(error)}`, { cause: error });
 }
 
 /** oci://REGISTRY/REPOSITORY:TAG */
@@ -136,16 +126,26 @@ export class OciBundleSource implements BundleSource {
     if (!layer?.digest) throw new Error(`${this.url} is not a Canopy bundle (no ${BUNDLE_LAYER} layer)`);
     return { changed: true, etag: digest, bytes: await this.client.blob(registry, repository, layer.digest) };
   }
+
+  /** Closes the connections kept to the registry. */
+  async close(): Promise<void> {
+    await this.client.close();
+  }
 }
 
 /** Pushes a bundle as an OCI artifact; returns the manifest digest. */
 export async function pushBundle(bytes: Buffer, url: string, access: RegistryAccess[] = []): Promise<string> {
   const { registry, repository, tag } = parseOciUrl(url);
-  return pushArtifact(new OciClient(access), registry, repository, tag, {
-    artifactType: BUNDLE_CONFIG,
-    config: { mediaType: BUNDLE_CONFIG, data: Buffer.from('{}') },
-    layers: [{ mediaType: BUNDLE_LAYER, data: bytes, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
-  });
+  const client = new OciClient(access);
+  try {
+    return await pushArtifact(client, registry, repository, tag, {
+      artifactType: BUNDLE_CONFIG,
+      config: { mediaType: BUNDLE_CONFIG, data: Buffer.from('{}') },
+      layers: [{ mediaType: BUNDLE_LAYER, data: bytes, annotations: { 'org.opencontainers.image.title': 'bundle.tar.gz' } }],
+    });
+  } finally {
+    await client.close();
+  }
 }
 
 export function bundleSource(url: string, options: { token?: string; ca?: string; registries?: RegistryAccess[]; longPollSeconds?: number } = {}): BundleSource {

@@ -1,9 +1,9 @@
 // An OCI distribution client: resolve a tag to a digest, fetch manifests and blobs (verifying their
 // sha256 when fetched by digest), and push them. Always sends the OCI and Docker manifest Accept types;
 // anonymous, basic and bearer-token auth; a deadline on every request; redirects only to the same scheme.
+// Requests go over the one HTTP transport (sources/http), with a ceiling of connections per registry.
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { headerValue, HttpError, HttpTooLargeError, HttpTransport, type ResponseHeaders } from '../http/index.js';
 import { CanopyError, messageOf } from '../../operations/errors/index.js';
 
 export const MANIFEST_TYPES = [
@@ -27,14 +27,15 @@ export class OciError extends CanopyError {
     readonly registry: string,
     message: string,
     readonly status?: number,
+    options?: { cause?: unknown },
   ) {
-    super('oci', `registry ${registry}: ${message}`);
+    super('oci', `registry ${registry}: ${message}`, options);
   }
 }
 
 interface Response {
   status: number;
-  headers: IncomingHttpHeaders;
+  headers: ResponseHeaders;
   body: Buffer;
 }
 
@@ -48,10 +49,13 @@ const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).dig
 const MAX_BODY = 16 * 1024 * 1024;
 /** Connections open at once to one registry (host and port); more requests wait for one of them. */
 export const DEFAULT_MAX_CONNECTIONS_PER_REGISTRY = 16;
+/** Idle kept-alive connections close after this, as Node's global agent's did. */
+const KEEP_ALIVE_MS = 5000;
 
 export class OciClient {
   private readonly access = new Map<string, RegistryAccess>();
   private readonly tokens = new Map<string, { token: string; expires: number }>();
+  private readonly transport: HttpTransport;
   /** Requests sent, by registry: what caching saves is visible. */
   readonly requests = new Map<string, number>();
 
@@ -65,86 +69,51 @@ export class OciClient {
     maxConnectionsPerRegistry = DEFAULT_MAX_CONNECTIONS_PER_REGISTRY,
   ) {
     for (const registry of registries) this.access.set(registry.host, registry);
-    // As Node's global agent (keep-alive, idle sockets closed after 5 s), but with a ceiling.
-    const agent = { keepAlive: true, maxSockets: maxConnectionsPerRegistry, maxFreeSockets: maxConnectionsPerRegistry, timeout: 5000 };
-    this.agents = { http: new HttpAgent(agent), https: new HttpsAgent(agent) };
+    this.transport = new HttpTransport({ connectionsPerOrigin: maxConnectionsPerRegistry, keepAliveMs: KEEP_ALIVE_MS });
   }
 
-  private readonly agents: { http: HttpAgent; https: HttpsAgent };
+  /** Closes the connections to every registry; requests in flight are cut. */
+  async close(): Promise<void> {
+    await this.transport.destroy();
+  }
 
   private base(registry: string): string {
     return `${this.access.get(registry)?.insecure ? 'http' : 'https'}://${registry}`;
   }
 
   /**
-   * One request, following up to 3 redirects, all within one deadline (`deadlineAt`): the socket's idle
-   * timeout alone would let a registry that sends a byte now and then hold the request for ever.
+   * One request, following up to 3 redirects, all within one deadline (from `startedAt`): a request
+   * waiting for one of the registry's connections waits within it too.
    */
-  private send(registry: string, method: string, url: string, headers: Record<string, string>, body?: Buffer, redirects = 0, deadlineAt = Date.now() + this.timeoutMs): Promise<Response> {
+  private async send(registry: string, method: string, url: string, headers: Record<string, string>, body?: Buffer, redirects = 0, startedAt = Date.now()): Promise<Response> {
     this.requests.set(registry, (this.requests.get(registry) ?? 0) + 1);
     const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      let received: number | undefined;
-      let req: ClientRequest;
-      try {
-        // Throws at once on what cannot be sent, such as a header with a newline from a token endpoint.
-        // A request waiting for one of the registry's connections waits within its deadline too.
-        req = send(target, { method, headers, agent: target.protocol === 'https:' ? this.agents.https : this.agents.http }, (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          received = 0;
-          res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            received = size;
-            if (size > this.maxBodyBytes) req.destroy(new OciError(registry, `${method} ${target.pathname}: the answer is larger than ${this.maxBodyBytes} bytes`));
-            else chunks.push(chunk);
-          });
-          res.on('error', reject);
-          res.on('end', () => {
-            clearTimeout(deadline);
-            const status = res.statusCode ?? 0;
-            const location = res.headers.location;
-            if (status >= 300 && status < 400 && location) {
-              let next: URL;
-              try {
-                next = new URL(location, target);
-              } catch {
-                reject(new OciError(registry, `${method} ${target.pathname}: a redirect to an address that is not a URL`));
-                return;
-              }
-              if (next.protocol !== target.protocol) {
-                reject(new OciError(registry, `refusing a redirect from ${target.protocol} to ${next.protocol}`));
-                return;
-              }
-              if (redirects >= 3) {
-                reject(new OciError(registry, 'too many redirects'));
-                return;
-              }
-              // Credentials are for the registry: a redirect to another host (a CDN, presigned storage) gets none.
-              const { Authorization: _dropped, ...rest } = headers;
-              resolve(this.send(registry, method, next.href, next.host === target.host ? headers : rest, body, redirects + 1, deadlineAt));
-              return;
-            }
-            resolve({ status, headers: res.headers, body: Buffer.concat(chunks) });
-          });
-        });
-      } catch (error) {
-        reject(new OciError(registry, `${method} ${target.pathname}: ${messageOf(error)}`));
-        return;
-      }
-      const deadline = setTimeout(() => {
-        const what = received === undefined ? 'no answer' : `the answer was not complete (${received} bytes)`;
-        req.destroy(new OciError(registry, `${method} ${target.pathname}: ${what} within ${this.timeoutMs} ms`));
-      }, Math.max(0, deadlineAt - Date.now()));
-      req.on('close', () => clearTimeout(deadline));
-      req.on('error', (error) => {
-        clearTimeout(deadline);
-        reject(error instanceof OciError ? error : new OciError(registry, `${method} ${target.pathname}: ${error.message}`));
-      });
-      if (body) req.write(body);
-      req.end();
-    });
+    let answer: Response;
+    try {
+      answer = await this.transport.exchange({ method, url: target, headers, ...(body ? { body } : {}), timeoutMs: this.timeoutMs, startedAt, maxBodyBytes: this.maxBodyBytes, accept: () => true });
+    } catch (error) {
+      throw this.failure(registry, `${method} ${target.pathname}`, error);
+    }
+    const location = headerValue(answer.headers, 'location');
+    if (answer.status < 300 || answer.status >= 400 || !location) return answer;
+    let next: URL;
+    try {
+      next = new URL(location, target);
+    } catch {
+      throw new OciError(registry, `${method} ${target.pathname}: a redirect to an address that is not a URL`);
+    }
+    if (next.protocol !== target.protocol) throw new OciError(registry, `refusing a redirect from ${target.protocol} to ${next.protocol}`);
+    if (redirects >= 3) throw new OciError(registry, 'too many redirects');
+    // Credentials are for the registry: a redirect to another host (a CDN, presigned storage) gets none.
+    const { Authorization: _dropped, ...rest } = headers;
+    return this.send(registry, method, next.href, next.host === target.host ? headers : rest, body, redirects + 1, startedAt);
+  }
+
+  /** A failed exchange in this client's words: `registry HOST: GET /v2/...: no answer within 5000 ms`. */
+  private failure(registry: string, what: string, error: unknown): OciError {
+    if (error instanceof HttpTooLargeError) return new OciError(registry, `${what}: the answer is larger than ${error.limit} bytes`, undefined, { cause: error });
+    if (error instanceof HttpError) return new OciError(registry, `${what}: ${error.detail}`, undefined, { cause: error });
+    return new OciError(registry, `${what}: ${messageOf(error)}`, undefined, { cause: error });
   }
 
   private basic(registry: string): string | undefined {
@@ -158,7 +127,7 @@ export class OciClient {
     const cached = this.tokens.get(`${registry} ${scope}`);
     const auth = cached && cached.expires > Date.now() ? `Bearer ${cached.token}` : this.basic(registry);
     const first = await this.send(registry, method, url, { ...headers, ...(auth ? { Authorization: auth } : {}) }, body);
-    const challenge = String(first.headers['www-authenticate'] ?? '');
+    const challenge = headerValue(first.headers, 'www-authenticate') ?? '';
     if (first.status !== 401 || !/^Bearer /i.test(challenge)) return first;
     const token = await this.token(registry, challenge, scope);
     return this.send(registry, method, url, { ...headers, Authorization: `Bearer ${token}` }, body);
@@ -188,17 +157,17 @@ export class OciClient {
     if (answer.status !== 200) throw new OciError(registry, `GET manifest ${repository}:${reference} answered ${answer.status}`, answer.status);
     const digest = sha256(answer.body);
     if (reference.startsWith('sha256:') && digest !== reference) throw new OciError(registry, `manifest ${repository}@${reference} has digest ${digest}`);
-    const header = answer.headers['docker-content-digest'];
-    if (typeof header === 'string' && header.startsWith('sha256:') && header !== digest) throw new OciError(registry, `manifest ${repository}:${reference}: the Docker-Content-Digest header does not match its body`);
-    return { digest, mediaType: String(answer.headers['content-type'] ?? ''), body: answer.body };
+    const header = headerValue(answer.headers, 'docker-content-digest');
+    if (header?.startsWith('sha256:') && header !== digest) throw new OciError(registry, `manifest ${repository}:${reference}: the Docker-Content-Digest header does not match its body`);
+    return { digest, mediaType: headerValue(answer.headers, 'content-type') ?? '', body: answer.body };
   }
 
   /** The digest a tag points at: HEAD when the registry names it, else the manifest's own sha256. */
   async resolve(registry: string, repository: string, tag: string): Promise<string> {
     const head = await this.call(registry, 'HEAD', `/v2/${repository}/manifests/${tag}`, `repository:${repository}:pull`, { Accept: MANIFEST_TYPES.join(', ') });
     if (head.status === 404) throw new OciError(registry, `${repository}:${tag} not found`, 404);
-    const header = head.headers['docker-content-digest'];
-    if (head.status === 200 && typeof header === 'string' && /^sha256:[a-f0-9]{64}$/.test(header)) return header;
+    const header = headerValue(head.headers, 'docker-content-digest');
+    if (head.status === 200 && header !== undefined && /^sha256:[a-f0-9]{64}$/.test(header)) return header;
     return (await this.manifest(registry, repository, tag)).digest;
   }
 
@@ -213,7 +182,7 @@ export class OciClient {
     const digest = sha256(data);
     const scope = `repository:${repository}:pull,push`;
     const start = await this.call(registry, 'POST', `/v2/${repository}/blobs/uploads/`, scope);
-    const location = start.headers.location;
+    const location = headerValue(start.headers, 'location');
     if (start.status !== 202 || !location) throw new OciError(registry, `starting an upload answered ${start.status}`, start.status);
     const url = new URL(location, this.base(registry));
     url.searchParams.set('digest', digest);

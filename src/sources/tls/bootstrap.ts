@@ -7,27 +7,41 @@
 // the certificate is within 30 days of expiry and keeps the CA, so the certificate the others still
 // serve stays trusted until they pick up the new one on their next check. A renewed CA is put into the
 // caBundle beside the previous one, for the same reason.
+//
+// It talks to the API server through KubeClient, as everything else in Canopy does: one transport, one
+// set of deadlines and error messages.
 import { X509Certificate } from 'node:crypto';
-import type {
-  AdmissionregistrationV1Api,
-  CoreV1Api,
-  KubeConfig,
-  V1MutatingWebhookConfiguration,
-  V1Secret,
-  V1ValidatingWebhookConfiguration,
-} from '@kubernetes/client-node';
-import { clientNode } from '../kube/index.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, KubeClient, type JsonPatchOperation } from '../kube/index.js';
 import type { BootstrapTlsConfig } from '../../operations/config/index.js';
 import type { Logger } from '../../operations/decision-log/index.js';
 import { caBundleOf, createCertificateAuthority, issueServingCertificate, type KeyPairPem } from './certificates.js';
 import { RENEW_BEFORE_MS, usableCa, usableServing } from './state.js';
 import { messageOf } from '../../operations/errors/index.js';
 
+const ADMISSION_REGISTRATION = '/apis/admissionregistration.k8s.io/v1';
 const CA_CERT = 'ca.crt';
 const CA_KEY = 'ca.key';
 const PREVIOUS_CA_CERT = 'ca-previous.crt';
 const TLS_CERT = 'tls.crt';
 const TLS_KEY = 'tls.key';
+
+/** The fields of a Secret the bootstrap reads and writes. */
+interface Secret {
+  apiVersion?: string;
+  kind?: string;
+  type?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
+/** The fields of a Validating- or MutatingWebhookConfiguration the bootstrap reads. */
+interface WebhookConfiguration {
+  metadata?: { resourceVersion?: string };
+  webhooks?: { clientConfig?: { caBundle?: string } }[];
+}
+
+type WebhookKind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
 
 /** What the Secret holds. */
 interface Material {
@@ -64,34 +78,32 @@ function isStillValid(pem: string | undefined): pem is string {
 }
 
 function statusOf(error: unknown): number | undefined {
-  return error instanceof clientNode().ApiException ? error.code : undefined;
+  return error instanceof KubeApiError ? error.statusCode : undefined;
 }
 
+/** `HTTP 403: <the API server's message>` for a refusal, else what went wrong (a deadline, a refused connection). */
 function describeError(error: unknown): string {
-  if (error instanceof clientNode().ApiException) {
-    const body = error.body as { message?: string } | string | undefined;
-    const message = typeof body === 'object' && body?.message ? body.message : typeof body === 'string' ? body.slice(0, 200) : '';
-    return `HTTP ${error.code}${message ? `: ${message}` : ''}`;
+  if (error instanceof KubeApiError && error.statusCode !== undefined) {
+    return `HTTP ${error.statusCode}${error.serverMessage ? `: ${error.serverMessage}` : ''}`;
   }
   return messageOf(error);
 }
 
 export class TlsBootstrap {
-  private readonly core: CoreV1Api;
-  private readonly admission: AdmissionregistrationV1Api;
+  private readonly client: KubeClient;
   readonly hosts: string[];
   private readonly renewBeforeMs: number;
   /** Webhook configurations found missing, so that each absence is logged once, not every check. */
   private readonly missing = new Set<string>();
 
   constructor(
-    kubeConfig: KubeConfig,
+    /** The cluster: its kubeconfig, or a client already connected to it. */
+    kube: KubeConfig | KubeClient,
     private readonly config: BootstrapTlsConfig,
     private readonly logger: Logger,
     options: BootstrapOptions = {},
   ) {
-    this.core = kubeConfig.makeApiClient(clientNode().CoreV1Api);
-    this.admission = kubeConfig.makeApiClient(clientNode().AdmissionregistrationV1Api);
+    this.client = kube instanceof KubeClient ? kube : new KubeClient(kube);
     const { service, namespace } = config;
     this.hosts = [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`, ...(options.extraHosts ?? [])];
     this.renewBeforeMs = options.renewBeforeMs ?? RENEW_BEFORE_MS;
@@ -99,6 +111,14 @@ export class TlsBootstrap {
 
   get secretPath(): string {
     return `${this.config.namespace}/${this.config.secretName}`;
+  }
+
+  private get secretsUrl(): string {
+    return `/api/v1/namespaces/${encodeURIComponent(this.config.namespace)}/secrets`;
+  }
+
+  private get secretUrl(): string {
+    return `${this.secretsUrl}/${encodeURIComponent(this.config.secretName)}`;
   }
 
   /**
@@ -121,7 +141,7 @@ export class TlsBootstrap {
     if (!secret) {
       const material = this.issue(undefined);
       try {
-        await this.core.createNamespacedSecret({ namespace: this.config.namespace, body: this.toSecret(material) });
+        await this.client.create<Secret>(this.secretsUrl, this.toSecret(material));
       } catch (error) {
         if (statusOf(error) === 409) return undefined;
         throw new Error(`cannot create Secret ${this.secretPath}: ${describeError(error)}`);
@@ -135,7 +155,7 @@ export class TlsBootstrap {
     }
     const renewed = this.issue(current);
     try {
-      await this.core.replaceNamespacedSecret({ name: this.config.secretName, namespace: this.config.namespace, body: this.toSecret(renewed, secret) });
+      await this.client.replace<Secret>(this.secretUrl, this.toSecret(renewed, secret));
     } catch (error) {
       if (statusOf(error) === 409) return undefined;
       throw new Error(`cannot renew the certificate in Secret ${this.secretPath}: ${describeError(error)}`);
@@ -144,9 +164,9 @@ export class TlsBootstrap {
     return { serving: renewed.serving, caBundle: bundleOf(renewed), outcome: 'renewed' };
   }
 
-  private async readSecret(): Promise<V1Secret | undefined> {
+  private async readSecret(): Promise<Secret | undefined> {
     try {
-      return await this.core.readNamespacedSecret({ name: this.config.secretName, namespace: this.config.namespace });
+      return await this.client.getJson<Secret>(this.secretUrl);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw new Error(`cannot read Secret ${this.secretPath}: ${describeError(error)}`);
@@ -163,7 +183,7 @@ export class TlsBootstrap {
     return { ca, ...(previousCa ? { previousCa } : {}), serving: issueServingCertificate(ca, { hosts: this.hosts }) };
   }
 
-  private fromSecret(secret: V1Secret): Material | undefined {
+  private fromSecret(secret: Secret): Material | undefined {
     const data = secret.data ?? {};
     const [caCert, caKey, cert, key] = [CA_CERT, CA_KEY, TLS_CERT, TLS_KEY].map((name) => decode(data[name]));
     if (!caCert || !caKey || !cert || !key) return undefined;
@@ -171,7 +191,7 @@ export class TlsBootstrap {
     return { ca: { cert: caCert, key: caKey }, serving: { cert, key }, ...(isStillValid(previousCa) ? { previousCa } : {}) };
   }
 
-  private toSecret(material: Material, existing?: V1Secret): V1Secret {
+  private toSecret(material: Material, existing?: Secret): Secret {
     return {
       apiVersion: 'v1',
       kind: 'Secret',
@@ -199,27 +219,23 @@ export class TlsBootstrap {
    */
   private async trustInWebhooks(caBundle: string): Promise<void> {
     const wanted = caBundleOf(caBundle);
-    const targets = [
-      { kind: 'ValidatingWebhookConfiguration' as const, name: this.config.validatingWebhook, read: (name: string) => this.admission.readValidatingWebhookConfiguration({ name }) },
-      { kind: 'MutatingWebhookConfiguration' as const, name: this.config.mutatingWebhook, read: (name: string) => this.admission.readMutatingWebhookConfiguration({ name }) },
+    const targets: { kind: WebhookKind; name: string | undefined }[] = [
+      { kind: 'ValidatingWebhookConfiguration', name: this.config.validatingWebhook },
+      { kind: 'MutatingWebhookConfiguration', name: this.config.mutatingWebhook },
     ];
     for (const target of targets) {
-      if (target.name) await this.trustIn(target.kind, target.name, target.read, wanted);
+      if (target.name) await this.trustIn(target.kind, target.name, wanted);
     }
   }
 
   /** One webhook configuration; a patch refused because another replica changed it meanwhile is re-read and retried. */
-  private async trustIn(
-    kind: 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration',
-    name: string,
-    read: (name: string) => Promise<V1ValidatingWebhookConfiguration | V1MutatingWebhookConfiguration>,
-    wanted: string,
-  ): Promise<void> {
+  private async trustIn(kind: WebhookKind, name: string, wanted: string): Promise<void> {
     const where = `${kind} ${name}`;
+    const url = `${ADMISSION_REGISTRATION}/${kind.toLowerCase()}s/${encodeURIComponent(name)}`;
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      let current;
+      let current: WebhookConfiguration;
       try {
-        current = await read(name);
+        current = await this.client.getJson<WebhookConfiguration>(url);
       } catch (error) {
         if (statusOf(error) !== 404) throw new Error(`cannot read ${where}: ${describeError(error)}`);
         // Not installed (yet): the next check looks again.
@@ -228,15 +244,13 @@ export class TlsBootstrap {
         return;
       }
       this.missing.delete(where);
-      const operations = (current.webhooks ?? []).flatMap((webhook, index) =>
-        webhook.clientConfig.caBundle === wanted ? [] : [{ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: wanted }],
+      const operations = (current.webhooks ?? []).flatMap((webhook, index): JsonPatchOperation[] =>
+        webhook.clientConfig?.caBundle === wanted ? [] : [{ op: 'add', path: `/webhooks/${index}/clientConfig/caBundle`, value: wanted }],
       );
       if (operations.length === 0) return;
-      const body = [{ op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion ?? '' }, ...operations];
-      const options = clientNode().setHeaderOptions('Content-Type', clientNode().PatchStrategy.JsonPatch);
+      const patch: JsonPatchOperation[] = [{ op: 'test', path: '/metadata/resourceVersion', value: current.metadata?.resourceVersion ?? '' }, ...operations];
       try {
-        if (kind === 'ValidatingWebhookConfiguration') await this.admission.patchValidatingWebhookConfiguration({ name, body }, options);
-        else await this.admission.patchMutatingWebhookConfiguration({ name, body }, options);
+        await this.client.jsonPatch(url, patch);
       } catch (error) {
         // 409 or 422 (the test operation failed): changed since we read it.
         if (statusOf(error) === 409 || statusOf(error) === 422) continue;
