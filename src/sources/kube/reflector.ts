@@ -4,6 +4,7 @@
 import type { Logger } from '../../operations/decision-log/index.js';
 import { KubeApiError, type KubeClient, type WatchEvent } from './client.js';
 import { inBackground, messageOf } from '../../operations/errors/index.js';
+import { Backoff } from '../../operations/poll/index.js';
 
 export interface ReflectorOptions<T> {
   /**
@@ -57,7 +58,8 @@ export class Reflector<T> implements Informer {
   private resourceVersion = '';
   private stopped = false;
   private current: { abort: () => void } | undefined;
-  private backoffMs: number;
+  /** Retries after failed LISTs and WATCHes: jittered, doubling up to maxBackoffMs, reset once one succeeds. */
+  private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | undefined;
   private syncedOnce = false;
   /** 410s since the last event: a server that keeps answering 410 must not be relisted in a tight loop. */
@@ -74,7 +76,7 @@ export class Reflector<T> implements Informer {
     private readonly options: ReflectorOptions<T>,
     private readonly logger: Logger,
   ) {
-    this.backoffMs = options.initialBackoffMs ?? 500;
+    this.backoff = new Backoff({ initialMs: options.initialBackoffMs ?? 500, maxMs: options.maxBackoffMs ?? 30_000 });
   }
 
   get synced(): boolean {
@@ -149,7 +151,7 @@ export class Reflector<T> implements Informer {
       else if (!endedAtOnce) {
         this.current = watch;
         this.lastError = undefined;
-        this.backoffMs = this.options.initialBackoffMs ?? 500;
+        this.backoff.reset();
       }
     } catch (error) {
       this.failed(error as Error);
@@ -163,7 +165,7 @@ export class Reflector<T> implements Informer {
     for (const key of [...this.items.keys()]) if (!listed.has(key)) this.set(key, undefined);
     for (const [key, value] of listed) this.set(key, value);
     this.resourceVersion = list.resourceVersion;
-    this.backoffMs = this.options.initialBackoffMs ?? 500;
+    this.backoff.reset();
     this.lastError = undefined;
     this.notServed = false;
     this.markSynced();
@@ -180,7 +182,7 @@ export class Reflector<T> implements Informer {
   private notFound(recheckMs: number): void {
     this.resourceVersion = '';
     for (const key of [...this.items.keys()]) this.set(key, undefined);
-    this.backoffMs = this.options.initialBackoffMs ?? 500;
+    this.backoff.reset();
     this.lastError = undefined;
     if (!this.notServed) {
       this.notServed = true;
@@ -239,9 +241,8 @@ export class Reflector<T> implements Informer {
     this.lastError = error.message;
     this.options.onError?.(error, status);
     if (status === 410) this.resourceVersion = '';
-    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+    const delay = this.backoff.next();
     this.logger.warn({ informer: this.options.name, err: error.message, retryInMs: delay }, 'list/watch failed; retrying');
-    this.backoffMs = Math.min(this.backoffMs * 2, this.options.maxBackoffMs ?? 30_000);
     this.timer = setTimeout(() => this.runInBackground(!this.resourceVersion), delay);
   }
 }
