@@ -4,6 +4,7 @@
 // schema must declare it), and a pure derivation from the request, its data and what the pipeline
 // gathered and derived before it. Asynchronous gathering (informers, registry look-ups) happens
 // before, within the request's deadline, behind the pipeline's `facts` option.
+import type { TSchema } from 'typebox';
 import type { AdmissionRequest } from '../kubernetes/admission/index.js';
 
 export interface FactProvider<Data, Inputs, Derived> {
@@ -11,6 +12,11 @@ export interface FactProvider<Data, Inputs, Derived> {
   readonly name: string;
   /** The policy data files it reads: data/<file>.yaml (or .json), by the key the data tree uses. */
   readonly dataKeys: readonly string[];
+  /**
+   * The shape of each of those files, by the same key: `read` checks the data against it, and it is
+   * published as policies/schemas/<key>.schema.json for editors (npm run schemas).
+   */
+  readonly dataSchemas: Readonly<Record<string, TSchema>>;
   /** The optional attribute of k8s::AdmissionContext that its derivation fills (`context.sovereignty`). */
   readonly contextAttribute: string;
   /** Reads and checks its policy data at load; any problem refuses the set, naming the data file. */

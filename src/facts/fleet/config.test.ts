@@ -14,10 +14,10 @@ describe('the fleet config', () => {
   });
 
   it.each([
-    [{ clusters: {} }, 'the config has unknown field clusters'],
+    [{ clusters: {} }, 'clusters: unknown key (the config takes cluster, kubernetes, registries, imageLookupTimeoutMs, kcp)'],
     [{ cluster: { jurisdiction: 'Germany' } }, 'cluster.jurisdiction must be an ISO 3166-1 alpha-2 code'],
     [{ cluster: { labels: { a: 1 } } }, 'cluster.labels must be a map of strings'],
-    [{ kcp: { logicalClusters: { a: 'Root/Org' } } }, 'kcp.logicalClusters.a: "Root/Org" is not a workspace path'],
+    [{ kcp: { logicalClusters: { a: 'Root/Org' } } }, 'kcp.logicalClusters.a must be a workspace path such as root:org:team (got "Root/Org")'],
     [{ kubernetes: { namespaceLookupTimeoutMs: -1 } }, 'kubernetes.namespaceLookupTimeoutMs must be a positive whole number'],
   ])('refuses %j', (value, message) => {
     expect(() => parseFleetConfig(value, 'canopy.yaml')).toThrow(ConfigError);

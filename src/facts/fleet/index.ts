@@ -1,5 +1,5 @@
 // Fleet context: which cluster, namespace and kcp workspace each request is about, with their labels.
-export { ConfigError, parseFleetConfig, type FleetConfig } from './config.js';
+export { ConfigError, FLEET_SETTINGS, fleetConfigOf, parseFleetConfig, withoutNulls, type FleetConfig, type FleetSettings } from './config.js';
 export { FleetContext, LOGICAL_CLUSTER_ANNOTATION, type FleetStatus } from './context.js';
 export {
   describeChange,

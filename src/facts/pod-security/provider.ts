@@ -9,7 +9,10 @@
 import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
 import type { FactProvider } from '../provider.js';
 import type { FleetFacts } from '../../kubernetes/objects/fleet.js';
-import { asRecord, asString, asStringMap, isRecord } from '../../kubernetes/objects/json.js';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { asRecord, asString, asStringMap } from '../../kubernetes/objects/json.js';
+import { dataMessage, schemaProblems } from '../schema-problems.js';
 import { podSpecOf, podSpecPath } from '../../kubernetes/objects/workload.js';
 
 export const LEVELS = ['privileged', 'baseline', 'restricted'] as const;
@@ -18,24 +21,11 @@ export const MODES = ['enforce', 'warn', 'audit'] as const;
 export type Mode = (typeof MODES)[number];
 export const LEVEL_LABEL_PREFIX = 'pod-security.kubernetes.io/';
 
-export interface PodSecurityException {
-  /** Control ids (`pod-security.baseline.capabilities`) the exception lets through. */
-  controls: string[];
-  namespace: string;
-  /** The object's name, or labels it must carry: one of the two. */
-  name?: string;
-  labels?: Record<string, string>;
-  owner: string;
-  /** `YYYY-MM-DD`: from the day after, the exception no longer applies. */
-  expires?: string;
-  reason: string;
-}
+/** A reviewed exception: one workload (a name, or labels it carries) let through some controls, until `expires`. */
+export type PodSecurityException = Static<typeof Exception>;
 
-export interface PodSecurityData {
-  defaults: Record<Mode, Level>;
-  exemptions: { usernames: string[]; runtimeClasses: string[]; namespaces: string[] };
-  exceptions: PodSecurityException[];
-}
+/** data/pod-security.yaml as checked, absent defaults filled in. */
+export type PodSecurityData = Static<typeof POD_SECURITY_DATA>;
 
 /** `context.podSecurity`. */
 export interface PodSecurityFacts {
@@ -50,61 +40,66 @@ export interface PodSecurityFacts {
 }
 
 const isLevel = (value: unknown): value is Level => typeof value === 'string' && (LEVELS as readonly string[]).includes(value);
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
-function strings(value: unknown, where: string, problems: string[]): string[] {
-  if (value === undefined || value === null) return [];
-  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return value;
-  problems.push(`${where} must be a list of strings`);
-  return [];
-}
+const Level = (description: string) =>
+  Type.Union(
+    LEVELS.map((level) => Type.Literal(level)),
+    { default: 'privileged', description },
+  );
 
+const Names = (description: string) => Type.Array(Type.String(), { default: [], description });
+
+const Exception = Type.Object(
+  {
+    controls: Type.Array(Type.String({ pattern: '^pod-security\\.(baseline|restricted)\\.[a-z0-9-]+$' }), {
+      minItems: 1,
+      errorMessage: 'must name pod-security.<level>.<control> ids',
+      description: 'the controls it lets through (pod-security.baseline.capabilities)',
+    }),
+    namespace: Type.String({ minLength: 1, description: 'an exception is for one workload: its namespace' }),
+    name: Type.Optional(Type.String({ minLength: 1, description: "the workload's name" })),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'labels the workload carries' })),
+    owner: Type.String({ minLength: 1, description: 'who answers for it' }),
+    reason: Type.String({ minLength: 1, description: 'why it is needed' }),
+    expires: Type.Optional(
+      Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', errorMessage: 'must be a date, YYYY-MM-DD', description: 'YYYY-MM-DD: from the day after, the exception no longer applies' }),
+    ),
+  },
+  // One workload: by its name, or by labels it carries.
+  { additionalProperties: false, oneOf: [{ required: ['name'] }, { required: ['labels'] }], errorMessage: 'must be a map' },
+);
+
+/** data/pod-security.yaml: the levels that apply where namespaces say none, exemptions, and reviewed exceptions. */
+export const POD_SECURITY_DATA = Type.Object(
+  {
+    defaults: Type.Object(
+      {
+        enforce: Level('the level whose controls deny'),
+        warn: Level('the level whose controls answer with admission warnings'),
+        audit: Level('the level whose controls go to the decision log and audit reports'),
+      },
+      { additionalProperties: false, default: {}, description: "the levels of namespaces without pod-security.kubernetes.io/<mode> labels; an absent one is privileged" },
+    ),
+    exemptions: Type.Object(
+      {
+        usernames: Names('requests by these users are not judged'),
+        runtimeClasses: Names('pods of these runtime classes are not judged'),
+        namespaces: Names('pods in these namespaces are not judged'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    exceptions: Type.Array(Exception, { default: [], description: 'one workload let through some controls, with who answers for it, why, and until when' }),
+  },
+  { additionalProperties: false, title: 'pod-security data', errorMessage: 'must be a map with defaults, exemptions and exceptions' },
+);
+
+/** Checks data/pod-security.yaml against its schema; absent defaults are privileged. */
 export function readPodSecurityData(value: unknown): { data?: PodSecurityData; problems: string[] } {
-  const problems: string[] = [];
-  if (value === undefined) return { problems };
-  if (!isRecord(value)) return { problems: ['pod-security data must be a map with defaults, exemptions and exceptions'] };
-  for (const key of Object.keys(value)) if (!['defaults', 'exemptions', 'exceptions'].includes(key)) problems.push(`unknown key "${key}": the keys are defaults, exemptions, exceptions`);
-  const defaults = asRecord(value['defaults']);
-  const levels = {} as Record<Mode, Level>;
-  for (const mode of MODES) {
-    const level = defaults[mode] ?? 'privileged';
-    if (!isLevel(level)) problems.push(`defaults.${mode} must be privileged, baseline or restricted (absent means privileged), got ${JSON.stringify(level)}`);
-    levels[mode] = isLevel(level) ? level : 'restricted';
-  }
-  const exemptions = asRecord(value['exemptions']);
-  const data: PodSecurityData = {
-    defaults: levels,
-    exemptions: {
-      usernames: strings(exemptions['usernames'], 'exemptions.usernames', problems),
-      runtimeClasses: strings(exemptions['runtimeClasses'], 'exemptions.runtimeClasses', problems),
-      namespaces: strings(exemptions['namespaces'], 'exemptions.namespaces', problems),
-    },
-    exceptions: [],
-  };
-  const exceptions = value['exceptions'] ?? [];
-  if (!Array.isArray(exceptions)) problems.push('exceptions must be a list');
-  else {
-    exceptions.forEach((entry, index) => {
-      const where = `exceptions[${index}]`;
-      if (!isRecord(entry)) return problems.push(`${where} must be a map`);
-      const controls = strings(entry['controls'], `${where}.controls`, problems);
-      const namespace = asString(entry['namespace']);
-      const name = entry['name'] === undefined ? undefined : asString(entry['name']);
-      const labels = entry['labels'] === undefined ? undefined : asStringMap(entry['labels']);
-      const owner = asString(entry['owner']);
-      const reason = asString(entry['reason']);
-      const expires = entry['expires'] instanceof Date ? entry['expires'].toISOString().slice(0, 10) : entry['expires'] === undefined ? undefined : asString(entry['expires']);
-      if (controls.length === 0 || !controls.every((c) => /^pod-security\.(baseline|restricted)\.[a-z0-9-]+$/.test(c))) problems.push(`${where}.controls must name pod-security.<level>.<control> ids`);
-      if (!namespace) problems.push(`${where}.namespace is required: an exception is for one workload`);
-      if ((name === undefined) === (labels === undefined)) problems.push(`${where} needs exactly one of name and labels`);
-      if (!owner) problems.push(`${where}.owner is required: who answers for it`);
-      if (!reason) problems.push(`${where}.reason is required: why it is needed`);
-      if (expires !== undefined && !DATE.test(expires)) problems.push(`${where}.expires must be a date, YYYY-MM-DD`);
-      data.exceptions.push({ controls, namespace, ...(name !== undefined ? { name } : {}), ...(labels ? { labels } : {}), owner, reason, ...(expires ? { expires } : {}) });
-      return undefined;
-    });
-  }
-  return { data, problems };
+  if (value === undefined) return { problems: [] };
+  const filled = Value.Default(POD_SECURITY_DATA, structuredClone(value));
+  const problems = schemaProblems(POD_SECURITY_DATA, filled).map((problem) => dataMessage(problem, 'pod-security data'));
+  if (problems.length > 0 || !Value.Check(POD_SECURITY_DATA, filled)) return { problems };
+  return { data: filled, problems };
 }
 
 /** Whether an exception applies today (UTC): through its expiry date, not after. */
@@ -152,6 +147,7 @@ export function podSecurityFacts(data: PodSecurityData | undefined, request: Adm
 export const podSecurityProvider: FactProvider<PodSecurityData, PodSecurityInputs, PodSecurityFacts> = {
   name: 'pod-security',
   dataKeys: ['pod-security'],
+  dataSchemas: { 'pod-security': POD_SECURITY_DATA },
   contextAttribute: 'podSecurity',
   read: (data) => readPodSecurityData(data['pod-security']),
   derive: (request, data, inputs) => podSecurityFacts(data, request, inputs),

@@ -1,6 +1,9 @@
 // Quota data: prices (data/prices.yaml) and budgets per tenant (data/budgets.yaml), checked at load.
+import { Type, type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
 import { parseQuantity, wholeUnits } from '../../kubernetes/quantity/index.js';
 import { isRecord } from '../../kubernetes/objects/json.js';
+import { dataMessage, schemaProblems } from '../schema-problems.js';
 import type { DeviceCounts } from './requested.js';
 
 export interface Prices {
@@ -11,15 +14,6 @@ export interface Prices {
   gpuHourMicros: bigint;
   hoursPerMonth: bigint;
 }
-
-/** OpenCost's default list prices (USD per hour), for when data/prices.yaml is absent. */
-export const OPENCOST_PRICES: Prices = {
-  currency: 'USD',
-  cpuCoreHourMicros: 31_611n,
-  memoryGiBHourMicros: 4_237n,
-  gpuHourMicros: 950_000n,
-  hoursPerMonth: 730n,
-};
 
 export interface Budget {
   cpuMillis?: bigint;
@@ -39,24 +33,6 @@ export interface QuotaData {
 
 const DEVICE_COUNTS: readonly DeviceCounts[] = ['gpus'];
 
-/** `deviceClasses: {gpu.nvidia.com: gpus}`: which DRA device classes count against which limit. */
-function readDeviceClasses(budgets: unknown, problems: string[]): Record<string, DeviceCounts> {
-  const value = isRecord(budgets) ? budgets['deviceClasses'] : undefined;
-  if (value === undefined) return {};
-  if (!isRecord(value)) {
-    problems.push('budgets.deviceClasses must map DRA device class names to what a device counts as (gpus)');
-    return {};
-  }
-  const out: Record<string, DeviceCounts> = Object.create(null) as Record<string, DeviceCounts>;
-  for (const [name, counts] of Object.entries(value)) {
-    const known = DEVICE_COUNTS.find((c) => c === counts);
-    if (known) out[name] = known;
-    else problems.push(`budgets.deviceClasses.${name} must be one of ${DEVICE_COUNTS.join(', ')}, not ${JSON.stringify(counts)}`);
-  }
-  return out;
-}
-
-
 /** "0.031611" → 31611 micro-units, exactly. */
 export function micros(value: unknown): bigint | undefined {
   const text = typeof value === 'number' ? String(value) : value;
@@ -65,86 +41,127 @@ export function micros(value: unknown): bigint | undefined {
   return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
 }
 
-function readPrices(value: unknown, problems: string[]): Prices {
-  if (value === undefined) return OPENCOST_PRICES;
-  if (!isRecord(value)) {
-    problems.push('prices must be a map');
-    return OPENCOST_PRICES;
-  }
-  const price = (key: string, fallback: bigint): bigint => {
-    if (value[key] === undefined) return fallback;
-    const found = micros(value[key]);
-    if (found === undefined) problems.push(`prices.${key} must be a decimal number with at most 6 decimals`);
-    return found ?? fallback;
-  };
-  const unknown = Object.keys(value).filter((k) => !['currency', 'cpuCoreHour', 'memoryGiBHour', 'gpuHour', 'hoursPerMonth'].includes(k));
-  if (unknown.length > 0) problems.push(`prices has unknown field ${unknown.join(', ')}`);
-  const hours = value['hoursPerMonth'] ?? 730;
-  if (!Number.isInteger(hours) || (hours as number) <= 0) problems.push('prices.hoursPerMonth must be a positive whole number');
+/** A number or its text; the check is exact (micros), the pattern only helps editors. */
+const Decimal = (errorMessage: string, options: Record<string, unknown> = {}) =>
+  Type.Refine(
+    Type.Union([Type.Number({ minimum: 0 }), Type.String({ pattern: '^\\d+(\\.\\d{1,6})?$' })], { errorMessage, ...options }),
+    (value) => micros(value) !== undefined,
+    () => errorMessage,
+  );
+
+const quantityMilli = (value: string | number): bigint | undefined => parseQuantity(String(value));
+const Quantity = (description: string) =>
+  Type.Optional(
+    Type.Refine(
+      Type.Union([Type.String(), Type.Number({ minimum: 0 })], { errorMessage: 'must be a Kubernetes quantity such as 8, 500m or 32Gi', description }),
+      (value) => (quantityMilli(value) ?? -1n) >= 0n,
+      () => 'must be a Kubernetes quantity such as 8, 500m or 32Gi',
+    ),
+  );
+const Percent = (options: Record<string, unknown>) => Type.Integer({ minimum: 1, maximum: 100, ...options });
+
+/** data/prices.yaml: list prices per hour; the defaults are OpenCost's. */
+export const PRICES_DATA = Type.Object(
+  {
+    currency: Type.String({ minLength: 1, default: 'USD', description: 'the currency of the prices and of budgets\' monthlyCost' }),
+    cpuCoreHour: Decimal('must be a decimal number with at most 6 decimals', { default: 0.031611, description: 'per vCPU-hour' }),
+    memoryGiBHour: Decimal('must be a decimal number with at most 6 decimals', { default: 0.004237, description: 'per GiB-hour of memory' }),
+    gpuHour: Decimal('must be a decimal number with at most 6 decimals', { default: 0.95, description: 'per GPU-hour' }),
+    hoursPerMonth: Type.Integer({ minimum: 1, default: 730, description: 'hours a monthly cost counts' }),
+  },
+  { additionalProperties: false, title: 'prices', errorMessage: 'must be a map' },
+);
+
+const Tenant = Type.Object(
+  {
+    cpu: Quantity('CPU requested at once by all its pods (cores: 8, 500m)'),
+    memory: Quantity('memory requested at once (32Gi)'),
+    gpus: Quantity('GPUs requested at once, DRA devices included'),
+    monthlyCost: Type.Optional(Decimal("must be a decimal amount of the prices' currency", { description: "the projected monthly cost, in the prices' currency" })),
+    softThresholdPercent: Type.Optional(Percent({ description: 'warn above this share of a limit (default: the file\'s softThresholdPercent)' })),
+  },
+  { additionalProperties: false, errorMessage: 'must be a map of limits (cpu, memory, gpus, monthlyCost, softThresholdPercent)' },
+);
+
+const DeviceCount = Type.Union(
+  DEVICE_COUNTS.map((counts) => Type.Literal(counts)),
+  { description: 'what one device of the class counts as' },
+);
+
+/** data/budgets.yaml: limits per tenant, and which DRA device classes count as GPUs. */
+export const BUDGETS_DATA = Type.Object(
+  {
+    softThresholdPercent: Percent({ default: 80, description: 'above this share of a limit, requests are admitted with a warning' }),
+    deviceClasses: Type.Record(Type.String(), DeviceCount, {
+      default: {},
+      errorMessage: 'must map DRA device class names to what a device counts as (gpus)',
+      description: 'DRA device classes, and what a device of each counts against',
+    }),
+    tenants: Type.Record(Type.String(), Tenant, {
+      default: {},
+      errorMessage: 'must map tenant names to limits',
+      description: "a namespace's canopy.io/tenant label (else its team label), or its kcp workspace path; a tenant not listed has no budget",
+    }),
+  },
+  { additionalProperties: false, title: 'budgets', errorMessage: 'must be a map with softThresholdPercent, deviceClasses and tenants' },
+);
+
+type PricesFile = Static<typeof PRICES_DATA>;
+type TenantFile = Static<typeof Tenant>;
+
+function pricesOf(file: PricesFile): Prices {
+  const micro = (value: number | string, fallback: bigint) => micros(value) ?? fallback;
   return {
-    currency: typeof value['currency'] === 'string' ? value['currency'] : 'USD',
-    cpuCoreHourMicros: price('cpuCoreHour', OPENCOST_PRICES.cpuCoreHourMicros),
-    memoryGiBHourMicros: price('memoryGiBHour', OPENCOST_PRICES.memoryGiBHourMicros),
-    gpuHourMicros: price('gpuHour', OPENCOST_PRICES.gpuHourMicros),
-    hoursPerMonth: BigInt(Number.isInteger(hours) ? (hours as number) : 730),
+    currency: file.currency,
+    cpuCoreHourMicros: micro(file.cpuCoreHour, 0n),
+    memoryGiBHourMicros: micro(file.memoryGiBHour, 0n),
+    gpuHourMicros: micro(file.gpuHour, 0n),
+    hoursPerMonth: BigInt(file.hoursPerMonth),
   };
 }
 
-function readBudgets(value: unknown, problems: string[]): Record<string, Budget> {
-  if (value === undefined) return {};
-  if (!isRecord(value)) {
-    problems.push('budgets must be a map with softThresholdPercent and tenants');
-    return {};
-  }
-  const unknownTop = Object.keys(value).filter((k) => k !== 'softThresholdPercent' && k !== 'tenants' && k !== 'deviceClasses');
-  if (unknownTop.length > 0) problems.push(`budgets has unknown field ${unknownTop.join(', ')}`);
-  const percent = (raw: unknown, where: string, fallback: bigint): bigint => {
-    if (raw === undefined) return fallback;
-    if (!Number.isInteger(raw) || (raw as number) < 1 || (raw as number) > 100) {
-      problems.push(`${where} must be a whole number from 1 to 100`);
-      return fallback;
-    }
-    return BigInt(raw as number);
+/** OpenCost's default list prices (USD per hour), for when data/prices.yaml is absent: the schema's defaults. */
+export const OPENCOST_PRICES: Prices = pricesOf(Value.Default(PRICES_DATA, {}) as PricesFile);
+
+function budgetOf(tenant: TenantFile, defaultSoft: number): Budget {
+  const quantity = (value: string | number | undefined) => (value === undefined ? undefined : quantityMilli(value));
+  const cpu = quantity(tenant.cpu);
+  const memory = quantity(tenant.memory);
+  const gpus = quantity(tenant.gpus);
+  const cost = tenant.monthlyCost === undefined ? undefined : micros(tenant.monthlyCost);
+  return {
+    ...(cpu !== undefined ? { cpuMillis: cpu } : {}),
+    ...(memory !== undefined ? { memoryBytes: wholeUnits(memory) } : {}),
+    ...(gpus !== undefined ? { gpus: wholeUnits(gpus) } : {}),
+    ...(cost !== undefined ? { monthlyCostMicros: cost } : {}),
+    softThresholdPercent: BigInt(tenant.softThresholdPercent ?? defaultSoft),
   };
-  const defaultSoft = percent(value['softThresholdPercent'], 'budgets.softThresholdPercent', 80n);
-  const tenants = value['tenants'] ?? {};
-  if (!isRecord(tenants)) {
-    problems.push('budgets.tenants must map tenant names to limits');
-    return {};
-  }
-  const out: Record<string, Budget> = {};
-  for (const [tenant, raw] of Object.entries(tenants)) {
-    const where = `budgets.tenants.${tenant}`;
-    if (!isRecord(raw)) {
-      problems.push(`${where} must be a map of limits (cpu, memory, gpus, monthlyCost, softThresholdPercent)`);
-      continue;
-    }
-    const unknown = Object.keys(raw).filter((k) => !['cpu', 'memory', 'gpus', 'monthlyCost', 'softThresholdPercent'].includes(k));
-    if (unknown.length > 0) problems.push(`${where} has unknown field ${unknown.join(', ')}`);
-    const quantity = (key: string): bigint | undefined => {
-      if (raw[key] === undefined) return undefined;
-      const milli = parseQuantity(String(raw[key]));
-      if (milli === undefined || milli < 0n) problems.push(`${where}.${key} must be a Kubernetes quantity such as 8, 500m or 32Gi`);
-      return milli;
-    };
-    const cpu = quantity('cpu');
-    const memory = quantity('memory');
-    const gpus = quantity('gpus');
-    const cost = raw['monthlyCost'] === undefined ? undefined : micros(raw['monthlyCost']);
-    if (raw['monthlyCost'] !== undefined && cost === undefined) problems.push(`${where}.monthlyCost must be a decimal amount of the prices' currency`);
-    out[tenant] = {
-      ...(cpu !== undefined ? { cpuMillis: cpu } : {}),
-      ...(memory !== undefined ? { memoryBytes: wholeUnits(memory) } : {}),
-      ...(gpus !== undefined ? { gpus: wholeUnits(gpus) } : {}),
-      ...(cost !== undefined ? { monthlyCostMicros: cost } : {}),
-      softThresholdPercent: percent(raw['softThresholdPercent'], `${where}.softThresholdPercent`, defaultSoft),
-    };
-  }
-  return out;
 }
 
+/**
+ * Checks data/prices.yaml and data/budgets.yaml against their schemas. The quota read is whatever of
+ * them is valid (a set with problems is refused anyway; the rest still says what was meant).
+ */
 export function readQuotaData(data: Readonly<Record<string, unknown>>): { quota: QuotaData; problems: string[] } {
   const problems: string[] = [];
-  const quota = { prices: readPrices(data['prices'], problems), budgets: readBudgets(data['budgets'], problems), deviceClasses: readDeviceClasses(data['budgets'], problems) };
-  return { quota, problems };
+  const check = (key: 'prices' | 'budgets', schema: typeof PRICES_DATA | typeof BUDGETS_DATA): unknown => {
+    if (data[key] === undefined) return Value.Default(schema, {});
+    const filled = Value.Default(schema, structuredClone(data[key]));
+    problems.push(...schemaProblems(schema, filled).map((problem) => dataMessage(problem, key, key)));
+    return filled;
+  };
+  const prices = check('prices', PRICES_DATA);
+  const budgets = check('budgets', BUDGETS_DATA);
+  const budgetsFile = isRecord(budgets) ? budgets : {};
+  const defaultSoft = Value.Check(BUDGETS_DATA.properties.softThresholdPercent, budgetsFile['softThresholdPercent']) ? budgetsFile['softThresholdPercent'] : 80;
+  const valid = <T>(map: unknown, schema: TSchema, of: (value: never) => T): Record<string, T> =>
+    Object.fromEntries(Object.entries(isRecord(map) ? map : {}).flatMap(([name, value]) => (Value.Check(schema, value) ? [[name, of(value as never)]] : [])));
+  return {
+    quota: {
+      prices: Value.Check(PRICES_DATA, prices) ? pricesOf(prices) : OPENCOST_PRICES,
+      budgets: valid(budgetsFile['tenants'], Tenant, (tenant: TenantFile) => budgetOf(tenant, defaultSoft)),
+      deviceClasses: valid(budgetsFile['deviceClasses'], DeviceCount, (counts: DeviceCounts) => counts),
+    },
+    problems,
+  };
 }

@@ -4,7 +4,10 @@
 import { judgedObject, type AdmissionRequest } from '../../kubernetes/admission/index.js';
 import type { FactProvider } from '../provider.js';
 import { EU_MEMBERS, type FleetFacts } from '../../kubernetes/objects/fleet.js';
-import { asRecord, asStringMap, isRecord, own } from '../../kubernetes/objects/json.js';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { asRecord, asStringMap, own } from '../../kubernetes/objects/json.js';
+import { dataMessage, schemaProblems } from '../schema-problems.js';
 
 /** `context.sovereignty`: where the request's data may live. */
 export interface SovereigntyFacts {
@@ -32,46 +35,43 @@ export interface SovereigntyData {
   residencies: Record<string, Placement>;
 }
 
+const RestrictionSchema = (what: string) =>
+  Type.Optional(Type.Union([Type.Literal('any'), Type.Array(Type.String())], { errorMessage: 'must be "any" or a list of names', description: `${what}, or "any" (the default) for no restriction` }));
+const PlacementSchema = Type.Object(
+  {
+    jurisdictions: RestrictionSchema('ISO 3166-1 alpha-2 codes, or EU for every member state'),
+    regions: RestrictionSchema("the cloud providers' region names"),
+  },
+  { additionalProperties: false, errorMessage: 'must be a map with jurisdictions and regions' },
+);
+const Placements = (description: string) =>
+  Type.Optional(Type.Record(Type.String(), PlacementSchema, { errorMessage: 'must be a map of names to {jurisdictions, regions}', description }));
 
-function readRestriction(value: unknown, where: string, problems: string[]): Restriction {
+/** data/sovereignty.yaml: where each data class, and each residency, lets data live. */
+export const SOVEREIGNTY_DATA = Type.Object(
+  {
+    classes: Placements('data classes (a namespace\'s canopy.io/data-class label) and where each may live'),
+    residencies: Placements('residencies (a namespace\'s canopy.io/residency label), which narrow their class'),
+  },
+  { additionalProperties: false, title: 'sovereignty data', errorMessage: 'must be a map with classes and residencies' },
+);
+
+function restrictionOf(value: 'any' | string[] | undefined, jurisdictions: boolean): Restriction {
   if (value === 'any' || value === undefined) return { any: true };
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
-    return { any: false, values: where.endsWith('jurisdictions') ? value.map((v) => v.toUpperCase()) : value };
-  }
-  problems.push(`${where} must be "any" or a list of names`);
-  return { any: false, values: [] };
+  return { any: false, values: jurisdictions ? value.map((v) => v.toUpperCase()) : value };
 }
 
-function readPlacements(value: unknown, where: string, problems: string[]): Record<string, Placement> {
-  if (value === undefined) return {};
-  if (!isRecord(value)) {
-    problems.push(`${where} must be a map of names to {jurisdictions, regions}`);
-    return {};
-  }
-  const out: Record<string, Placement> = {};
-  for (const [name, entry] of Object.entries(value)) {
-    if (!isRecord(entry)) {
-      problems.push(`${where}.${name} must be a map with jurisdictions and regions`);
-      continue;
-    }
-    const unknown = Object.keys(entry).filter((key) => key !== 'jurisdictions' && key !== 'regions');
-    if (unknown.length > 0) problems.push(`${where}.${name} has unknown field ${unknown.join(', ')}`);
-    out[name] = {
-      jurisdictions: readRestriction(entry['jurisdictions'], `${where}.${name}.jurisdictions`, problems),
-      regions: readRestriction(entry['regions'], `${where}.${name}.regions`, problems),
-    };
-  }
-  return out;
+function placementsOf(value: Record<string, Static<typeof PlacementSchema>> | undefined): Record<string, Placement> {
+  return Object.fromEntries(
+    Object.entries(value ?? {}).map(([name, entry]) => [name, { jurisdictions: restrictionOf(entry.jurisdictions, true), regions: restrictionOf(entry.regions, false) }]),
+  );
 }
 
-/** Checks data/sovereignty.yaml; problems are sentences naming the offending key. */
+/** Checks data/sovereignty.yaml against its schema; problems are sentences naming the offending key. */
 export function readSovereigntyData(value: unknown): { data?: SovereigntyData; problems: string[] } {
-  const problems: string[] = [];
-  if (!isRecord(value)) return { problems: ['sovereignty data must be a map with classes and residencies'] };
-  const unknown = Object.keys(value).filter((key) => key !== 'classes' && key !== 'residencies');
-  if (unknown.length > 0) problems.push(`unknown field ${unknown.join(', ')} (sovereignty data has classes and residencies)`);
-  const data = { classes: readPlacements(value['classes'], 'classes', problems), residencies: readPlacements(value['residencies'], 'residencies', problems) };
-  return problems.length > 0 ? { problems } : { data, problems };
+  const problems = schemaProblems(SOVEREIGNTY_DATA, value).map((problem) => dataMessage(problem, 'sovereignty data'));
+  if (problems.length > 0 || !Value.Check(SOVEREIGNTY_DATA, value)) return { problems };
+  return { data: { classes: placementsOf(value.classes), residencies: placementsOf(value.residencies) }, problems };
 }
 
 /** Does a list of jurisdictions allow `code`? "EU" allows each member state. */
@@ -141,6 +141,7 @@ function declaringLabels(request: AdmissionRequest, facts: FleetFacts): FleetFac
 export const sovereigntyProvider: FactProvider<SovereigntyData, FleetFacts, SovereigntyFacts> = {
   name: 'sovereignty',
   dataKeys: ['sovereignty'],
+  dataSchemas: { sovereignty: SOVEREIGNTY_DATA },
   contextAttribute: 'sovereignty',
   read: (data) => (data['sovereignty'] === undefined ? { problems: [] } : readSovereigntyData(data['sovereignty'])),
   derive: (request, data, facts) => sovereigntyFacts(data, declaringLabels(request, facts)),

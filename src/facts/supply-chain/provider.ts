@@ -4,7 +4,7 @@ import { judgedObject } from '../../kubernetes/admission/index.js';
 import type { FactProvider } from '../provider.js';
 import type { FleetFacts } from '../../kubernetes/objects/fleet.js';
 import { supplyChainImagesOf } from '../../kubernetes/objects/images.js';
-import { readSupplyChainData, type SupplyChainData } from './data.js';
+import { readSupplyChainData, SUPPLY_CHAIN_DATA, type SupplyChainData } from './data.js';
 import { supplyChainFacts, type ImageLookup, type SupplyChainFacts } from './facts.js';
 
 export interface SupplyChainInputs extends FleetFacts {
@@ -17,6 +17,7 @@ export interface SupplyChainInputs extends FleetFacts {
 export const supplyChainProvider: FactProvider<SupplyChainData, SupplyChainInputs, SupplyChainFacts> = {
   name: 'supply-chain',
   dataKeys: ['supply-chain'],
+  dataSchemas: { 'supply-chain': SUPPLY_CHAIN_DATA },
   contextAttribute: 'supplyChain',
   read: (data) => (data['supply-chain'] === undefined ? { problems: [] } : readSupplyChainData(data['supply-chain'])),
   derive: (request, data, inputs) => {

@@ -1,5 +1,5 @@
 // `canopy serve`'s configuration: one YAML file, CANOPY_* environment variables and flags, one set of keys.
-export { envNameOf, SETTINGS, settingsHelp, type Setting, type SettingKind } from './settings.js';
+export { CONFIG_SCHEMA, envNameOf, SETTINGS, settingsHelp, type Setting, type SettingKind } from './settings.js';
 export {
   checkCombinations,
   DEFAULT_BODY_LIMIT,

@@ -1,11 +1,250 @@
-// Every setting of `canopy serve`, once: its key in the --config file, its flag and its environment
-// variable. The three are one namespace, so an operator can move a value between them without
-// learning a second vocabulary; this table is also what `canopy serve --help` prints.
+// Every setting of `canopy serve`, once: a TypeBox schema per key of the --config file that gives its
+// type, range or allowed values, default and help, and names its flag. The environment variable is the
+// key in upper snake case. The three are one namespace, so an operator can move a value between them
+// without learning a second vocabulary. The config's TypeScript type is derived from these schemas
+// (parse.ts), its defaults are theirs, it is checked against them, and `canopy serve --help` prints them.
+import { availableParallelism } from 'node:os';
+import { Type, type TSchema } from 'typebox';
+import { FLEET_SETTINGS } from '../../facts/fleet/index.js';
+import { isRecord } from '../../kubernetes/objects/json.js';
+import { DEFAULT_DECISION_CACHE_SIZE } from '../../pipeline/decision-cache.js';
+import { DEFAULT_DEADLINE_MS } from '../../pipeline/deadline.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_REGISTRY } from '../../sources/oci/client.js';
+import { DEFAULT_MAX_CONCURRENT_LOOKUPS, DEFAULT_MAX_LOOKUPS_PER_REQUEST, DEFAULT_MAX_LOOKUPS_PER_TENANT } from '../../facts/supply-chain/enrich.js';
+
+/** Requests judged at once before new ones are turned away (429): about 0.2 s of work at full speed. */
+export const DEFAULT_MAX_IN_FLIGHT = 512;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
- * How a flag or environment variable's text becomes the setting's value. `list` is repeatable as a
- * flag, and comma-separated (or a YAML flow list) in the environment; `yaml` is a YAML or JSON value,
- * for maps and lists of maps.
+ * An AdmissionReview holds the object and, on UPDATE, the old object: each can be up to etcd's 1.5 MiB,
+ * so the default leaves room for two of them and the envelope.
+ */
+export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+
+const KUBERNETES_NAME = '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*';
+const objectName = (flag: string, description: string, options: { default?: string; defaultHelp?: string; orNone?: boolean } = {}) =>
+  Type.String({
+    pattern: options.orNone ? `^(${KUBERNETES_NAME})?$` : `^${KUBERNETES_NAME}$`,
+    errorMessage: 'must be a Kubernetes object name',
+    default: options.default ?? 'canopy',
+    ...(options.defaultHelp !== undefined ? { defaultHelp: options.defaultHelp } : {}),
+    flag,
+    description,
+  });
+const path = (flag: string, description: string) => Type.Optional(Type.String({ minLength: 1, flag, description }));
+const strings = (flag: string, description: string) => Type.Array(Type.String({ minLength: 1 }), { default: [], flag, description });
+const section = <Properties extends Parameters<typeof Type.Object>[0]>(properties: Properties) =>
+  Type.Object(properties, { additionalProperties: false, default: {} });
+
+/** A request a bundle must allow: a Kubernetes object, or one with the labels of its namespace. */
+const KubernetesObject = Type.Object(
+  { apiVersion: Type.String(), kind: Type.String(), metadata: Type.Record(Type.String(), Type.Unknown()) },
+  { additionalProperties: true },
+);
+export const CanaryRequest = Type.Object(
+  { object: KubernetesObject, namespaceLabels: Type.Optional(Type.Record(Type.String(), Type.String())) },
+  { additionalProperties: false },
+);
+
+/** The settings of `canopy serve` itself, as keys of the config file. */
+const SERVE_SETTINGS = Type.Object(
+  {
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8443, flag: '--port', description: 'port to listen on; 0 picks a free one' }),
+    host: Type.String({ minLength: 1, default: '0.0.0.0', flag: '--host', description: 'address to listen on' }),
+    policies: Type.String({ minLength: 1, default: './policies', flag: '--policies', description: 'the policy directory, reloaded when its files change' }),
+    stateDir: Type.String({ minLength: 1, default: '.canopy', flag: '--state-dir', description: 'where the generated certificate and the last good bundle are kept' }),
+    logLevel: Type.Union(
+      LOG_LEVELS.map((level) => Type.Literal(level)),
+      { default: 'info', flag: '--log-level', description: `pino log level: ${LOG_LEVELS.join(', ')}` },
+    ),
+    bodyLimit: Type.Integer({
+      minimum: 1024,
+      maximum: 64 * 1024 * 1024,
+      default: DEFAULT_BODY_LIMIT,
+      defaultHelp: '6 MiB',
+      flag: '--body-limit',
+      description: 'largest request body accepted, in bytes',
+    }),
+    // At most the API server's own ceiling for a webhook (30 s).
+    deadlineMs: Type.Integer({
+      minimum: 50,
+      maximum: 29_000,
+      default: DEFAULT_DEADLINE_MS,
+      flag: '--deadline',
+      description: "answer every request within this many ms, denying what is not judged by then; shortened to 80% of the API server's ?timeout=",
+    }),
+    recordRequests: path('--record-requests', 'append every judged AdmissionReview to DIR/requests-*.jsonl (Secret payloads and environment values redacted)'),
+    tls: section({
+      certFile: path('--tls-cert', 'serving certificate (PEM); without it Canopy makes its own CA and certificate'),
+      keyFile: path('--tls-key', 'private key of the serving certificate (PEM)'),
+      dnsNames: strings('--dns', 'an extra DNS name or IP for a generated certificate (repeatable)'),
+      clientCaFile: path('--tls-client-ca', 'mutual TLS: /validate and /mutate answer only callers presenting a certificate this CA (PEM) signed'),
+      reloadIntervalSeconds: Type.Integer({
+        minimum: 0,
+        maximum: 86_400,
+        default: 10,
+        flag: '--tls-reload-interval',
+        description: 'how often the certificate files or Secret are re-read; 0 never',
+      }),
+      bootstrap: section({
+        enabled: Type.Boolean({ default: false, flag: '--bootstrap-tls', description: "in a cluster: keep the CA and certificate in a Secret and patch the webhooks' caBundle" }),
+        secretName: objectName('--bootstrap-tls-secret', 'the Secret holding the bootstrapped CA and certificate', { default: 'canopy-tls' }),
+        // Filled from the pod's namespace before this default applies (parse.ts).
+        namespace: objectName('--bootstrap-tls-namespace', "the Secret's namespace", { default: 'canopy-system', defaultHelp: "the pod's namespace, else canopy-system" }),
+        service: objectName('--bootstrap-tls-service', 'the Service the API server calls, named in the certificate'),
+        validatingWebhook: objectName('--bootstrap-tls-validating-webhook', "the ValidatingWebhookConfiguration whose caBundle is kept current; '' for none", { orNone: true }),
+        mutatingWebhook: objectName('--bootstrap-tls-mutating-webhook', "the MutatingWebhookConfiguration whose caBundle is kept current; '' for none", { orNone: true }),
+      }),
+    }),
+    engine: section({
+      workers: Type.Integer({
+        minimum: 0,
+        maximum: 256,
+        // A function: the cores of the machine Canopy starts on, not of the one that built it.
+        default: () => availableParallelism(),
+        defaultHelp: 'one per core',
+        flag: '--workers',
+        description: 'worker threads that evaluate policies; 0 evaluates on the event loop',
+      }),
+      decisionCacheSize: Type.Integer({
+        minimum: 0,
+        maximum: 10_000_000,
+        default: DEFAULT_DECISION_CACHE_SIZE,
+        flag: '--decision-cache-size',
+        description: 'how many evaluations to remember, keyed by a digest of the Cedar request; 0 none',
+      }),
+    }),
+    limits: section({
+      maxInFlight: Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: DEFAULT_MAX_IN_FLIGHT,
+        flag: '--max-in-flight',
+        description: 'webhook requests judged at once; more are answered 429 at once, /healthz and /readyz never',
+      }),
+      perClientPerSecond: Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: 0,
+        flag: '--per-client-rate',
+        description: 'webhook requests per second from one client address; more get 429; 0 no limit',
+      }),
+    }),
+    admin: section({
+      token: Type.Optional(
+        Type.String({ minLength: 1, writeOnly: true, flag: '--admin-token', description: 'bearer token GET /status requires; without one, /status answers only callers on this host' }),
+      ),
+    }),
+    shutdown: section({
+      delaySeconds: Type.Integer({
+        minimum: 0,
+        maximum: 600,
+        default: 0,
+        flag: '--shutdown-delay',
+        description: 'after SIGTERM, keep serving this long with readiness false, while endpoints are removed',
+      }),
+      drainSeconds: Type.Integer({ minimum: 0, maximum: 3600, default: 25, flag: '--drain-timeout', description: 'then close the listener and give requests in flight this long to finish' }),
+    }),
+    // Present only when given; it takes effect with a url (parse.ts).
+    bundle: Type.Optional(
+      Type.Object(
+        {
+          url: Type.Optional(
+            Type.String({
+              pattern: '^(https?|oci)://',
+              errorMessage: 'must start with https://, http:// or oci://',
+              flag: '--bundle',
+              description: 'take policies from signed bundles at this store: https://HOST/FILE or oci://REGISTRY/REPOSITORY:TAG',
+            }),
+          ),
+          publicKeyFiles: strings('--bundle-pub', 'a public key file trusted to sign bundles (PEM; repeatable)'),
+          publicKeys: strings('--bundle-public-key', 'a public key trusted to sign bundles, as PEM text (repeatable)'),
+          token: Type.Optional(Type.String({ minLength: 1, writeOnly: true, flag: '--bundle-token', description: 'bearer token for the bundle store' })),
+          caFile: path('--bundle-ca', 'CA certificate of an HTTPS bundle store'),
+          intervalSeconds: Type.Integer({
+            minimum: 1,
+            maximum: 86_400,
+            default: 30,
+            flag: '--bundle-interval',
+            description: 'how often to poll the store, jittered, backing off while it is down',
+          }),
+          channel: Type.Optional(
+            Type.String({
+              minLength: 1,
+              flag: '--bundle-channel',
+              description: 'take only bundles whose signed audience names this channel (prod); without it, only bundles that name no channel',
+            }),
+          ),
+          maxClockSkewSeconds: Type.Integer({
+            minimum: 0,
+            maximum: 86_400,
+            default: 300,
+            flag: '--bundle-max-clock-skew',
+            description: 'refuse a bundle created more than this far in the future',
+          }),
+          canaries: Type.Optional(
+            Type.Array(Type.Union([KubernetesObject, CanaryRequest], { errorMessage: 'must be a Kubernetes object (apiVersion, kind, metadata) or {object, namespaceLabels}' }), {
+              errorMessage: 'must be a list of Kubernetes objects or {object, namespaceLabels}',
+              defaultHelp: 'a ConfigMap and a plain Pod',
+              flag: '--bundle-canaries',
+              description: 'requests every bundle must allow (unless it says allowCanaryDenials): a YAML list of objects or {object, namespaceLabels}',
+            }),
+          ),
+          longPollSeconds: Type.Integer({
+            minimum: 0,
+            maximum: 300,
+            default: 0,
+            flag: '--bundle-long-poll',
+            description: 'hold each poll open this long waiting for a change; 0 plain polling',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    supplyChain: section({
+      maxLookupsPerRequest: Type.Integer({
+        minimum: 1,
+        maximum: 100_000,
+        default: DEFAULT_MAX_LOOKUPS_PER_REQUEST,
+        flag: '--max-image-lookups',
+        description: 'distinct images one request may need looked up at registries (digests, signatures), cached or not; more are denied, naming this limit, before any look-up',
+      }),
+      maxConcurrentLookups: Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: DEFAULT_MAX_CONCURRENT_LOOKUPS,
+        flag: '--image-lookup-concurrency',
+        description: "image look-ups in flight at once over all requests; the others wait, within the request's deadline",
+      }),
+      maxLookupsPerTenant: Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: DEFAULT_MAX_LOOKUPS_PER_TENANT,
+        flag: '--image-lookup-tenant-concurrency',
+        description: "of those, at most this many for one tenant (the namespace's canopy.io/tenant or team label, else the namespace); waiting tenants are served in turn",
+      }),
+      maxConnectionsPerRegistry: Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: DEFAULT_MAX_CONNECTIONS_PER_REGISTRY,
+        flag: '--registry-connections',
+        description: 'connections open at once to one registry for image look-ups',
+      }),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** The whole config file: `canopy serve`'s own settings, then the fleet's (src/facts/fleet/config.ts). */
+export const CONFIG_SCHEMA = Type.Object({ ...SERVE_SETTINGS.properties, ...FLEET_SETTINGS.properties }, { additionalProperties: false });
+
+/**
+ * How a flag or environment variable's text becomes the setting's value, from its schema. `list` is
+ * repeatable as a flag, and comma-separated (or a YAML flow list) in the environment; `yaml` is a YAML
+ * or JSON value, for maps and lists of maps.
  */
 export type SettingKind = 'string' | 'integer' | 'boolean' | 'list' | 'yaml';
 
@@ -14,9 +253,15 @@ export interface Setting {
   key: string;
   /** The flag, without its value placeholder: `--bootstrap-tls-secret`. */
   flag: string;
+  /** CANOPY_ and the key in upper snake case. */
+  env: string;
   kind: SettingKind;
+  /** Its default as --help shows it; undefined when it has none. */
+  default?: string;
   /** What it does and its default, for --help. */
   description: string;
+  /** Its schema: type, range, allowed values. */
+  schema: TSchema;
 }
 
 /** CANOPY_ and the key in upper snake case: `tls.bootstrap.secretName` → `CANOPY_TLS_BOOTSTRAP_SECRET_NAME`. */
@@ -27,66 +272,50 @@ export function envNameOf(key: string): string {
     .join('_')}`;
 }
 
-const s = (key: string, flag: string, kind: SettingKind, description: string): Setting => ({ key, flag, kind, description });
+type Node = Record<string, unknown>;
 
-export const SETTINGS: readonly Setting[] = [
-  s('port', '--port', 'integer', 'port to listen on; 0 picks a free one (default 8443)'),
-  s('host', '--host', 'string', 'address to listen on (default 0.0.0.0)'),
-  s('policies', '--policies', 'string', 'the policy directory, reloaded when its files change (default ./policies)'),
-  s('stateDir', '--state-dir', 'string', 'where the generated certificate and the last good bundle are kept (default .canopy)'),
-  s('logLevel', '--log-level', 'string', 'pino log level: fatal, error, warn, info, debug, trace, silent (default info)'),
-  s('bodyLimit', '--body-limit', 'integer', 'largest request body accepted, in bytes (default 6 MiB)'),
-  s('deadlineMs', '--deadline', 'integer', "answer every request within this many ms, denying what is not judged by then; shortened to 80% of the API server's ?timeout= (default 4000)"),
-  s('recordRequests', '--record-requests', 'string', 'append every judged AdmissionReview to DIR/requests-*.jsonl (Secret payloads and environment values redacted)'),
-  s('tls.certFile', '--tls-cert', 'string', 'serving certificate (PEM); without it Canopy makes its own CA and certificate'),
-  s('tls.keyFile', '--tls-key', 'string', 'private key of the serving certificate (PEM)'),
-  s('tls.dnsNames', '--dns', 'list', 'an extra DNS name or IP for a generated certificate (repeatable)'),
-  s('tls.clientCaFile', '--tls-client-ca', 'string', 'mutual TLS: /validate and /mutate answer only callers presenting a certificate this CA (PEM) signed'),
-  s('tls.reloadIntervalSeconds', '--tls-reload-interval', 'integer', 'how often the certificate files or Secret are re-read; 0 never (default 10)'),
-  s('tls.bootstrap.enabled', '--bootstrap-tls', 'boolean', 'in a cluster: keep the CA and certificate in a Secret and patch the webhooks\' caBundle'),
-  s('tls.bootstrap.secretName', '--bootstrap-tls-secret', 'string', 'the Secret holding the bootstrapped CA and certificate (default canopy-tls)'),
-  s('tls.bootstrap.namespace', '--bootstrap-tls-namespace', 'string', "the Secret's namespace (default: the pod's namespace, else canopy-system)"),
-  s('tls.bootstrap.service', '--bootstrap-tls-service', 'string', 'the Service the API server calls, named in the certificate (default canopy)'),
-  s('tls.bootstrap.validatingWebhook', '--bootstrap-tls-validating-webhook', 'string', "the ValidatingWebhookConfiguration whose caBundle is kept current (default canopy; '' for none)"),
-  s('tls.bootstrap.mutatingWebhook', '--bootstrap-tls-mutating-webhook', 'string', "the MutatingWebhookConfiguration whose caBundle is kept current (default canopy; '' for none)"),
-  s('engine.workers', '--workers', 'integer', 'worker threads that evaluate policies; 0 evaluates on the event loop (default: one per core)'),
-  s('engine.decisionCacheSize', '--decision-cache-size', 'integer', 'how many evaluations to remember, keyed by a digest of the Cedar request; 0 none (default 10000)'),
-  s('limits.maxInFlight', '--max-in-flight', 'integer', 'webhook requests judged at once; more are answered 429 at once, /healthz and /readyz never (default 512)'),
-  s('limits.perClientPerSecond', '--per-client-rate', 'integer', 'webhook requests per second from one client address; more get 429; 0 no limit (default 0)'),
-  s('admin.token', '--admin-token', 'string', 'bearer token GET /status requires; without one, /status answers only callers on this host'),
-  s('shutdown.delaySeconds', '--shutdown-delay', 'integer', 'after SIGTERM, keep serving this long with readiness false, while endpoints are removed (default 0)'),
-  s('shutdown.drainSeconds', '--drain-timeout', 'integer', 'then close the listener and give requests in flight this long to finish (default 25)'),
-  s('bundle.url', '--bundle', 'string', 'take policies from signed bundles at this store: https://HOST/FILE or oci://REGISTRY/REPOSITORY:TAG'),
-  s('bundle.publicKeyFiles', '--bundle-pub', 'list', 'a public key file trusted to sign bundles (PEM; repeatable)'),
-  s('bundle.publicKeys', '--bundle-public-key', 'list', 'a public key trusted to sign bundles, as PEM text (repeatable)'),
-  s('bundle.token', '--bundle-token', 'string', "bearer token for the bundle store"),
-  s('bundle.caFile', '--bundle-ca', 'string', 'CA certificate of an HTTPS bundle store'),
-  s('bundle.intervalSeconds', '--bundle-interval', 'integer', 'how often to poll the store, jittered, backing off while it is down (default 30)'),
-  s('bundle.channel', '--bundle-channel', 'string', "take only bundles whose signed audience names this channel (prod); without it, only bundles that name no channel"),
-  s('bundle.maxClockSkewSeconds', '--bundle-max-clock-skew', 'integer', 'refuse a bundle created more than this far in the future (default 300)'),
-  s('bundle.canaries', '--bundle-canaries', 'yaml', 'requests every bundle must allow (unless it says allowCanaryDenials): a YAML list of objects or {object, namespaceLabels} (default: a ConfigMap and a plain Pod)'),
-  s('bundle.longPollSeconds', '--bundle-long-poll', 'integer', 'hold each poll open this long waiting for a change; 0 plain polling (default 0)'),
-  s('cluster.name', '--cluster-name', 'string', "this cluster's name"),
-  s('cluster.region', '--region', 'string', "this cluster's region"),
-  s('cluster.jurisdiction', '--jurisdiction', 'string', "this cluster's jurisdiction: an ISO 3166-1 alpha-2 code or EU"),
-  s('cluster.provider', '--provider', 'string', "this cluster's provider"),
-  s('cluster.environment', '--environment', 'string', "this cluster's environment"),
-  s('cluster.labels', '--cluster-labels', 'yaml', "this cluster's labels, a YAML map"),
-  s('cluster.clusterProperties', '--cluster-properties', 'boolean', 'read about.k8s.io ClusterProperty objects (default true)'),
-  s('cluster.clusterProfile', '--cluster-profile', 'yaml', 'a ClusterProfile describing this cluster: {namespace: NS, name: NAME}'),
-  s('kubernetes.kubeconfig', '--kubeconfig', 'string', 'read namespaces, nodes, storage classes and cluster properties through this kubeconfig'),
-  s('kubernetes.context', '--context', 'string', 'the kubeconfig context to use'),
-  s('kubernetes.namespaceLookupTimeoutMs', '--namespace-lookup-timeout', 'integer', 'deadline for reading a namespace missing from the cache, in ms (default 1000)'),
-  s('registries', '--registries', 'yaml', 'how to reach image registries: a YAML list of {host, insecure, username, password}'),
-  s('imageLookupTimeoutMs', '--image-lookup-timeout', 'integer', 'how long one request may wait for registries, in ms (default 2000)'),
-  s('supplyChain.maxLookupsPerRequest', '--max-image-lookups', 'integer', 'distinct images one request may need looked up at registries (digests, signatures), cached or not; more are denied, naming this limit, before any look-up (default 64)'),
-  s('supplyChain.maxConcurrentLookups', '--image-lookup-concurrency', 'integer', 'image look-ups in flight at once over all requests; the others wait, within the request\'s deadline (default 32)'),
-  s('supplyChain.maxLookupsPerTenant', '--image-lookup-tenant-concurrency', 'integer', "of those, at most this many for one tenant (the namespace's canopy.io/tenant or team label, else the namespace); waiting tenants are served in turn (default 8)"),
-  s('supplyChain.maxConnectionsPerRegistry', '--registry-connections', 'integer', 'connections open at once to one registry for image look-ups (default 16)'),
-  s('kcp.logicalClusters', '--kcp-logical-clusters', 'yaml', 'kcp logical cluster → workspace path, a YAML map'),
-  s('kcp.workspaces', '--kcp-workspaces', 'yaml', 'labels of kcp workspaces: a YAML map of path → {labels}'),
-  s('kcp.discover', '--kcp-discover', 'boolean', "ask the API server for logical clusters not in the mapping"),
-];
+function kindOf(schema: Node): SettingKind {
+  switch (schema['type']) {
+    case 'integer':
+      return 'integer';
+    case 'boolean':
+      return 'boolean';
+    case 'string':
+      return 'string';
+    case 'array':
+      return isRecord(schema['items']) && schema['items']['type'] === 'string' ? 'list' : 'yaml';
+    case 'object':
+      return 'yaml';
+    default:
+      // A union of words (logLevel) is text; any other union is a structure given as YAML.
+      return Array.isArray(schema['anyOf']) && schema['anyOf'].every((branch) => isRecord(branch) && typeof branch['const'] === 'string') ? 'string' : 'yaml';
+  }
+}
+
+function defaultOf(schema: Node): string | undefined {
+  if (typeof schema['defaultHelp'] === 'string') return `: ${schema['defaultHelp']}`;
+  const value = schema['default'];
+  if (typeof value === 'string') return value === '' ? "''" : value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return undefined;
+}
+
+/** The settings a schema's leaves declare (those with a flag), in the schema's order. */
+function settingsOf(schema: Node, prefix: string): Setting[] {
+  const properties = isRecord(schema['properties']) ? schema['properties'] : {};
+  return Object.entries(properties).flatMap(([name, child]): Setting[] => {
+    if (!isRecord(child)) return [];
+    const key = prefix ? `${prefix}.${name}` : name;
+    if (typeof child['flag'] !== 'string') return settingsOf(child, key);
+    const shown = defaultOf(child);
+    // `(default 8443)`, or `(default: one per core)` where the default is said in words.
+    const description = `${String(child['description'] ?? '')}${shown !== undefined ? ` (default${shown.startsWith(':') ? '' : ' '}${shown})` : ''}`;
+    const value = shown?.replace(/^: /, '');
+    return [{ key, flag: child['flag'], env: envNameOf(key), kind: kindOf(child), ...(value !== undefined ? { default: value } : {}), description, schema: child as TSchema }];
+  });
+}
+
+export const SETTINGS: readonly Setting[] = settingsOf(CONFIG_SCHEMA as unknown as Node, '');
 
 /** Environment variables Canopy reads that are not settings. */
 export const OTHER_ENVIRONMENT = new Set(['CANOPY_CONFIG', 'CANOPY_DEBUG', 'CANOPY_REGISTRY_PASSWORD']);
@@ -94,14 +323,15 @@ export const OTHER_ENVIRONMENT = new Set(['CANOPY_CONFIG', 'CANOPY_DEBUG', 'CANO
 /** The settings table, as `canopy serve --help` prints it after the options. */
 export function settingsHelp(): string {
   const width = Math.max(...SETTINGS.map((setting) => setting.key.length));
-  const rows = SETTINGS.map((setting) => `  ${setting.key.padEnd(width)}  ${envNameOf(setting.key)}`);
+  const envWidth = Math.max(...SETTINGS.map((setting) => setting.env.length));
+  const rows = SETTINGS.map((setting) => `  ${setting.key.padEnd(width)}  ${setting.env.padEnd(envWidth)}  ${setting.default ?? ''}`.trimEnd());
   return [
     '',
     'Every option is also a key of the --config file (YAML) and a CANOPY_* environment variable.',
     'A flag overrides the environment, which overrides the file. Unknown keys and CANOPY_* variables,',
     'and values of the wrong type, stop the start with the key named.',
     '',
-    `  ${'config key'.padEnd(width)}  environment variable`,
+    `  ${'config key'.padEnd(width)}  ${'environment variable'.padEnd(envWidth)}  default`,
     ...rows,
   ].join('\n');
 }

@@ -1,0 +1,22 @@
+// npm run schemas: writes policies/schemas/<key>.schema.json from the schemas the fact providers declare
+// for their data files (src/facts/*/), so that editors complete and check policies/data/*.yaml. Runs on
+// the built dist/ (npm run build first; `npm run schemas` does). test/data-schemas.test.ts fails while a
+// checked-in schema differs from its declaration.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { podSecurityProvider } from '../dist/facts/pod-security/index.js';
+import { quotaProvider } from '../dist/facts/quota/index.js';
+import { schemaDocument } from '../dist/facts/schema-problems.js';
+import { sovereigntyProvider } from '../dist/facts/sovereignty/index.js';
+import { supplyChainProvider } from '../dist/facts/supply-chain/index.js';
+
+const dir = fileURLToPath(new URL('../policies/schemas/', import.meta.url));
+mkdirSync(dir, { recursive: true });
+for (const provider of [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider]) {
+  for (const [key, schema] of Object.entries(provider.dataSchemas)) {
+    const file = path.join(dir, `${key}.schema.json`);
+    writeFileSync(file, schemaDocument(schema));
+    console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  }
+}
