@@ -18,6 +18,7 @@ import { createServer, Drain, useServingCertificate, type DrainOutcome, type Web
 import { CertificateReloader, type KeyPairPem } from '../sources/tls/index.js';
 import { inBackground, messageOf } from '../operations/errors/index.js';
 import { describeCluster, fleetContext } from './fleet.js';
+import type { FleetContext } from '../facts/fleet/index.js';
 import { policySource, type PolicySource } from './policy-source.js';
 import { readClientCa, servingTls, type ServingTls } from './serving-tls.js';
 
@@ -75,8 +76,11 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
   // Read at scrape time, once the pipeline and the policy source below exist.
   const scraped: { pipeline?: AdmissionPipeline; sync?: BundleSync } = {};
   const metrics = new CanopyMetrics((): PolicySetState => policySetState(scraped.pipeline, scraped.sync));
-  const fleet = await fleetContext(config, logger, metrics);
-  const stopOnFailure: (() => void)[] = [() => fleet.stop()];
+  const { fleet, client: kube } = await fleetContext(config, logger, metrics);
+  // Connection pools: closed once the server has answered what it admitted (close()), or at a failed start.
+  const clients: { close(): Promise<void> }[] = kube ? [kube] : [];
+  const closeClients = () => Promise.all(clients.map((client) => client.close()));
+  const stopOnFailure: (() => void)[] = [() => fleet.stop(), () => inBackground(closeClients(), (error) => logger.error({ reason: messageOf(error) }, 'connections did not close'))];
   try {
     const pool =
       config.engine.workers > 0
@@ -88,7 +92,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       ...(pool ? { pool } : {}),
       decisionCacheSize: config.engine.decisionCacheSize,
       deadlineMs: config.deadlineMs,
-      facts: dependencies.facts ?? imageAndFleetFacts(config, fleet, metrics),
+      facts: dependencies.facts ?? imageAndFleetFacts(config, fleet, metrics, clients),
     });
     scraped.pipeline = pipeline;
     const source: PolicySource = dependencies.withoutPolicySource
@@ -96,6 +100,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       : await policySource(config, pipeline, fleet, logger);
     const sync = source.sync;
     scraped.sync = sync;
+    if (source.store) clients.push(source.store);
     const watcher: PolicyDirectoryWatcher | undefined = source.watcher;
     if (watcher) stopOnFailure.push(() => watcher.stop());
     const tls: ServingTls = dependencies.servingCertificate
@@ -181,6 +186,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       close: async () => {
         await app.close();
         await pool?.close();
+        await closeClients();
         flushLog();
       },
     };
@@ -192,9 +198,10 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
 }
 
 /** Each request's facts: the fleet context's, then the image look-ups the active policies need. */
-function imageAndFleetFacts(config: CanopyConfig, fleet: Awaited<ReturnType<typeof fleetContext>>, metrics: CanopyMetrics): NonNullable<PipelineOptions['facts']> {
+function imageAndFleetFacts(config: CanopyConfig, fleet: FleetContext, metrics: CanopyMetrics, clients: { close(): Promise<void> }[]): NonNullable<PipelineOptions['facts']> {
   const limits = config.supplyChain;
   const registryClient = new OciClient(fleet.config.registries, fleet.config.imageLookupTimeoutMs, undefined, limits.maxConnectionsPerRegistry);
+  clients.push(registryClient);
   const images = new ImageEnricher(registryClient, {
     deadlineMs: fleet.config.imageLookupTimeoutMs,
     onLookup: metrics.lookup,

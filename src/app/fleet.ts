@@ -5,7 +5,8 @@ import type { CanopyMetrics } from '../operations/metrics/index.js';
 import { describeIdentity, FleetContext } from '../facts/fleet/index.js';
 import { KubeClient, loadKubeConfig } from '../sources/kube/index.js';
 
-export async function fleetContext(config: CanopyConfig, logger: Logger, metrics: CanopyMetrics): Promise<FleetContext> {
+/** The fleet context, and its API client to close when Canopy stops (none when not connected). */
+export async function fleetContext(config: CanopyConfig, logger: Logger, metrics: CanopyMetrics): Promise<{ fleet: FleetContext; client: KubeClient | undefined }> {
   const fleet = config.fleet;
   const kubeconfig = fleet.kubernetes?.kubeconfig;
   const connect = fleet.kubernetes !== undefined || process.env['KUBERNETES_SERVICE_HOST'] !== undefined;
@@ -15,7 +16,7 @@ export async function fleetContext(config: CanopyConfig, logger: Logger, metrics
     : undefined;
   const fleetContext = new FleetContext(fleet, logger, client, metrics.lookup);
   await fleetContext.start();
-  return fleetContext;
+  return { fleet: fleetContext, client };
 }
 
 /** `cluster de-1 (from config): jurisdiction DE (from ClusterProperty), ...; reading ...; watching ... for identity changes`. */

@@ -10,6 +10,8 @@ import { isPolicyProblem, type AdmissionPipeline } from '../pipeline/index.js';
 export interface PolicySource {
   sync?: BundleSync;
   watcher?: PolicyDirectoryWatcher;
+  /** The store's client, to close when Canopy stops. */
+  store?: { close(): Promise<void> };
   /** One line for the start-up output. */
   summary: string;
 }
@@ -36,7 +38,7 @@ export async function policySource(config: CanopyConfig, pipeline: AdmissionPipe
       ...(bundle.canaries ? { canaries: bundle.canaries } : {}),
     });
     const audience = bundle.channel ? `channel ${bundle.channel}` : 'bundles that name no channel';
-    return { sync, summary: `policies from signed bundles at ${bundle.url} (${audience}): not ready until one is verified, passes its tests and canaries, and is active` };
+    return { sync, store: source, summary: `policies from signed bundles at ${bundle.url} (${audience}): not ready until one is verified, passes its tests and canaries, and is active` };
   }
   let set;
   try {

@@ -16,6 +16,8 @@ export interface BundleSource {
   readonly description: string;
   /** The bundle, unless it is still the one `etag` names. Rejects when the store cannot be reached. */
   fetch(etag: string | undefined): Promise<FetchResult>;
+  /** Closes its connections; the sync that polls it is stopping. */
+  close(): Promise<void>;
 }
 
 /**
