@@ -1,11 +1,12 @@
 // The admin plugin: GET /healthz (the process is up), GET /readyz (a validated, warmed-up policy set is
 // active and nothing else holds it back), GET /metrics (Prometheus text) and GET /status (what is active,
-// since when, how its sources are doing; behind statusAccess). No webhook guard reaches these routes.
+// since when, how its sources are doing; behind the admin token, or for callers on this host). No webhook guard reaches these routes.
 import type { Server } from 'node:https';
 import type { FastifyPluginAsync } from 'fastify';
 import { NO_POLICY_SET, type AdmissionPipeline } from '../pipeline/index.js';
 import type { CanopyMetrics } from '../operations/metrics/index.js';
-import { statusAccess } from './guards.js';
+import bearerAuth from '@fastify/bearer-auth';
+import { bearerToken, loopbackOnly } from './guards.js';
 
 /** Why the server is not ready yet (caches still syncing, shutting down, ...), or undefined when it is. */
 export type ReadinessCheck = () => string | undefined;
@@ -35,11 +36,16 @@ export const adminPlugin: FastifyPluginAsync<AdminPluginOptions, Server> = async
       return reply.type(contentType).send(body);
     });
   }
-  app.get('/status', { onRequest: statusAccess(adminToken) }, async () => {
-    const set = pipeline.policySet;
-    return {
-      policySet: set ? { revision: set.revision, policies: set.policies.size, mutations: set.mutations.length } : null,
-      ...(status?.() ?? {}),
-    };
+  // /status in a context of its own, so that its guard (the token, or loopback only) covers it alone.
+  await app.register(async (statusContext) => {
+    if (adminToken !== undefined) await statusContext.register(bearerAuth, bearerToken(adminToken, 'GET /status requires the bearer token set in admin.token'));
+    else statusContext.addHook('onRequest', loopbackOnly);
+    statusContext.get('/status', async () => {
+      const set = pipeline.policySet;
+      return {
+        policySet: set ? { revision: set.revision, policies: set.policies.size, mutations: set.mutations.length } : null,
+        ...(status?.() ?? {}),
+      };
+    });
   });
 };

@@ -4,10 +4,9 @@
 // kubeconfig) and are protected from floods: a cap on requests judged at once and an optional rate per
 // client address, both answered 429 before the body is read. /healthz and /readyz are never limited or
 // authenticated: a kubelet probe that fails restarts a replica that was only busy. /status needs a
-// bearer token, or a caller on this host.
+// bearer token (@fastify/bearer-auth), or a caller on this host.
 import type { TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { tokenMatches } from './bearer.js';
 
 export interface GuardOptions {
   /** Mutual TLS: the webhooks answer only callers whose certificate this CA signed. */
@@ -72,15 +71,14 @@ export function perClientRate(perSecond: number) {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-/** GET /status: the bearer token when one is set, else callers on this host only. */
-export function statusAccess(token: string | undefined): onRequestAsyncHookHandler {
-  return async (request, reply) => {
-    if (token !== undefined) {
-      if (tokenMatches(request.headers.authorization, token)) return;
-      reply.header('www-authenticate', 'Bearer');
-      return refuse(reply, 401, 'Unauthorized', 'GET /status requires the bearer token set in admin.token');
-    }
-    if (LOOPBACK.test(request.socket.remoteAddress ?? '')) return;
-    return refuse(reply, 403, 'Forbidden', 'GET /status answers callers on this host only, unless admin.token (CANOPY_ADMIN_TOKEN) is set and sent as a bearer token');
-  };
+/** GET /status without admin.token: callers on this host only. */
+export const loopbackOnly: onRequestAsyncHookHandler = async (request, reply) => {
+  if (LOOPBACK.test(request.socket.remoteAddress ?? '')) return;
+  return refuse(reply, 403, 'Forbidden', 'GET /status answers callers on this host only, unless admin.token (CANOPY_ADMIN_TOKEN) is set and sent as a bearer token');
+};
+
+/** @fastify/bearer-auth's settings for one token: compared in constant time, refused with our JSON error. */
+export function bearerToken(token: string, message: string) {
+  const refusal = { error: 'Unauthorized', message };
+  return { keys: new Set([token]), errorResponse: () => refusal };
 }

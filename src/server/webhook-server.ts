@@ -15,7 +15,6 @@ import { adminPlugin, type ReadinessCheck } from './admin.js';
 import { webhookPlugin } from './webhooks.js';
 
 export { Drain, type DrainOutcome } from './drain.js';
-export { tokenMatches } from './bearer.js';
 export { type GuardOptions } from './guards.js';
 
 /** TLS settings besides the certificate; a reloaded certificate gets them too. */

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { tokenMatches } from '../../server/bearer.js';
+import bearerAuth from '@fastify/bearer-auth';
 
 export interface StoreOptions {
   dir: string;
@@ -22,10 +22,12 @@ export async function createBundleStore(options: StoreOptions): Promise<FastifyI
   // The HTTPS instance has the same routes and lifecycle; only its raw server type differs.
   const app = options.tls ? (Fastify({ https: options.tls }) as unknown as FastifyInstance) : Fastify();
   const maxWait = options.maxWaitSeconds ?? 60;
+  // The token, compared in constant time by @fastify/bearer-auth, guards every route of the store.
+  if (options.token) {
+    const refusal = { error: 'Unauthorized', message: 'a bearer token is required' };
+    await app.register(bearerAuth, { keys: new Set([options.token]), errorResponse: () => refusal });
+  }
   app.get<{ Params: { file: string }; Querystring: { wait?: string } }>('/:file', async (request, reply) => {
-    if (options.token && !tokenMatches(request.headers.authorization, options.token)) {
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'Unauthorized', message: 'a bearer token is required' });
-    }
     const name = request.params.file;
     if (name.includes('/') || name.startsWith('.')) return reply.code(404).send({ error: 'Not Found', message: 'no such bundle' });
     const file = path.join(options.dir, name);
