@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCanopy } from './helpers/cli.js';
+import { runCanopy, runCanopyProcess } from './helpers/cli.js';
 import { FIXTURE_DIR, REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
 import { FakeKube } from './helpers/fake-kube.js';
 import { policyDir } from './helpers/policy-dir.js';
@@ -25,7 +25,7 @@ describe('canopy eval', () => {
   });
 
   it('reads standard input for "-"', async () => {
-    const result = await runCanopy(['eval', '--json', '-'], { input: readFileSync(FIXTURE_POD, 'utf8') });
+    const result = await runCanopyProcess(['eval', '--json', '-'], { input: readFileSync(FIXTURE_POD, 'utf8') });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ response: { allowed: true } });
   });
@@ -34,7 +34,7 @@ describe('canopy eval', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'broken.json'), '{ not json');
     writeFileSync(path.join(dir, 'pod.json'), JSON.stringify({ kind: 'Pod', apiVersion: 'v1' }));
-    const result = await runCanopy(['eval', '--json', `${dir}/missing.json`, `${dir}/broken.json`, `${dir}/pod.json`, FIXTURE_POD]);
+    const result = await runCanopyProcess(['eval', '--json', `${dir}/missing.json`, `${dir}/broken.json`, `${dir}/pod.json`, FIXTURE_POD]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`${dir}/missing.json: cannot read: ENOENT`);
     expect(result.stderr).toContain(`${dir}/broken.json: not JSON:`);
@@ -152,7 +152,7 @@ describe('canopy validate', () => {
   });
 
   it('defaults to ./policies', async () => {
-    const result = await runCanopy(['validate'], { cwd: REPO_ROOT });
+    const result = await runCanopyProcess(['validate'], { cwd: REPO_ROOT });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('./policies: valid');
   });
@@ -191,7 +191,7 @@ describe('canopy --help', () => {
     [['validate'], ['strict mode', 'exit 0 valid']],
     [['certs'], ['--out', '--dns', '--client', 'caBundle']],
   ])('canopy %j --help explains itself', async (command, words) => {
-    const result = await runCanopy([...command, '--help']);
+    const result = await (command.length === 0 ? runCanopyProcess : runCanopy)([...command, '--help']);
     expect(result.code).toBe(0);
     for (const word of words) expect(result.stdout).toContain(word);
   });
@@ -266,7 +266,7 @@ describe('canopy serve', () => {
   it('refuses to start with a config it cannot use', async () => {
     const config = path.join(tempDir(), 'canopy.yaml');
     writeFileSync(config, 'cluster:\n  jurisdiction: Germany\n');
-    const result = await runCanopy(['serve', '--port', '0', '--config', config]);
+    const result = await runCanopyProcess(['serve', '--port', '0', '--config', config]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`refusing to start: ${config}: cluster.jurisdiction must be an ISO 3166-1 alpha-2 code (DE, FR, US) or EU`);
   });
@@ -274,18 +274,18 @@ describe('canopy serve', () => {
   it('refuses to start on an unknown config key or a value of the wrong type, naming it', async () => {
     const config = path.join(tempDir(), 'canopy.yaml');
     writeFileSync(config, 'prot: 8443\n');
-    const unknown = await runCanopy(['serve', '--port', '0', '--config', config]);
+    const unknown = await runCanopyProcess(['serve', '--port', '0', '--config', config]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain(`refusing to start: ${config}: prot: unknown key (the config takes port, host,`);
     // What a Service named canopy injects into its pods when service links are on.
-    const injected = await runCanopy(['serve', '--port', '0'], { env: { CANOPY_PORT: 'tcp://10.96.0.12:443' } });
+    const injected = await runCanopyProcess(['serve', '--port', '0'], { env: { CANOPY_PORT: 'tcp://10.96.0.12:443' } });
     expect(injected.code).toBe(1);
     expect(injected.stderr).toContain('refusing to start: CANOPY_PORT: port must be a whole number from 0 to 65535 (got "tcp://10.96.0.12:443")');
   });
 
   it('refuses to start with policies that do not validate', async () => {
     const dir = policyDir({ 'bad.cedar': '@id("x")\n@advice("y")\nforbid (principal, action, resource) when { resource.nope };\n' });
-    const result = await runCanopy(['serve', '--port', '0', '--policies', dir]);
+    const result = await runCanopyProcess(['serve', '--port', '0', '--policies', dir]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('refusing to start');
     expect(result.stderr).toContain(`${dir}/bad.cedar:3:`);

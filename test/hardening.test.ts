@@ -15,7 +15,7 @@ import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline, deadlineFor, parseGoDuration } from '../src/pipeline/index.js';
 import { createServer, useServingCertificate, type WebhookApp } from '../src/server/index.js';
 import { createCertificateAuthority, issueClientCertificate, issueServingCertificate } from '../src/sources/tls/index.js';
-import { runCanopy } from './helpers/cli.js';
+import { runCanopy, runCanopyProcess } from './helpers/cli.js';
 import { killServers, startServe } from './helpers/serve.js';
 import { REPO_ROOT, STARTER_POLICIES } from './helpers/fixtures.js';
 import { logSink } from './helpers/log-sink.js';
@@ -230,7 +230,7 @@ describe('mutual TLS for the webhooks', () => {
   it('refuses to start with a client CA file that is not a certificate', async () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'ca.pem'), 'not a certificate');
-    const result = await runCanopy(['serve', '--host', '127.0.0.1', '--port', '0', '--state-dir', dir, '--tls-client-ca', path.join(dir, 'ca.pem')]);
+    const result = await runCanopyProcess(['serve', '--host', '127.0.0.1', '--port', '0', '--state-dir', dir, '--tls-client-ca', path.join(dir, 'ca.pem')]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/refusing to start: .*ca\.pem.*tls\.clientCaFile is not a PEM CA certificate/);
   });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as toYaml } from 'yaml';
-import { runCanopy, type CliResult } from './helpers/cli.js';
+import { runCanopyProcess, type CliResult } from './helpers/cli.js';
 import { fixture, podSpecOf, STARTER_POLICIES } from './helpers/fixtures.js';
 import { describeLeaks, findLeaks, readTree } from './helpers/leaks.js';
 import { admissionReview } from './helpers/review.js';
@@ -436,7 +436,7 @@ beforeAll(async () => {
     ]),
   ];
   const run = ([name, args, env]: [string, string[], NodeJS.ProcessEnv?]) => async () => {
-    keep(name, await runCanopy(args, { env: { ...ENVIRONMENT, ...env } }));
+    keep(name, await runCanopyProcess(args, { env: { ...ENVIRONMENT, ...env } }));
   };
   await inTurn(4, [...serves, ...commands.map(run)]);
   for (const dir of ['directory', 'production']) keepTree(`serve ${dir}: recorded`, path.join(recordedDir, dir));

@@ -29,13 +29,16 @@ export function parseConfigArgument(value: string): { file: string; context?: st
   return { context, file };
 }
 
+/** The environment the kubeconfig is looked for in: the CLI's, which need not be the process's. */
+export type Environment = Readonly<Record<string, string | undefined>>;
+
 /** The kubeconfig's context names, loaded as loadKubeConfig does (file, in-cluster, default) but without choosing one. */
-function kubeconfigContexts(kubeconfig: string | undefined): { names: string[]; where: string } {
-  const where = kubeconfig ?? process.env['KUBECONFIG'] ?? '~/.kube/config';
+function kubeconfigContexts(kubeconfig: string | undefined, env: Environment): { names: string[]; where: string } {
+  const where = kubeconfig ?? env['KUBECONFIG'] ?? '~/.kube/config';
   const config = new (clientNode().KubeConfig)();
   try {
     if (kubeconfig) config.loadFromFile(kubeconfig);
-    else if (process.env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
+    else if (env['KUBERNETES_SERVICE_HOST']) config.loadFromCluster();
     else config.loadFromDefault();
   } catch (error) {
     throw new AuditError(`cannot load the kubeconfig ${where}: ${messageOf(error).split('\n')[0]}`);
@@ -54,7 +57,7 @@ export interface AuditPlan {
  * Checks the contexts against the kubeconfig and pairs each with its config. Each context's config
  * names the cluster after the context unless the file (or, later, a ClusterProperty) names it.
  */
-export function planAudit(options: { contexts: string[]; allContexts: boolean; kubeconfig?: string; configs?: AuditConfig[] }): AuditPlan {
+export function planAudit(options: { contexts: string[]; allContexts: boolean; kubeconfig?: string; configs?: AuditConfig[]; env?: Environment }): AuditPlan {
   const configs = options.configs ?? [];
   const shared = configs.filter((c) => c.context === undefined);
   if (shared.length > 1) {
@@ -64,7 +67,7 @@ export function planAudit(options: { contexts: string[]; allContexts: boolean; k
   let contexts = [...new Set(options.contexts)];
   const bound = configs.filter((c): c is AuditConfig & { context: string } => c.context !== undefined);
   if (contexts.length > 0 || options.allContexts || bound.length > 0) {
-    const available = kubeconfigContexts(options.kubeconfig);
+    const available = kubeconfigContexts(options.kubeconfig, options.env ?? process.env);
     const has = available.names.length > 0 ? `its contexts: ${available.names.join(', ')}` : 'it has no contexts';
     if (options.allContexts) contexts = available.names;
     const unknown = contexts.filter((context) => !available.names.includes(context));

@@ -8,7 +8,7 @@ import { KubeClient, loadKubeConfig } from '../../sources/kube/index.js';
 import { isIngress } from '../../kubernetes/objects/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { own, type ClusterIdentity, type WorkspaceInfo } from '../../policy/translate/index.js';
-import { planAudit, type AuditConfig } from './contexts.js';
+import { planAudit, type AuditConfig, type Environment } from './contexts.js';
 import { auditObject } from './evaluate.js';
 import { kindsForPolicies, parseKinds, type KindInfo } from './kinds.js';
 import { ReportBuilder, type AuditReport } from './report.js';
@@ -36,6 +36,8 @@ export interface AuditOptions {
   logger: Logger;
   /** Called every hundred objects, for a progress display. */
   progress?: (objects: number) => void;
+  /** Where $KUBECONFIG and an in-cluster service are looked for (default: the process's environment). */
+  env?: Environment;
 }
 
 export interface AuditRun {

@@ -1,6 +1,5 @@
 // `canopy eval FILE...`: AdmissionReview files through the same pipeline as the webhook.
 import { readFile } from 'node:fs/promises';
-import type { Command } from 'commander';
 import { AdmissionReviewError } from '../../kubernetes/admission/index.js';
 import { loadPolicyDirectory } from '../../policy/set/index.js';
 import { AdmissionPipeline, type AdmissionOutcome, type AdmissionResult } from '../../pipeline/index.js';
@@ -8,19 +7,11 @@ import { redactObject } from '../../operations/recording/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 import { messageOf } from '../../operations/errors/index.js';
+import { pathIn, readStdin, type CliIo } from '../io.js';
+import type { EvalOptions } from '../options.js';
 
-export interface EvalOptions {
-  policies: string;
-  json: boolean;
-  mutate: boolean;
-  namespaceLabels?: string;
-}
-
-async function readInput(file: string): Promise<string> {
-  if (file !== '-') return readFile(file, 'utf8');
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+function readInput(file: string, io: CliIo): Promise<string> {
+  return file === '-' ? readStdin(io) : readFile(pathIn(io, file), 'utf8');
 }
 
 function describeRequest({ request }: { request: AdmissionResult['request'] }): string {
@@ -29,20 +20,20 @@ function describeRequest({ request }: { request: AdmissionResult['request'] }): 
   return `${request.operation} ${request.kind.kind}${sub} ${where}${request.name || '<unnamed>'}`;
 }
 
-function printHuman(file: string, result: AdmissionResult): void {
+function printHuman(file: string, result: AdmissionResult, io: CliIo): void {
   const { response } = result.review;
   const verdict = response.allowed ? 'ALLOW' : 'DENY ';
   const lines = [`${verdict} ${file}: ${describeRequest(result)}`];
   if (response.status) lines.push(`      ${response.status.message}`);
   for (const warning of response.warnings ?? []) lines.push(`      warning: ${warning}`);
-  process.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** The file's body, or why it could not be read. */
-async function readBody(file: string): Promise<{ body: unknown } | string> {
+async function readBody(file: string, io: CliIo): Promise<{ body: unknown } | string> {
   let text: string;
   try {
-    text = await readInput(file);
+    text = await readInput(file, io);
   } catch (error) {
     return `cannot read: ${messageOf(error)}`;
   }
@@ -54,8 +45,8 @@ async function readBody(file: string): Promise<{ body: unknown } | string> {
 }
 
 /** Runs `judge` on the file's body; returns its result, or why the file could not be judged. */
-async function judgeFile<T>(file: string, judge: (body: unknown) => T): Promise<T | string> {
-  const read = await readBody(file);
+async function judgeFile<T>(file: string, io: CliIo, judge: (body: unknown) => T): Promise<T | string> {
+  const read = await readBody(file, io);
   if (typeof read === 'string') return read;
   try {
     return judge(read.body);
@@ -65,39 +56,39 @@ async function judgeFile<T>(file: string, judge: (body: unknown) => T): Promise<
   }
 }
 
-function printMutation(file: string, { mutation, validation }: AdmissionOutcome, json: boolean): void {
+function printMutation(file: string, { mutation, validation }: AdmissionOutcome, json: boolean, io: CliIo): void {
   const { decision } = mutation;
   if (json) {
     // The mutated object is shown as a recorded one is: no Secret data, no environment values.
     const line = { file, mutation: mutation.review, object: redactObject(decision.mutated), ...(validation ? { validation: validation.review } : {}) };
-    process.stdout.write(`${JSON.stringify(line)}\n`);
+    io.stdout.write(`${JSON.stringify(line)}\n`);
     return;
   }
   if (!decision.allowed) {
-    process.stdout.write(`DENY  ${file}: ${describeRequest(mutation)}\n      ${mutation.review.response.status?.message ?? ''}\n`);
+    io.stdout.write(`DENY  ${file}: ${describeRequest(mutation)}\n      ${mutation.review.response.status?.message ?? ''}\n`);
     return;
   }
   const applied = decision.applied.length > 0 ? `patched by ${decision.applied.map((id) => `[${id}]`).join(', ')}` : 'no patch';
-  process.stdout.write(`MUTATE ${file}: ${describeRequest(mutation)}: ${applied}\n`);
+  io.stdout.write(`MUTATE ${file}: ${describeRequest(mutation)}: ${applied}\n`);
   if (decision.operations.length > 0) {
-    process.stdout.write(`patch:\n${JSON.stringify(decision.operations, null, 2)}\nmutated object:\n${JSON.stringify(redactObject(decision.mutated), null, 2)}\n`);
+    io.stdout.write(`patch:\n${JSON.stringify(decision.operations, null, 2)}\nmutated object:\n${JSON.stringify(redactObject(decision.mutated), null, 2)}\n`);
   }
-  if (validation) printHuman(file, validation);
+  if (validation) printHuman(file, validation, io);
 }
 
-export async function evalFiles(files: string[], options: EvalOptions): Promise<number> {
+export async function evalFiles(files: string[], options: EvalOptions, io: CliIo): Promise<number> {
   const pipeline = new AdmissionPipeline();
   try {
-    await pipeline.activate(await loadPolicyDirectory(options.policies));
+    await pipeline.activate(await loadPolicyDirectory(pathIn(io, options.policies)));
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
-    process.stderr.write(`canopy eval: ${options.policies}: ${error.message}\n`);
+    io.stderr.write(`canopy eval: ${options.policies}: ${error.message}\n`);
     return EXIT.unreadable;
   }
   // Without a cluster Canopy knows no namespace labels: the tenant, the data class and the tags come from here.
   const labels = options.namespaceLabels === undefined ? {} : parseLabels(options.namespaceLabels);
   if (typeof labels === 'string') {
-    process.stderr.write(`canopy eval: --namespace-labels: ${labels}\n`);
+    io.stderr.write(`canopy eval: --namespace-labels: ${labels}\n`);
     return EXIT.unreadable;
   }
   const facts = options.namespaceLabels === undefined ? {} : { namespaceLabels: labels };
@@ -105,47 +96,30 @@ export async function evalFiles(files: string[], options: EvalOptions): Promise<
   let unreadable = 0;
   for (const file of files) {
     if (options.mutate) {
-      const result = await judgeFile(file, (body) => pipeline.admit(body, facts));
+      const result = await judgeFile(file, io, (body) => pipeline.admit(body, facts));
       if (typeof result === 'string') {
-        process.stderr.write(`canopy eval: ${file}: ${result}\n`);
+        io.stderr.write(`canopy eval: ${file}: ${result}\n`);
         unreadable += 1;
         continue;
       }
       if (!result.mutation.decision.allowed || result.validation?.decision.allowed === false) denied += 1;
-      printMutation(file, result, options.json);
+      printMutation(file, result, options.json, io);
       continue;
     }
-    const result = await judgeFile(file, (body) => pipeline.review(body, facts));
+    const result = await judgeFile(file, io, (body) => pipeline.review(body, facts));
     if (typeof result === 'string') {
-      process.stderr.write(`canopy eval: ${file}: ${result}\n`);
+      io.stderr.write(`canopy eval: ${file}: ${result}\n`);
       unreadable += 1;
       continue;
     }
     if (!result.decision.allowed) denied += 1;
-    if (options.json) process.stdout.write(`${JSON.stringify(result.review)}\n`);
-    else printHuman(file, result);
+    if (options.json) io.stdout.write(`${JSON.stringify(result.review)}\n`);
+    else printHuman(file, result, io);
   }
   if (!options.json) {
     const judged = files.length - unreadable;
-    process.stdout.write(`${judged} judged: ${judged - denied} allowed, ${denied} denied; ${unreadable} unreadable\n`);
+    io.stdout.write(`${judged} judged: ${judged - denied} allowed, ${denied} denied; ${unreadable} unreadable\n`);
   }
   if (unreadable > 0) return EXIT.unreadable;
   return denied > 0 ? EXIT.denied : EXIT.ok;
-}
-
-export function registerEval(program: Command): void {
-  program
-    .command('eval')
-    .description(
-      'run AdmissionReview files through the validating pipeline ' +
-        '(exit 0 all allowed, 1 any denied, 2 unreadable input or unusable policies)',
-    )
-    .argument('<file...>', 'AdmissionReview JSON files ("-" reads standard input)')
-    .option('--policies <dir>', 'the policy directory', './policies')
-    .option('--json', 'print one AdmissionReview response per line (with --mutate, one {file, mutation, object, validation} per line)', false)
-    .option('--mutate', 'run the mutating webhook first and show the patch and the mutated object, then validate the mutated object', false)
-    .option('--namespace-labels <k=v,...>', "labels of the requests' namespace, as a cluster would know them (tenant, data class: what quota, sovereignty and declared facts read)")
-    .action(async (files: string[], options: EvalOptions) => {
-      process.exitCode = await evalFiles(files, options);
-    });
 }

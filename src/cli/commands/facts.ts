@@ -4,7 +4,6 @@
 // AdmissionReviews or manifests (judged as `canopy audit --manifests` judges them: a dry-run CREATE).
 // Only the Cedar request is printed, never the object: Secret data and environment values stay out.
 import { readFile, stat } from 'node:fs/promises';
-import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { parseAdmissionReview, syntheticReview, AdmissionReviewError, type AdmissionRequest } from '../../kubernetes/admission/index.js';
 import type { CedarValueJson, EntityJson, EntityUidJson } from '../../policy/cedar/index.js';
@@ -14,17 +13,13 @@ import { AdmissionPipeline } from '../../pipeline/index.js';
 import { parseLabels } from '../labels.js';
 import { EXIT, isPolicyProblem } from '../output.js';
 import { messageOf } from '../../operations/errors/index.js';
+import { pathIn, readStdin, type CliIo } from '../io.js';
+import type { FactsOptions } from '../options.js';
 
 type FactDeclaration = CompiledPolicySet['facts']['declarations'][number];
 type FactType = FactDeclaration['type'];
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
-
-export interface FactsOptions {
-  policies: string;
-  json: boolean;
-  namespaceLabels?: string;
-}
 
 type CedarRecord = Record<string, CedarValueJson>;
 
@@ -82,11 +77,15 @@ interface Input {
 
 /** The synthetic request `canopy audit --manifests` judges a manifest with (src/cli/audit/evaluate.ts). */
 const MANIFEST_USER = { username: 'canopy:audit', groups: ['system:authenticated'] };
-let synthetic = 0;
 
-function manifestReview(object: Record<string, unknown>): unknown {
-  synthetic += 1;
-  return syntheticReview({ uid: `canopy-facts-${synthetic}`, operation: 'CREATE', userInfo: MANIFEST_USER, object, oldObject: null, dryRun: true });
+/** Numbers one run's synthetic requests canopy-facts-1, -2, ..., however many runs came before it in the process. */
+interface Numbering {
+  count: number;
+}
+
+function manifestReview(object: Record<string, unknown>, numbering: Numbering): unknown {
+  numbering.count += 1;
+  return syntheticReview({ uid: `canopy-facts-${numbering.count}`, operation: 'CREATE', userInfo: MANIFEST_USER, object, oldObject: null, dryRun: true });
 }
 
 /** The documents of a file: one JSON value, or the documents of multi-document YAML. */
@@ -106,7 +105,7 @@ function documentsOf(name: string, text: string): { values: unknown[] } | { prob
 }
 
 /** The objects of one file's text, or why none could be read. */
-function inputsOf(label: string, text: string): { inputs: Input[]; problems: string[] } {
+function inputsOf(label: string, text: string, numbering: Numbering): { inputs: Input[]; problems: string[] } {
   const documents = documentsOf(label, text);
   if ('problem' in documents) return { inputs: [], problems: [`${label}: ${documents.problem}`] };
   const found: { document: number; source: Input['source']; review: unknown }[] = [];
@@ -123,7 +122,7 @@ function inputsOf(label: string, text: string): { inputs: Input[]; problems: str
         problems.push(`${label}${documents.values.length > 1 ? ` document ${index + 1}` : ''}: neither an AdmissionReview nor a Kubernetes object (no apiVersion and kind)`);
         continue;
       }
-      found.push({ document: index + 1, source: 'manifest', review: manifestReview(object) });
+      found.push({ document: index + 1, source: 'manifest', review: manifestReview(object, numbering) });
     }
   }
   if (found.length === 0 && problems.length === 0) problems.push(`${label}: no AdmissionReview or Kubernetes object in it`);
@@ -131,38 +130,34 @@ function inputsOf(label: string, text: string): { inputs: Input[]; problems: str
   return { inputs: found.map(({ document, source, review }) => ({ label: numbered ? `${label}#${document}` : label, source, review })), problems };
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** A file ("-": standard input) or a directory of *.json / *.yaml files, read recursively. */
-async function readInputs(file: string): Promise<{ inputs: Input[]; problems: string[] }> {
-  if (file === '-') return inputsOf('stdin', await readStdin());
-  let files: string[];
+async function readInputs(file: string, io: CliIo, numbering: Numbering): Promise<{ inputs: Input[]; problems: string[] }> {
+  if (file === '-') return inputsOf('stdin', await readStdin(io), numbering);
+  const local = pathIn(io, file);
+  // Each file with the name messages give it: the one given as given, a directory's as found in it.
+  let files: { label: string; location: string }[];
   try {
-    files = (await stat(file)).isDirectory() ? await findFiles(file, (name) => /\.(ya?ml|json)$/.test(name)) : [file];
+    const found = (await stat(local)).isDirectory() ? await findFiles(local, (name) => /\.(ya?ml|json)$/.test(name)) : undefined;
+    files = found ? found.map((name) => ({ label: name, location: name })) : [{ label: file, location: local }];
   } catch (error) {
     return { inputs: [], problems: [`${file}: cannot read: ${messageOf(error)}`] };
   }
   if (files.length === 0) return { inputs: [], problems: [`${file}: no *.json, *.yaml or *.yml files in it`] };
   const all: { inputs: Input[]; problems: string[] } = { inputs: [], problems: [] };
-  for (const name of files) {
+  for (const { label, location } of files) {
     let text: string;
     try {
-      text = await readFile(name, 'utf8');
+      text = await readFile(location, 'utf8');
     } catch (error) {
-      all.problems.push(`${name}: cannot read: ${messageOf(error)}`);
+      all.problems.push(`${label}: cannot read: ${messageOf(error)}`);
       continue;
     }
-    const { inputs, problems } = inputsOf(name, text);
+    const { inputs, problems } = inputsOf(label, text, numbering);
     all.inputs.push(...inputs);
     all.problems.push(...problems);
   }
   return all;
 }
-
 
 // ── The view of a Cedar request ───────────────────────────────────────────────────────────────────
 
@@ -378,8 +373,8 @@ export function factsText(view: ObjectFacts, declaredAny: boolean): string {
 
 // ── The command ───────────────────────────────────────────────────────────────────────────────────
 
-export async function factsFiles(files: string[], options: FactsOptions): Promise<number> {
-  const say = (message: string) => process.stderr.write(`canopy facts: ${message}\n`);
+export async function factsFiles(files: string[], options: FactsOptions, io: CliIo): Promise<number> {
+  const say = (message: string) => io.stderr.write(`canopy facts: ${message}\n`);
   let namespaceLabels: Record<string, string> | undefined;
   if (options.namespaceLabels !== undefined) {
     const parsed = parseLabels(options.namespaceLabels);
@@ -392,7 +387,7 @@ export async function factsFiles(files: string[], options: FactsOptions): Promis
   const pipeline = new AdmissionPipeline();
   let set: CompiledPolicySet;
   try {
-    set = await pipeline.activate(await loadPolicyDirectory(options.policies));
+    set = await pipeline.activate(await loadPolicyDirectory(pathIn(io, options.policies)));
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
     say(`${options.policies}: ${error.message}`);
@@ -400,8 +395,9 @@ export async function factsFiles(files: string[], options: FactsOptions): Promis
   }
   let unreadable = 0;
   let printed = 0;
+  const numbering: Numbering = { count: 0 };
   for (const file of files) {
-    const { inputs, problems } = await readInputs(file);
+    const { inputs, problems } = await readInputs(file, io, numbering);
     for (const problem of problems) say(problem);
     unreadable += problems.length;
     for (const input of inputs) {
@@ -416,40 +412,10 @@ export async function factsFiles(files: string[], options: FactsOptions): Promis
         unreadable += 1;
         continue;
       }
-      if (options.json) process.stdout.write(`${JSON.stringify(view)}\n`);
-      else process.stdout.write(`${printed > 0 ? '\n' : ''}${factsText(view, set.facts.declarations.length > 0)}\n`);
+      if (options.json) io.stdout.write(`${JSON.stringify(view)}\n`);
+      else io.stdout.write(`${printed > 0 ? '\n' : ''}${factsText(view, set.facts.declarations.length > 0)}\n`);
       printed += 1;
     }
   }
   return unreadable > 0 ? EXIT.unreadable : EXIT.ok;
-}
-
-export function registerFacts(program: Command): void {
-  program
-    .command('facts')
-    .summary('print every fact Cedar sees for AdmissionReviews or manifests, built-in and declared (exit 0 printed, 2 unreadable input or unusable policies)')
-    .description(
-      'print every fact Cedar sees for AdmissionReviews or manifests: the resource entity and its attributes, ' +
-        'the declared facts (resource.facts, with their types and descriptions, and why any could not be computed), ' +
-        'labels as tags, the old object on UPDATE, the context, the principal and its groups, the namespace and the cluster. ' +
-        'A manifest is judged as canopy audit --manifests judges it (a dry-run CREATE by canopy:audit). ' +
-        'Secret data and environment values are never printed (exit 0 printed, 2 unreadable input or unusable policies)',
-    )
-    .argument('<file...>', 'AdmissionReview JSON files, or manifests (multi-document YAML or JSON, Lists expanded; a directory is read recursively); "-" reads standard input')
-    .option('--policies <dir>', 'the policy directory (its declared facts are computed)', './policies')
-    .option('--json', 'print one JSON object per request, with the same content', false)
-    .option('--namespace-labels <k=v,...>', 'labels of the objects\' namespace (without a cluster Canopy knows none): namespace tags, and what sovereignty and declared facts read')
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Examples:',
-        '  canopy facts examples/admission-reviews/privileged-pod.json',
-        '  canopy facts --policies ./policies --namespace-labels canopy.io/data-class=restricted deploy/app.yaml',
-        '  kubectl get deploy web -o yaml | canopy facts --json -',
-      ].join('\n'),
-    )
-    .action(async (files: string[], options: FactsOptions) => {
-      process.exitCode = await factsFiles(files, options);
-    });
 }

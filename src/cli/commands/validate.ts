@@ -1,9 +1,9 @@
 // `canopy validate [DIR]`: is this policy directory one Canopy would activate?
-import type { Command } from 'commander';
 import { formatDiagnostic, type PolicyDiagnostic } from '../../policy/engine/index.js';
 import { loadPolicyDirectory } from '../../policy/set/index.js';
 import { AdmissionPipeline } from '../../pipeline/index.js';
 import { describeSet, EXIT, isPolicyProblem } from '../output.js';
+import { pathIn, type CliIo } from '../io.js';
 
 // Cedar's strict validator warns, without a code (cedar-wasm 4.x gives `code: null`), that a policy is
 // impossible: "for policy `ID`, policy is impossible: the policy expression evaluates to false for all
@@ -18,36 +18,26 @@ export function isImpossiblePolicyWarning(warning: PolicyDiagnostic): boolean {
   return IMPOSSIBLE_POLICY.test(warning.message);
 }
 
-export async function validatePolicies(dir: string): Promise<number> {
+export async function validatePolicies(dir: string, io: CliIo): Promise<number> {
   try {
-    const checked = await loadPolicyDirectory(dir);
+    const checked = await loadPolicyDirectory(pathIn(io, dir));
     // Activating in a throwaway pipeline also proves the schema accepts the requests Canopy builds.
     await new AdmissionPipeline().activate(checked);
     const impossible = checked.warnings.filter(isImpossiblePolicyWarning);
     for (const warning of checked.warnings) {
-      if (!isImpossiblePolicyWarning(warning)) process.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
+      if (!isImpossiblePolicyWarning(warning)) io.stdout.write(`warning: ${formatDiagnostic(warning)}\n`);
     }
     if (impossible.length > 0) {
       const problems = impossible.map((warning) => `  ${formatDiagnostic({ ...warning, help: warning.help ?? IMPOSSIBLE_HELP })}`);
       const count = impossible.length === 1 ? '1 policy' : `${impossible.length} policies`;
-      process.stderr.write(`${dir}: ${count} can never match (Cedar proves ${impossible.length === 1 ? 'its' : 'their'} condition false for every valid request):\n${problems.join('\n')}\n`);
+      io.stderr.write(`${dir}: ${count} can never match (Cedar proves ${impossible.length === 1 ? 'its' : 'their'} condition false for every valid request):\n${problems.join('\n')}\n`);
       return EXIT.invalid;
     }
-    process.stdout.write(`${dir}: valid (${describeSet(checked)}; revision ${checked.revision})\n`);
+    io.stdout.write(`${dir}: valid (${describeSet(checked)}; revision ${checked.revision})\n`);
     return EXIT.ok;
   } catch (error) {
     if (!isPolicyProblem(error)) throw error;
-    process.stderr.write(`${dir}: ${error.message}\n`);
+    io.stderr.write(`${dir}: ${error.message}\n`);
     return EXIT.invalid;
   }
-}
-
-export function registerValidate(program: Command): void {
-  program
-    .command('validate')
-    .description('validate a policy directory against its schema in strict mode; a policy that can never match is an error (exit 0 valid, 1 invalid)')
-    .argument('[dir]', 'the policy directory', './policies')
-    .action(async (dir: string) => {
-      process.exitCode = await validatePolicies(dir);
-    });
 }

@@ -17,6 +17,8 @@ export interface ImpactOptions {
   requests: string;
   /** The policy directory's path inside the git repository, for revisions. */
   policiesPath: string;
+  /** Where --from and --to are looked for, as directories, bundles or revisions (default: the process's directory). */
+  cwd?: string;
 }
 
 async function pipelineFor(dir: string): Promise<AdmissionPipeline> {
@@ -27,8 +29,8 @@ async function pipelineFor(dir: string): Promise<AdmissionPipeline> {
 
 /** Throws ImpactInputError, or what loading and activating a policy directory throws. */
 export async function impact(options: ImpactOptions): Promise<ImpactReport> {
-  const from = await policySource(options.from, options.policiesPath);
-  const to = await policySource(options.to, options.policiesPath);
+  const from = await policySource(options.from, options.policiesPath, options.cwd);
+  const to = await policySource(options.to, options.policiesPath, options.cwd);
   try {
     const [before, after] = [await pipelineFor(from.dir), await pipelineFor(to.dir)];
     const { requests, problems } = await readRecordedRequests(options.requests);

@@ -51,6 +51,15 @@ async function bundleSource(file: string): Promise<PolicySourceDir> {
   return { dir, label: `${path.basename(file)} (revision ${revision})`, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * `spec` as the file system finds it from `cwd`: as given when it means that file from the process's
+ * directory too, so that messages name it as the user wrote it.
+ */
+function inDirectory(cwd: string, spec: string): string {
+  const resolved = path.resolve(cwd, spec);
+  return resolved === path.resolve(spec) ? spec : resolved;
+}
+
 async function git(args: string[], cwd: string): Promise<string> {
   const { stdout } = await run('git', args, { cwd, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8' });
   return stdout;
@@ -62,8 +71,9 @@ async function git(args: string[], cwd: string): Promise<string> {
  */
 export async function policySource(spec: string, policiesPath: string, cwd = process.cwd()): Promise<PolicySourceDir> {
   const forceGit = spec.startsWith('git:');
-  if (!forceGit && (await isDirectory(spec))) return { dir: spec, label: spec, cleanup: async () => {} };
-  if (!forceGit && /\.tar\.gz$|\.tgz$/.test(spec)) return bundleSource(spec);
+  const local = inDirectory(cwd, spec);
+  if (!forceGit && (await isDirectory(local))) return { dir: local, label: spec, cleanup: async () => {} };
+  if (!forceGit && /\.tar\.gz$|\.tgz$/.test(spec)) return bundleSource(local);
   const revision = forceGit ? spec.slice(4) : spec;
   let top: string;
   let commit: string;
