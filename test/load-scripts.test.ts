@@ -250,26 +250,37 @@ interface ShimRecord {
   opened: string[];
 }
 
-// k6's http.post is synchronous; Node cannot wait for a socket synchronously, so the stand-in runs each request
-// in a child Node process with execFileSync. That costs ~50 ms a request, fine for the few requests made here.
+// k6's http.post is synchronous; Node cannot wait for a socket synchronously, so the stand-in sends each
+// request from a worker thread and waits for its answer with Atomics.wait, then takes it off a message port
+// with receiveMessageOnPort. A request costs a millisecond or two (a child process for each cost ~50 ms).
 const HTTP_CALL = `
 import { request } from 'node:https';
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-const { method, url, body, headers, timeoutMs } = JSON.parse(input);
-const started = performance.now();
-const done = (answer) => process.stdout.write(JSON.stringify({ ...answer, durationMs: performance.now() - started }));
-// Canopy's certificate is signed by the CA it generated, as in the scripts' insecureSkipTLSVerify.
-const req = request(url, { method, headers, rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
-  let text = '';
-  res.setEncoding('utf8');
-  res.on('data', (chunk) => (text += chunk));
-  res.on('end', () => done({ status: res.statusCode, body: text, error: '' }));
+import { parentPort, workerData } from 'node:worker_threads';
+const { port } = workerData;
+parentPort.on('message', ({ input, signal }) => {
+  const { method, url, body, headers, timeoutMs } = JSON.parse(input);
+  const started = performance.now();
+  let answered = false;
+  const done = (answer) => {
+    if (answered) return;
+    answered = true;
+    port.postMessage({ ...answer, durationMs: performance.now() - started });
+    Atomics.store(signal, 0, 1);
+    Atomics.notify(signal, 0);
+  };
+  // Canopy's certificate is signed by the CA it generated, as in the scripts' insecureSkipTLSVerify. A new
+  // connection for each request, as each k6 iteration here stands for another client.
+  const req = request(url, { method, headers, agent: false, rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => (text += chunk));
+    res.on('end', () => done({ status: res.statusCode, body: text, error: '' }));
+  });
+  req.on('timeout', () => req.destroy(new Error('request timeout')));
+  req.on('error', (err) => done({ status: 0, body: null, error: String(err.message) }));
+  if (body !== null) req.write(body);
+  req.end();
 });
-req.on('timeout', () => req.destroy(new Error('request timeout')));
-req.on('error', (err) => done({ status: 0, body: null, error: String(err.message) }));
-if (body !== null) req.write(body);
-req.end();
 `;
 
 const SHIM_K6 = `
@@ -325,9 +336,27 @@ export default { SharedArray };
 `;
 
 const SHIM_HTTP = `
-import { execFileSync } from 'node:child_process';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 const helper = fileURLToPath(new URL('./http-call.mjs', import.meta.url));
+let caller;
+/** One request, sent by the worker thread while this thread waits (see HTTP_CALL). */
+function callSync(input, limit) {
+  if (!caller) {
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(helper, { workerData: { port: port2 }, transferList: [port2] });
+    worker.unref();
+    caller = { worker, port: port1 };
+    // The test ends the worker when it is done (afterAll).
+    globalThis.__k6http = { close: () => caller.worker.terminate() };
+  }
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  caller.worker.postMessage({ input, signal });
+  if (Atomics.wait(signal, 0, 0, limit + 5000) === 'timed-out') throw new Error('the k6 stand-in got no answer within ' + (limit + 5000) + ' ms');
+  const received = receiveMessageOnPort(caller.port);
+  if (!received) throw new Error('the k6 stand-in was woken without an answer');
+  return received.message;
+}
 const seconds = { ms: 0.001, s: 1, m: 60 };
 function timeoutMs(timeout) {
   if (typeof timeout === 'number') return timeout;
@@ -344,7 +373,7 @@ function request(method, url, body, params) {
   const options = params || {};
   const limit = Math.min(timeoutMs(options.timeout), 10000);
   const input = JSON.stringify({ method, url, body: body === undefined ? null : body, headers: options.headers || {}, timeoutMs: limit });
-  const answer = JSON.parse(execFileSync(process.execPath, [helper], { input, encoding: 'utf8', timeout: limit + 5000 }));
+  const answer = callSync(input, limit);
   shim.requests.push({ method, url, requestBody: body === undefined ? null : body, tags: { ...(options.tags || {}) }, status: answer.status, responseBody: answer.body });
   return {
     status: answer.status,
@@ -435,9 +464,10 @@ describe('the k6 scripts in load/ against canopy serve', () => {
     canopyCa = readFileSync(path.join(stateDir, 'tls', 'ca.crt'), 'utf8');
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     killServers();
-    for (const name of ['__k6shim', '__ENV', '__VU', '__ITER', 'open']) Reflect.deleteProperty(globalThis, name);
+    await (globalThis as { __k6http?: { close: () => Promise<number> } }).__k6http?.close();
+    for (const name of ['__k6shim', '__k6http', '__ENV', '__VU', '__ITER', 'open']) Reflect.deleteProperty(globalThis, name);
     rmSync(workDir, { recursive: true, force: true });
   });
 
