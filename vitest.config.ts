@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,6 +10,9 @@ export default defineConfig({
     // modules they do not reset, and the CLI runs in process with its own io (test/helpers/cli.ts).
     pool: 'threads',
     isolate: false,
+    // Half the time a test waits (on a canopy process, a server, a registry): more threads than cores keep
+    // the cores busy. Vitest's default, one thread fewer than cores, ran this suite in one thread on two.
+    maxWorkers: Math.ceil(availableParallelism() * 1.5),
     projects: [
       // Beside the code: one module, no network but 127.0.0.1, no built CLI.
       { extends: true, test: { name: 'unit', include: ['src/**/*.test.ts'] } },
