@@ -141,6 +141,8 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         // still be gathering facts, and they must be evaluated. close() below ends it once they are answered.
       },
     });
+    // A listen that fails (the port is taken) closes the server, whose onClose stops the sources above.
+    stopOnFailure.push(() => inBackground(app.close(), (error) => logger.error({ reason: messageOf(error) }, 'the server did not close')));
     if (tls.reload) {
       reloader = new CertificateReloader(
         { ...tls.reload, apply: (pair) => useServingCertificate(app, pair), intervalMs: config.tls.reloadIntervalSeconds * 1000, logger },
