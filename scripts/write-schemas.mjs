@@ -5,15 +5,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { podSecurityProvider } from '../dist/facts/pod-security/index.js';
-import { quotaProvider } from '../dist/facts/quota/index.js';
 import { schemaDocument } from '../dist/facts/schema-problems.js';
-import { sovereigntyProvider } from '../dist/facts/sovereignty/index.js';
-import { supplyChainProvider } from '../dist/facts/supply-chain/index.js';
+import { FACT_PROVIDERS } from '../dist/policy/set/index.js';
 
 const dir = fileURLToPath(new URL('../policies/schemas/', import.meta.url));
 mkdirSync(dir, { recursive: true });
-for (const provider of [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider]) {
+for (const provider of FACT_PROVIDERS) {
   for (const [key, schema] of Object.entries(provider.dataSchemas)) {
     const file = path.join(dir, `${key}.schema.json`);
     writeFileSync(file, schemaDocument(schema));

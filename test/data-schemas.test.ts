@@ -9,17 +9,14 @@ import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { podSecurityProvider } from '../src/facts/pod-security/index.js';
 import { quotaProvider } from '../src/facts/quota/index.js';
 import { schemaDocument } from '../src/facts/schema-problems.js';
-import { sovereigntyProvider } from '../src/facts/sovereignty/index.js';
-import { supplyChainProvider } from '../src/facts/supply-chain/index.js';
 import { PolicyLoadError } from '../src/policy/engine/index.js';
-import { loadPolicyDirectory } from '../src/policy/set/index.js';
+import { FACT_PROVIDERS, loadPolicyDirectory } from '../src/policy/set/index.js';
 import { STARTER_POLICIES } from './helpers/fixtures.js';
 import { policyDir } from './helpers/policy-dir.js';
 
-const PROVIDERS = [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider];
+const PROVIDERS = FACT_PROVIDERS;
 const KINDS: [string, TSchema, (typeof PROVIDERS)[number]][] = PROVIDERS.flatMap((provider) =>
   Object.entries(provider.dataSchemas).map(([key, schema]): [string, TSchema, (typeof PROVIDERS)[number]] => [key, schema, provider]),
 );

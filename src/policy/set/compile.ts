@@ -139,8 +139,11 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
   return located;
 }
 
-/** The fact sources whose data a policy set carries, and whose context attributes the schema must declare. */
-const PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider];
+/**
+ * The fact sources whose data a policy set carries, and whose context attributes the schema must declare.
+ * `npm run schemas` publishes their data files' schemas, and test/data-schemas.test.ts checks them, from here.
+ */
+export const FACT_PROVIDERS: readonly FactProvider<unknown, never, unknown>[] = [sovereigntyProvider, supplyChainProvider, quotaProvider, podSecurityProvider];
 
 /** A provider's policy data, checked; each problem is located at the data file it comes from. */
 function providerData<Data>(provider: FactProvider<Data, never, unknown>, data: Readonly<Record<string, unknown>>, source: PolicySetSource, diagnostics: PolicyDiagnostic[]): Data | undefined {
@@ -160,7 +163,7 @@ function dataPosition(source: PolicySetSource, keys: readonly string[]): SourceP
 function missingContextAttributes(schemaJson: unknown): string[] {
   const context = (schemaJson as { k8s?: { commonTypes?: Record<string, { attributes?: Record<string, unknown> }> } }).k8s?.commonTypes?.['AdmissionContext']?.attributes;
   if (!context) return [];
-  return PROVIDERS.filter((provider) => !(provider.contextAttribute in context)).map(
+  return FACT_PROVIDERS.filter((provider) => !(provider.contextAttribute in context)).map(
     (provider) => `the schema's AdmissionContext has no "${provider.contextAttribute}" attribute, which the ${provider.name} facts fill; declare it as in the shipped schema.cedarschema`,
   );
 }

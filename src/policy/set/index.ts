@@ -2,6 +2,7 @@
 // facts), checked against the schema with every provider's data and facts, and prepared for the engine.
 export {
   checkPolicySet,
+  FACT_PROVIDERS,
   preparePolicySet,
   type CheckedPolicySet,
   type CompiledPolicySet,
