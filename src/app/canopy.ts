@@ -17,7 +17,7 @@ import { ImageEnricher, lookUpImages } from '../facts/supply-chain/index.js';
 import { createServer, Drain, useServingCertificate, type DrainOutcome, type WebhookApp } from '../server/index.js';
 import { CertificateReloader, type KeyPairPem } from '../sources/tls/index.js';
 import { inBackground, messageOf } from '../operations/errors/index.js';
-import { describeCluster, fleetContext } from './fleet.js';
+import { clusterClient, describeCluster, fleetContext } from './fleet.js';
 import type { FleetContext } from '../facts/fleet/index.js';
 import { policySource, type PolicySource } from './policy-source.js';
 import { readClientCa, servingTls, type ServingTls } from './serving-tls.js';
@@ -76,7 +76,8 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
   // Read at scrape time, once the pipeline and the policy source below exist.
   const scraped: { pipeline?: AdmissionPipeline; sync?: BundleSync } = {};
   const metrics = new CanopyMetrics((): PolicySetState => policySetState(scraped.pipeline, scraped.sync));
-  const { fleet, client: kube } = await fleetContext(config, logger, metrics);
+  const { client: kube, fleetConnects } = clusterClient(config);
+  const fleet = await fleetContext(config, logger, metrics, fleetConnects ? kube : undefined);
   // Connection pools: closed once the server has answered what it admitted (close()), or at a failed start.
   const clients: { close(): Promise<void> }[] = kube ? [kube] : [];
   const closeClients = () => Promise.all(clients.map((client) => client.close()));
@@ -105,7 +106,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
     if (watcher) stopOnFailure.push(() => watcher.stop());
     const tls: ServingTls = dependencies.servingCertificate
       ? { pair: dependencies.servingCertificate, note: 'serving certificate given by the caller' }
-      : await servingTls(config, logger);
+      : await servingTls(config, logger, kube);
     const recorder = config.recordRequests ? RequestRecorder.open(config.recordRequests, logger) : undefined;
     const clientCa = config.tls.clientCaFile ? await readClientCa(config.tls.clientCaFile) : undefined;
     const drain = new Drain();

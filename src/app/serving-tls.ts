@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { CanopyConfig } from '../operations/config/index.js';
 import type { Logger } from '../operations/decision-log/index.js';
 import { ConfigError } from '../facts/fleet/index.js';
-import { loadKubeConfig } from '../sources/kube/index.js';
+import type { KubeClient } from '../sources/kube/index.js';
 import { defaultServingHosts, ensureCertificates, fileSource, servingPairProblem, TlsBootstrap, type KeyPairPem } from '../sources/tls/index.js';
 import { messageOf } from '../operations/errors/index.js';
 
@@ -17,7 +17,8 @@ export interface ServingTls {
   reload?: { read: () => Promise<KeyPairPem>; describe: string };
 }
 
-export async function servingTls(config: CanopyConfig, logger: Logger): Promise<ServingTls> {
+/** `cluster`: the API client the TLS bootstrap writes its Secret and caBundles through (see clusterClient). */
+export async function servingTls(config: CanopyConfig, logger: Logger, cluster: KubeClient | undefined): Promise<ServingTls> {
   const { certFile, keyFile, bootstrap } = config.tls;
   if (certFile && keyFile) {
     const read = fileSource(certFile, keyFile);
@@ -27,9 +28,8 @@ export async function servingTls(config: CanopyConfig, logger: Logger): Promise<
     return { pair, note: `serving certificate ${certFile}`, reload: { read, describe: `files ${certFile}, ${keyFile}` } };
   }
   if (bootstrap.enabled) {
-    const kubernetes = config.fleet.kubernetes;
-    const kubeConfig = loadKubeConfig({ ...(kubernetes?.kubeconfig ? { kubeconfig: kubernetes.kubeconfig } : {}), ...(kubernetes?.context ? { context: kubernetes.context } : {}) });
-    const tls = new TlsBootstrap(kubeConfig, bootstrap, logger, { extraHosts: config.tls.dnsNames });
+    if (!cluster) throw new Error('tls.bootstrap needs an API client (clusterClient makes one whenever it is enabled)');
+    const tls = new TlsBootstrap(cluster, bootstrap, logger, { extraHosts: config.tls.dnsNames });
     const first = await tls.ensure();
     return {
       pair: first.serving,

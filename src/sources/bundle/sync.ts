@@ -18,7 +18,7 @@ import { audienceRefusal } from './audience.js';
 import { verifyBundle, type BundleManifest } from './format.js';
 import { StoreAnswerRefused, type BundleSource } from './sources.js';
 import { CanopyError, messageOf } from '../../operations/errors/index.js';
-import { Poller } from '../../operations/poll/index.js';
+import { Poller, type PollOutcome } from '../../operations/poll/index.js';
 
 export interface CheckResult {
   at: string;
@@ -93,7 +93,6 @@ export class BundleSync {
   private statusValue: BundleStatus;
   /** Polls of the store after the first: jittered, so replicas do not poll in step, and backing off after failures. */
   private readonly poller: Poller;
-  private failures = 0;
   private readonly file: string;
   /** Where a candidate runs its tests and canaries before it is activated; one, so that its slots are reused. */
   private readonly trial = new AdmissionPipeline();
@@ -110,10 +109,7 @@ export class BundleSync {
       intervalMs: options.intervalMs ?? 30_000,
       backoffMaxMs: options.maxBackoffMs ?? 5 * 60_000,
       jitter: 0.2,
-      run: async () => {
-        await this.check();
-        return this.failures > 0 ? 'failed' : 'ok';
-      },
+      run: () => this.check(),
       onError: (error) => options.logger.error({ reason: messageOf(error) }, 'bundle check failed'),
     });
   }
@@ -157,19 +153,17 @@ export class BundleSync {
     }
   }
 
-  /** One poll of the store. Never throws: every outcome is in the status. */
-  async check(): Promise<void> {
+  /** One poll of the store. Never throws: every outcome is in the status; 'failed' (polls back off) when the fetch failed. */
+  async check(): Promise<PollOutcome> {
     let fetched;
     try {
       fetched = await this.source.fetch(this.etag);
     } catch (error) {
-      this.failures += 1;
       // An answer that cannot be a bundle (over the size cap) is refused; polls still back off, since
       // every attempt costs the store and the webhook a download.
       this.record(error instanceof StoreAnswerRefused ? 'refused' : 'unreachable', messageOf(error));
-      return;
+      return 'failed';
     }
-    this.failures = 0;
     if (!fetched.changed) {
       // Still the bundle that was refused: /status keeps saying so, and why, rather than "unchanged".
       const refusal = this.refusal && this.refusal.etag === this.etag ? this.refusal : undefined;
@@ -177,10 +171,11 @@ export class BundleSync {
       if (refusal?.retry) await this.tryActivate(refusal.retry, refusal.etag);
       else if (refusal) this.record('refused', refusal.message);
       else this.record('unchanged');
-      return;
+      return 'ok';
     }
     this.etag = fetched.etag;
     await this.tryActivate(fetched.bytes, fetched.etag);
+    return 'ok';
   }
 
   private async tryActivate(bytes: Buffer, etag: string): Promise<void> {
