@@ -23,17 +23,16 @@ export const webhookPlugin: FastifyPluginAsync<WebhookPluginOptions, Server> = a
   if (guards.maxInFlight) app.addHook('onRequest', inFlightLimit(guards.maxInFlight));
   // @fastify/rate-limit counts per client address in the onRequest hook of the routes of this context.
   if ((guards.perClientPerSecond ?? 0) > 0) await app.register(rateLimit, perClientRate(guards.perClientPerSecond ?? 0));
-  if (metrics) {
-    // Answers refused before judging (not an AdmissionReview, too large, a guard's 4xx) never reach the
-    // route's own count.
-    app.addHook('onResponse', async (request, reply) => {
-      if (reply.statusCode >= 400) metrics.invalid(webhookOf(request.routeOptions.url), reply.elapsedTime / 1000);
-    });
-  }
 
   /** One webhook route: `handle` judges the body within the API server's timeout, `observe` counts the answer. */
   const route = <R extends { review: unknown; latencyUs: number }>(webhook: Webhook, handle: (body: unknown, timeout: string | undefined) => Promise<R>, observe: (result: R) => void) =>
-    app.post<{ Querystring: { timeout?: string } }>(`/${webhook}`, async (request) => {
+    app.post<{ Querystring: { timeout?: string } }>(`/${webhook}`, {
+      // Answers refused before judging (not an AdmissionReview, too large, a guard's 4xx) never reach the
+      // handler's own count.
+      onResponse: async (_request, reply) => {
+        if (reply.statusCode >= 400) metrics?.invalid(webhook, reply.elapsedTime / 1000);
+      },
+    }, async (request) => {
       // The API server states its timeout (`?timeout=5s`); the answer must beat it.
       const result = await handle(request.body, request.query.timeout);
       recorder?.record(webhook, request.body);
@@ -43,5 +42,3 @@ export const webhookPlugin: FastifyPluginAsync<WebhookPluginOptions, Server> = a
   route('validate', (body, timeout) => pipeline.handleValidate(body, timeout), (result) => metrics?.validated(result.decision, result.latencyUs / 1e6));
   route('mutate', (body, timeout) => pipeline.handleMutate(body, timeout), (result) => metrics?.mutated(result.decision, result.latencyUs / 1e6));
 };
-
-const webhookOf = (url: string | undefined): Webhook => (url === '/mutate' ? 'mutate' : 'validate');
