@@ -24,6 +24,7 @@ import {
   type SourcePosition,
   type SourceText,
 } from '../engine/index.js';
+import { parsePolicyText, parseSchemaText, validatePolicies } from './cedar-memo.js';
 import { readPolicyData } from './data.js';
 import { applyPackSetting, mutationIsActive, PACKS_DATA_KEY, readPackSettings, type PackSetting, type PackSummary } from './packs.js';
 import type { PolicySetSource } from './policy-files.js';
@@ -102,17 +103,12 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
   readInfo: AnnotationReader<Info>,
   diagnostics: PolicyDiagnostic[],
 ): LocatedPolicy<Info>[] {
-  const parsed = cedar.checkParsePolicySet({ staticPolicies: source.text });
+  const parsed = parsePolicyText(source.text);
   if (parsed.type === 'failure') {
     for (const error of parsed.errors) diagnostics.push(...diagnosticsFromCedar(error, source));
     return [];
   }
-  const parts = cedar.policySetTextToParts(source.text);
-  if (parts.type === 'failure') {
-    for (const error of parts.errors) diagnostics.push(...diagnosticsFromCedar(error, source));
-    return [];
-  }
-  if (parts.policy_templates.length > 0) {
+  if (parsed.templates) {
     diagnostics.push({
       position: source.position(0),
       message: 'policy templates are not supported: write static policies',
@@ -120,18 +116,19 @@ function splitFile<Info extends { id: string; position: SourcePosition }>(
   }
   const located: LocatedPolicy<Info>[] = [];
   let cursor = 0;
-  for (const text of parts.policies) {
+  for (const policy of parsed.policies) {
+    const { text } = policy;
     // The parts are verbatim slices of the file, in order, so searching on from the last one finds each.
     const index = source.text.indexOf(text, cursor);
     const start = index >= 0 ? index : cursor;
     cursor = start + text.length;
     const byteOffset = source.byteOffsetOf(start);
     const position = source.position(byteOffset);
-    const json = cedar.policyToJson(text);
-    if (json.type === 'failure') {
-      for (const error of json.errors) diagnostics.push(...diagnosticsFromCedar(error, source, byteOffset));
+    if ('errors' in policy) {
+      for (const error of policy.errors) diagnostics.push(...diagnosticsFromCedar(error, source, byteOffset));
       continue;
     }
+    const json = policy;
     const info = readInfo(json.json.annotations ?? {}, json.json.effect, position);
     if (Array.isArray(info)) diagnostics.push(...info);
     else located.push({ info, text, json: json.json, source, byteOffset });
@@ -171,7 +168,8 @@ function missingContextAttributes(schemaJson: unknown): string[] {
 /** Parses, annotates and validates a policy set without activating it. Throws PolicyLoadError. */
 export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const diagnostics: PolicyDiagnostic[] = [];
-  const schema = cedar.checkParseSchema(source.schema.text);
+  const parsedSchema = parseSchemaText(source.schema.text);
+  const schema = parsedSchema.check;
   if (schema.type === 'failure') {
     for (const error of schema.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
   }
@@ -219,7 +217,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   let effectiveSchema: Record<string, unknown> | undefined;
   let facts: DeclaredFacts = { declarations: [], reads: {}, oldReads: {} };
   if (schema.type === 'success') {
-    const schemaJson = cedar.schemaToJson(source.schema.text);
+    const schemaJson = parsedSchema.json ?? cedar.schemaToJson(source.schema.text);
     if (schemaJson.type === 'failure') {
       for (const error of schemaJson.errors) diagnostics.push(...diagnosticsFromCedar(error, source.schema));
     } else {
@@ -240,8 +238,8 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const mutationTexts: Record<string, string> = {};
   for (const [id, policy] of mutating) mutationTexts[id] = policy.text;
   // Both kinds are validated in one call: their ids are unique, and errors map back through byId.
-  const validation = cedar.validate({
-    schema: effectiveSchema as Parameters<typeof cedar.validate>[0]['schema'],
+  const validation = validatePolicies({
+    schema: effectiveSchema as Parameters<typeof validatePolicies>[0]['schema'],
     policies: { staticPolicies: { ...texts, ...mutationTexts } },
     validationSettings: { mode: 'strict' },
   });

@@ -3,6 +3,7 @@
 // what the webhooks are expected to answer.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { LRUCache } from 'lru-cache';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { OPERATIONS, syntheticReview, type Operation } from '../../kubernetes/admission/index.js';
 import type { PolicyDiagnostic } from '../engine/index.js';
@@ -218,25 +219,46 @@ export async function readTestFile(file: string, policyDir?: string): Promise<{ 
   return parseTestFile(await readFile(file, 'utf8'), file, policyDir);
 }
 
-/** readTestFile, from the file's text: for a bundle's tests, which are not on disk. */
-export function parseTestFile(text: string, file: string, policyDir?: string): { cases: TestCase[]; problems: PolicyDiagnostic[] } {
+/** A test file's YAML, read: its cases' values with their lines, or why it cannot be read. */
+type ReadYaml = { errors: ReadonlyArray<{ line: number; message: string }> } | { items: ReadonlyArray<{ line: number; value: unknown }> };
+
+// Bundles carry their tests, and every webhook runs them before it activates a bundle: most test files
+// are the same from one bundle to the next, and YAML is the slow part of running them. Remembered by
+// text; values are copied out, so a case can never change what the next reader gets.
+const readYamlByText = new LRUCache<string, ReadYaml>({ max: 512 });
+
+function readYaml(text: string): ReadYaml {
+  const known = readYamlByText.get(text);
+  if (known) return known;
+  const read = readYamlUncached(text);
+  readYamlByText.set(text, read);
+  return read;
+}
+
+function readYamlUncached(text: string): ReadYaml {
   const lines = new LineCounter();
   // merge: YAML merge keys (`<<: *base`) keep variations of one object short.
   const document = parseDocument(text, { uniqueKeys: true, lineCounter: lines, merge: true });
-  const problems: PolicyDiagnostic[] = [];
-  const at = (line: number, message: string): PolicyDiagnostic => ({ position: { file, line, column: 1 }, message });
   if (document.errors.length > 0) {
-    return { cases: [], problems: document.errors.map((e) => at(e.linePos?.[0]?.line ?? 1, `invalid YAML: ${e.message.split('\n')[0]}`)) };
+    return { errors: document.errors.map((e) => ({ line: e.linePos?.[0]?.line ?? 1, message: `invalid YAML: ${e.message.split('\n')[0]}` })) };
   }
   const root = document.contents;
   const casesNode = isMap(root) ? root.get('cases', true) : undefined;
-  if (!isMap(root) || !isSeq(casesNode)) return { cases: [], problems: [at(1, 'a test file is a map with a list of cases: `cases: [...]`')] };
+  if (!isMap(root) || !isSeq(casesNode)) return { errors: [{ line: 1, message: 'a test file is a map with a list of cases: `cases: [...]`' }] };
   // The whole document is converted at once, so aliases (`*pod`) resolve; nodes give the lines.
   const values = (document.toJS() as { cases: unknown[] }).cases;
+  return { items: casesNode.items.map((item, index) => ({ line: lines.linePos((item as YamlNode).range?.[0] ?? 0).line, value: values[index] })) };
+}
+
+/** readTestFile, from the file's text: for a bundle's tests, which are not on disk. */
+export function parseTestFile(text: string, file: string, policyDir?: string): { cases: TestCase[]; problems: PolicyDiagnostic[] } {
+  const read = readYaml(text);
+  const problems: PolicyDiagnostic[] = [];
+  const at = (line: number, message: string): PolicyDiagnostic => ({ position: { file, line, column: 1 }, message });
+  if ('errors' in read) return { cases: [], problems: read.errors.map((error) => at(error.line, error.message)) };
   const cases: TestCase[] = [];
-  casesNode.items.forEach((item, index) => {
-    const line = lines.linePos((item as YamlNode).range?.[0] ?? 0).line;
-    const parsed = readCase(values[index], file, line);
+  for (const { line, value } of read.items) {
+    const parsed = readCase(structuredClone(value), file, line);
     if (typeof parsed === 'string') problems.push(at(line, parsed));
     else if (policyDir !== undefined && parsed.review !== undefined && escapes(policyDir, file, parsed.review)) {
       problems.push(
@@ -244,8 +266,21 @@ export function parseTestFile(text: string, file: string, policyDir?: string): {
           'its tests may read only files inside it (put review files under tests/reviews/), so that it passes them wherever it is copied'),
       );
     } else cases.push(parsed);
-  });
+  }
   return { cases, problems };
+}
+
+// Many cases name the same review file: parsed once per text (and copied out, as readYaml's values are).
+const reviewsByText = new LRUCache<string, Json | string>({ max: 512 });
+
+/** A review file's object, or the first YAML error's message. */
+function readReview(text: string): Json | string {
+  const known = reviewsByText.get(text);
+  if (known !== undefined) return known;
+  const document = parseDocument(text);
+  const read = document.errors.length > 0 ? (document.errors[0]?.message.split('\n')[0] ?? 'invalid YAML') : (document.toJS() as Json);
+  reviewsByText.set(text, read);
+  return read;
 }
 
 /** The AdmissionReview a case stands for. A file case is read as it is; an inline one is built. */
@@ -253,9 +288,9 @@ export async function reviewOf(testCase: TestCase, read: (file: string) => Promi
   if (testCase.review) {
     const file = path.resolve(path.dirname(testCase.file), testCase.review);
     const text = await read(file);
-    const document = parseDocument(text);
-    if (document.errors.length > 0) throw new Error(`${file}: ${document.errors[0]?.message.split('\n')[0]}`);
-    const review = document.toJS() as Json;
+    const parsed = readReview(text);
+    if (typeof parsed === 'string') throw new Error(`${file}: ${parsed}`);
+    const review = structuredClone(parsed);
     if (!testCase.user) return review;
     const request = isRecord(review['request']) ? review['request'] : {};
     return { ...review, request: { ...request, userInfo: testCase.user } };
