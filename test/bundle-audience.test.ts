@@ -13,7 +13,7 @@ import { createLogger } from '../src/operations/decision-log/index.js';
 import type { ClusterIdentity } from '../src/kubernetes/objects/fleet.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runCanopy } from './helpers/cli.js';
-import { STARTER_POLICIES } from './helpers/fixtures.js';
+import { copyPoliciesForBundles, STARTER_POLICIES } from './helpers/fixtures.js';
 import { logSink } from './helpers/log-sink.js';
 
 const tempDir = () => mkdtempSync(path.join(tmpdir(), 'canopy-audience-'));
@@ -28,7 +28,7 @@ const allowsPod = (pipeline: AdmissionPipeline) => pipeline.review(review('pod.j
 /** The starter policies, with files replaced or added, and some removed. */
 function policies(extra: Record<string, string> = {}, remove: string[] = []): string {
   const dir = tempDir();
-  cpSync(STARTER_POLICIES, dir, { recursive: true });
+  copyPoliciesForBundles(dir);
   for (const file of remove) rmSync(path.join(dir, file));
   for (const [file, text] of Object.entries(extra)) writeFileSync(path.join(dir, file), text);
   return dir;

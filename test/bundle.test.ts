@@ -2,7 +2,7 @@
 // change when a new revision is published; bad bundles are refused while the old set keeps serving;
 // a restart with the store down serves the persisted bundle; a reload under load fails no request.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import {
 import { createLogger } from '../src/operations/decision-log/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { runCanopy } from './helpers/cli.js';
-import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
+import { copyPoliciesForBundles, fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { startServer } from './helpers/https.js';
 import { logSink } from './helpers/log-sink.js';
 import { registryAvailable, startRegistry } from './helpers/registry.js';
@@ -38,7 +38,7 @@ const stranger = generateKeyPairSync('ed25519');
 const NO_APP_CONFIG = '@id("example.no-app-config")\n@advice("Name it something else.")\nforbid (principal, action == k8s::Action::"create", resource is k8s::Resource)\nwhen { resource.kind == "ConfigMap" && resource.name == "app-config" };\n';
 function policies(extra: Record<string, string> = {}): string {
   const dir = tempDir();
-  cpSync(STARTER_POLICIES, dir, { recursive: true });
+  copyPoliciesForBundles(dir);
   for (const [file, text] of Object.entries(extra)) writeFileSync(path.join(dir, file), text);
   return dir;
 }

@@ -3,7 +3,7 @@
 // after a restart; an OCI registry that is stopped or hangs; and `canopy serve` started while its API
 // server cannot be reached. Every peer is on 127.0.0.1; every wait is bounded.
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { OciClient } from '../src/sources/oci/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { FakeKube, kubeconfigFor } from './helpers/fake-kube.js';
 import { freePort, startProxy, type Proxy } from './helpers/faulty-net.js';
-import { fixture, STARTER_POLICIES } from './helpers/fixtures.js';
+import { copyPoliciesForBundles, fixture, STARTER_POLICIES } from './helpers/fixtures.js';
 import { logSink } from './helpers/log-sink.js';
 import { registryAvailable, startRegistry, type TestRegistry } from './helpers/registry.js';
 import { admissionReview } from './helpers/review.js';
@@ -33,7 +33,7 @@ const NO_APP_CONFIG = '@id("example.no-app-config")\n@advice("Name it something 
 
 async function signedBundle(revision: string, createdAt: Date, extra: Record<string, string> = {}): Promise<Buffer> {
   const dir = tempDir();
-  cpSync(STARTER_POLICIES, dir, { recursive: true });
+  copyPoliciesForBundles(dir);
   for (const [file, text] of Object.entries(extra)) writeFileSync(path.join(dir, file), text);
   const built = await buildBundle(dir, { revision, createdAt, sourceCommit: `commit-${revision}` });
   return (await signBundle(built.bytes, pemOf(ed.privateKey))).bytes;

@@ -1,5 +1,5 @@
 // The 88 AdmissionReview requests a real kube-apiserver sent, from ../shared/fixtures.
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,3 +117,13 @@ export const PACK_MUTATION_IDS: readonly string[] = ['models.pin-digests'];
 
 /** Its mutations, by id. */
 export const SHIPPED_MUTATION_IDS: readonly string[] = ['mutations.default-resources', 'mutations.pin-digests', 'mutations.sovereignty-regions'];
+
+/**
+ * Copies the shipped policies to `dir` for a test about something else (a bundle store, sync, faults):
+ * every policy, data and schema file, and the tests of the policies outside packs/. The packs' own
+ * tests (about two thirds of the cases) stay behind, since every activation of a bundle runs its tests
+ * again; test/packs.test.ts and policy-workflow.test.ts run them.
+ */
+export function copyPoliciesForBundles(dir: string): void {
+  cpSync(STARTER_POLICIES, dir, { recursive: true, filter: (source) => !/[/\\]packs[/\\].*\.test\.ya?ml$/.test(source) });
+}
