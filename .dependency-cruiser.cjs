@@ -27,11 +27,11 @@ module.exports = {
       to: { path: '^src/', pathNot: ['^src/sources/(oci|http)/', '^src/operations/errors/'] },
     },
     {
-      name: 'objects-build-only-on-image-references',
+      name: 'objects-build-only-on-image-references-and-quantities',
       severity: 'error',
-      comment: 'kubernetes/objects builds only on sources/oci (image references) and operations/errors.',
+      comment: 'kubernetes/objects builds only on sources/oci (image references), kubernetes/quantity and operations/errors.',
       from: { path: '^src/kubernetes/objects/' },
-      to: { path: '^src/', pathNot: ['^src/(kubernetes/objects|sources/oci)/', '^src/operations/errors/'] },
+      to: { path: '^src/', pathNot: ['^src/(kubernetes/objects|kubernetes/quantity|sources/oci)/', '^src/operations/errors/'] },
     },
     {
       name: 'engine-knows-cedar-not-the-domains',

@@ -58,6 +58,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+Where the fleet store's kubeconfig (fleetBudgets.kubeconfigSecret, key kubeconfig) is mounted. The
+Secret is mounted as a directory (not subPath), so a rotated token reaches the file.
+*/}}
+{{- define "canopy.fleetKubeconfigDir" -}}
+/etc/canopy/fleet
+{{- end }}
+
 {{/* The serving Certificate in tls.mode certManager; the webhooks' inject-ca-from names it. */}}
 {{- define "canopy.certificateName" -}}
 {{- printf "%s-serving" (include "canopy.fullname" .) }}
@@ -203,6 +211,9 @@ and on first install). certManager mode: nothing, cert-manager injects it.
 {{- if and .Values.bundle.url (not .Values.bundle.publicKeys) }}
 {{- fail "bundle.url needs bundle.publicKeys: Canopy only activates a bundle signed by a trusted key, and refuses to start without one" }}
 {{- end }}
+{{- if and .Values.fleetBudgets.enabled (not .Values.fleetBudgets.kubeconfigSecret) }}
+{{- fail "fleetBudgets.enabled needs fleetBudgets.kubeconfigSecret: a Secret in the release namespace whose key kubeconfig reaches the fleet store as this cluster (see webhooks/fleet-budgets.yaml)" }}
+{{- end }}
 {{- end }}
 
 {{/* Canopy's config file (canopy.yaml), as YAML. Only keys Canopy knows: it refuses unknown ones. */}}
@@ -265,6 +276,13 @@ and on first install). certManager mode: nothing, cert-manager injects it.
 {{- end }}
 {{- with $c.kcp }}
 {{- $_ := set $config "kcp" . }}
+{{- end }}
+{{- if .Values.fleetBudgets.enabled }}
+{{- $_ := set $config "fleetBudgets" (dict
+  "kubeconfig" (printf "%s/kubeconfig" (include "canopy.fleetKubeconfigDir" .))
+  "namespace" .Values.fleetBudgets.namespace
+  "leaseSeconds" .Values.fleetBudgets.leaseSeconds
+) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}
