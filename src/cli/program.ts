@@ -3,6 +3,7 @@
 // `canopy --help`, a usage error and each command load only what they need.
 import { InvalidArgumentError, type Command } from 'commander';
 import { SEVERITIES } from '../policy/engine/annotations.js';
+import { DEFAULT_FLEET_NAMESPACE } from '../kubernetes/objects/fleet-budget.js';
 import type { CliIo } from './io.js';
 import {
   AUDIT_FORMATS,
@@ -19,6 +20,7 @@ import {
   type ImpactCommandOptions,
   type TestOptions,
 } from './options.js';
+import type { BudgetsCommandOptions } from './commands/budgets.js';
 
 /** One run of the command line: its io, and the exit code its command returned. */
 export interface Invocation {
@@ -38,6 +40,7 @@ export function declareCommands(program: Command, run: Invocation): void {
   declareImpact(program, run);
   declareBundle(program, run);
   declareAudit(program, run);
+  declareBudgets(program, run);
   declareCerts(program, run);
 }
 
@@ -263,6 +266,51 @@ function declareAudit(program: Command, run: Invocation): void {
     .action(async (options: AuditCommandOptions) => {
       const { auditCommand } = await import('./commands/audit.js');
       run.code = await auditCommand(options, run.io);
+    });
+}
+
+function declareBudgets(program: Command, run: Invocation): void {
+  program
+    .command('budgets')
+    .summary('report the fleet-wide budgets (FleetBudgets) per tenant: limits, use, grants, spend and its trend (exit 0, 2 when a budget cannot be read or the fleet store reached)')
+    .description(
+      'report the fleet-wide budgets: every FleetBudget (canopy.io/v1alpha1) of a namespace of the fleet store, per tenant: ' +
+        'its limits, what the fleet uses (the sum of the clusters\' use) and the percent of each limit, what the clusters hold (granted) and what is free; ' +
+        'spend (the monthly cost of what is used) and GPUs by cluster, region and provider; the fleet per day from the clusters\' histories; ' +
+        'and the clusters whose grant has expired, flagged as not renewing. ' +
+        'Exit 0; 2 when a FleetBudget cannot be read (it is named, the others reported), a --tenant has none, or the fleet store cannot be used or reached',
+    )
+    .option('--kubeconfig <file>', 'the kubeconfig of the fleet store (default: in a pod its service account, else $KUBECONFIG or ~/.kube/config)')
+    .option('--context <name>', 'the kubeconfig context of the fleet store (default: its current context)')
+    .option('--namespace <ns>', 'the namespace of the FleetBudgets', DEFAULT_FLEET_NAMESPACE)
+    .option('--tenant <name>', 'only this tenant (repeatable: these tenants)', collect)
+    .option('--output <format>', 'text, json or html (one self-contained page with charts)', 'text')
+    .option('--out <file>', 'write the report here instead of standard output')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Examples:',
+        '  canopy budgets --context fleet-store',
+        '  canopy budgets --context fleet-store --tenant shop --tenant ml \\',
+        '    --output html --out budgets.html',
+        "  canopy budgets --output json | jq '.tenants[] | {tenant, spend: .spend.total}'",
+        '',
+        'granted is what the clusters hold of a budget now: each grant that holds (or',
+        'its use, if larger); a grant past its expiresAt is not renewing, and counts',
+        'as its use only. Spend is the monthly cost of what is used.',
+        '',
+        'JSON (version 1): {version, generatedAt, store: {server, namespace},',
+        '  tenants: [{tenant, budget, currency, limits, used, granted, free,',
+        '  percentUsed, clusters, spend: {total, byCluster, byRegion, byProvider},',
+        '  trend}], unreadable: [{name, namespace, reason}], tenantsNotFound}.',
+        '  Amounts are {cpuMillis, memoryBytes, gpus, monthlyCost}, monthlyCost in',
+        '  the currency per month: numbers, or exact decimal strings when too large.',
+      ].join('\n'),
+    )
+    .action(async (options: BudgetsCommandOptions) => {
+      const { budgetsCommand } = await import('./commands/budgets.js');
+      run.code = await budgetsCommand(options, run.io);
     });
 }
 
