@@ -97,9 +97,9 @@ describe('canopy validate', () => {
   it('exits 0 for the starter policies and says what it found', async () => {
     const result = await runCanopy(['validate', STARTER_POLICIES]);
     expect(result.code).toBe(0);
-    // The base set's 34 policies and 3 mutations, and each shipped pack (all on by default) with its rules by mode.
+    // The base set's 35 policies and 3 mutations, and each shipped pack (all on by default) with its rules by mode.
     expect(result.stdout).toMatch(
-      /valid \(56 policies, 4 mutations; packs: best-practices \(8 enforce, 7 warn\), cloud-resources \(2 enforce\), kubevirt \(1 enforce\), models \(4 enforce, 1 mutating\); revision sha256:[0-9a-f]{16}\)/,
+      /valid \(57 policies, 4 mutations; packs: best-practices \(8 enforce, 7 warn\), cloud-resources \(2 enforce\), kubevirt \(1 enforce\), models \(4 enforce, 1 mutating\); revision sha256:[0-9a-f]{16}\)/,
     );
   });
 
@@ -208,7 +208,7 @@ describe('canopy serve', () => {
     const first = await start(['--state-dir', state]);
     expect(first.stderr()).toContain(`CA certificate ${state}/tls/ca.crt (generated)`);
     expect(first.stderr()).toMatch(
-      /policy set sha256:[0-9a-f]{16} \(56 policies, 4 mutations; packs: best-practices \(8 enforce, 7 warn\), cloud-resources \(2 enforce\), kubevirt \(1 enforce\), models \(4 enforce, 1 mutating\); from \.\/policies\) is active; reloaded when its files change/,
+      /policy set sha256:[0-9a-f]{16} \(57 policies, 4 mutations; packs: best-practices \(8 enforce, 7 warn\), cloud-resources \(2 enforce\), kubevirt \(1 enforce\), models \(4 enforce, 1 mutating\); from \.\/policies\) is active; reloaded when its files change/,
     );
     expect(first.stderr()).toContain('try it: curl --cacert');
     const caPem = readFileSync(path.join(state, 'tls', 'ca.crt'), 'utf8');

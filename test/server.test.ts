@@ -152,10 +152,10 @@ describe('POST /validate over HTTPS', () => {
   it('reports the active policy set on GET /status', async () => {
     const status = await server.get('/status');
     expect(status.status).toBe(200);
-    // The 34 policies and 3 mutations of the base set, and the packs' rules, all on by default: best-practices 15,
+    // The 35 policies and 3 mutations of the base set, and the packs' rules, all on by default: best-practices 15,
     // cloud-resources 2, kubevirt 1, models 4 validating and 1 mutation (models.pin-digests).
     const body = status.json() as Record<string, unknown>;
-    expect(body['policySet']).toEqual({ revision: server.pipeline.policySet?.revision, policies: 56, mutations: 4 });
+    expect(body['policySet']).toEqual({ revision: server.pipeline.policySet?.revision, policies: 57, mutations: 4 });
     // The server is `canopy serve`'s composition: its policy source, engine and fleet context report too.
     expect(Object.keys(body).sort()).toEqual(['engine', 'fleet', 'policyDirectory', 'policySet']);
   });
@@ -164,7 +164,7 @@ describe('POST /validate over HTTPS', () => {
     expect((await server.get('/healthz')).status).toBe(200);
     const ready = await server.get('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 56 });
+    expect(ready.json()).toEqual({ status: 'ready', revision: server.pipeline.policySet?.revision, policies: 57 });
   });
 });
 

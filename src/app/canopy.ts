@@ -18,6 +18,7 @@ import { createServer, Drain, useServingCertificate, type DrainOutcome, type Web
 import { CertificateReloader, type KeyPairPem } from '../sources/tls/index.js';
 import { inBackground, messageOf } from '../operations/errors/index.js';
 import { clusterClient, describeCluster, fleetContext } from './fleet.js';
+import { fleetBudgets, withFleetShares } from './fleet-budgets.js';
 import type { FleetContext } from '../facts/fleet/index.js';
 import { policySource, type PolicySource } from './policy-source.js';
 import { readClientCa, servingTls, type ServingTls } from './serving-tls.js';
@@ -88,12 +89,15 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         ? new EvaluationPool(config.engine.workers, (reason) => logger.error({ reason }, 'an evaluation worker stopped and was replaced; its requests were denied'))
         : undefined;
     if (pool) stopOnFailure.push(() => inBackground(pool.close(), (error) => logger.error({ reason: messageOf(error) }, 'evaluation threads did not stop')));
+    const budgets = fleetBudgets(config, fleet, () => scraped.pipeline, logger);
+    if (budgets) clients.push(budgets.client);
+    const facts = dependencies.facts ?? imageAndFleetFacts(config, fleet, metrics, clients);
     const pipeline = new AdmissionPipeline({
       decisionLog: logger,
       ...(pool ? { pool } : {}),
       decisionCacheSize: config.engine.decisionCacheSize,
       deadlineMs: config.deadlineMs,
-      facts: dependencies.facts ?? imageAndFleetFacts(config, fleet, metrics, clients),
+      facts: budgets ? withFleetShares(facts, budgets.leases) : facts,
     });
     scraped.pipeline = pipeline;
     const source: PolicySource = dependencies.withoutPolicySource
@@ -131,6 +135,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         ...(reloader ? { servingCertificate: reloader.status() } : {}),
         engine: { workers: pool?.status() ?? 'none: evaluating on the event loop', decisionCache: pipeline.cacheStatus() ?? 'off' },
         fleet: fleet.status(),
+        ...(budgets ? { fleetBudgets: budgets.leases.status() } : {}),
       }),
       ...(recorder ? { recorder } : {}),
       onClose: () => {
@@ -165,6 +170,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         `${config.limits.perClientPerSecond > 0 ? `, ${config.limits.perClientPerSecond}/s per client address` : ''}` +
         `${clientCa ? `; webhook callers must present a certificate signed by ${config.tls.clientCaFile}` : ''}`,
     ];
+    if (budgets) summary.push(budgets.summary);
     if (recorder) summary.push(`recording requests (Secret payloads and environment values redacted) to ${recorder.file}`);
     if (!tls.reload && !dependencies.servingCertificate) {
       const ca = path.join(config.stateDir, 'tls', 'ca.crt');
@@ -175,13 +181,20 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
     }
     // After listening: /healthz answers and /readyz says why not ready while the first bundle is fetched.
     if (sync) inBackground(sync.start(), (error) => logger.error({ reason: messageOf(error) }, 'bundle sync could not start'));
+    // The first reading of the fleet budgets: until it is in, a request that needs a share reads its budget itself.
+    if (budgets) inBackground(budgets.leases.start(), (error) => logger.error({ reason: messageOf(error) }, 'fleet budgets could not start'));
     const flushLog = flusher(logDestination);
     return {
       app,
       pipeline,
       port,
       summary,
-      drain: (delayMs, drainMs) => drain.run(app, delayMs, drainMs),
+      drain: async (delayMs, drainMs) => {
+        const outcome = await drain.run(app, delayMs, drainMs);
+        // No request is judged any more: what this cluster was granted and does not use goes back.
+        await budgets?.leases.close();
+        return outcome;
+      },
       get draining() {
         return drain.draining;
       },
@@ -189,6 +202,8 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       close: async () => {
         await app.close();
         await pool?.close();
+        // After the last request was answered: what this cluster was granted and does not use goes back.
+        await budgets?.leases.close();
         await closeClients();
         flushLog();
       },

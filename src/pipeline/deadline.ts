@@ -35,7 +35,14 @@ export class Deadline {
   expired = false;
   stage = 'starting';
 
+  private readonly startedAt = Date.now();
+
   constructor(readonly ms: number) {}
+
+  /** What is left of it, in ms (0 once passed). */
+  remainingMs(): number {
+    return Math.max(0, this.startedAt + this.ms - Date.now());
+  }
 
   /** Resolves with the work's result, or at the deadline with `late()`; the work's own result is then dropped. */
   race<T>(work: Promise<T>, late: () => T): Promise<T> {

@@ -9,7 +9,7 @@ import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from 
 import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import { renderAdvice } from '../policy/decision/index.js';
 import { templateContext } from '../policy/mutation/index.js';
-import { isZero, QuantityError, quotaProvider, tenantOf } from '../facts/quota/index.js';
+import { isZero, QuantityError, quotaProvider, shortfall, tenantOf } from '../facts/quota/index.js';
 import { sovereigntyProvider } from '../facts/sovereignty/index.js';
 import { supplyChainProvider } from '../facts/supply-chain/index.js';
 import { podSecurityProvider } from '../facts/pod-security/index.js';
@@ -179,6 +179,11 @@ export class AdmissionPipeline {
     return this.active;
   }
 
+  /** Runs a task while no request of the tenant is being judged (what fleet budget renewals need). */
+  withTenantLock<T>(tenant: string, task: () => Promise<T>): Promise<T> {
+    return this.quotaLocks.run(tenant, task);
+  }
+
   /** Ready means a validated, warmed-up policy set is serving. */
   get ready(): boolean {
     return this.active !== undefined;
@@ -229,10 +234,36 @@ export class AdmissionPipeline {
     const run = () => this.run(() => planDecision(this.active, request, facts), 'validating', deadline, (revision) => failedDecision(deadline.message(), revision));
     // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
-    const budgets = this.active?.quota.budgets;
-    if (!tenant || !budgets || !Object.hasOwn(budgets, tenant)) return run();
+    const quota = this.active?.quota;
+    const fleet = tenant !== undefined && quota !== undefined && Object.hasOwn(quota.fleet, tenant);
+    if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) return run();
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
-    return this.quotaLocks.run(tenant, run);
+    return this.quotaLocks.run(tenant, async () => {
+      if (fleet) await this.growFleetShare(request, facts, deadline);
+      return run();
+    });
+  }
+
+  /**
+   * When the request needs more of a fleet budget than this cluster holds, asks the fleet store for it
+   * first, within what is left of the deadline (a quarter of it is kept for judging). Whatever the store
+   * answers, the request is then judged against the share held: the quota.fleet policy denies what it
+   * still does not cover, saying why.
+   */
+  private async growFleetShare(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<void> {
+    const set = this.active;
+    const shares = facts.fleetShares;
+    if (!set || !shares) return;
+    let quota;
+    try {
+      quota = quotaProvider.derive(request, set.quota, facts);
+    } catch {
+      return; // what the request asks for cannot be counted: planDecision denies it, saying why
+    }
+    const needed = quota ? shortfall(quota) : undefined;
+    if (!quota?.fleetTenant || !needed || request.dryRun) return;
+    deadline.stage = `asking the fleet store for a share of fleet budget ${quota.fleetTenant.budget}`;
+    await shares.grow(quota.tenant, quota.fleetTenant, needed, Math.floor((deadline.remainingMs() * 3) / 4));
   }
 
   /** A plan's decision, with the evaluation in this thread. */

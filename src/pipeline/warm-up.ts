@@ -91,7 +91,16 @@ export const WARM_UP_FACTS: RequestFacts = {
   quota: {
     tenant: 'warm-up',
     requested: { usage: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n } },
-    cedar: { tenant: 'warm-up', requested: amounts, used: amounts, limit: amounts, soft: amounts },
+    usedHere: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n, monthlyCostMicros: 1n },
+    asked: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n, monthlyCostMicros: 1n },
+    cedar: {
+      tenant: 'warm-up',
+      requested: amounts,
+      used: amounts,
+      limit: amounts,
+      soft: amounts,
+      fleet: { budget: 'warm-up', limit: amounts, used: amounts, regionUsed: amounts, share: amounts, current: true },
+    },
     human: {},
   },
   supplyChain: {

@@ -56,6 +56,8 @@ export class FakeKube {
   private server: Server | undefined;
   private readonly sockets = new Set<import('node:net').Socket>();
   private stopping = false;
+  /** PUTs refused with 409 Conflict because the object had changed since the writer read it. */
+  conflicts = 0;
   /** Every request, as `METHOD path?query`. */
   readonly requests: string[] = [];
   /** How an expired resource version is refused. */
@@ -244,19 +246,26 @@ export class FakeKube {
     });
   }
 
-  /** PUT an object: 409 Conflict when the body's resourceVersion is not the stored one. */
+  /**
+   * PUT an object, or its status subresource (`…/NAME/status`: only the body's status is taken, as the
+   * API server does for a custom resource with the status subresource): 409 Conflict when the body's
+   * resourceVersion is not the stored one, as etcd's compare-and-swap refuses it.
+   */
   private replace(req: IncomingMessage, url: URL, res: ServerResponse): void {
-    const parent = url.pathname.slice(0, url.pathname.lastIndexOf('/'));
-    const name = decodeURIComponent(url.pathname.slice(parent.length + 1));
+    const subresource = url.pathname.endsWith('/status');
+    const objectPath = subresource ? url.pathname.slice(0, -'/status'.length) : url.pathname;
+    const parent = objectPath.slice(0, objectPath.lastIndexOf('/'));
+    const name = decodeURIComponent(objectPath.slice(parent.length + 1));
     this.body(req, (body) => {
       const object = body as Json;
       const stored = this.collections.get(parent)?.get(name);
       if (!stored) return this.send(res, 404, status(404, 'NotFound', `${url.pathname} not found`));
       const given = (object['metadata'] as Json | undefined)?.['resourceVersion'];
       if (given !== (stored['metadata'] as Json)['resourceVersion']) {
-        return this.send(res, 409, status(409, 'Conflict', `the object has been modified; please apply your changes to the latest version and try again`));
+        this.conflicts += 1;
+        return this.send(res, 409, status(409, 'Conflict', `Operation cannot be fulfilled on ${parent.split('/').pop() ?? 'objects'} "${name}": the object has been modified; please apply your changes to the latest version and try again`));
       }
-      this.put(parent, object);
+      this.put(parent, subresource ? { ...stored, status: object['status'] } : object);
       this.send(res, 200, this.collection(parent).get(name));
     });
   }

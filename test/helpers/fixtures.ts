@@ -70,6 +70,7 @@ export const SHIPPED_POLICY_IDS: readonly string[] = [
   'pod-security.restricted.volume-types',
   'quota.cost',
   'quota.cpu',
+  'quota.fleet',
   'quota.gpus',
   'quota.memory',
   'quota.soft-threshold',

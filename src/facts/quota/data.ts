@@ -5,6 +5,7 @@ import { parseQuantity, wholeUnits } from '../../kubernetes/quantity/index.js';
 import { isRecord } from '../../kubernetes/objects/json.js';
 import { dataMessage, schemaProblems } from '../schema-problems.js';
 import type { DeviceCounts } from './requested.js';
+import type { FleetTenant } from './fleet.js';
 
 export interface Prices {
   currency: string;
@@ -27,6 +28,8 @@ export interface Budget {
 export interface QuotaData {
   prices: Prices;
   budgets: Record<string, Budget>;
+  /** Tenants that draw on a fleet-wide budget (budgets.yaml `fleet`). */
+  fleet: Record<string, FleetTenant>;
   /** DRA device classes and what one device of each counts as (budgets.yaml `deviceClasses`). */
   deviceClasses?: Record<string, DeviceCounts>;
 }
@@ -83,6 +86,28 @@ const Tenant = Type.Object(
   { additionalProperties: false, errorMessage: 'must be a map of limits (cpu, memory, gpus, monthlyCost, softThresholdPercent)' },
 );
 
+const OBJECT_NAME = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+const FleetTenantFile = Type.Object(
+  {
+    budget: Type.Optional(
+      Type.String({ pattern: OBJECT_NAME, maxLength: 253, errorMessage: 'must be a Kubernetes object name', description: "the FleetBudget's name in the fleet store (default: the tenant)" }),
+    ),
+    share: Type.Optional(
+      Type.Object(
+        {
+          cpu: Quantity('CPU to ask the fleet store for at a time'),
+          memory: Quantity('memory to ask for at a time'),
+          gpus: Quantity('GPUs to ask for at a time'),
+          monthlyCost: Type.Optional(Decimal("must be a decimal amount of the prices' currency", { description: 'monthly cost to ask for at a time' })),
+        },
+        { additionalProperties: false, errorMessage: 'must be a map of amounts (cpu, memory, gpus, monthlyCost)', description: 'how much more than a request needs to ask for at once; an amount not given: a tenth of the fleet limit' },
+      ),
+    ),
+  },
+  { additionalProperties: false, errorMessage: 'must be a map with budget and share' },
+);
+
 const DeviceCount = Type.Union(
   DEVICE_COUNTS.map((counts) => Type.Literal(counts)),
   { description: 'what one device of the class counts as' },
@@ -102,12 +127,18 @@ export const BUDGETS_DATA = Type.Object(
       errorMessage: 'must map tenant names to limits',
       description: "a namespace's canopy.io/tenant label (else its team label), or its kcp workspace path; a tenant not listed has no budget",
     }),
+    fleet: Type.Record(Type.String(), FleetTenantFile, {
+      default: {},
+      errorMessage: 'must map tenant names to {budget, share}',
+      description: "tenants whose budget holds across the fleet: a FleetBudget in the fleet store (canopy serve's fleetBudgets), shared out to clusters; a tenant may have a budget here too",
+    }),
   },
-  { additionalProperties: false, title: 'budgets', errorMessage: 'must be a map with softThresholdPercent, deviceClasses and tenants' },
+  { additionalProperties: false, title: 'budgets', errorMessage: 'must be a map with softThresholdPercent, deviceClasses, tenants and fleet' },
 );
 
 type PricesFile = Static<typeof PRICES_DATA>;
 type TenantFile = Static<typeof Tenant>;
+type FleetTenantFileType = Static<typeof FleetTenantFile>;
 
 function pricesOf(file: PricesFile): Prices {
   const micro = (value: number | string, fallback: bigint) => micros(value) ?? fallback;
@@ -138,6 +169,28 @@ function budgetOf(tenant: TenantFile, defaultSoft: number): Budget {
   };
 }
 
+function fleetTenantOf(tenant: string, file: FleetTenantFileType, problems: string[]): FleetTenant | undefined {
+  const budget = file.budget ?? tenant;
+  if (!new RegExp(OBJECT_NAME).test(budget) || budget.length > 253) {
+    problems.push(`budgets: fleet.${tenant}: the tenant is not a Kubernetes object name, so it cannot name its FleetBudget: give budget: NAME`);
+    return undefined;
+  }
+  const quantity = (value: string | number | undefined) => (value === undefined ? undefined : quantityMilli(value));
+  const cpu = quantity(file.share?.cpu);
+  const memory = quantity(file.share?.memory);
+  const gpus = quantity(file.share?.gpus);
+  const cost = file.share?.monthlyCost === undefined ? undefined : micros(file.share.monthlyCost);
+  return {
+    budget,
+    share: {
+      ...(cpu !== undefined ? { cpuMillis: cpu } : {}),
+      ...(memory !== undefined ? { memoryBytes: wholeUnits(memory) } : {}),
+      ...(gpus !== undefined ? { gpus: wholeUnits(gpus) } : {}),
+      ...(cost !== undefined ? { monthlyCostMicros: cost } : {}),
+    },
+  };
+}
+
 /**
  * Checks data/prices.yaml and data/budgets.yaml against their schemas. The quota read is whatever of
  * them is valid (a set with problems is refused anyway; the rest still says what was meant).
@@ -161,7 +214,31 @@ export function readQuotaData(data: Readonly<Record<string, unknown>>): { quota:
       prices: Value.Check(PRICES_DATA, prices) ? pricesOf(prices) : OPENCOST_PRICES,
       budgets: valid(budgetsFile['tenants'], Tenant, (tenant: TenantFile) => budgetOf(tenant, defaultSoft)),
       deviceClasses: valid(budgetsFile['deviceClasses'], DeviceCount, (counts: DeviceCounts) => counts),
+      fleet: fleetTenantsOf(valid(budgetsFile['fleet'], FleetTenantFile, (file: FleetTenantFileType) => file), problems),
     },
     problems,
   };
+}
+
+/**
+ * budgets.yaml `fleet`, read. A FleetBudget is one tenant's: its ledger counts what each cluster admits
+ * for that tenant, so two tenants naming the same one would each spend the other's budget (and bring
+ * each other's claims down to their own use). The second to name it is a problem, and left out.
+ */
+function fleetTenantsOf(files: Record<string, FleetTenantFileType>, problems: string[]): Record<string, FleetTenant> {
+  const tenants: [string, FleetTenant][] = [];
+  const tenantOfBudget = new Map<string, string>();
+  for (const [tenant, file] of Object.entries(files)) {
+    const entry = fleetTenantOf(tenant, file, problems);
+    if (!entry) continue;
+    const first = tenantOfBudget.get(entry.budget);
+    if (first !== undefined) {
+      problems.push(`budgets: fleet.${tenant} and fleet.${first} both name FleetBudget ${entry.budget}: a FleetBudget is one tenant's`);
+      continue;
+    }
+    tenantOfBudget.set(entry.budget, tenant);
+    tenants.push([tenant, entry]);
+  }
+  // fromEntries: a tenant named __proto__ is a key like any other.
+  return Object.fromEntries(tenants);
 }

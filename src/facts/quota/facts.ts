@@ -10,6 +10,8 @@ import type { ScaleTemplate } from './requested.js';
 import type { Budget, Prices, QuotaData } from './data.js';
 import { requestedBy, type Requested } from './requested.js';
 import { QuantityError, ZERO, type Usage } from './usage.js';
+import { NO_FLEET_STORE, type FleetShares, type FleetTenant, type FleetView } from './fleet.js';
+import { AMOUNT_KEYS, type FleetAmounts } from '../../kubernetes/objects/fleet-budget.js';
 
 export const TENANT_LABEL = 'canopy.io/tenant';
 export const TEAM_LABEL = 'team';
@@ -22,11 +24,27 @@ interface Amounts {
 }
 type Limits = Partial<Amounts>;
 
+/** `context.quota.fleet` */
+type FleetCedar = {
+  budget: string;
+  limit: Record<string, number>;
+  used: Record<string, number>;
+  regionUsed: Record<string, number>;
+  share: Record<string, number>;
+  current: boolean;
+};
+
 export interface QuotaFacts {
   tenant: string;
   requested: Requested;
+  /** What the tenant uses in this cluster, with the request's cost: what a fleet share must cover (pipeline.ts). */
+  usedHere: Amounts;
+  asked: Amounts;
+  /** The tenant's fleet budget entry (budgets.yaml `fleet`), when it has one. */
+  fleetTenant?: FleetTenant;
+  fleet?: FleetView;
   /** `context.quota` */
-  cedar: { tenant: string; requested: Record<string, number>; used: Record<string, number>; limit: Record<string, number>; soft: Record<string, number> };
+  cedar: { tenant: string; requested: Record<string, number>; used: Record<string, number>; limit: Record<string, number>; soft: Record<string, number>; fleet?: FleetCedar };
   /** `{{ quota.* }}` in advice: the same in human units, and what remains. */
   human: Record<string, unknown>;
 }
@@ -73,6 +91,24 @@ function human(amounts: Limits, currency: string): Record<string, string> {
   };
 }
 
+/** "the store…" → "The store….": a note read after the advice's own sentences. */
+const sentence = (text: string): string => (text === '' ? '' : `${text.charAt(0).toUpperCase()}${text.slice(1)}${text.endsWith('.') ? '' : '.'}`);
+
+/** The amounts of `amounts` that `keys` has. */
+const only = (amounts: Amounts, keys: Limits): Limits => Object.fromEntries(Object.keys(keys).map((key) => [key, amounts[key as keyof Amounts]]));
+
+/** "2 GPUs, 1500m CPU, 3Gi memory, 12.50 USD a month". */
+function inWords(amounts: Limits, currency: string): string {
+  const words = human(amounts, currency);
+  const parts = [
+    ...(words['gpus'] !== undefined ? [`${words['gpus']} GPU${words['gpus'] === '1' ? '' : 's'}`] : []),
+    ...(words['cpu'] !== undefined ? [`${words['cpu']} CPU`] : []),
+    ...(words['memory'] !== undefined ? [`${words['memory']} memory`] : []),
+    ...(words['cost'] !== undefined ? [`${words['cost']} a month`] : []),
+  ];
+  return parts.length > 0 ? parts.join(', ') : 'nothing';
+}
+
 function limitsOf(budget: Budget): Limits {
   return {
     ...(budget.cpuMillis !== undefined ? { cpuMillis: budget.cpuMillis } : {}),
@@ -105,12 +141,15 @@ export interface QuotaInputs extends FleetFacts {
   scaleTemplate?: ScaleTemplate;
   /** How many nodes the cluster has: a DaemonSet asks for one pod on each. */
   nodeCount?: number;
+  /** Shares of fleet-wide budgets (facts/fleet-budgets); without it a fleet tenant holds no share. */
+  fleetShares?: FleetShares;
 }
 
 export function quotaFacts(data: QuotaData | undefined, request: AdmissionRequest, facts: QuotaInputs): QuotaFacts | undefined {
   const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
   const budget = tenant ? own(data?.budgets, tenant) : undefined;
-  if (!tenant || !budget || !data) return undefined;
+  const fleetTenant = tenant ? own(data?.fleet, tenant) : undefined;
+  if (!tenant || (!budget && !fleetTenant) || !data) return undefined;
   const requested = requestedBy(request, {
     ...(facts.nodeCount !== undefined ? { nodeCount: facts.nodeCount } : {}),
     ...(facts.scaleTemplate ? { scaleTemplate: facts.scaleTemplate } : {}),
@@ -119,18 +158,35 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
   });
   const asked = withCost(requested.usage, data.prices);
   const used = withCost(facts.quotaLedger?.used(tenant, data.deviceClasses) ?? ZERO, data.prices);
-  const limit = limitsOf(budget);
-  const soft = scale(limit, budget.softThresholdPercent);
+  const limit = budget ? limitsOf(budget) : {};
+  const soft = budget ? scale(limit, budget.softThresholdPercent) : {};
   const currency = data.prices.currency;
+  const fleet = fleetTenant ? (facts.fleetShares ?? NO_FLEET_STORE).view(tenant, fleetTenant, used) : undefined;
   return {
     tenant,
     requested,
+    usedHere: used,
+    asked,
+    ...(fleetTenant ? { fleetTenant } : {}),
+    ...(fleet ? { fleet } : {}),
     cedar: {
       tenant,
       requested: toNumbers(asked, 'request'),
       used: toNumbers(used, 'usage'),
       limit: toNumbers(limit, 'limit'),
       soft: toNumbers(soft, 'soft threshold'),
+      ...(fleet
+        ? {
+            fleet: {
+              budget: fleet.budget,
+              limit: toNumbers(fleet.limit, 'fleet limit'),
+              used: toNumbers(fleet.used, 'fleet usage'),
+              regionUsed: toNumbers(fleet.regionUsed, 'region usage'),
+              share: toNumbers(fleet.share, 'fleet share'),
+              current: fleet.current,
+            },
+          }
+        : {}),
     },
     human: {
       tenant,
@@ -139,7 +195,40 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
       limit: human(limit, currency),
       soft: human(soft, currency),
       remaining: human(remaining(limit, used), currency),
-      softThresholdPercent: `${budget.softThresholdPercent}`,
+      softThresholdPercent: `${budget?.softThresholdPercent ?? ''}`,
+      ...(fleet
+        ? {
+            fleet: {
+              budget: fleet.budget,
+              // Sentences, of the amounts the fleet budget limits (all four while it is unknown).
+              requested: inWords(only(asked, fleet.share), currency),
+              usedHere: inWords(only(used, fleet.share), currency),
+              share: inWords(fleet.share, currency),
+              used: inWords(only(fleet.used, fleet.share), currency),
+              limit: Object.keys(fleet.limit).length > 0 ? inWords(fleet.limit, currency) : 'a limit not read yet',
+              note: sentence(fleet.note || (fleet.current ? 'the share this cluster holds is all the fleet budget can give it now' : '')),
+            },
+          }
+        : {}),
     },
   };
+}
+
+/** What a tenant uses in this cluster now (observed and reserved), with its monthly cost. */
+export function tenantUsage(data: QuotaData, ledger: UsageLedger | undefined, tenant: string): FleetAmounts {
+  return withCost(ledger?.used(tenant, data.deviceClasses) ?? ZERO, data.prices);
+}
+
+/** Per amount, what covering `asked` on top of `used` needs, for the amounts a share limits and the request adds to. */
+export function shortfall(quota: QuotaFacts): FleetAmounts | undefined {
+  const share = quota.fleet?.share;
+  if (!share) return undefined;
+  let short = false;
+  const needed: FleetAmounts = { cpuMillis: 0n, memoryBytes: 0n, gpus: 0n, monthlyCostMicros: 0n };
+  for (const key of AMOUNT_KEYS) {
+    needed[key] = quota.usedHere[key] + quota.asked[key];
+    const held = share[key];
+    if (held !== undefined && quota.asked[key] > 0n && needed[key] > held) short = true;
+  }
+  return short ? needed : undefined;
 }

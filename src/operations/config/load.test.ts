@@ -41,6 +41,12 @@ const SAMPLES: Record<string, { text: string; value: unknown; raw?: unknown }> =
   'shutdown.delaySeconds': { text: '7', value: 7 },
   'shutdown.drainSeconds': { text: '9', value: 9 },
   'bundle.url': { text: 'oci://registry.local/policies:prod', value: 'oci://registry.local/policies:prod' },
+  'fleetBudgets.kubeconfig': { text: '/etc/canopy/fleet/kubeconfig', value: '/etc/canopy/fleet/kubeconfig' },
+  'fleetBudgets.context': { text: 'fleet-store', value: 'fleet-store' },
+  'fleetBudgets.inCluster': { text: 'true', value: true },
+  'fleetBudgets.namespace': { text: 'budgets', value: 'budgets' },
+  'fleetBudgets.leaseSeconds': { text: '600', value: 600 },
+  'fleetBudgets.timeoutMs': { text: '500', value: 500 },
   'bundle.publicKeyFiles': { text: '/k.pem', value: ['/k.pem'] },
   'bundle.publicKeys': { text: '[PEM]', value: ['PEM'] },
   'bundle.token': { text: 's3cret', value: 's3cret' },
@@ -87,6 +93,7 @@ function valueAt(config: unknown, setting: Setting): unknown {
 function companions(setting: Setting): Record<string, FlagValue> {
   if (setting.key.startsWith('bundle.') && setting.key !== 'bundle.url') return { 'bundle.url': 'https://store.local/b', 'bundle.publicKeys': ['PEM'] };
   if (setting.key === 'bundle.url') return { 'bundle.publicKeys': ['PEM'] };
+  if (setting.key.startsWith('fleetBudgets.') && !['fleetBudgets.kubeconfig', 'fleetBudgets.inCluster'].includes(setting.key)) return { 'fleetBudgets.kubeconfig': '/fleet' };
   if (setting.key === 'tls.certFile') return { 'tls.keyFile': '/k' };
   if (setting.key === 'tls.keyFile') return { 'tls.certFile': '/c' };
   return {};
@@ -126,6 +133,19 @@ describe('canopy serve config', () => {
     expect(config).toMatchObject({ port: 8443, host: '0.0.0.0', policies: './policies', stateDir: '.canopy', logLevel: 'info', shutdown: { delaySeconds: 0, drainSeconds: 25 } });
     expect(config.tls.bootstrap).toEqual({ enabled: false, secretName: 'canopy-tls', namespace: 'policy-system', service: 'canopy', validatingWebhook: 'canopy', mutatingWebhook: 'canopy' });
     expect(config.bundle).toBeUndefined();
+    expect(config.fleetBudgets).toBeUndefined();
+  });
+
+  it('connects to a fleet store only with a kubeconfig or inCluster, and not with both', async () => {
+    expect((await loadCanopyConfig({ flags: { 'fleetBudgets.namespace': 'budgets' } })).fleetBudgets).toBeUndefined();
+    expect((await loadCanopyConfig({ flags: { 'fleetBudgets.kubeconfig': '/fleet' } })).fleetBudgets).toEqual({
+      kubeconfig: '/fleet',
+      inCluster: false,
+      namespace: 'canopy-fleet',
+      leaseSeconds: 300,
+      timeoutMs: 1000,
+    });
+    await expect(loadCanopyConfig({ flags: { 'fleetBudgets.kubeconfig': '/fleet', 'fleetBudgets.inCluster': 'true' } })).rejects.toThrow(/exclude each other/);
   });
 
   it.each([

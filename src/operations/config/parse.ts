@@ -13,6 +13,10 @@ export { DEFAULT_BODY_LIMIT, DEFAULT_MAX_IN_FLIGHT, LOG_LEVELS, type LogLevel } 
 type ConfigSettings = Static<typeof CONFIG_SCHEMA>;
 type FleetKey = 'cluster' | 'kubernetes' | 'kcp' | 'registries' | 'imageLookupTimeoutMs';
 type BundleSettings = NonNullable<ConfigSettings['bundle']>;
+type FleetBudgetSettings = NonNullable<ConfigSettings['fleetBudgets']>;
+
+/** The fleet store of fleet-wide budgets: there is one with a kubeconfig or inCluster. */
+export type FleetBudgetConfig = FleetBudgetSettings;
 
 export type BootstrapTlsConfig = ConfigSettings['tls']['bootstrap'];
 
@@ -24,7 +28,7 @@ export type BundleConfig = Omit<BundleSettings, 'url' | 'canaries'> & {
 };
 
 /** The config as Canopy uses it: the fleet's settings together under `fleet`, `bundle` only with a store. */
-export type CanopyConfig = Omit<ConfigSettings, FleetKey | 'bundle'> & { bundle?: BundleConfig; fleet: FleetConfig };
+export type CanopyConfig = Omit<ConfigSettings, FleetKey | 'bundle' | 'fleetBudgets'> & { bundle?: BundleConfig; fleetBudgets?: FleetBudgetConfig; fleet: FleetConfig };
 
 /** The namespace a pod runs in, as Kubernetes mounts it with the service account. */
 export const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -60,10 +64,11 @@ export function parseCanopyConfig(value: unknown, label: string, podNamespace?: 
   const filled = Value.Default(CONFIG_SCHEMA, podNamespace === undefined ? given : withPodNamespace(given, podNamespace));
   const problems = schemaProblems(CONFIG_SCHEMA, filled);
   if (problems.length > 0) throw new ConfigError(label, problems.map(configMessage).join('; '));
-  const { cluster, kubernetes, kcp, registries, imageLookupTimeoutMs, bundle, ...serve } = filled as ConfigSettings;
+  const { cluster, kubernetes, kcp, registries, imageLookupTimeoutMs, bundle, fleetBudgets, ...serve } = filled as ConfigSettings;
   const fleet = fleetConfigOf({ cluster, registries, imageLookupTimeoutMs, ...(kubernetes ? { kubernetes } : {}), ...(kcp ? { kcp } : {}) });
   const bundleConfig = bundleConfigOf(bundle);
-  return { ...serve, fleet, ...(bundleConfig ? { bundle: bundleConfig } : {}) };
+  const fleetStore = fleetBudgets && (fleetBudgets.kubeconfig !== undefined || fleetBudgets.inCluster) ? fleetBudgets : undefined;
+  return { ...serve, fleet, ...(bundleConfig ? { bundle: bundleConfig } : {}), ...(fleetStore ? { fleetBudgets: fleetStore } : {}) };
 }
 
 /** What only the merged config can tell: settings that must go together or exclude each other. */
@@ -73,6 +78,9 @@ export function checkCombinations(config: CanopyConfig, label: string): void {
   };
   if ((config.tls.certFile === undefined) !== (config.tls.keyFile === undefined)) fail('tls.certFile (--tls-cert) and tls.keyFile (--tls-key) go together');
   if (config.tls.bootstrap.enabled && config.tls.certFile) fail('tls.bootstrap.enabled (--bootstrap-tls) and tls.certFile (--tls-cert) exclude each other: pick one source of the serving certificate');
+  if (config.fleetBudgets?.inCluster && config.fleetBudgets.kubeconfig !== undefined) {
+    fail('fleetBudgets.inCluster (--fleet-in-cluster) and fleetBudgets.kubeconfig (--fleet-kubeconfig) exclude each other: pick one way to the fleet store');
+  }
   if (config.bundle && config.bundle.publicKeyFiles.length + config.bundle.publicKeys.length === 0) {
     fail('bundle.url (--bundle) needs a trusted key in bundle.publicKeyFiles (--bundle-pub) or bundle.publicKeys: a bundle is only activated when a trusted key signed it');
   }

@@ -6,6 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { Type, type TSchema } from 'typebox';
 import { FLEET_SETTINGS } from '../../facts/fleet/index.js';
+import { DEFAULT_FLEET_TIMEOUT_MS, DEFAULT_LEASE_SECONDS } from '../../facts/fleet-budgets/index.js';
+import { DEFAULT_FLEET_NAMESPACE } from '../../kubernetes/objects/fleet-budget.js';
 import { isRecord } from '../../kubernetes/objects/json.js';
 import { DEFAULT_DECISION_CACHE_SIZE } from '../../pipeline/decision-cache.js';
 import { DEFAULT_DEADLINE_MS } from '../../pipeline/deadline.js';
@@ -199,6 +201,32 @@ const SERVE_SETTINGS = Type.Object(
             default: 0,
             flag: '--bundle-long-poll',
             description: 'hold each poll open this long waiting for a change; 0 plain polling',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    // Present only when given; it takes effect with a kubeconfig or inCluster (parse.ts).
+    fleetBudgets: Type.Optional(
+      Type.Object(
+        {
+          kubeconfig: path('--fleet-kubeconfig', "the fleet store's kubeconfig (a management cluster or kcp workspace holding FleetBudgets); with it, tenants of policies/data/budgets.yaml's fleet draw on fleet-wide budgets"),
+          context: Type.Optional(Type.String({ minLength: 1, flag: '--fleet-context', description: "the fleet store kubeconfig's context to use" })),
+          inCluster: Type.Boolean({ default: false, flag: '--fleet-in-cluster', description: 'the fleet store is the cluster Canopy runs in, reached with its service account' }),
+          namespace: objectName('--fleet-namespace', 'the namespace of the FleetBudgets in the fleet store', { default: DEFAULT_FLEET_NAMESPACE }),
+          leaseSeconds: Type.Integer({
+            minimum: 2,
+            maximum: 86_400,
+            default: DEFAULT_LEASE_SECONDS,
+            flag: '--fleet-lease-seconds',
+            description: "how long a cluster's granted share holds without renewal (renewed every third of it); after it, the fleet counts only what the cluster used",
+          }),
+          timeoutMs: Type.Integer({
+            minimum: 50,
+            maximum: 29_000,
+            default: DEFAULT_FLEET_TIMEOUT_MS,
+            flag: '--fleet-timeout',
+            description: "deadline of one exchange with the fleet store, shortened to fit the request's own deadline",
           }),
         },
         { additionalProperties: false },

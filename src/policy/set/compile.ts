@@ -206,7 +206,7 @@ export function checkPolicySet(source: PolicySetSource): CheckedPolicySet {
   const packSettings = packSettingsOf(source, data, validating, mutating, diagnostics);
   const sovereignty = providerData(sovereigntyProvider, data, source, diagnostics);
   const supplyChain = providerData(supplyChainProvider, data, source, diagnostics);
-  const quota = providerData(quotaProvider, data, source, diagnostics) ?? { prices: OPENCOST_PRICES, budgets: {} };
+  const quota = providerData(quotaProvider, data, source, diagnostics) ?? { prices: OPENCOST_PRICES, budgets: {}, fleet: {} };
   const podSecurity = providerData(podSecurityProvider, data, source, diagnostics);
   const mutations = [...mutating.values()]
     .map((policy) => policy.info)

@@ -9,7 +9,8 @@ import { OPERATIONS, syntheticReview, type Operation } from '../../kubernetes/ad
 import type { PolicyDiagnostic } from '../engine/index.js';
 import { quantityValue, wholeUnits } from '../../kubernetes/quantity/index.js';
 import { parseImageReference } from '../../sources/oci/index.js';
-import { ZERO, type Usage } from '../../facts/quota/index.js';
+import { NO_FLEET_STORE, ZERO, type FleetShares, type Usage } from '../../facts/quota/index.js';
+import { AMOUNT_KEYS, NO_AMOUNTS, readFleetLimits, type FleetLimits } from '../../kubernetes/objects/fleet-budget.js';
 import type { ImageLookup } from '../../facts/supply-chain/index.js';
 import type { ClusterIdentity, RequestFacts, StorageClassInfo } from '../translate/index.js';
 import { isRecord } from '../../kubernetes/objects/json.js';
@@ -47,7 +48,7 @@ export interface TestCase {
 
 const CASE_KEYS = [
   'name', 'review', 'object', 'oldObject', 'operation', 'subresource', 'resource', 'scope', 'user', 'dryRun',
-  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'images', 'ingresses', 'expect',
+  'namespace', 'cluster', 'workspace', 'storageClasses', 'nodes', 'usage', 'fleet', 'images', 'ingresses', 'expect',
 ];
 const EXPECT_KEYS = ['allowed', 'denied', 'warnings', 'mutations', 'patch'];
 
@@ -123,7 +124,7 @@ const isStringMap = (value: unknown): value is Record<string, string> =>
 /** cluster, workspace, storageClasses and nodes of a case: the facts the webhook reads from a cluster. */
 function readFacts(raw: Json, name: string): TestCase['facts'] | string {
   const facts: TestCase['facts'] = {};
-  const { cluster, workspace, storageClasses, nodes, usage, images, ingresses } = raw;
+  const { cluster, workspace, storageClasses, nodes, usage, fleet, images, ingresses } = raw;
   if (cluster !== undefined) {
     const fields = ['name', 'region', 'jurisdiction', 'provider', 'environment'] as const;
     if (!isRecord(cluster) || Object.keys(cluster).some((k) => !(fields as readonly string[]).includes(k) && k !== 'labels')) {
@@ -172,6 +173,12 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
     }
     facts.quotaLedger = { used: (tenant) => byTenant.get(tenant) ?? ZERO, reserve: () => {} };
   }
+  if (fleet !== undefined) {
+    // What the fleet store says of each fleet budget: {tenant: {limit: {gpus: 8}, share: {gpus: 2}, used: {gpus: 6}, note: "…"}}.
+    const shares = readFleetShares(fleet, name);
+    if (typeof shares === 'string') return shares;
+    facts.fleetShares = shares;
+  }
   if (images !== undefined) {
     // What registries answer: {IMAGE: {digest: sha256:…, signature: verified | "reason", error: "…"}}.
     if (!isRecord(images)) return `case "${name}": images must map image references to {digest, signature, error}`;
@@ -200,6 +207,38 @@ function readFacts(raw: Json, name: string): TestCase['facts'] | string {
     facts.inventory = new IngressInventory({ objects: ingresses as Json[] });
   }
   return facts;
+}
+
+/** Amounts in budgets.yaml's units (cpu, memory, gpus quantities; monthlyCost a decimal) → canonical integers. */
+function fleetAmounts(value: unknown): FleetLimits | undefined {
+  if (value === undefined) return {};
+  if (!isRecord(value)) return undefined;
+  const problems: string[] = [];
+  const limits = readFleetLimits(value, problems);
+  return problems.length > 0 ? undefined : limits;
+}
+
+/** A case's `fleet`: each tenant's fleet budget as the fleet store would give it (limit, share, fleet use, note). */
+function readFleetShares(fleet: unknown, name: string): FleetShares | string {
+  const shape = `case "${name}": fleet maps tenants to {limit, share, used, note}, amounts as in budgets.yaml (cpu, memory, gpus, monthlyCost)`;
+  if (!isRecord(fleet)) return shape;
+  const views = new Map<string, { limit: FleetLimits; share: FleetLimits; used: FleetLimits; note: string }>();
+  for (const [tenant, entry] of Object.entries(fleet)) {
+    if (!isRecord(entry) || Object.keys(entry).some((key) => !['limit', 'share', 'used', 'note'].includes(key))) return shape;
+    const [limit, share, used] = [fleetAmounts(entry['limit']), fleetAmounts(entry['share']), fleetAmounts(entry['used'])];
+    if (!limit || !share || !used) return `case "${name}": fleet.${tenant} holds an amount that is not one (cpu, memory, gpus: quantities; monthlyCost: a decimal)`;
+    views.set(tenant, { limit, share, used, note: typeof entry['note'] === 'string' ? entry['note'] : '' });
+  }
+  return {
+    view: (tenant, entry, clusterUsed) => {
+      const given = views.get(tenant);
+      if (!given) return NO_FLEET_STORE.view(tenant, entry, clusterUsed);
+      const fleetUsed = { ...NO_AMOUNTS, ...given.used };
+      for (const key of AMOUNT_KEYS) fleetUsed[key] += clusterUsed[key];
+      return { budget: entry.budget, limit: given.limit, used: fleetUsed, regionUsed: fleetUsed, share: given.share, current: true, note: given.note };
+    },
+    grow: () => Promise.resolve(),
+  };
 }
 
 /**

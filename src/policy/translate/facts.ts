@@ -1,4 +1,4 @@
-import type { QuotaFacts, ScaleTemplate, UsageLedger } from '../../facts/quota/index.js';
+import type { FleetShares, QuotaFacts, ScaleTemplate, UsageLedger } from '../../facts/quota/index.js';
 import type { ImageLookup, SupplyChainFacts } from '../../facts/supply-chain/index.js';
 import type { SovereigntyFacts } from '../../facts/sovereignty/index.js';
 import type { PodSecurityFacts } from '../../facts/pod-security/index.js';
@@ -28,6 +28,8 @@ export interface RequestFacts {
   nodeCount?: number;
   /** Tenants' usage (observed pods and reservations). */
   quotaLedger?: UsageLedger;
+  /** This cluster's shares of fleet-wide budgets; without it a fleet tenant holds none. */
+  fleetShares?: FleetShares;
   /** For a scale request: what one replica of the scaled object asks for. */
   scaleTemplate?: ScaleTemplate;
   sovereignty?: SovereigntyFacts;
