@@ -9,7 +9,7 @@ import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from 
 import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import { renderAdvice } from '../policy/decision/index.js';
 import { templateContext } from '../policy/mutation/index.js';
-import { isZero, QuantityError, quotaProvider, shortfall, tenantOf } from '../facts/quota/index.js';
+import { isZero, QuantityError, quotaProvider, shortfall, tenantOf, type QuotaFacts } from '../facts/quota/index.js';
 import { sovereigntyProvider } from '../facts/sovereignty/index.js';
 import { supplyChainProvider } from '../facts/supply-chain/index.js';
 import { podSecurityProvider } from '../facts/pod-security/index.js';
@@ -102,7 +102,13 @@ function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequ
  * what an allowed request adds; the caller holds the tenant's lock from here to `finish` (see
  * judgeAsync), so two requests cannot both pass a limit that only one fits under. Dry runs reserve nothing.
  */
-function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts): Plan<Decision> {
+/** Quota facts already derived for this request against `set`, with nothing changed since (see growFleetShare). */
+interface KnownQuota {
+  set: CompiledPolicySet;
+  quota: QuotaFacts | undefined;
+}
+
+function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts, known?: KnownQuota): Plan<Decision> {
   if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
   let facts: RequestFacts;
@@ -113,7 +119,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   }
   let quota;
   try {
-    quota = quotaProvider.derive(request, set.quota, facts);
+    quota = known?.set === set ? known.quota : quotaProvider.derive(request, set.quota, facts);
   } catch (error) {
     if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
     throw error;
@@ -231,17 +237,15 @@ export class AdmissionPipeline {
 
   /** As judge, with the evaluation in the pool when there is one; late work neither evaluates nor reserves. */
   private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<Decision> {
-    const run = () => this.run(() => planDecision(this.active, request, facts), 'validating', deadline, (revision) => failedDecision(deadline.message(), revision));
+    const run = (known?: KnownQuota) =>
+      this.run(() => planDecision(this.active, request, facts, known), 'validating', deadline, (revision) => failedDecision(deadline.message(), revision));
     // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const quota = this.active?.quota;
     const fleet = tenant !== undefined && quota !== undefined && Object.hasOwn(quota.fleet, tenant);
     if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) return run();
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
-    return this.quotaLocks.run(tenant, async () => {
-      if (fleet) await this.growFleetShare(request, facts, deadline);
-      return run();
-    });
+    return this.quotaLocks.run(tenant, async () => run(fleet ? await this.growFleetShare(request, facts, deadline) : undefined));
   }
 
   /**
@@ -250,20 +254,23 @@ export class AdmissionPipeline {
    * answers, the request is then judged against the share held: the quota.fleet policy denies what it
    * still does not cover, saying why.
    */
-  private async growFleetShare(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<void> {
+  private async growFleetShare(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<KnownQuota | undefined> {
     const set = this.active;
     const shares = facts.fleetShares;
-    if (!set || !shares) return;
+    if (!set || !shares) return undefined;
     let quota;
     try {
       quota = quotaProvider.derive(request, set.quota, facts);
     } catch {
-      return; // what the request asks for cannot be counted: planDecision denies it, saying why
+      return undefined; // what the request asks for cannot be counted: planDecision denies it, saying why
     }
     const needed = quota ? shortfall(quota) : undefined;
-    if (!quota?.fleetTenant || !needed || request.dryRun) return;
+    // Within the share (the common case) the facts just derived are the ones to judge with: nothing that
+    // could change them runs before planDecision (no await between, and renewals take this tenant's lock).
+    if (!quota?.fleetTenant || !needed || request.dryRun) return { set, quota };
     deadline.stage = `asking the fleet store for a share of fleet budget ${quota.fleetTenant.budget}`;
     await shares.grow(quota.tenant, quota.fleetTenant, needed, Math.floor((deadline.remainingMs() * 3) / 4));
+    return undefined;
   }
 
   /** A plan's decision, with the evaluation in this thread. */

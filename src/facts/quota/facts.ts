@@ -162,6 +162,7 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
   const soft = budget ? scale(limit, budget.softThresholdPercent) : {};
   const currency = data.prices.currency;
   const fleet = fleetTenant ? (facts.fleetShares ?? NO_FLEET_STORE).view(tenant, fleetTenant, used) : undefined;
+  let humanWords: Record<string, unknown> | undefined;
   return {
     tenant,
     requested,
@@ -188,28 +189,33 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
           }
         : {}),
     },
-    human: {
-      tenant,
-      requested: human(asked, currency),
-      used: human(used, currency),
-      limit: human(limit, currency),
-      soft: human(soft, currency),
-      remaining: human(remaining(limit, used), currency),
-      softThresholdPercent: `${budget?.softThresholdPercent ?? ''}`,
-      ...(fleet
-        ? {
-            fleet: {
-              budget: fleet.budget,
-              // Sentences, of the amounts the fleet budget limits (all four while it is unknown).
-              requested: inWords(only(asked, fleet.share), currency),
-              usedHere: inWords(only(used, fleet.share), currency),
-              share: inWords(fleet.share, currency),
-              used: inWords(only(fleet.used, fleet.share), currency),
-              limit: Object.keys(fleet.limit).length > 0 ? inWords(fleet.limit, currency) : 'a limit not read yet',
-              note: sentence(fleet.note || (fleet.current ? 'the share this cluster holds is all the fleet budget can give it now' : '')),
-            },
-          }
-        : {}),
+    // Words for advice templates, made only when a template reads them (a denial or a warning): most
+    // requests are admitted without one.
+    get human() {
+      humanWords ??= {
+        tenant,
+        requested: human(asked, currency),
+        used: human(used, currency),
+        limit: human(limit, currency),
+        soft: human(soft, currency),
+        remaining: human(remaining(limit, used), currency),
+        softThresholdPercent: `${budget?.softThresholdPercent ?? ''}`,
+        ...(fleet
+          ? {
+              fleet: {
+                budget: fleet.budget,
+                // Sentences, of the amounts the fleet budget limits (all four while it is unknown).
+                requested: inWords(only(asked, fleet.share), currency),
+                usedHere: inWords(only(used, fleet.share), currency),
+                share: inWords(fleet.share, currency),
+                used: inWords(only(fleet.used, fleet.share), currency),
+                limit: Object.keys(fleet.limit).length > 0 ? inWords(fleet.limit, currency) : 'a limit not read yet',
+                note: sentence(fleet.note || (fleet.current ? 'the share this cluster holds is all the fleet budget can give it now' : '')),
+              },
+            }
+          : {}),
+      };
+      return humanWords;
     },
   };
 }
