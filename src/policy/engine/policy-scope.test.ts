@@ -183,12 +183,18 @@ const GENERATED: Record<string, string> = {
 };
 
 /** The whole set in one preparsed Cedar set: what every request was evaluated against before the index. */
+/** Whole sets preparsed in this thread, by id: the same revision's texts are preparsed once, not per request. */
+const wholeSets = new Set<string>();
+
 function evaluateWhole(set: CompiledPolicySet, request: CedarRequest, kind: 'validating' | 'mutations'): Evaluation {
   const id = `whole-${set.revision}-${kind}`;
   const texts = kind === 'validating' ? { ...set.texts, [IMPLICIT_ALLOW_ID]: 'permit (principal, action, resource);' } : set.mutationTexts;
   if (Object.keys(texts).length === 0) return { ok: true, satisfied: [], errors: [] };
-  const prepared = cedar.preparsePolicySet(id, { staticPolicies: texts });
-  if (prepared.type === 'failure') throw new Error('cannot preparse the whole set');
+  if (!wholeSets.has(id)) {
+    const prepared = cedar.preparsePolicySet(id, { staticPolicies: texts });
+    if (prepared.type === 'failure') throw new Error('cannot preparse the whole set');
+    wholeSets.add(id);
+  }
   const answer = cedar.statefulIsAuthorized({ ...request, preparsedPolicySetId: id, preparsedSchemaName: set.cedarSchemaName, validateRequest: true });
   if (answer.type === 'failure') return { ok: false, message: answer.errors.map((e) => e.message).join('; ') };
   return {
