@@ -1,4 +1,5 @@
 // The `canopy` binary as a user runs it: exit codes, messages, certificates, and `serve` end to end.
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,17 @@ describe('canopy eval', () => {
     const result = await runCanopyProcess(['eval', '--json', '-'], { input: readFileSync(FIXTURE_POD, 'utf8') });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ response: { allowed: true } });
+  });
+
+  it('ends quietly, exit 2, when the reader of its output stops reading before it finished (canopy eval … | head -1)', async () => {
+    const proc = spawn(process.execPath, [`${REPO_ROOT}bin/canopy.js`, 'eval', ...Array.from({ length: 40 }, () => FIXTURE_NAMESPACE)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    // Like `head -1`: read the first chunk, then close the pipe.
+    proc.stdout.once('data', () => proc.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => proc.on('close', resolve));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|at /);
+    expect(code).toBe(2);
   });
 
   it('exits 2 on unreadable input, says why, and still judges the other files', async () => {
