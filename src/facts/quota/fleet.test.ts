@@ -5,24 +5,12 @@ import { readQuotaData, type QuotaData } from './data.js';
 import { quotaFacts, shortfall, tenantUsage, type QuotaFacts } from './facts.js';
 import { NO_FLEET_STORE, type FleetShares, type FleetTenant, type FleetView } from './fleet.js';
 import { QuotaLedger } from './ledger.js';
+import { admissionRequest } from '../../../test/helpers/admission-request.js';
 
 const GiB = 2n ** 30n;
 const c = (cpu: string, memory = '0', gpus = 0) => ({ name: 'c', image: 'i', resources: { requests: { cpu, memory }, limits: gpus > 0 ? { 'nvidia.com/gpu': gpus } : {} } });
 
-const request = (kind: string, group: string, object: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
-  uid: 'u',
-  kind: { group, version: 'v1', kind },
-  resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
-  subResource: '',
-  name: 'w',
-  namespace: 'n',
-  operation: 'CREATE',
-  userInfo: { username: 'u', groups: [] },
-  object,
-  oldObject: null,
-  dryRun: false,
-  ...extra,
-});
+const request = admissionRequest;
 const pod = (cpu: string, memory = '0', gpus = 0) => request('Pod', '', { spec: { containers: [c(cpu, memory, gpus)] } });
 const ML = { namespaceLabels: { 'canopy.io/tenant': 'ml' } };
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
 import { OPENCOST_PRICES, readQuotaData } from './data.js';
 import { monthlyCost } from './facts.js';
 import { QuotaLedger } from './ledger.js';
 import { requestedBy } from './requested.js';
 import { podUsage, QuantityError, ZERO } from './usage.js';
 import { vmiUsage } from './virtual-machines.js';
+import { admissionRequest } from '../../../test/helpers/admission-request.js';
 
 const c = (cpu: string, memory = '0', extra: Record<string, unknown> = {}) => ({ name: 'c', image: 'i', resources: { requests: { cpu, memory }, ...extra } });
 const GiB = 2n ** 30n;
@@ -48,20 +48,7 @@ describe('pod usage, as Kubernetes counts it', () => {
   });
 });
 
-const request = (kind: string, group: string, object: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
-  uid: 'u',
-  kind: { group, version: 'v1', kind },
-  resource: { group, version: 'v1', resource: `${kind.toLowerCase()}s` },
-  subResource: '',
-  name: 'w',
-  namespace: 'n',
-  operation: 'CREATE',
-  userInfo: { username: 'u', groups: [] },
-  object,
-  oldObject: null,
-  dryRun: false,
-  ...extra,
-});
+const request = admissionRequest;
 const template = (cpu: string) => ({ template: { spec: { containers: [c(cpu)] } } });
 
 describe('what a request adds', () => {
