@@ -154,9 +154,13 @@ export class FleetBudgetLeases implements FleetShares {
     if (this.closed || this.now() < state.quietUntil) return;
     const deadline = this.now() + timeoutMs;
     await this.locks.run(entry.budget, async () => {
+      const late = `fleet budget ${entry.budget}: the fleet store did not answer within what was left of the request's deadline`;
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
         const left = deadline - this.now();
-        if (left <= 0) return;
+        if (left <= 0) {
+          state.refusal = late;
+          return;
+        }
         // The first attempt may start from the ledger already read; after a conflict, from a fresh one.
         if (attempt > 0 || !state.budget) {
           if (!(await this.read(state, left))) return;
@@ -174,6 +178,7 @@ export class FleetBudgetLeases implements FleetShares {
         state.refusal = '';
         if (!outcome.changed) return;
         const written = await this.write(state, tenant, budget, outcome.granted, outcome.claimed, deadline - this.now());
+        if (written === 'failed' && state.unreachable === '') state.refusal = late;
         if (written !== 'conflict') return;
       }
       state.refusal = `fleet budget ${entry.budget}: the fleet store answered ${MAX_ATTEMPTS} conditional updates in a row with a conflict (other clusters kept writing it); try again`;
@@ -232,6 +237,9 @@ export class FleetBudgetLeases implements FleetShares {
     } else if (error instanceof KubeApiError && error.statusCode === 404) {
       state.budget = undefined;
       state.unreachable = `there is no FleetBudget ${where} in the fleet store (${this.options.client.server}), so no share of it is held here`;
+    } else if (error instanceof KubeApiError && error.statusCode !== undefined) {
+      // It answered, and refused (403: this cluster's identity may not; 422: the ledger entry was refused).
+      state.unreachable = `the fleet store (${this.options.client.server}) refused this cluster's access to FleetBudget ${where}: ${messageOf(error)}; admitting only within the share this cluster holds`;
     } else {
       state.unreachable = `the fleet store (${this.options.client.server}) could not be reached for FleetBudget ${where}: ${messageOf(error)}; admitting only within the share this cluster holds`;
     }
