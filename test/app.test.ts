@@ -66,4 +66,19 @@ describe('startCanopy', () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(reloads(lines)).toEqual([]);
   });
+  it('refuses fleetBudgets.inCluster outside a pod, saying what to give instead', async () => {
+    const config = parseCanopyConfig(
+      { host: '127.0.0.1', port: 0, policies: policyDir({}), engine: { workers: 0 }, stateDir: path.join(tmpdir(), 'canopy-app-test'), fleetBudgets: { inCluster: true } },
+      'app test',
+    );
+    const saved = process.env['KUBERNETES_SERVICE_HOST'];
+    delete process.env['KUBERNETES_SERVICE_HOST'];
+    try {
+      await expect(startCanopy(config, { logDestination: logSink().stream, servingCertificate })).rejects.toThrow(
+        /fleetBudgets\.inCluster \(--fleet-in-cluster\): Canopy is not running in a pod .* give fleetBudgets\.kubeconfig/,
+      );
+    } finally {
+      if (saved !== undefined) process.env['KUBERNETES_SERVICE_HOST'] = saved;
+    }
+  });
 });

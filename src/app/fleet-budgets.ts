@@ -6,7 +6,7 @@ import type { FleetContext } from '../facts/fleet/index.js';
 import { FleetBudgetLeases } from '../facts/fleet-budgets/index.js';
 import { tenantUsage, type FleetShares } from '../facts/quota/index.js';
 import type { AdmissionPipeline, PipelineOptions } from '../pipeline/index.js';
-import { KubeClient, loadKubeConfig } from '../sources/kube/index.js';
+import { KubeApiError, KubeClient, loadKubeConfig } from '../sources/kube/index.js';
 import { NO_AMOUNTS } from '../kubernetes/objects/fleet-budget.js';
 
 export interface FleetBudgets {
@@ -19,7 +19,11 @@ export interface FleetBudgets {
 export function fleetBudgets(config: CanopyConfig, fleet: FleetContext, pipeline: () => AdmissionPipeline | undefined, logger: Logger): FleetBudgets | undefined {
   const settings = config.fleetBudgets;
   if (!settings) return undefined;
-  // inCluster: the service account of the pod (loadKubeConfig's choice without a kubeconfig, in a pod).
+  // inCluster: the service account of the pod (loadKubeConfig's choice without a kubeconfig, in a pod);
+  // outside one it would quietly take the default kubeconfig instead.
+  if (settings.inCluster && process.env['KUBERNETES_SERVICE_HOST'] === undefined) {
+    throw new KubeApiError('fleetBudgets.inCluster (--fleet-in-cluster): Canopy is not running in a pod (no KUBERNETES_SERVICE_HOST), so it has no service account to reach the fleet store with; give fleetBudgets.kubeconfig (--fleet-kubeconfig)');
+  }
   const client = new KubeClient(loadKubeConfig({ ...(settings.kubeconfig ? { kubeconfig: settings.kubeconfig } : {}), ...(settings.context ? { context: settings.context } : {}) }));
   const leases = new FleetBudgetLeases({
     client,
