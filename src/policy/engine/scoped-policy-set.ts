@@ -1,6 +1,7 @@
 // A policy set as one thread's Cedar instance holds it: split by scope into small preparsed sets, one per
 // group of requests that the same policies can apply to, made the first time such a request comes.
 // A request then costs what its own policies cost, however many unrelated policies the set holds.
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { cedar } from '../cedar/index.js';
 import type { CedarRequest, Evaluation, PolicyKind } from './evaluate.js';
@@ -325,6 +326,19 @@ const preparedSchemas = new Set<string>();
 const nothingApplies = (): Evaluation => ({ ok: true, satisfied: [], errors: [] });
 
 /** An evaluation with the policies decided satisfied without Cedar (conditions.ts) among its satisfied ones. */
+/** Conformance answers (ScopedPolicySet.conformance) by schema and request digest, in this thread. */
+const conformanceAnswers = new LRUCache<string, Evaluation>({ max: 4096 });
+
+/** An answer that is handed out again: frozen, so no reader can change it for the next. */
+function freezeEvaluation(evaluation: Evaluation): Evaluation {
+  if (evaluation.ok) {
+    Object.freeze(evaluation.satisfied);
+    for (const error of evaluation.errors) Object.freeze(error);
+    Object.freeze(evaluation.errors);
+  }
+  return Object.freeze(evaluation);
+}
+
 function withDecided(evaluation: Evaluation, decided: readonly string[]): Evaluation {
   return decided.length === 0 || !evaluation.ok ? evaluation : { ...evaluation, satisfied: [...evaluation.satisfied, ...decided].sort() };
 }
@@ -430,8 +444,16 @@ export class ScopedPolicySet {
    * is refused at load time, even for requests no policy looks at.
    */
   conformance(request: CedarRequest): Evaluation {
+    // The answer depends on the schema and the request alone. Every activation checks the same warm-up
+    // requests, and a set's own test cases the same requests, against a schema that rarely changes
+    // between reloads: those come back from here rather than from Cedar (about 0.6 ms each).
+    const key = `${this.set.cedarSchemaName}\0${createHash('sha256').update(JSON.stringify(request)).digest('base64')}`;
+    const known = conformanceAnswers.get(key);
+    if (known) return known;
     const answer = this.ask(this.conformanceSetId, request, 'schema');
-    return answer.ok ? answer : { ok: false, message: `the request does not match the policy schema: ${answer.message}` };
+    const result: Evaluation = answer.ok ? answer : { ok: false, message: `the request does not match the policy schema: ${answer.message}` };
+    conformanceAnswers.set(key, freezeEvaluation(result));
+    return result;
   }
 
   /**
