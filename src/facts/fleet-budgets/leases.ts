@@ -177,7 +177,7 @@ export class FleetBudgetLeases implements FleetShares {
         }
         state.refusal = '';
         if (!outcome.changed) return;
-        const written = await this.write(state, tenant, budget, outcome.granted, outcome.claimed, deadline - this.now());
+        const written = await this.write(state, budget, { granted: outcome.granted, claimed: outcome.claimed, used: this.options.usage(tenant) }, deadline - this.now());
         if (written === 'failed' && state.unreachable === '') state.refusal = late;
         if (written !== 'conflict') return;
       }
@@ -197,12 +197,18 @@ export class FleetBudgetLeases implements FleetShares {
     }
   }
 
-  /** Writes this cluster's entry (its grant and claim) with the budget's resourceVersion: 'ok', 'conflict' (re-read), or 'failed'. */
-  private async write(state: BudgetState, tenant: string, budget: FleetBudget, granted: FleetAmounts, claimed: FleetAmounts, timeoutMs: number, expireNow = false): Promise<'ok' | 'conflict' | 'failed'> {
+  /** Writes this cluster's entry (grant, claim, use) with the budget's resourceVersion: 'ok', 'conflict' (re-read), or 'failed'. */
+  private async write(
+    state: BudgetState,
+    budget: FleetBudget,
+    amounts: { granted: FleetAmounts; claimed: FleetAmounts; used: FleetAmounts },
+    timeoutMs: number,
+    expireNow = false,
+  ): Promise<'ok' | 'conflict' | 'failed'> {
     if (timeoutMs <= 0) return 'failed';
     const me = this.options.identity();
     const now = this.now();
-    const entry = entryFor(budget.clusters[me.name], granted, claimed, this.options.usage(tenant), now, expireNow ? 0 : this.options.leaseMs, me);
+    const entry = entryFor(budget.clusters[me.name], amounts.granted, amounts.claimed, amounts.used, now, expireNow ? 0 : this.options.leaseMs, me);
     const clusters: Record<string, unknown> = {};
     for (const [name, grant] of Object.entries(budget.clusters)) clusters[name] = clusterGrantJson(grant);
     clusters[me.name] = clusterGrantJson(entry);
@@ -284,7 +290,7 @@ export class FleetBudgetLeases implements FleetShares {
             const granted = { ...(regrant === undefined ? currentGrant(budget, me.name, now) : 'granted' in regrant ? regrant.granted : claimed) };
             // A grant never below the claim: the claim is what the cluster may have admitted.
             for (const key of AMOUNT_KEYS) if (granted[key] < claimed[key]) granted[key] = claimed[key];
-            const written = await this.write(state, tenant, budget, granted, claimed, this.options.timeoutMs);
+            const written = await this.write(state, budget, { granted, claimed, used }, this.options.timeoutMs);
             if (written === 'ok') return;
             if (written === 'failed') {
               problems.push(state.unreachable);
@@ -314,7 +320,7 @@ export class FleetBudgetLeases implements FleetShares {
         this.locks.run(entry.budget, async () => {
           for (let attempt = 0; attempt < 3 && state.budget; attempt += 1) {
             const used = this.options.usage(tenant);
-            const written = await this.write(state, tenant, state.budget, used, used, deadline - this.now(), true);
+            const written = await this.write(state, state.budget, { granted: used, claimed: used, used }, deadline - this.now(), true);
             if (written !== 'conflict') return;
             if (!(await this.read(state, deadline - this.now()))) return;
           }

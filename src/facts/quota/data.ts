@@ -1,7 +1,7 @@
 // Quota data: prices (data/prices.yaml) and budgets per tenant (data/budgets.yaml), checked at load.
 import { Type, type Static, type TSchema } from 'typebox';
 import { Value } from 'typebox/value';
-import { parseQuantity, wholeUnits } from '../../kubernetes/quantity/index.js';
+import { micros, parseQuantity, wholeUnits } from '../../kubernetes/quantity/index.js';
 import { isRecord } from '../../kubernetes/objects/json.js';
 import { dataMessage, schemaProblems } from '../schema-problems.js';
 import type { DeviceCounts } from './requested.js';
@@ -36,13 +36,6 @@ export interface QuotaData {
 
 const DEVICE_COUNTS: readonly DeviceCounts[] = ['gpus'];
 
-/** "0.031611" → 31611 micro-units, exactly. */
-export function micros(value: unknown): bigint | undefined {
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || !/^\d+(\.\d{1,6})?$/.test(text)) return undefined;
-  const [whole = '0', fraction = ''] = text.split('.');
-  return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
-}
 
 /** A number or its text; the check is exact (micros), the pattern only helps editors. */
 const Decimal = (errorMessage: string, options: Record<string, unknown> = {}) =>

@@ -11,7 +11,7 @@ import type { Budget, Prices, QuotaData } from './data.js';
 import { requestedBy, type Requested } from './requested.js';
 import { QuantityError, ZERO, type Usage } from './usage.js';
 import { NO_FLEET_STORE, type FleetShares, type FleetTenant, type FleetView } from './fleet.js';
-import { AMOUNT_KEYS, type FleetAmounts } from '../../kubernetes/objects/fleet-budget.js';
+import { AMOUNT_KEYS, amountInWords, type FleetAmounts } from '../../kubernetes/objects/fleet-budget.js';
 
 export const TENANT_LABEL = 'canopy.io/tenant';
 export const TEAM_LABEL = 'team';
@@ -97,15 +97,13 @@ const sentence = (text: string): string => (text === '' ? '' : `${text.charAt(0)
 /** The amounts of `amounts` that `keys` has. */
 const only = (amounts: Amounts, keys: Limits): Limits => Object.fromEntries(Object.keys(keys).map((key) => [key, amounts[key as keyof Amounts]]));
 
-/** "2 GPUs, 1500m CPU, 3Gi memory, 12.50 USD a month". */
+/** "2 GPUs, 1500m CPU, 3Gi memory, 12.50 USD a month": what the fleet advice reads. */
 function inWords(amounts: Limits, currency: string): string {
-  const words = human(amounts, currency);
-  const parts = [
-    ...(words['gpus'] !== undefined ? [`${words['gpus']} GPU${words['gpus'] === '1' ? '' : 's'}`] : []),
-    ...(words['cpu'] !== undefined ? [`${words['cpu']} CPU`] : []),
-    ...(words['memory'] !== undefined ? [`${words['memory']} memory`] : []),
-    ...(words['cost'] !== undefined ? [`${words['cost']} a month`] : []),
-  ];
+  const order = ['gpus', 'cpuMillis', 'memoryBytes', 'monthlyCostMicros'] as const;
+  const parts = order.flatMap((key) => {
+    const value = amounts[key];
+    return value === undefined ? [] : [amountInWords(key, value, currency)];
+  });
   return parts.length > 0 ? parts.join(', ') : 'nothing';
 }
 

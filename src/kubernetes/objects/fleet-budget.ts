@@ -14,7 +14,7 @@
 //
 // Amounts in status are canonical integers written as strings (millicores, bytes, GPUs, micro-units of
 // the currency per month): exact, and beyond JSON's safe integers.
-import { ceilDiv, formatBytes, formatCpu, parseQuantity, wholeUnits } from '../quantity/index.js';
+import { ceilDiv, formatBytes, formatCpu, micros, parseQuantity, wholeUnits } from '../quantity/index.js';
 import { CanopyError } from '../../operations/errors/index.js';
 import { isRecord } from './json.js';
 
@@ -70,14 +70,6 @@ export interface FleetBudget {
   limits: FleetLimits;
   currency: string;
   clusters: Record<string, ClusterGrant>;
-}
-
-/** "0.031611" or 0.5 → micro-units, exactly; undefined when not a decimal with at most 6 decimals. */
-function micros(value: unknown): bigint | undefined {
-  const text = typeof value === 'number' ? String(value) : value;
-  if (typeof text !== 'string' || !/^\d+(\.\d{1,6})?$/.test(text)) return undefined;
-  const [whole = '0', fraction = ''] = text.split('.');
-  return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
 }
 
 function integer(value: unknown): bigint | undefined {

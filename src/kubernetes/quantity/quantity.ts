@@ -67,3 +67,11 @@ export function formatBytes(bytes: bigint | number): string {
   }
   return `${value}`;
 }
+
+/** A decimal amount ("0.031611", 0.5) → micro-units, exactly; undefined when not one with at most 6 decimals. Prices and budgets' money. */
+export function micros(value: unknown): bigint | undefined {
+  const text = typeof value === 'number' ? String(value) : value;
+  if (typeof text !== 'string' || !/^\d+(\.\d{1,6})?$/.test(text)) return undefined;
+  const [whole = '0', fraction = ''] = text.split('.');
+  return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
+}
