@@ -2,11 +2,13 @@
 // before they serve, a worker that dies replaced (its requests denied, not lost), hot reloads under
 // load, and the decision cache keyed by what a decision depends on.
 import { afterEach, describe, expect, it } from 'vitest';
-import { EvaluationPool } from '../src/policy/engine/index.js';
+import { EvaluationPool } from '../src/pipeline/index.js';
 import { loadPolicyDirectory } from '../src/policy/set/index.js';
 import { AdmissionPipeline } from '../src/pipeline/index.js';
 import { fixture, fixtureNames, STARTER_POLICIES } from './helpers/fixtures.js';
 import { policyDir, undecidedPolicies } from './helpers/policy-dir.js';
+import { admissionReview } from './helpers/review.js';
+import type { RequestFacts } from '../src/policy/translate/index.js';
 
 const pools: EvaluationPool[] = [];
 afterEach(async () => {
@@ -47,25 +49,23 @@ describe('evaluation in worker threads', () => {
     expect(patched).toBeGreaterThan(0);
   });
 
-  it('asks a worker only about requests some policy is left for, and hands it only what those policies read', async () => {
+  it('asks Cedar only about requests some policy is left for, and hands it only what those policies read', async () => {
     // Pod Security controls Cedar must evaluate (policy-dir.ts): the shipped ones are decided without it.
-    const checked = await loadPolicyDirectory(undecidedPolicies());
-    const { pipeline, pool } = pooled();
-    await pipeline.activate(checked);
-    const sent: { kind: string; mask: string; request: string }[] = [];
-    const evaluate = pool.evaluate.bind(pool);
-    pool.evaluate = (revision, planned, kind) => {
-      sent.push({ kind, mask: planned.mask, request: planned.request });
-      return evaluate(revision, planned, kind);
-    };
+    // A worker judges a whole request; what it would hand Cedar is the plan of the set it holds.
+    const pipeline = new AdmissionPipeline({ decisionCacheSize: 0 });
+    const set = await pipeline.activate(await loadPolicyDirectory(undecidedPolicies()));
+    const sent: { mask: string; request: string }[] = [];
     const names = fixtureNames();
-    for (const name of names) await pipeline.handleValidate(fixture(name));
-    // Most requests end with no policy left (a ConfigMap, a Pod that breaks no control): no message.
+    for (const name of names) {
+      const plan = set.engine.plan(pipeline.cedarRequestFor(fixture(name)).cedarRequest, 'validating');
+      if (!('evaluation' in plan)) sent.push({ mask: plan.mask, request: JSON.stringify(plan.request) });
+    }
+    // Most requests end with no policy left (a ConfigMap, a Pod that breaks no control): no Cedar call.
     expect(sent.length).toBeGreaterThan(0);
     expect(sent.length).toBeLessThan(names.length / 2);
     // The cloud-resources pack declares cloudProvider and cloudRegion for every kind ("" for an object of
     // no cloud provider's API group), and its policies test them first with `!= ""`: a guard, so a
-    // request of no cloud resource (a ConfigMap, a ServiceAccount) never goes to a worker for them.
+    // request of no cloud resource (a ConfigMap, a ServiceAccount) never goes to Cedar for them.
     const factsOf = (message: { request: string }): Record<string, unknown> => {
       const request = JSON.parse(message.request) as { resource: unknown; entities: { uid: unknown; attrs: { facts?: Record<string, unknown> } }[] };
       return request.entities.find((entity) => JSON.stringify(entity.uid) === JSON.stringify(request.resource))?.attrs.facts ?? {};
@@ -77,6 +77,79 @@ describe('evaluation in worker threads', () => {
     expect(pod).toBeDefined();
     expect(pod?.request).not.toContain('psHostPathVolumes');
     expect(pod?.request).not.toContain('imagesWithoutDigest');
+  });
+
+  it("judges in a worker what this thread judges with the cluster's look-ups: storage classes, a binding's node, the inventory", async () => {
+    // A cluster in Germany, restricted data (EU regions only), two storage classes (the default in the
+    // US), two nodes, and one Ingress: what the fleet context's caches answer.
+    const classes = new Map([
+      ['eu', { name: 'eu', regions: ['eu-central-1'], waitForFirstConsumer: false, isDefault: false }],
+      ['us', { name: 'us', regions: ['us-east-1'], waitForFirstConsumer: false, isDefault: true }],
+    ]);
+    const nodes: Record<string, Record<string, string>> = { 'node-eu': { 'topology.kubernetes.io/region': 'eu-central-1' }, 'node-us': { 'topology.kubernetes.io/region': 'us-east-1' } };
+    const inventory = {
+      ingressesWithHosts: (hosts: readonly string[]) =>
+        hosts.includes('taken.example.com') ? [{ metadata: { namespace: 'other', name: 'taken' }, spec: { rules: [{ host: 'taken.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'x', port: { number: 80 } } } }] } }] } }] : [],
+    };
+    const facts = async (): Promise<RequestFacts> => ({
+      cluster: { name: 'de-1', region: 'eu-central-1', jurisdiction: 'DE', provider: 'aws', environment: 'prod', labels: {} },
+      namespaceLabels: { 'canopy.io/data-class': 'restricted' },
+      storageClass: (name) => classes.get(name),
+      defaultStorageClass: () => [...classes.values()].find((info) => info.isDefault),
+      nodeLabels: (name) => nodes[name],
+      inventory,
+    });
+    const checked = await loadPolicyDirectory(STARTER_POLICIES);
+    const pool = new EvaluationPool(2);
+    pools.push(pool);
+    const pipeline = new AdmissionPipeline({ pool, decisionCacheSize: 0, facts });
+    await pipeline.activate(checked);
+    const inThread = new AdmissionPipeline({ decisionCacheSize: 0, facts });
+    await inThread.activate(checked);
+
+    const claim = (name: string, storageClassName?: string) =>
+      admissionReview({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'payments' }, spec: { ...(storageClassName ? { storageClassName } : {}), accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } });
+    const statefulSet = (storageClassName: string) =>
+      admissionReview({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: `db-${storageClassName}`, namespace: 'payments' },
+        spec: { serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: { metadata: { labels: { app: 'db' } }, spec: { containers: [{ name: 'db', image: `registry.example.com/db@sha256:${'a'.repeat(64)}` }] } }, volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { storageClassName, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }] },
+      });
+    const binding = (node: string) =>
+      admissionReview({ apiVersion: 'v1', kind: 'Binding', metadata: { name: 'web-1', namespace: 'payments' }, target: { apiVersion: 'v1', kind: 'Node', name: node } }, { resource: { group: '', version: 'v1', resource: 'pods' }, subResource: 'binding' });
+    const ingress = (host: string) =>
+      admissionReview({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'payments' }, spec: { ingressClassName: 'nginx', rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] } });
+    const cases: [string, Record<string, unknown>][] = [
+      ['a claim of the EU class', claim('eu-claim', 'eu')],
+      ['a claim of the US class', claim('us-claim', 'us')],
+      ['a claim of the default class (US)', claim('default-claim')],
+      ['a StatefulSet claiming from the EU class', statefulSet('eu')],
+      ['a StatefulSet claiming from the US class', statefulSet('us')],
+      ['a binding to the EU node', binding('node-eu')],
+      ['a binding to the US node', binding('node-us')],
+      ['an Ingress with a host of its own', ingress('mine.example.com')],
+      ['an Ingress with a host another one has', ingress('taken.example.com')],
+    ];
+    const verdicts: Record<string, string[]> = {};
+    for (const [name, body] of cases) {
+      const pooledResult = await pipeline.handleValidate(body);
+      const inThreadResult = await inThread.handleValidate(body);
+      expect(pooledResult.decision, name).toEqual(inThreadResult.decision);
+      verdicts[name] = pooledResult.decision.denials.map((hit) => hit.id).filter((id) => /storage-regions|binding-region|unique-ingress/.test(id));
+    }
+    // The look-ups decided: each policy denied exactly where the cluster's answers say it must.
+    expect(verdicts).toEqual({
+      'a claim of the EU class': [],
+      'a claim of the US class': ['sovereignty.storage-regions'],
+      'a claim of the default class (US)': ['sovereignty.storage-regions'],
+      'a StatefulSet claiming from the EU class': [],
+      'a StatefulSet claiming from the US class': ['sovereignty.storage-regions'],
+      'a binding to the EU node': [],
+      'a binding to the US node': ['sovereignty.binding-region'],
+      'an Ingress with a host of its own': [],
+      'an Ingress with a host another one has': ['best-practices.unique-ingress'],
+    });
   });
 
   it('loads a set into every worker before it answers with it, and keeps answering through reloads', async () => {

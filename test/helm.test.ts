@@ -384,8 +384,8 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
       policies: '/app/policies',
       stateDir: '/var/lib/canopy',
       logLevel: 'info',
-      // As many evaluation workers as the CPU limit: Node alone would count the node's cores.
-      engine: { workers: 2, decisionCacheSize: 10000 },
+      // One worker less than the CPU limit (2), the event loop taking the other: Node alone would count the node's cores.
+      engine: { workers: 1, decisionCacheSize: 10000 },
       // Below webhooks.timeoutSeconds (5 s); the API server's ?timeout= shortens it further when lower.
       deadlineMs: 4000,
       limits: { maxInFlight: 512, perClientPerSecond: 0 },

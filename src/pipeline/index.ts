@@ -14,3 +14,4 @@ export { AUDIT_ANNOTATION, toAdmissionReview, toMutationReview } from './respons
 export { WARM_UP_REQUESTS } from './warm-up.js';
 export { deadlineFor, DEFAULT_DEADLINE_MS, parseGoDuration } from './deadline.js';
 export { isPolicyProblem } from './policy-problems.js';
+export { EvaluationPool, UNKNOWN_REVISION, type PoolStatus } from './pool.js';

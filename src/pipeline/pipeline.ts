@@ -4,12 +4,14 @@
 import { judgedObject, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from '../kubernetes/admission/index.js';
 import { decide, failedDecision, type Decision } from '../policy/decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../operations/decision-log/index.js';
-import { UNKNOWN_REVISION, type CedarRequest, type EvaluationPool, type Evaluation, type PlannedEvaluation, type PolicyKind, type RequestScope } from '../policy/engine/index.js';
-import { preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy/set/index.js';
-import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
+import type { CedarRequest, Evaluation, PlannedEvaluation, PolicyKind, RequestScope } from '../policy/engine/index.js';
+import { portablePolicySet, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy/set/index.js';
+import { portableFacts, toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
+import { UNKNOWN_REVISION, type EvaluationPool } from './pool.js';
 import { renderAdvice } from '../policy/decision/index.js';
 import { templateContext } from '../policy/mutation/index.js';
 import { isZero, QuantityError, quotaProvider, shortfall, tenantOf, type QuotaFacts } from '../facts/quota/index.js';
+import { appliesTo, type FactDeclaration } from '../facts/declared/index.js';
 import { sovereigntyProvider } from '../facts/sovereignty/index.js';
 import { supplyChainProvider } from '../facts/supply-chain/index.js';
 import { podSecurityProvider } from '../facts/pod-security/index.js';
@@ -77,8 +79,9 @@ export interface PipelineOptions {
   /** Gathers what the webhook knows about a request beyond its body (cluster, namespace labels, ...). */
   facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
   /**
-   * Evaluates the webhook's requests (handleValidate, handleMutate) in worker threads; without it they
-   * are evaluated in this thread. Every set is loaded into the pool before it becomes active.
+   * Judges the webhook's requests in worker threads (handleValidate: the whole decision, but for tenants
+   * with a budget; handleMutate: the Cedar evaluation); without it everything runs in this thread. Every
+   * set is loaded into the pool before it becomes active.
    */
   pool?: EvaluationPool;
   /** How many evaluations to remember (decision-cache.ts); 0 remembers none. Default 10,000. */
@@ -163,6 +166,55 @@ function planKey(shape: RequestScope, mask: string, requestJson: string): string
   return `${shape.action}\0${shape.resourceType}\0${shape.apiGroup}\0${shape.kind}\0${mask}\0${requestJson}`;
 }
 
+type PlannedWithKey = { evaluation: Evaluation } | { plan: PlannedEvaluation; json: string; key?: string };
+
+/**
+ * The plan of an evaluation (engine/scoped-policy-set.ts) with its decision-cache key, or its answer when the plan
+ * already has it (no policy left, a request the schema refuses) or the cache remembers it. What Cedar
+ * is handed, with the policies it is evaluated against, is what the cache is keyed by; `json` is that
+ * request as text (for the key and for a worker), made only when one of them needs it.
+ */
+function plannedEvaluation(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind, cache: DecisionCache | undefined, forWorker: boolean): PlannedWithKey {
+  const plan = set.engine.plan(cedarRequest, kind);
+  if ('evaluation' in plan) return plan;
+  const json = cache || forWorker ? JSON.stringify(plan.request) : '';
+  const key = cache?.keyOf(set.revision, kind, planKey(plan.shape, plan.mask, json));
+  const remembered = key !== undefined ? cache?.get(key) : undefined;
+  if (remembered) return { evaluation: remembered };
+  return { plan, json, ...(key !== undefined ? { key } : {}) };
+}
+
+/** An evaluation in this thread, through the decision cache when there is one. */
+function evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind, cache: DecisionCache | undefined): Evaluation {
+  const planned = plannedEvaluation(set, cedarRequest, kind, cache, false);
+  if ('evaluation' in planned) return planned.evaluation;
+  const evaluation = set.engine.evaluatePlanned(planned.plan, kind);
+  if (planned.key !== undefined) cache?.remember(planned.key, evaluation);
+  return evaluation;
+}
+
+/**
+ * A validating decision, all of it in this thread: derived facts, translation, evaluation, decision.
+ * What the pipeline does for a request judged here, and what an evaluation worker does (worker.ts).
+ */
+export function judgeHere(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, cache: DecisionCache | undefined): Decision {
+  const plan = planDecision(set, request, facts);
+  return 'decision' in plan ? plan.decision : plan.finish(evaluateHere(plan.set, plan.cedarRequest, 'validating', cache));
+}
+
+/** Each set's declared facts that read the cluster's inventory (which only this thread has). */
+const inventoryReaders = new WeakMap<CompiledPolicySet, readonly FactDeclaration[]>();
+
+/** Whether a declared fact computed for the request's kind reads the cluster's inventory. */
+function readsInventory(set: CompiledPolicySet, request: AdmissionRequest): boolean {
+  let readers = inventoryReaders.get(set);
+  if (!readers) {
+    readers = set.facts.declarations.filter((declaration) => declaration.expression.variables.has('inventory'));
+    inventoryReaders.set(set, readers);
+  }
+  return readers.some((declaration) => appliesTo(declaration, request.kind.group, request.kind.kind));
+}
+
 export class AdmissionPipeline {
   private active: CompiledPolicySet | undefined;
   /** Two preparse slots, the active set's and the candidate's: reloads reuse them instead of leaking. */
@@ -171,6 +223,8 @@ export class AdmissionPipeline {
   /** Activations run one at a time, in the order they were asked for. */
   private activations: Promise<unknown> = Promise.resolve();
   private readonly cache: DecisionCache | undefined;
+  /** What the workers' decision caches answered for the requests they judged. */
+  private readonly workerCache = { hits: 0, misses: 0 };
   private readonly quotaLocks = new KeyedLock();
 
   constructor(private readonly options: PipelineOptions = {}) {
@@ -198,7 +252,9 @@ export class AdmissionPipeline {
   /** Hits and misses of the decision cache, for /status and the benchmark. */
   cacheStatus(): { size: number; entries: number; hits: number; misses: number } | undefined {
     const cache = this.cache;
-    return cache && { size: cache.size, entries: cache.entriesHeld, hits: cache.hits, misses: cache.misses };
+    const workers = this.workerCache;
+    const pooled = this.options.pool?.cacheEntries ?? 0;
+    return cache && { size: cache.size, entries: cache.entriesHeld + pooled, hits: cache.hits + workers.hits, misses: cache.misses + workers.misses };
   }
 
   /**
@@ -217,10 +273,10 @@ export class AdmissionPipeline {
     // synchronous, so no request can be reading the slot being overwritten.
     const slot = this.slots[this.nextSlot] ?? 'pipeline';
     const prepared = preparePolicySet(checked, slot);
-    const warmUp = warmUpRequests(prepared);
+    warmUpRequests(prepared);
     if (this.options.pool) {
       try {
-        await this.options.pool.load(prepared.engine.set, warmUp);
+        await this.options.pool.load(portablePolicySet(checked), this.cache?.size ?? 0);
       } catch (error) {
         throw new PolicyActivationError(`policy set ${checked.revision} could not be loaded into the evaluation workers: ${messageOf(error)}`);
       }
@@ -232,20 +288,55 @@ export class AdmissionPipeline {
 
   /** Judges one checked request against the active policy set, in this thread; never throws. */
   judge(request: AdmissionRequest, facts: RequestFacts = {}): Decision {
-    return this.runHere(planDecision(this.active, request, facts), 'validating');
+    return judgeHere(this.active, request, facts, this.cache);
   }
 
-  /** As judge, with the evaluation in the pool when there is one; late work neither evaluates nor reserves. */
-  private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline): Promise<Decision> {
+  /**
+   * As judge, in the pool when there is one; late work neither evaluates nor reserves. `review` is the
+   * AdmissionReview's text, for a worker. Requests of a tenant with a budget, and requests whose facts
+   * read the cluster's inventory, are planned here and only evaluated in the pool: the usage ledger,
+   * the fleet shares and the inventory are this thread's.
+   */
+  private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline, review: () => string): Promise<Decision> {
     const run = (known?: KnownQuota) =>
       this.run(() => planDecision(this.active, request, facts, known), 'validating', deadline, (revision) => failedDecision(deadline.message(), revision));
     // Requests that count against a tenant's budget are judged one at a time per tenant (see planDecision).
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const quota = this.active?.quota;
     const fleet = tenant !== undefined && quota !== undefined && Object.hasOwn(quota.fleet, tenant);
-    if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) return run();
+    if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) {
+      const pool = this.options.pool;
+      const set = this.active;
+      if (pool && set && !facts.unavailable && !(facts.inventory && readsInventory(set, request))) return this.judgeInPool(pool, request, facts, deadline, review());
+      return run();
+    }
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
     return this.quotaLocks.run(tenant, async () => run(fleet ? await this.growFleetShare(request, facts, deadline) : undefined));
+  }
+
+  /**
+   * A whole validating decision in a worker (worker.ts, judgeHere there), against the active set: `late`
+   * answers once the deadline has passed (before a worker is asked, and after it answers), and a request
+   * whose set was replaced twice while it waited (no worker holds it any more) is asked again with the
+   * active set, which every worker holds.
+   */
+  private async judgeInPool(pool: EvaluationPool, request: AdmissionRequest, facts: RequestFacts, deadline: Deadline, review: string): Promise<Decision> {
+    const portable = portableFacts(request, facts);
+    // An object's requests go to one worker while it keeps up: its decision cache then sees a re-apply.
+    const affinity = `${request.kind.group}/${request.kind.kind}\0${request.namespace}\0${request.name}`;
+    for (;;) {
+      const set = this.active;
+      if (!set) return failedDecision(NO_POLICY_SET, 'none');
+      if (deadline.expired) return failedDecision(deadline.message(), set.revision);
+      deadline.stage = 'waiting for an evaluation worker';
+      const answer = await pool.judge(set.revision, review, portable, affinity);
+      if (deadline.expired) return failedDecision(deadline.message(), set.revision);
+      if (answer === UNKNOWN_REVISION) continue;
+      if ('failure' in answer) return failedDecision(answer.failure, set.revision);
+      if (answer.cache === 'hit') this.workerCache.hits += 1;
+      else if (answer.cache === 'miss') this.workerCache.misses += 1;
+      return answer.decision;
+    }
   }
 
   /**
@@ -275,7 +366,7 @@ export class AdmissionPipeline {
 
   /** A plan's decision, with the evaluation in this thread. */
   private runHere<D>(plan: Plan<D>, kind: PolicyKind): D {
-    return 'decision' in plan ? plan.decision : plan.finish(this.evaluateHere(plan.set, plan.cedarRequest, kind));
+    return 'decision' in plan ? plan.decision : plan.finish(evaluateHere(plan.set, plan.cedarRequest, kind, this.cache));
   }
 
   /**
@@ -296,35 +387,11 @@ export class AdmissionPipeline {
     }
   }
 
-  /**
-   * The plan of an evaluation (engine/scoped-policy-set.ts) with its decision-cache key, or its answer when the plan
-   * already has it (no policy left, a request the schema refuses) or the cache remembers it. What Cedar
-   * is handed, with the policies it is evaluated against, is what the cache is keyed by; `json` is that
-   * request as text (for the key and for a worker), made only when one of them needs it.
-   */
-  private planned(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): { evaluation: Evaluation } | { plan: PlannedEvaluation; json: string; key?: string } {
-    const plan = set.engine.plan(cedarRequest, kind);
-    if ('evaluation' in plan) return plan;
-    const json = this.cache || this.options.pool ? JSON.stringify(plan.request) : '';
-    const key = this.cache?.keyOf(set.revision, kind, planKey(plan.shape, plan.mask, json));
-    const remembered = key !== undefined ? this.cache?.get(key) : undefined;
-    if (remembered) return { evaluation: remembered };
-    return { plan, json, ...(key !== undefined ? { key } : {}) };
-  }
-
-  private evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Evaluation {
-    const planned = this.planned(set, cedarRequest, kind);
-    if ('evaluation' in planned) return planned.evaluation;
-    const evaluation = set.engine.evaluatePlanned(planned.plan, kind);
-    if (planned.key !== undefined) this.cache?.remember(planned.key, evaluation);
-    return evaluation;
-  }
-
   /** In the pool when there is one: this thread plans, so a request no policy is left for never reaches a worker. */
   private async evaluateAnywhere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: PolicyKind): Promise<Evaluation | typeof UNKNOWN_REVISION> {
     const pool = this.options.pool;
-    if (!pool) return this.evaluateHere(set, cedarRequest, kind);
-    const planned = this.planned(set, cedarRequest, kind);
+    if (!pool) return evaluateHere(set, cedarRequest, kind, this.cache);
+    const planned = plannedEvaluation(set, cedarRequest, kind, this.cache, true);
     if ('evaluation' in planned) return planned.evaluation;
     const { plan, json, key } = planned;
     const check = plan.check ? { check: JSON.stringify(plan.check) } : {};
@@ -337,11 +404,13 @@ export class AdmissionPipeline {
    * The validating webhook: gathers the request's facts, then judges it, within the deadline (the
    * configured one, or less when the API server's `?timeout=` is shorter). Throws AdmissionReviewError.
    */
-  async handleValidate(body: unknown, apiServerTimeout?: string): Promise<AdmissionResult> {
+  async handleValidate(body: unknown, apiServerTimeout?: string, text?: string): Promise<AdmissionResult> {
     const started = process.hrtime.bigint();
     const request = parseAdmissionReview(body);
     const deadline = this.deadline(apiServerTimeout);
-    const judged = async () => this.judgeAsync(request, await this.gatherFacts(request, deadline), deadline);
+    // A worker parses the text the API server sent; a caller without it (in process) has it made.
+    const review = () => text || JSON.stringify(body);
+    const judged = async () => this.judgeAsync(request, await this.gatherFacts(request, deadline), deadline, review);
     const decision = await deadline.race(judged(), () => failedDecision(deadline.message(), this.active?.revision ?? 'none'));
     return this.reviewed(request, decision, started);
   }

@@ -10,4 +10,8 @@ declare module 'fastify' {
     /** The client CA of a server with mutual TLS, which a reloaded serving certificate must keep. */
     clientCa: string | undefined;
   }
+  interface FastifyRequest {
+    /** The body as it was sent, before JSON.parse: what an evaluation worker parses again (errors.ts). */
+    bodyText: string;
+  }
 }

@@ -25,7 +25,7 @@ export const webhookPlugin: FastifyPluginAsync<WebhookPluginOptions, Server> = a
   if ((guards.perClientPerSecond ?? 0) > 0) await app.register(rateLimit, perClientRate(guards.perClientPerSecond ?? 0));
 
   /** One webhook route: `handle` judges the body within the API server's timeout, `observe` counts the answer. */
-  const route = <R extends { review: unknown; latencyUs: number }>(webhook: Webhook, handle: (body: unknown, timeout: string | undefined) => Promise<R>, observe: (result: R) => void) =>
+  const route = <R extends { review: unknown; latencyUs: number }>(webhook: Webhook, handle: (body: unknown, timeout: string | undefined, text: string) => Promise<R>, observe: (result: R) => void) =>
     app.post<{ Querystring: { timeout?: string } }>(`/${webhook}`, {
       // Answers refused before judging (not an AdmissionReview, too large, a guard's 4xx) never reach the
       // handler's own count.
@@ -34,11 +34,11 @@ export const webhookPlugin: FastifyPluginAsync<WebhookPluginOptions, Server> = a
       },
     }, async (request) => {
       // The API server states its timeout (`?timeout=5s`); the answer must beat it.
-      const result = await handle(request.body, request.query.timeout);
+      const result = await handle(request.body, request.query.timeout, request.bodyText);
       recorder?.record(webhook, request.body);
       observe(result);
       return result.review;
     });
-  route('validate', (body, timeout) => pipeline.handleValidate(body, timeout), (result) => metrics?.validated(result.decision, result.latencyUs / 1e6));
+  route('validate', (body, timeout, text) => pipeline.handleValidate(body, timeout, text), (result) => metrics?.validated(result.decision, result.latencyUs / 1e6));
   route('mutate', (body, timeout) => pipeline.handleMutate(body, timeout), (result) => metrics?.mutated(result.decision, result.latencyUs / 1e6));
 };

@@ -106,8 +106,9 @@ const SERVE_SETTINGS = Type.Object(
         minimum: 0,
         maximum: 256,
         // A function: the cores of the machine Canopy starts on, not of the one that built it.
-        default: () => availableParallelism(),
-        defaultHelp: 'one per core',
+        // The event loop judges nothing but keeps TLS, HTTP and the facts for itself: one core is its.
+        default: () => Math.max(1, availableParallelism() - 1),
+        defaultHelp: 'one per core but one, at least one',
         flag: '--workers',
         description: 'worker threads that evaluate policies; 0 evaluates on the event loop',
       }),

@@ -24,3 +24,4 @@ export {
 } from './policy-files.js';
 export { inPackSwitchedOff, packOfPath, PACKS_DATA_KEY, PACKS_DIR, type PackRuleMode, type PackSummary } from './packs.js';
 export { describeSet } from './describe.js';
+export { portablePolicySet, revivedPolicySet, type PortablePolicySet } from './portable.js';

@@ -8,3 +8,4 @@ export type { DeclaredFactValues } from '../../facts/declared/index.js';
 export type { SovereigntyFacts } from '../../facts/sovereignty/index.js';
 export { schedulingFacts, storageFacts } from './placement.js';
 export { requestScopeOf, toCedarRequest } from './request.js';
+export { portableFacts, revivedFacts, type PortableFacts } from './portable-facts.js';

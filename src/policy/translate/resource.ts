@@ -109,8 +109,21 @@ export function namespaceEntity(name: string, labels: Record<string, string> = {
   };
 }
 
-function claimTemplates(object: unknown): JsonRecord[] {
-  return asArray(asRecord(asRecord(object)['spec'])['volumeClaimTemplates']).map((template) => asRecord(asRecord(template)['spec']));
+/**
+ * The storage claims an object makes, whose storage classes translation looks up (storageFacts): a
+ * StatefulSet's volumeClaimTemplates, a PersistentVolumeClaim's own spec; none for other kinds.
+ */
+export function claimSpecsOf(request: Pick<AdmissionRequest, 'kind'>, object: unknown): JsonRecord[] {
+  const { group, kind } = request.kind;
+  if (group === 'apps' && kind === 'StatefulSet') {
+    return asArray(asRecord(asRecord(object)['spec'])['volumeClaimTemplates']).map((template) => asRecord(asRecord(template)['spec']));
+  }
+  return group === '' && kind === 'PersistentVolumeClaim' ? [asRecord(asRecord(object)['spec'])] : [];
+}
+
+/** The node a Binding names, whose labels translation looks up (its region). */
+export function bindingNodeOf(object: unknown): string {
+  return asString(asRecord(asRecord(object)['target'])['name']);
 }
 
 /**
@@ -119,7 +132,7 @@ function claimTemplates(object: unknown): JsonRecord[] {
  * kind or by what was requested: a body on those paths that is not a Binding names no node, so its
  * region is unknown and sovereignty.binding-region denies it.
  */
-function isBinding(request: AdmissionRequest): boolean {
+export function isBinding(request: AdmissionRequest): boolean {
   if (request.kind.group === '' && request.kind.kind === 'Binding') return true;
   const { group, resource } = request.resource;
   return group === '' && ((resource === 'pods' && request.subResource === 'binding') || (resource === 'bindings' && request.subResource === ''));
@@ -145,12 +158,12 @@ function objectAttributes(
     facts: { ...declared },
   };
   if (type === WORKLOAD_TYPE) {
-    const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimTemplates(object), facts) : NO_STORAGE;
+    const storage = group === 'apps' && kind === 'StatefulSet' ? storageFacts(claimSpecsOf(request, object), facts) : NO_STORAGE;
     Object.assign(attrs, workloadFacts(group, kind, object), imageFacts(group, kind, object), schedulingFacts(podSpecOf(group, kind, object)), { storage: { ...storage } });
   } else if (group === '' && kind === 'PersistentVolumeClaim') {
-    attrs['storage'] = { ...storageFacts([asRecord(asRecord(object)['spec'])], facts) };
+    attrs['storage'] = { ...storageFacts(claimSpecsOf(request, object), facts) };
   } else if (isBinding(request)) {
-    const node = asString(asRecord(asRecord(object)['target'])['name']);
+    const node = bindingNodeOf(object);
     attrs['bindingNode'] = node;
     attrs['bindingNodeRegion'] = (node && facts.nodeLabels?.(node)?.[REGION_LABEL]) || '';
   }
