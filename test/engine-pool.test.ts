@@ -152,6 +152,18 @@ describe('evaluation in worker threads', () => {
     });
   });
 
+  it('denies a request whose facts cannot cross to a worker, saying so, rather than failing the call', async () => {
+    // A gatherer bug: a look-up answer holding a function, which structured clone refuses.
+    const facts = async (): Promise<RequestFacts> => ({ imageLookups: new Map([['registry.example.com/app:1', { digest: 'sha256:1', signature: { verified: true, check: () => true } }]]) }) as unknown as RequestFacts;
+    const pool = new EvaluationPool(1);
+    pools.push(pool);
+    const pipeline = new AdmissionPipeline({ pool, decisionCacheSize: 0, facts });
+    await pipeline.activate(await loadPolicyDirectory(STARTER_POLICIES));
+    const result = await pipeline.handleValidate(fixture(11));
+    expect(result.review.response.allowed).toBe(false);
+    expect(result.decision.failure).toMatch(/could not be sent to an evaluation worker: .*could not be cloned/);
+  });
+
   it('loads a set into every worker before it answers with it, and keeps answering through reloads', async () => {
     const { pipeline } = pooled();
     await pipeline.activate(await loadPolicyDirectory(policyDir({ 'a.cedar': POD_POLICY('first') })));

@@ -125,7 +125,13 @@ export class EvaluationPool {
     const id = this.nextId++;
     return new Promise((resolve) => {
       entry.pending.set(id, { resolve });
-      entry.worker.postMessage(message(id));
+      try {
+        entry.worker.postMessage(message(id));
+      } catch (error) {
+        // Something in the message cannot be cloned (a fact holding a function): answered, not thrown.
+        entry.pending.delete(id);
+        resolve({ type: 'unsent', id, reason: messageOf(error) });
+      }
     });
   }
 
@@ -140,6 +146,7 @@ export class EvaluationPool {
     for (const answer of answers) {
       if (answer.type === 'loaded' && answer.error) throw new Error(answer.error);
       if (answer.type === 'lost') throw new Error(`an evaluation worker stopped while loading the set: ${answer.reason}`);
+      if (answer.type === 'unsent') throw new Error(`the set could not be sent to the evaluation workers: ${answer.reason}`);
     }
     this.loaded = [...this.loaded.filter((entry) => entry.set.revision !== set.revision), { set, decisionCacheSize }].slice(-2);
   }
@@ -157,6 +164,7 @@ export class EvaluationPool {
     if (answer.type === 'judged') return { decision: answer.decision, ...(answer.cache ? { cache: answer.cache } : {}) };
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     if (answer.type === 'lost') return { failure: `the evaluation worker stopped before answering: ${answer.reason}` };
+    if (answer.type === 'unsent') return { failure: `the request could not be sent to an evaluation worker: ${answer.reason}` };
     return { failure: 'the evaluation worker answered out of turn' };
   }
 
@@ -188,6 +196,7 @@ export class EvaluationPool {
     if (answer.type === 'evaluated') return answer.evaluation;
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     if (answer.type === 'lost') return { ok: false, message: `the evaluation worker stopped before answering: ${answer.reason}` };
+    if (answer.type === 'unsent') return { ok: false, message: `the request could not be sent to an evaluation worker: ${answer.reason}` };
     return { ok: false, message: 'the evaluation worker answered out of turn' };
   }
 

@@ -27,7 +27,9 @@ export type FromWorker =
   /** The worker no longer holds that revision (replaced by later loads). */
   | { type: 'unknown-revision'; id: number }
   /** Made by the pool, not sent: the worker stopped before answering. */
-  | { type: 'lost'; id: number; reason: string };
+  | { type: 'lost'; id: number; reason: string }
+  /** Made by the pool, not sent: the message could not be cloned to the worker. */
+  | { type: 'unsent'; id: number; reason: string };
 
 /** How many policy sets a worker keeps: the active one and the ones before it, for requests in flight. */
 export const WORKER_SLOTS = 3;
