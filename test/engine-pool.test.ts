@@ -89,7 +89,9 @@ describe('evaluation in worker threads', () => {
     const nodes: Record<string, Record<string, string>> = { 'node-eu': { 'topology.kubernetes.io/region': 'eu-central-1' }, 'node-us': { 'topology.kubernetes.io/region': 'us-east-1' } };
     const inventory = {
       ingressesWithHosts: (hosts: readonly string[]) =>
-        hosts.includes('taken.example.com') ? [{ metadata: { namespace: 'other', name: 'taken' }, spec: { rules: [{ host: 'taken.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'x', port: { number: 80 } } } }] } }] } }] : [],
+        hosts.includes('taken.example.com')
+          ? [{ metadata: { namespace: 'other', name: 'taken' }, spec: { rules: [{ host: 'taken.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'x', port: { number: 80 } } } }] } }] }, hostPaths: ['taken.example.com/'] }]
+          : [],
     };
     const facts = async (): Promise<RequestFacts> => ({
       cluster: { name: 'de-1', region: 'eu-central-1', jurisdiction: 'DE', provider: 'aws', environment: 'prod', labels: {} },

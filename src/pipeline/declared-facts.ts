@@ -3,7 +3,8 @@
 // reads a fact that could not be computed.
 import type { AdmissionRequest } from '../kubernetes/admission/index.js';
 import { type Evaluation, type PolicyKind } from '../policy/engine/index.js';
-import { policiesInScope, type CheckedPolicySet } from '../policy/set/index.js';
+import type { CheckedPolicySet } from '../policy/set/compile.js';
+import { policiesInScope } from '../policy/set/in-scope.js';
 import { computeFacts, declarationsFor, factFailureErrors, neededFacts, oldFactsNeeded } from '../facts/declared/index.js';
 import { requestScopeOf, type DeclaredFactValues, type RequestFacts } from '../policy/translate/index.js';
 

@@ -2,7 +2,7 @@
 // mutation runner), and a denial naming the mutation when something cannot be done.
 import type { AdmissionRequest } from '../kubernetes/admission/index.js';
 import type { Evaluation } from '../policy/engine/index.js';
-import { type CompiledPolicySet } from '../policy/set/index.js';
+import type { CompiledPolicySet } from '../policy/set/prepare.js';
 import { MutationError, runMutations } from '../policy/mutation/index.js';
 import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import type { MutationDecision } from '../policy/decision/index.js';

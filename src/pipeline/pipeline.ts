@@ -5,16 +5,22 @@ import { judgedObject, parseAdmissionReview, type AdmissionRequest, type Admissi
 import { decide, failedDecision, type Decision } from '../policy/decision/index.js';
 import { decisionRecord, mutationRecord, type Logger } from '../operations/decision-log/index.js';
 import type { CedarRequest, Evaluation, PlannedEvaluation, PolicyKind, RequestScope } from '../policy/engine/index.js';
-import { portablePolicySet, preparePolicySet, type CheckedPolicySet, type CompiledPolicySet } from '../policy/set/index.js';
+// The set, the providers' derivations and the quota arithmetic come from their own modules, not their
+// folders' index: an evaluation worker runs this module, and must not load the data readers and their
+// schema library (typebox, about 350 ms of CPU per thread to import) that only checking a set needs.
+import type { CheckedPolicySet } from '../policy/set/compile.js';
+import { portablePolicySet } from '../policy/set/portable.js';
+import { preparePolicySet, type CompiledPolicySet } from '../policy/set/prepare.js';
 import { portableFacts, toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import { UNKNOWN_REVISION, type EvaluationPool } from './pool.js';
 import { renderAdvice } from '../policy/decision/index.js';
 import { templateContext } from '../policy/mutation/index.js';
-import { isZero, QuantityError, quotaProvider, shortfall, tenantOf, type QuotaFacts } from '../facts/quota/index.js';
+import { quotaFacts, shortfall, tenantOf, type QuotaFacts } from '../facts/quota/facts.js';
+import { isZero, QuantityError } from '../facts/quota/usage.js';
 import { appliesTo, type FactDeclaration } from '../facts/declared/index.js';
-import { sovereigntyProvider } from '../facts/sovereignty/index.js';
-import { supplyChainProvider } from '../facts/supply-chain/index.js';
-import { podSecurityProvider } from '../facts/pod-security/index.js';
+import { deriveSovereignty } from '../facts/sovereignty/facts.js';
+import { deriveSupplyChain } from '../facts/supply-chain/facts.js';
+import { podSecurityFacts } from '../facts/pod-security/facts.js';
 import { DecisionCache, DEFAULT_DECISION_CACHE_SIZE } from './decision-cache.js';
 import { declaredFactsOf, withFactFailures } from './declared-facts.js';
 import { Deadline, deadlineFor, DEFAULT_DEADLINE_MS } from './deadline.js';
@@ -93,9 +99,9 @@ export interface PipelineOptions {
 /** Facts that follow from other facts and the policy data: where the request's data may live, what its images are. */
 function derivedFacts(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, readers: PolicyKind | 'all'): RequestFacts {
   // Each provider derives from what the ones before it derived: supply chain reads sovereignty's data class.
-  const sovereignty = sovereigntyProvider.derive(request, set?.sovereignty, facts);
-  const supplyChain = supplyChainProvider.derive(request, set?.supplyChain, { ...facts, ...(sovereignty ? { sovereignty } : {}) });
-  const podSecurity = podSecurityProvider.derive(request, set?.podSecurity, facts);
+  const sovereignty = deriveSovereignty(request, set?.sovereignty, facts);
+  const supplyChain = deriveSupplyChain(request, set?.supplyChain, { ...facts, ...(sovereignty ? { sovereignty } : {}) });
+  const podSecurity = podSecurityFacts(set?.podSecurity, request, facts);
   const declared = set ? declaredFactsOf(set, request, facts, readers) : undefined;
   return { ...facts, ...(sovereignty ? { sovereignty } : {}), ...(supplyChain ? { supplyChain } : {}), ...(podSecurity ? { podSecurity } : {}), ...(declared ? { declared } : {}) };
 }
@@ -122,7 +128,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   }
   let quota;
   try {
-    quota = known?.set === set ? known.quota : quotaProvider.derive(request, set.quota, facts);
+    quota = known?.set === set ? known.quota : quotaFacts(set.quota, request, facts);
   } catch (error) {
     if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
     throw error;
@@ -351,7 +357,7 @@ export class AdmissionPipeline {
     if (!set || !shares) return undefined;
     let quota;
     try {
-      quota = quotaProvider.derive(request, set.quota, facts);
+      quota = quotaFacts(set.quota, request, facts);
     } catch {
       return undefined; // what the request asks for cannot be counted: planDecision denies it, saying why
     }
@@ -464,7 +470,7 @@ export class AdmissionPipeline {
     if (!set) throw new Error(NO_POLICY_SET);
     const request = parseAdmissionReview(body);
     const derived = derivedFacts(set, request, facts, options.allDeclared ? 'all' : 'validating');
-    const quota = quotaProvider.derive(request, set.quota, derived);
+    const quota = quotaFacts(set.quota, request, derived);
     const cedarRequest = toCedarRequest(request, quota ? { ...derived, quota } : derived);
     return { cedarRequest, declaredFailures: { ...derived.declared?.failures } };
   }

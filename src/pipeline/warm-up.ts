@@ -4,7 +4,7 @@
 // instead of denying every request in production.
 import type { AdmissionRequest } from '../kubernetes/admission/index.js';
 import { evaluate, type CedarRequest } from '../policy/engine/index.js';
-import { type CompiledPolicySet } from '../policy/set/index.js';
+import type { CompiledPolicySet } from '../policy/set/prepare.js';
 import { toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import { CanopyError } from '../operations/errors/index.js';
 

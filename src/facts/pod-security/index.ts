@@ -1,2 +1,5 @@
-// pod-security/: re-exports provider.ts, where the implementation lives.
+// pod-security/: the levels, the derivation (facts.ts), the data it reads (data.ts), and the provider joining them.
+export * from './levels.js';
+export * from './facts.js';
+export * from './data.js';
 export * from './provider.js';

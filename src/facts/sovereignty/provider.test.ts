@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSovereigntyData, sovereigntyFacts } from './provider.js';
+import { readSovereigntyData, sovereigntyFacts } from './index.js';
 
 const { data } = readSovereigntyData({
   classes: {

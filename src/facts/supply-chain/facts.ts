@@ -2,9 +2,11 @@
 // here, which signatures verified and which did not (and why), and the digest pins a mutation can apply.
 import type { KeyObject } from 'node:crypto';
 import type { ImageReference, SignatureCheck } from '../../sources/oci/index.js';
-import type { ClusterIdentity } from '../../kubernetes/objects/fleet.js';
 import type { ParsedImage } from '../../kubernetes/objects/images.js';
 import { own } from '../../kubernetes/objects/json.js';
+import { judgedObject, type AdmissionRequest } from '../../kubernetes/admission/index.js';
+import type { ClusterIdentity, FleetFacts } from '../../kubernetes/objects/fleet.js';
+import { supplyChainImagesOf } from '../../kubernetes/objects/images.js';
 import type { SupplyChainData, TrustRule } from './data.js';
 
 /** What the registry said about one image (by its normalised reference). */
@@ -128,4 +130,18 @@ export function supplyChainFacts(
       ? `Canopy could not resolve their digests: ${cedar.unresolvedImages.join(', ')}.`
       : "Pin them (image@sha256:…), or send the request through Canopy's mutating webhook, which pins every tag its registry resolves.";
   return { cedar, pins, unpinnedReason };
+}
+
+export interface SupplyChainInputs extends FleetFacts {
+  /** What registries said about the request's images, by normalised reference. */
+  imageLookups?: ReadonlyMap<string, ImageLookup>;
+  /** The data class sovereignty derived: data classes can require digests or narrow the sources. */
+  sovereignty?: { dataClass: string };
+}
+
+/** The provider's derivation: the facts of the request's images, from the data and the registries' answers. */
+export function deriveSupplyChain(request: AdmissionRequest, data: SupplyChainData | undefined, inputs: SupplyChainInputs): SupplyChainFacts | undefined {
+  if (!data) return undefined;
+  const images = supplyChainImagesOf(request.kind.group, request.kind.kind, judgedObject(request));
+  return supplyChainFacts(data, images, inputs.imageLookups ?? new Map(), inputs.sovereignty?.dataClass, inputs.cluster);
 }

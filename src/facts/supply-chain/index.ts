@@ -7,6 +7,7 @@ export {
   allowedSourcesFor,
   digestRequired,
   lookupNeeds,
+  deriveSupplyChain,
   supplyChainFacts,
   trustRuleFor,
   type ImageLookup,

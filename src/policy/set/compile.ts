@@ -17,7 +17,6 @@ import {
   PolicyLoadError,
   readPolicyInfo,
   scopeOf,
-  ScopedPolicySet,
   type PolicyDiagnostic,
   type PolicyInfo,
   type PolicyScope,
@@ -77,12 +76,6 @@ export interface CheckedPolicySet {
   podSecurity?: PodSecurityData;
   /** The packs under packs/, as data/packs.yaml switches them; their inactive rules are in no other field. */
   packs: readonly PackSummary[];
-}
-
-export interface CompiledPolicySet extends CheckedPolicySet {
-  /** The set as this thread's Cedar instance holds it. */
-  engine: ScopedPolicySet;
-  cedarSchemaName: string;
 }
 
 /** Of the files' paths relative to the directory (not as the directory was written), and their contents. */
@@ -364,35 +357,4 @@ function undeclaredReads(policies: readonly LocatedPolicy<{ id: string; position
     }
   }
   return diagnostics;
-}
-
-let preparedSets = 0;
-
-/** The schema's name in Cedar's preparsed store: one per schema text, shared by every set that uses it. */
-export function cedarSchemaNameOf(schemaText: string): string {
-  return `schema-${createHash('sha256').update(schemaText).digest('hex').slice(0, 16)}`;
-}
-
-/**
- * Makes a checked set ready to evaluate in this thread's Cedar instance. Each thread (worker) that
- * evaluates must do this itself: preparsed sets live in the wasm instance's thread-local storage, and
- * Cedar has no way to free one, so a long-lived caller passes `slot` to reuse ids (preparsing again
- * under an id replaces what it held) instead of leaking sets on every reload.
- */
-export function preparePolicySet(checked: CheckedPolicySet, slot?: string): CompiledPolicySet {
-  preparedSets += 1;
-  const cedarSchemaName = cedarSchemaNameOf(checked.schemaText);
-  const engine = new ScopedPolicySet(
-    {
-      revision: checked.revision,
-      schemaText: checked.schemaText,
-      cedarSchemaName,
-      texts: checked.texts,
-      mutationTexts: checked.mutationTexts,
-      scopes: checked.scopes,
-      mutationScopes: checked.mutationScopes,
-    },
-    slot ?? `${checked.revision}#${preparedSets}`,
-  );
-  return { ...checked, engine, cedarSchemaName };
 }

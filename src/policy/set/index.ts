@@ -1,12 +1,7 @@
 // A policy set: read from a directory or a bundle's files (schema, policies, mutations, data, declared
 // facts), checked against the schema with every provider's data and facts, and prepared for the engine.
-export {
-  checkPolicySet,
-  FACT_PROVIDERS,
-  preparePolicySet,
-  type CheckedPolicySet,
-  type CompiledPolicySet,
-} from './compile.js';
+export { checkPolicySet, FACT_PROVIDERS, type CheckedPolicySet } from './compile.js';
+export { preparePolicySet, type CompiledPolicySet } from './prepare.js';
 export { loadPolicyDirectory } from './load.js';
 export { policiesInScope } from './in-scope.js';
 export {
