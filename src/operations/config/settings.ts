@@ -106,18 +106,18 @@ const SERVE_SETTINGS = Type.Object(
         minimum: 0,
         maximum: 256,
         // A function: the cores of the machine Canopy starts on, not of the one that built it.
-        // The event loop judges nothing but keeps TLS, HTTP and the facts for itself: one core is its.
+        // The event loop keeps TLS, HTTP, parsing and the facts that need its caches: one core is left to it.
         default: () => Math.max(1, availableParallelism() - 1),
         defaultHelp: 'one per core but one, at least one',
         flag: '--workers',
-        description: 'worker threads that evaluate policies; 0 evaluates on the event loop',
+        description: 'worker threads that judge requests; 0 judges on the event loop',
       }),
       decisionCacheSize: Type.Integer({
         minimum: 0,
         maximum: 10_000_000,
         default: DEFAULT_DECISION_CACHE_SIZE,
         flag: '--decision-cache-size',
-        description: 'how many evaluations to remember, keyed by a digest of the Cedar request; 0 none',
+        description: 'how many evaluations each judging thread (every worker) remembers, keyed by a digest of the Cedar request; 0 none',
       }),
     }),
     limits: section({
