@@ -79,7 +79,7 @@ describe('evaluation in worker threads', () => {
     expect(pod?.request).not.toContain('imagesWithoutDigest');
   });
 
-  it("judges in a worker what this thread judges with the cluster's look-ups: storage classes, a binding's node, the inventory", async () => {
+  it("decides in a worker what this thread decides with the cluster's look-ups: storage classes, a binding's node, the inventory", async () => {
     // A cluster in Germany, restricted data (EU regions only), two storage classes (the default in the
     // US), two nodes, and one Ingress: what the fleet context's caches answer.
     const classes = new Map([
@@ -138,6 +138,8 @@ describe('evaluation in worker threads', () => {
       const pooledResult = await pipeline.handleValidate(body);
       const inThreadResult = await inThread.handleValidate(body);
       expect(pooledResult.decision, name).toEqual(inThreadResult.decision);
+      // The mutating webhook's decision (its patch, its failures) is a worker's too.
+      expect((await pipeline.handleMutate(body)).review, name).toEqual((await inThread.handleMutate(body)).review);
       verdicts[name] = pooledResult.decision.denials.map((hit) => hit.id).filter((id) => /storage-regions|binding-region|unique-ingress/.test(id));
     }
     // The look-ups decided: each policy denied exactly where the cluster's answers say it must.
