@@ -560,7 +560,6 @@ if (ALL) {
     validateCedarAlone: limitOf(rows.engineCedarShipped, rows.validate),
   };
 
-
   targets.push(
     [
       `/validate ≥ 65% of this machine's limit, ${CORES} / (CPU per request of the engine (b) + of the HTTP layer (a))`,

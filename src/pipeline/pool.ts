@@ -56,6 +56,13 @@ function hashOf(text: string): number {
   return hash >>> 0;
 }
 
+/** Why a request got no answer from a worker (the pool's own 'lost' and 'unsent'), or undefined when it got one. */
+function undelivered(answer: FromWorker): string | undefined {
+  if (answer.type === 'lost') return `the evaluation worker stopped before answering: ${answer.reason}`;
+  if (answer.type === 'unsent') return `the request could not be sent to an evaluation worker: ${answer.reason}`;
+  return undefined;
+}
+
 /** What a request gets when the worker holding it can no longer answer. */
 export const UNKNOWN_REVISION = 'unknown-revision';
 
@@ -163,9 +170,7 @@ export class EvaluationPool {
     const answer = await this.send(entry, (id) => ({ type: 'judge', id, revision, review, facts }));
     if (answer.type === 'judged') return { decision: answer.decision, ...(answer.cache ? { cache: answer.cache } : {}) };
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
-    if (answer.type === 'lost') return { failure: `the evaluation worker stopped before answering: ${answer.reason}` };
-    if (answer.type === 'unsent') return { failure: `the request could not be sent to an evaluation worker: ${answer.reason}` };
-    return { failure: 'the evaluation worker answered out of turn' };
+    return { failure: undelivered(answer) ?? 'the evaluation worker answered out of turn' };
   }
 
   /** How many evaluations the workers' decision caches held at their last answers. */
@@ -195,9 +200,7 @@ export class EvaluationPool {
     const answer = await this.send(entry, (id) => ({ type: 'evaluate', id, revision, ...planned, kind }));
     if (answer.type === 'evaluated') return answer.evaluation;
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
-    if (answer.type === 'lost') return { ok: false, message: `the evaluation worker stopped before answering: ${answer.reason}` };
-    if (answer.type === 'unsent') return { ok: false, message: `the request could not be sent to an evaluation worker: ${answer.reason}` };
-    return { ok: false, message: 'the evaluation worker answered out of turn' };
+    return { ok: false, message: undelivered(answer) ?? 'the evaluation worker answered out of turn' };
   }
 
   /**

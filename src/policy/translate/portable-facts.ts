@@ -26,6 +26,8 @@ export interface PortableFacts extends Omit<RequestFacts, 'storageClass' | 'defa
 export function portableFacts(request: AdmissionRequest, facts: RequestFacts): PortableFacts {
   const { storageClass, defaultStorageClass, nodeLabels, quotaLedger: _ledger, fleetShares: _shares, inventory: _inventory, ...plain } = facts;
   const portable: { -readonly [K in keyof PortableFacts]: PortableFacts[K] } = { ...plain };
+  // Most requests name neither a claim nor a node: the objects are looked at only when there are caches to ask.
+  if (!storageClass && !defaultStorageClass && !nodeLabels) return portable;
   const objects = [judgedObject(request), ...(request.operation === 'UPDATE' ? [request.oldObject] : [])];
   if (storageClass || defaultStorageClass) {
     const classes = new Map<string, StorageClassInfo | null>();
