@@ -1,7 +1,7 @@
 // Where an impact report's old and new policies come from: a directory as it is, a bundle file
 // (.tar.gz), or the policy directory of the current git repository at a revision (`main`, `HEAD~1`, a
 // commit, `git:REV`).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -65,6 +65,62 @@ async function git(args: string[], cwd: string): Promise<string> {
   return stdout;
 }
 
+interface TreeBlob {
+  object: string;
+  path: string;
+}
+
+/** The blobs of `git ls-tree -r -z` output (`MODE TYPE OBJECT\tPATH\0`); submodules are not files. */
+function blobsOf(listing: string): TreeBlob[] {
+  const blobs: TreeBlob[] = [];
+  for (const entry of listing.split('\0')) {
+    const tab = entry.indexOf('\t');
+    const [, type, object] = entry.slice(0, tab).split(' ');
+    if (tab > 0 && type === 'blob' && object) blobs.push({ object, path: entry.slice(tab + 1) });
+  }
+  return blobs;
+}
+
+/**
+ * The contents of `objects`, in order, from one `git cat-file --batch`: one process for a whole
+ * revision rather than one per file (a policy repository has hundreds).
+ */
+function readBlobs(objects: readonly string[], cwd: string): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', ['cat-file', '--batch'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const chunks: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`git cat-file exited ${code}: ${stderr.trim()}`));
+      try {
+        resolve(parseBatch(Buffer.concat(chunks), objects.length));
+      } catch (error) {
+        reject(error as Error);
+      }
+    });
+    child.stdin.end(objects.map((object) => `${object}\n`).join(''));
+  });
+}
+
+/** Splits `git cat-file --batch` output: per object `OBJECT TYPE SIZE\n`, SIZE bytes, `\n`. */
+function parseBatch(output: Buffer, count: number): Buffer[] {
+  const contents: Buffer[] = [];
+  let at = 0;
+  while (contents.length < count) {
+    const end = output.indexOf(0x0a, at);
+    if (end < 0) throw new Error('git cat-file answered fewer objects than asked for');
+    const header = output.toString('utf8', at, end).split(' ');
+    const size = Number(header[2]);
+    if (header.length !== 3 || !Number.isSafeInteger(size)) throw new Error(`git cat-file answered "${header.join(' ')}"`);
+    contents.push(output.subarray(end + 1, end + 1 + size));
+    at = end + 1 + size + 1;
+  }
+  return contents;
+}
+
 /**
  * A directory holding the policies `spec` names. `policiesPath` is the policy directory's path inside
  * the repository, for revisions. Throws with a clear message when `spec` is neither.
@@ -84,15 +140,15 @@ export async function policySource(spec: string, policiesPath: string, cwd = pro
     throw new ImpactInputError(`"${spec}" is neither a directory nor a revision of the git repository here`);
   }
   const prefix = path.relative(top, path.resolve(cwd, policiesPath)).split(path.sep).join('/');
-  const listing = await git(['ls-tree', '-r', '-z', '--name-only', commit, '--', prefix], top);
-  const files = listing.split('\0').filter(Boolean);
+  const listing = await git(['ls-tree', '-r', '-z', commit, '--', prefix], top);
+  const files = blobsOf(listing);
   if (files.length === 0) throw new ImpactInputError(`revision ${revision} has no files under ${prefix}/`);
+  const contents = await readBlobs(files.map((file) => file.object), top);
   const dir = await mkdtemp(path.join(tmpdir(), 'canopy-impact-'));
-  for (const file of files) {
-    const target = path.join(dir, path.relative(prefix, file));
+  for (const [index, file] of files.entries()) {
+    const target = path.join(dir, path.relative(prefix, file.path));
     await mkdir(path.dirname(target), { recursive: true });
-    const { stdout } = await run('git', ['show', `${commit}:${file}`], { cwd: top, maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' });
-    await writeFile(target, stdout);
+    await writeFile(target, contents[index] ?? Buffer.alloc(0));
   }
   return { dir, label: `${revision} (${commit.slice(0, 12)})`, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
