@@ -1,6 +1,7 @@
 // policies/facts/*.yaml: the facts a security team declares, each a name, a Cedar type, the kinds (and
 // API groups) it is computed for, and the CEL expression that computes it. Read and checked at load:
 // every problem is pinned to the file and line of the fact, and a set with any problem is refused.
+import { LRUCache } from 'lru-cache';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type YAMLMap } from 'yaml';
 import { CelError, compileExpression, type CompiledExpression } from './cel.js';
 import { messageOf } from '../../operations/errors/index.js';
@@ -71,7 +72,7 @@ function stringList(node: unknown, what: string, pattern: RegExp, example: strin
   });
 }
 
-function readDeclaration(map: YAMLMap, file: FactFile, lines: LineCounter, at: (node: Node | undefined) => FactPosition): FactDeclaration {
+function readDeclaration(map: YAMLMap, at: (node: Node | undefined) => FactPosition): FactDeclaration {
   const field = (key: string): Node | undefined => map.get(key, true) as Node | undefined;
   for (const pair of map.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '?';
@@ -108,9 +109,65 @@ function readDeclaration(map: YAMLMap, file: FactFile, lines: LineCounter, at: (
   if (!accepted.includes(expression.staticType)) {
     throw Object.assign(new Error(`fact "${name}" is declared ${type}, but its CEL expression gives ${expression.staticType}`), { node: field('cel') });
   }
-  void file;
-  void lines;
   return { name, type: type as FactType, kinds, ...(groups ? { groups } : {}), cel, description, position: at(map), expression };
+}
+
+/** One file's declarations and problems: what its text says, whatever the other files say. */
+interface FileReading {
+  declarations: readonly FactDeclaration[];
+  problems: readonly FactProblem[];
+}
+
+// A file reads the same every time: its YAML, its checks and its CEL (parse, type check) depend on its
+// name and text only. A reload after one file changed, a bundle checked again (trial, activation,
+// restart) and `canopy impact` comparing revisions that share most files would otherwise compile every
+// expression again. Compiled expressions hold no state between evaluations, so sets can share them.
+const readings = new LRUCache<string, FileReading>({ max: 1024 });
+
+function readFactFile(file: FactFile): FileReading {
+  const key = `${file.file}\0${file.text}`;
+  const known = readings.get(key);
+  if (known) return known;
+  const reading = readFactFileUncached(file);
+  readings.set(key, reading);
+  return reading;
+}
+
+function readFactFileUncached(file: FactFile): FileReading {
+  const declarations: FactDeclaration[] = [];
+  const problems: FactProblem[] = [];
+  const lines = new LineCounter();
+  const document = parseDocument(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (node: Node | undefined): FactPosition => {
+    const position = lines.linePos(node?.range?.[0] ?? 0);
+    return { file: file.file, line: position.line, column: position.col };
+  };
+  if (document.errors.length > 0) {
+    for (const error of document.errors) {
+      const [line = 1, column = 1] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [];
+      problems.push({ position: { file: file.file, line, column }, message: `invalid YAML: ${error.message.split('\n')[0]}` });
+    }
+    return { declarations, problems };
+  }
+  const root = document.contents;
+  const list = isMap(root) ? (root.get('facts', true) as Node | undefined) : undefined;
+  if (!isMap(root) || !isSeq(list) || root.items.length !== 1) {
+    problems.push({ position: at(root ?? undefined), message: 'a facts file holds one top-level list, facts: [{name, type, kinds, cel}, ...]' });
+    return { declarations, problems };
+  }
+  for (const item of list.items) {
+    if (!isMap(item)) {
+      problems.push({ position: at(item as Node), message: 'each fact is a map with name, type, kinds and cel' });
+      continue;
+    }
+    try {
+      declarations.push(Object.freeze(readDeclaration(item, at)));
+    } catch (error) {
+      const node = (error as { node?: Node }).node;
+      problems.push({ position: at(node ?? item), message: messageOf(error) });
+    }
+  }
+  return { declarations: Object.freeze(declarations), problems: Object.freeze(problems) };
 }
 
 /** Reads every facts file; problems are collected, never thrown. Names must be unique across files. */
@@ -119,43 +176,16 @@ export function readFactDeclarations(files: readonly FactFile[]): { declarations
   const problems: FactProblem[] = [];
   const byName = new Map<string, FactDeclaration>();
   for (const file of files) {
-    const lines = new LineCounter();
-    const document = parseDocument(file.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-    const at = (node: Node | undefined): FactPosition => {
-      const position = lines.linePos(node?.range?.[0] ?? 0);
-      return { file: file.file, line: position.line, column: position.col };
-    };
-    if (document.errors.length > 0) {
-      for (const error of document.errors) {
-        const [line = 1, column = 1] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [];
-        problems.push({ position: { file: file.file, line, column }, message: `invalid YAML: ${error.message.split('\n')[0]}` });
-      }
-      continue;
-    }
-    const root = document.contents;
-    const list = isMap(root) ? (root.get('facts', true) as Node | undefined) : undefined;
-    if (!isMap(root) || !isSeq(list) || root.items.length !== 1) {
-      problems.push({ position: at(root ?? undefined), message: 'a facts file holds one top-level list, facts: [{name, type, kinds, cel}, ...]' });
-      continue;
-    }
-    for (const item of list.items) {
-      if (!isMap(item)) {
-        problems.push({ position: at(item as Node), message: 'each fact is a map with name, type, kinds and cel' });
+    const reading = readFactFile(file);
+    problems.push(...reading.problems);
+    for (const declaration of reading.declarations) {
+      const first = byName.get(declaration.name);
+      if (first) {
+        problems.push({ position: declaration.position, message: `duplicate fact "${declaration.name}": also declared at ${first.position.file}:${first.position.line} (fact names must be unique across files)` });
         continue;
       }
-      try {
-        const declaration = readDeclaration(item, file, lines, at);
-        const first = byName.get(declaration.name);
-        if (first) {
-          problems.push({ position: declaration.position, message: `duplicate fact "${declaration.name}": also declared at ${first.position.file}:${first.position.line} (fact names must be unique across files)` });
-          continue;
-        }
-        byName.set(declaration.name, declaration);
-        declarations.push(declaration);
-      } catch (error) {
-        const node = (error as { node?: Node }).node;
-        problems.push({ position: at(node ?? item), message: messageOf(error) });
-      }
+      byName.set(declaration.name, declaration);
+      declarations.push(declaration);
     }
   }
   return { declarations, problems };
