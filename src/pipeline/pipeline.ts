@@ -143,7 +143,7 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   }
   const finish = (evaluation: Evaluation): Decision => {
     const judgedEvaluation = withFactFailures(set, request, 'validating', evaluation, judged.declared);
-    const decision = renderAdvice(decide(set, judgedEvaluation, judged.podSecurity), templateContext(request, judgedObject(request), judged, set.data));
+    const decision = renderAdvice(decide(set, judgedEvaluation, judged.podSecurity), () => templateContext(request, judgedObject(request), judged, set.data));
     const claim = quota?.requested.claim;
     if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
       facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);

@@ -1,5 +1,5 @@
 // The words a kubectl user reads: the denial message and the warnings.
-import { renderTemplates } from '../templates/index.js';
+import { renderTemplates, type TemplateRoots } from '../templates/index.js';
 import type { Decision, PolicyHit } from './decide.js';
 import { messageOf } from '../../operations/errors/index.js';
 
@@ -28,12 +28,15 @@ export function warningMessages(decision: Decision): string[] {
 /**
  * Renders {{ }} templates in the advice of each policy that decided, so a denial can say which class,
  * which cluster and what would be allowed. Advice that cannot be rendered is shown as written, with
- * the reason: a message must never be lost to a template error.
+ * the reason: a message must never be lost to a template error. The context is built only for advice
+ * that has a template (most decisions have none).
  */
-export function renderAdvice(decision: Decision, context: Record<string, unknown>): Decision {
+export function renderAdvice(decision: Decision, contextOf: () => TemplateRoots): Decision {
+  let context: TemplateRoots | undefined;
   const render = (hit: PolicyHit): PolicyHit => {
     if (!hit.advice.includes('{{')) return hit;
     try {
+      context ??= contextOf();
       return { ...hit, advice: String(renderTemplates(hit.advice, context)) };
     } catch (error) {
       return { ...hit, advice: `${hit.advice} (advice could not be filled in: ${messageOf(error)})` };

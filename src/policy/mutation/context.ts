@@ -2,6 +2,7 @@
 // the facts Cedar sees about it, its namespace, cluster and workspace, its sovereignty facts, and the
 // policy data.
 import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
+import type { TemplateRoots } from '../templates/index.js';
 import { resourceEntities, UNKNOWN_CLUSTER, type RequestFacts } from '../translate/index.js';
 
 /** The facts Cedar policies see about the object, with its labels as `labels`. */
@@ -12,37 +13,54 @@ function resourceFacts(request: AdmissionRequest, object: unknown, facts: Reques
   return { ...attrs, labels: entity?.tags ?? {} };
 }
 
-export function templateContext(
-  request: AdmissionRequest,
-  object: unknown,
-  facts: RequestFacts,
-  data: Readonly<Record<string, unknown>>,
-): Record<string, unknown> {
-  let resource: Record<string, unknown> | undefined;
-  return {
-    request: {
-      uid: request.uid,
-      name: request.name,
-      namespace: request.namespace,
-      operation: request.operation,
-      kind: request.kind,
-      resource: request.resource,
-      subResource: request.subResource,
-      userInfo: request.userInfo,
-      dryRun: request.dryRun,
-    },
-    object,
-    // Computed only when a template reads it, and then once: every {{ resource.… }} of every hit reads it.
-    get resource() {
-      resource ??= resourceFacts(request, object, facts);
-      return resource;
-    },
-    namespace: { name: request.namespace, labels: facts.namespaceLabels ?? {} },
-    cluster: facts.cluster ?? UNKNOWN_CLUSTER,
-    ...(facts.workspace ? { workspace: { ...facts.workspace, labels: facts.workspace.labels[facts.workspace.path] ?? {} } } : {}),
-    ...(facts.sovereignty ? { sovereignty: facts.sovereignty } : {}),
-    ...(facts.quota ? { quota: facts.quota.human } : {}),
-    ...(facts.supplyChain ? { supplyChain: { ...facts.supplyChain.cedar, pins: facts.supplyChain.pins, unpinnedReason: facts.supplyChain.unpinnedReason } } : {}),
-    data,
-  };
+/**
+ * A class, not an object literal with a getter: V8 kept everything such a literal referenced (the
+ * request's whole parsed object among it) alive through young-generation collections, so each request
+ * was copied and promoted to the old generation (1.3 MB promoted at each scavenge of a worker judging
+ * the benchmark's requests, where nothing else promoted more than 30 kB).
+ */
+class RequestTemplateContext implements TemplateRoots {
+  readonly request: Readonly<Record<string, unknown>>;
+  readonly namespace: { name: string; labels: Readonly<Record<string, string>> };
+  readonly cluster: unknown;
+  readonly workspace?: unknown;
+  readonly sovereignty?: unknown;
+  readonly quota?: unknown;
+  readonly supplyChain?: unknown;
+  #resource: Record<string, unknown> | undefined;
+
+  constructor(
+    private readonly admission: AdmissionRequest,
+    readonly object: unknown,
+    private readonly facts: RequestFacts,
+    readonly data: Readonly<Record<string, unknown>>,
+  ) {
+    this.request = {
+      uid: admission.uid,
+      name: admission.name,
+      namespace: admission.namespace,
+      operation: admission.operation,
+      kind: admission.kind,
+      resource: admission.resource,
+      subResource: admission.subResource,
+      userInfo: admission.userInfo,
+      dryRun: admission.dryRun,
+    };
+    this.namespace = { name: admission.namespace, labels: facts.namespaceLabels ?? {} };
+    this.cluster = facts.cluster ?? UNKNOWN_CLUSTER;
+    if (facts.workspace) this.workspace = { ...facts.workspace, labels: facts.workspace.labels[facts.workspace.path] ?? {} };
+    if (facts.sovereignty) this.sovereignty = facts.sovereignty;
+    if (facts.quota) this.quota = facts.quota.human;
+    if (facts.supplyChain) this.supplyChain = { ...facts.supplyChain.cedar, pins: facts.supplyChain.pins, unpinnedReason: facts.supplyChain.unpinnedReason };
+  }
+
+  /** Computed only when a template reads it, and then once: every {{ resource.… }} of every hit reads it. */
+  get resource(): Record<string, unknown> {
+    this.#resource ??= resourceFacts(this.admission, this.object, this.facts);
+    return this.#resource;
+  }
+}
+
+export function templateContext(request: AdmissionRequest, object: unknown, facts: RequestFacts, data: Readonly<Record<string, unknown>>): TemplateRoots {
+  return new RequestTemplateContext(request, object, facts, data);
 }

@@ -33,4 +33,20 @@ describe('templates', () => {
     expect(() => checkTemplates('{{ data..x }}')).toThrow(/expected a path/);
     expect(() => checkTemplates('{{ data.x }} and {{ object.metadata.name }}')).not.toThrow();
   });
+
+  it('reads a root a context computes on read, and below the root only values\' own properties', () => {
+    let computed = 0;
+    const lazy = new (class {
+      readonly data = { replicas: 3 };
+      get resource() {
+        computed += 1;
+        return { labels: { team: 'a' } };
+      }
+    })();
+    expect(computed).toBe(0);
+    expect(renderTemplates('team {{ resource.labels.team }}, {{ data.replicas }}', lazy)).toBe('team a, 3');
+    expect(computed).toBe(1);
+    expect(() => renderTemplates('{{ data.constructor }}', lazy)).toThrow('"{{ data.constructor }}" has no value: data has no "constructor"');
+    expect(() => renderTemplates('{{ namespace.name }}', lazy)).toThrow('has no value: the template context has no "namespace"');
+  });
 });

@@ -6,6 +6,9 @@ import { CanopyError } from '../../operations/errors/index.js';
 
 export const TEMPLATE_ROOTS = ['request', 'object', 'resource', 'namespace', 'cluster', 'workspace', 'sovereignty', 'quota', 'supplyChain', 'data'] as const;
 
+/** What templates read from: a value per root (absent: the request has none), own or computed on read. */
+export type TemplateRoots = { readonly [root in (typeof TEMPLATE_ROOTS)[number]]?: unknown };
+
 // A template's path never holds a brace, so one template ends at the first "}}".
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const WHOLE_TEMPLATE = /^\s*\{\{\s*([^{}]*?)\s*\}\}\s*$/;
@@ -42,15 +45,19 @@ export function parseTemplatePath(expression: string): string[] {
   return tokens;
 }
 
-function lookup(context: Record<string, unknown>, expression: string): unknown {
+function lookup(context: TemplateRoots, expression: string): unknown {
   let node: unknown = context;
   const tokens = parseTemplatePath(expression);
   for (const [index, token] of tokens.entries()) {
     const container = node as Record<string, unknown> | unknown[] | null;
+    // The root is one of TEMPLATE_ROOTS (parseTemplatePath checked it), which a context may compute on
+    // read; below it, only a value's own properties: never what its prototype has.
     const next =
-      typeof container === 'object' && container !== null && Object.prototype.hasOwnProperty.call(container, token)
-        ? (container as Record<string, unknown>)[token]
-        : undefined;
+      index === 0
+        ? context[token as keyof TemplateRoots]
+        : typeof container === 'object' && container !== null && Object.prototype.hasOwnProperty.call(container, token)
+          ? (container as Record<string, unknown>)[token]
+          : undefined;
     if (next === undefined || next === null) {
       const where = tokens.slice(0, index).join('.') || 'the template context';
       throw new TemplateError(`"{{ ${expression} }}" has no value: ${where} has no "${token}"`);
@@ -79,7 +86,7 @@ export function checkTemplates(value: unknown): void {
 }
 
 /** A copy of `value` with every template replaced from `context`. Throws TemplateError. */
-export function renderTemplates(value: unknown, context: Record<string, unknown>): unknown {
+export function renderTemplates(value: unknown, context: TemplateRoots): unknown {
   if (typeof value === 'string') {
     const whole = WHOLE_TEMPLATE.exec(value);
     if (whole) return structuredClone(lookup(context, whole[1] ?? ''));
