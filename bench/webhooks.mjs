@@ -28,6 +28,9 @@
 //   BENCH_ONLY=fleet npm run bench      only the rows of (g), their target and lines (for development)
 //   BENCH_ONLY=soak npm run bench -- --soak-seconds 1800
 //                                       the full-load /validate row (for the half rate) and the soak alone
+//   BENCH_SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' BENCH_ONLY=fleet npm run bench
+//                                       Node options for every server process (Node refuses --cpu-prof in
+//                                       NODE_OPTIONS); servers then stop with SIGTERM, so profiles are written
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -82,8 +85,10 @@ process.on('exit', () => {
 });
 
 /** Starts a server process and waits for "listening on https://127.0.0.1:PORT" on its stderr. */
+const SERVER_NODE_ARGS = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+
 function startServer(args, label) {
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
   let stderr = '';
@@ -94,7 +99,8 @@ function startServer(args, label) {
       const match = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, port: Number(match[1]), stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGKILL'))) });
+        const signal = SERVER_NODE_ARGS.length > 0 ? 'SIGTERM' : 'SIGKILL';
+        resolve({ child, port: Number(match[1]), stop: () => new Promise((done) => (child.once('exit', done), child.kill(signal))) });
       }
     });
     child.once('exit', (code) => reject(new Error(`${label} exited ${code}: ${stderr}`)));
