@@ -122,15 +122,10 @@ interface FileReading {
 // name and text only. A reload after one file changed, a bundle checked again (trial, activation,
 // restart) and `canopy impact` comparing revisions that share most files would otherwise compile every
 // expression again. Compiled expressions hold no state between evaluations, so sets can share them.
-const readings = new LRUCache<string, FileReading>({ max: 1024 });
+const readings = new LRUCache<string, FileReading, FactFile>({ max: 1024, memoMethod: (_key, _stale, { context }) => readFactFileUncached(context) });
 
 function readFactFile(file: FactFile): FileReading {
-  const key = `${file.file}\0${file.text}`;
-  const known = readings.get(key);
-  if (known) return known;
-  const reading = readFactFileUncached(file);
-  readings.set(key, reading);
-  return reading;
+  return readings.memo(`${file.file}\0${file.text}`, { context: file });
 }
 
 function readFactFileUncached(file: FactFile): FileReading {

@@ -264,15 +264,9 @@ type ReadYaml = { errors: ReadonlyArray<{ line: number; message: string }> } | {
 // Bundles carry their tests, and every webhook runs them before it activates a bundle: most test files
 // are the same from one bundle to the next, and YAML is the slow part of running them. Remembered by
 // text; values are copied out, so a case can never change what the next reader gets.
-const readYamlByText = new LRUCache<string, ReadYaml>({ max: 512 });
+const readYamlByText = new LRUCache<string, ReadYaml>({ max: 512, memoMethod: (text) => readYamlUncached(text) });
 
-function readYaml(text: string): ReadYaml {
-  const known = readYamlByText.get(text);
-  if (known) return known;
-  const read = readYamlUncached(text);
-  readYamlByText.set(text, read);
-  return read;
-}
+const readYaml = (text: string): ReadYaml => readYamlByText.memo(text);
 
 function readYamlUncached(text: string): ReadYaml {
   const lines = new LineCounter();
