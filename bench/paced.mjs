@@ -1,8 +1,10 @@
 // An open-loop load at a steady rate, for the half-load row and the soak. autocannon's rate limit
 // lets each connection send its quota for the second as fast as it can and then wait, so "half load"
 // is full load half of the time; here each request is sent at its own time (rate × elapsed), and its
-// latency is counted from that time, so a server that falls behind is charged for the wait too.
+// latency is counted from that time, so a server that falls behind is charged for the wait too (and so
+// is this process when its own event loop is late: its delay p99 comes with the result).
 import { Agent, request as httpsRequest } from 'node:https';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export function paced({ port, ca, route, bodies, rate, seconds, connections = 16, prepare = (body) => body }) {
   const agent = new Agent({ keepAlive: true, maxSockets: connections, ca, servername: 'localhost' });
@@ -12,6 +14,8 @@ export function paced({ port, ca, route, bodies, rate, seconds, connections = 16
   let inFlight = 0;
   const start = performance.now();
   const total = Math.floor(rate * seconds);
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
 
   const send = (index) => {
     const scheduled = start + (index * 1000) / rate;
@@ -49,7 +53,8 @@ export function paced({ port, ca, route, bodies, rate, seconds, connections = 16
           agent.destroy();
           latencies.sort((a, b) => a - b);
           const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-          resolve({ requests: latencies.length, errors: errors + inFlight, latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 } });
+          loopDelay.disable();
+          resolve({ requests: latencies.length, errors: errors + inFlight, latencyMs: { p50: at(0.5), p99: at(0.99), max: latencies.at(-1) ?? 0 }, clientLoopDelayP99Ms: loopDelay.percentile(99) / 1e6 });
         }, 20);
       }
     }, 1);
