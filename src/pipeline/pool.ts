@@ -168,7 +168,7 @@ export class EvaluationPool {
     const entry = await this.readyWorker(affinity);
     if (!entry) return { failure: 'the evaluation pool is closed' };
     const answer = await this.send(entry, (id) => ({ type: 'judge', id, revision, review, facts }));
-    if (answer.type === 'judged') return { decision: answer.decision, ...(answer.cache ? { cache: answer.cache } : {}) };
+    if (answer.type === 'judged') return { decision: JSON.parse(answer.decision) as Decision, ...(answer.cache ? { cache: answer.cache } : {}) };
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     return { failure: undelivered(answer) ?? 'the evaluation worker answered out of turn' };
   }
@@ -198,7 +198,7 @@ export class EvaluationPool {
     const entry = await this.readyWorker();
     if (!entry) return { ok: false, message: 'the evaluation pool is closed' };
     const answer = await this.send(entry, (id) => ({ type: 'evaluate', id, revision, ...planned, kind }));
-    if (answer.type === 'evaluated') return answer.evaluation;
+    if (answer.type === 'evaluated') return JSON.parse(answer.evaluation) as Evaluation;
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     return { ok: false, message: undelivered(answer) ?? 'the evaluation worker answered out of turn' };
   }

@@ -57,7 +57,7 @@ function judge(set: CompiledPolicySet, message: Extract<ToWorker, { type: 'judge
   return {
     type: 'judged',
     id: message.id,
-    decision,
+    decision: JSON.stringify(decision),
     ...(asked ? { cache: (cache?.hits ?? 0) > hits ? 'hit' : 'miss' } : {}),
     cacheEntries: cache?.entriesHeld ?? 0,
   } as const;
@@ -78,5 +78,5 @@ port.on('message', (message: ToWorker) => {
     return;
   }
   const planned = { shape: message.shape, mask: message.mask, request: JSON.parse(message.request) as CedarRequest, ...(message.check ? { check: JSON.parse(message.check) as CedarRequest } : {}) };
-  port.postMessage({ type: 'evaluated', id: message.id, evaluation: set.engine.evaluatePlanned(planned, message.kind) } satisfies FromWorker);
+  port.postMessage({ type: 'evaluated', id: message.id, evaluation: JSON.stringify(set.engine.evaluatePlanned(planned, message.kind)) } satisfies FromWorker);
 });
