@@ -2,7 +2,7 @@
 // crosses the thread boundary by structured clone. A worker's answers carry their evaluation or decision
 // as JSON text, which the main thread parses: with the objects themselves structured-cloned, the event
 // loop ran a mark-compact every 3-4 s at 2,500 requests/s (5-13 ms each, and the slowest requests of
-// the half-load benchmark were those around them); with text, none in 10 s at the same rate.
+// the half-load benchmark were those around them); with text, one every 7.5 s (30 s measured).
 import type { PolicyKind, RequestScope } from '../policy/engine/index.js';
 import type { PortablePolicySet } from '../policy/set/index.js';
 import type { PortableFacts } from '../policy/translate/index.js';

@@ -8,8 +8,8 @@ import { resourceEntities, UNKNOWN_CLUSTER, type RequestFacts } from '../transla
 // Copies of per-request objects are made with Object.assign here, not with object spread ({ ...a, b }):
 // V8 kept the spread copies, and everything they referenced, through young-generation collections. In a
 // loop of review() over the benchmark's requests, the worker's promotion to the old generation went from
-// 2.7 MB/s to 0.25 MB/s once the three spreads of this module were gone (node --trace-gc-nvp), which is
-// what it promotes with advice not rendered at all.
+// 2.7 MB/s to 0.25 MB/s once this module's spreads were gone (node --trace-gc-nvp), which is what it
+// promotes with advice not rendered at all.
 
 /** The facts Cedar policies see about the object (all but `old`), with its labels as `labels`. */
 function resourceFacts(request: AdmissionRequest, object: unknown, facts: RequestFacts): Record<string, unknown> {
