@@ -93,6 +93,10 @@ export const WARM_UP_FACTS: RequestFacts = {
     requested: { usage: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n } },
     usedHere: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n, monthlyCostMicros: 1n },
     asked: { cpuMillis: 100n, memoryBytes: 1024n, gpus: 0n, monthlyCostMicros: 1n },
+    limit: {},
+    soft: {},
+    softThresholdPercent: '',
+    currency: 'EUR',
     cedar: {
       tenant: 'warm-up',
       requested: amounts,
@@ -101,7 +105,6 @@ export const WARM_UP_FACTS: RequestFacts = {
       soft: amounts,
       fleet: { budget: 'warm-up', limit: amounts, used: amounts, regionUsed: amounts, share: amounts, current: true },
     },
-    human: {},
   },
   supplyChain: {
     cedar: { unapprovedImages: [], allowedSources: ['registry.example'], requireDigest: true, signatureFailures: [], verifiedImages: [], unresolvedImages: [] },

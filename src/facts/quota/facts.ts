@@ -43,10 +43,15 @@ export interface QuotaFacts {
   /** The tenant's fleet budget entry (budgets.yaml `fleet`), when it has one. */
   fleetTenant?: FleetTenant;
   fleet?: FleetView;
+  /** The tenant's local budget: its limits and soft thresholds (empty without one). */
+  limit: Limits;
+  soft: Limits;
+  /** The budget's soft threshold in percent, '' without a local budget. */
+  softThresholdPercent: string;
+  /** The prices' currency, for costs in words. */
+  currency: string;
   /** `context.quota` */
   cedar: { tenant: string; requested: Record<string, number>; used: Record<string, number>; limit: Record<string, number>; soft: Record<string, number>; fleet?: FleetCedar };
-  /** `{{ quota.* }}` in advice: the same in human units, and what remains. */
-  human: Record<string, unknown>;
 }
 
 /** A namespace's tenant label, else its kcp workspace. */
@@ -160,12 +165,15 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
   const soft = budget ? scale(limit, budget.softThresholdPercent) : {};
   const currency = data.prices.currency;
   const fleet = fleetTenant ? (facts.fleetShares ?? NO_FLEET_STORE).view(tenant, fleetTenant, used) : undefined;
-  let humanWords: Record<string, unknown> | undefined;
   return {
     tenant,
     requested,
     usedHere: used,
     asked,
+    limit,
+    soft,
+    softThresholdPercent: `${budget?.softThresholdPercent ?? ''}`,
+    currency,
     ...(fleetTenant ? { fleetTenant } : {}),
     ...(fleet ? { fleet } : {}),
     cedar: {
@@ -187,34 +195,37 @@ export function quotaFacts(data: QuotaData | undefined, request: AdmissionReques
           }
         : {}),
     },
-    // Words for advice templates, made only when a template reads them (a denial or a warning): most
-    // requests are admitted without one.
-    get human() {
-      humanWords ??= {
-        tenant,
-        requested: human(asked, currency),
-        used: human(used, currency),
-        limit: human(limit, currency),
-        soft: human(soft, currency),
-        remaining: human(remaining(limit, used), currency),
-        softThresholdPercent: `${budget?.softThresholdPercent ?? ''}`,
-        ...(fleet
-          ? {
-              fleet: {
-                budget: fleet.budget,
-                // Sentences, of the amounts the fleet budget limits (all four while it is unknown).
-                requested: inWords(only(asked, fleet.share), currency),
-                usedHere: inWords(only(used, fleet.share), currency),
-                share: inWords(fleet.share, currency),
-                used: inWords(only(fleet.used, fleet.share), currency),
-                limit: Object.keys(fleet.limit).length > 0 ? inWords(fleet.limit, currency) : 'a limit not read yet',
-                note: sentence(fleet.note || (fleet.current ? 'the share this cluster holds is all the fleet budget can give it now' : '')),
-              },
-            }
-          : {}),
-      };
-      return humanWords;
-    },
+  };
+}
+
+/**
+ * `{{ quota.* }}` in advice: the quota facts in human units, and what remains. Made only when a template
+ * reads them (a denial or a warning): most requests are admitted without one.
+ */
+export function quotaWords(quota: QuotaFacts): Record<string, unknown> {
+  const { tenant, asked, usedHere: used, limit, soft, currency, fleet } = quota;
+  return {
+    tenant,
+    requested: human(asked, currency),
+    used: human(used, currency),
+    limit: human(limit, currency),
+    soft: human(soft, currency),
+    remaining: human(remaining(limit, used), currency),
+    softThresholdPercent: quota.softThresholdPercent,
+    ...(fleet
+      ? {
+          fleet: {
+            budget: fleet.budget,
+            // Sentences, of the amounts the fleet budget limits (all four while it is unknown).
+            requested: inWords(only(asked, fleet.share), currency),
+            usedHere: inWords(only(used, fleet.share), currency),
+            share: inWords(fleet.share, currency),
+            used: inWords(only(fleet.used, fleet.share), currency),
+            limit: Object.keys(fleet.limit).length > 0 ? inWords(fleet.limit, currency) : 'a limit not read yet',
+            note: sentence(fleet.note || (fleet.current ? 'the share this cluster holds is all the fleet budget can give it now' : '')),
+          },
+        }
+      : {}),
   };
 }
 

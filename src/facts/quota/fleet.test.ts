@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
 import { NO_AMOUNTS, type FleetAmounts } from '../../kubernetes/objects/fleet-budget.js';
 import { readQuotaData, type QuotaData } from './data.js';
-import { quotaFacts, shortfall, tenantUsage, type QuotaFacts } from './facts.js';
+import { quotaFacts, quotaWords, shortfall, tenantUsage, type QuotaFacts } from './facts.js';
 import { NO_FLEET_STORE, type FleetShares, type FleetTenant, type FleetView } from './fleet.js';
 import { QuotaLedger } from './ledger.js';
 import { admissionRequest } from '../../../test/helpers/admission-request.js';
@@ -129,7 +129,7 @@ describe('quota facts of a tenant with a fleet budget', () => {
     expect(quota.usedHere).toEqual(tenantUsage(fleetOnly(), ledger, 'ml'));
     expect(quota.fleetTenant).toEqual({ budget: 'ml-training', share: { gpus: 2n } });
     // For advice, only the amounts the fleet budget limits, in words.
-    expect(quota.human['fleet']).toMatchObject({ budget: 'ml-training', share: '6 GPUs, 8 CPU', requested: '1 GPU, 1 CPU', usedHere: '3 GPUs, 1 CPU', used: '9 GPUs, 12 CPU', limit: '16 GPUs, 64 CPU' });
+    expect(quotaWords(quota)['fleet']).toMatchObject({ budget: 'ml-training', share: '6 GPUs, 8 CPU', requested: '1 GPU, 1 CPU', usedHere: '3 GPUs, 1 CPU', used: '9 GPUs, 12 CPU', limit: '16 GPUs, 64 CPU' });
   });
 
   it('hold no share at all without a fleet store: every amount is 0 and the note says no store is configured', () => {
@@ -144,7 +144,7 @@ describe('quota facts of a tenant with a fleet budget', () => {
       current: false,
     });
     expect(quota.fleet).toEqual(NO_FLEET_STORE.view('ml', { budget: 'ml-training', share: {} }, NO_AMOUNTS));
-    const human = quota.human['fleet'] as Record<string, string>;
+    const human = quotaWords(quota)['fleet'] as Record<string, string>;
     expect(human['note']).toMatch(/no fleet store is configured/i);
     expect(human['share']).toBe('0 GPUs, 0 CPU, 0 memory, 0.00 USD a month');
     // So any request that adds to any amount falls short.

@@ -4,6 +4,7 @@
 import type { AdmissionRequest } from '../../kubernetes/admission/index.js';
 import type { TemplateRoots } from '../templates/index.js';
 import { resourceEntities, UNKNOWN_CLUSTER, type RequestFacts } from '../translate/index.js';
+import { quotaWords } from '../../facts/quota/facts.js';
 
 // Copies of per-request objects are made with Object.assign here, not with object spread ({ ...a, b }):
 // V8 kept the spread copies, and everything they referenced, through young-generation collections. In a
@@ -59,7 +60,7 @@ class RequestTemplateContext implements TemplateRoots {
     this.cluster = facts.cluster ?? UNKNOWN_CLUSTER;
     if (facts.workspace) this.workspace = Object.assign({}, facts.workspace, { labels: facts.workspace.labels[facts.workspace.path] ?? {} });
     if (facts.sovereignty) this.sovereignty = facts.sovereignty;
-    if (facts.quota) this.quota = facts.quota.human;
+    if (facts.quota) this.quota = quotaWords(facts.quota);
     if (facts.supplyChain) this.supplyChain = Object.assign({}, facts.supplyChain.cedar, { pins: facts.supplyChain.pins, unpinnedReason: facts.supplyChain.unpinnedReason });
   }
 
