@@ -100,6 +100,9 @@ describe('quota admission against live usage', () => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pooled.pipeline.handleValidate(JSON.parse(review(pod('pooled', `worker-${i}`, '800m'))))));
       expect(results.filter((result) => result.decision.allowed)).toHaveLength(5);
       expect(results.filter((result) => !result.decision.allowed).every((result) => result.decision.denials.some((hit) => hit.id === 'quota.cpu'))).toBe(true);
+      // The worker fills in the advice from the quota facts this thread derived and sent it.
+      const denial = results.find((result) => !result.decision.allowed)?.decision.denials.find((hit) => hit.id === 'quota.cpu');
+      expect(denial?.advice).toContain('Tenant pooled would exceed its CPU budget: requested 800m CPU, used 4, limit 4, remaining 0.');
     } finally {
       await pooled.close();
     }

@@ -13,6 +13,7 @@ import { portablePolicySet } from '../policy/set/portable.js';
 import { preparePolicySet, type CompiledPolicySet } from '../policy/set/prepare.js';
 import { portableFacts, toCedarRequest, type RequestFacts } from '../policy/translate/index.js';
 import { UNKNOWN_REVISION, type EvaluationPool } from './pool.js';
+import type { GivenQuota } from './worker-protocol.js';
 import { renderAdvice } from '../policy/decision/index.js';
 import { templateContext } from '../policy/mutation/index.js';
 import { quotaFacts, shortfall, tenantOf, type QuotaFacts } from '../facts/quota/facts.js';
@@ -85,9 +86,9 @@ export interface PipelineOptions {
   /** Gathers what the webhook knows about a request beyond its body (cluster, namespace labels, ...). */
   facts?: (request: AdmissionRequest, set: CompiledPolicySet | undefined) => Promise<RequestFacts>;
   /**
-   * Judges the webhook's requests in worker threads (handleValidate: the whole decision, but for tenants
-   * with a budget; handleMutate: the Cedar evaluation); without it everything runs in this thread. Every
-   * set is loaded into the pool before it becomes active.
+   * Judges the webhook's requests in worker threads (handleValidate: the whole decision, with the quota
+   * facts of a tenant with a budget derived in this thread; handleMutate: the Cedar evaluation); without
+   * it everything runs in this thread. Every set is loaded into the pool before it becomes active.
    */
   pool?: EvaluationPool;
   /** How many evaluations to remember (decision-cache.ts); 0 remembers none. Default 10,000. */
@@ -117,6 +118,7 @@ interface KnownQuota {
   quota: QuotaFacts | undefined;
 }
 
+
 function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts, known?: KnownQuota): Plan<Decision> {
   if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
@@ -144,13 +146,21 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   const finish = (evaluation: Evaluation): Decision => {
     const judgedEvaluation = withFactFailures(set, request, 'validating', evaluation, judged.declared);
     const decision = renderAdvice(decide(set, judgedEvaluation, judged.podSecurity), () => templateContext(request, judgedObject(request), judged, set.data));
-    const claim = quota?.requested.claim;
-    if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
-      facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
-    }
+    reserveAdmitted(request, facts, quota, decision);
     return decision;
   };
   return { set, cedarRequest, finish };
+}
+
+/**
+ * Reserves what an allowed request adds to its tenant's usage, in the ledger of `facts` (the main
+ * thread's: a worker's facts have none, and the pool's caller reserves for it). Dry runs reserve nothing.
+ */
+function reserveAdmitted(request: AdmissionRequest, facts: RequestFacts, quota: QuotaFacts | undefined, decision: Decision): void {
+  const claim = quota?.requested.claim;
+  if (decision.allowed && quota && claim && !isZero(quota.requested.usage) && !request.dryRun) {
+    facts.quotaLedger?.reserve(quota.tenant, request.namespace, claim);
+  }
 }
 
 /** The mutating webhook's plan: the request's derived facts, then the mutations whose conditions can hold (mutate.ts). */
@@ -203,8 +213,8 @@ function evaluateHere(set: CompiledPolicySet, cedarRequest: CedarRequest, kind: 
  * A validating decision, all of it in this thread: derived facts, translation, evaluation, decision.
  * What the pipeline does for a request judged here, and what an evaluation worker does (worker.ts).
  */
-export function judgeHere(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, cache: DecisionCache | undefined): Decision {
-  const plan = planDecision(set, request, facts);
+export function judgeHere(set: CompiledPolicySet | undefined, request: AdmissionRequest, facts: RequestFacts, cache: DecisionCache | undefined, given?: GivenQuota): Decision {
+  const plan = planDecision(set, request, facts, given && set ? { set, quota: given.quota } : undefined);
   return 'decision' in plan ? plan.decision : plan.finish(evaluateHere(plan.set, plan.cedarRequest, 'validating', cache));
 }
 
@@ -299,9 +309,10 @@ export class AdmissionPipeline {
 
   /**
    * As judge, in the pool when there is one; late work neither evaluates nor reserves. `review` is the
-   * AdmissionReview's text, for a worker. Requests of a tenant with a budget, and requests whose facts
-   * read the cluster's inventory, are planned here and only evaluated in the pool: the usage ledger,
-   * the fleet shares and the inventory are this thread's.
+   * AdmissionReview's text, for a worker. Requests whose facts read the cluster's inventory are planned
+   * here and only evaluated in the pool: the inventory is this thread's. For a tenant with a budget,
+   * this thread derives the quota facts (the usage ledger and the fleet shares are its own) and reserves
+   * what the worker's decision admits; both under the tenant's lock.
    */
   private async judgeAsync(request: AdmissionRequest, facts: RequestFacts, deadline: Deadline, review: () => string): Promise<Decision> {
     const run = (known?: KnownQuota) =>
@@ -310,14 +321,22 @@ export class AdmissionPipeline {
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const quota = this.active?.quota;
     const fleet = tenant !== undefined && quota !== undefined && Object.hasOwn(quota.fleet, tenant);
+    const pool = this.options.pool;
+    const set = this.active;
+    const inPool = pool && set && !facts.unavailable && !(facts.inventory && readsInventory(set, request)) ? pool : undefined;
     if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) {
-      const pool = this.options.pool;
-      const set = this.active;
-      if (pool && set && !facts.unavailable && !(facts.inventory && readsInventory(set, request))) return this.judgeInPool(pool, request, facts, deadline, review());
-      return run();
+      return inPool ? this.judgeInPool(inPool, request, facts, deadline, review()) : run();
     }
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
-    return this.quotaLocks.run(tenant, async () => run(fleet ? await this.growFleetShare(request, facts, deadline) : undefined));
+    return this.quotaLocks.run(tenant, async () => {
+      const known = fleet ? await this.growFleetShare(request, facts, deadline) : undefined;
+      if (!inPool) return run(known);
+      // The quota facts are derived here, where the usage ledger and the fleet shares are; a worker
+      // judges the rest (the declared facts' CEL among it), and what it admits is reserved here, all
+      // within the tenant's lock.
+      const quotaFor = (active: CompiledPolicySet): GivenQuota => ({ quota: known?.set === active ? known.quota : quotaFacts(active.quota, request, facts) });
+      return this.judgeInPool(inPool, request, facts, deadline, review(), quotaFor);
+    });
   }
 
   /**
@@ -326,7 +345,14 @@ export class AdmissionPipeline {
    * whose set was replaced twice while it waited (no worker holds it any more) is asked again with the
    * active set, which every worker holds.
    */
-  private async judgeInPool(pool: EvaluationPool, request: AdmissionRequest, facts: RequestFacts, deadline: Deadline, review: string): Promise<Decision> {
+  private async judgeInPool(
+    pool: EvaluationPool,
+    request: AdmissionRequest,
+    facts: RequestFacts,
+    deadline: Deadline,
+    review: string,
+    quotaFor?: (set: CompiledPolicySet) => GivenQuota,
+  ): Promise<Decision> {
     const portable = portableFacts(request, facts);
     // An object's requests go to one worker while it keeps up: its decision cache then sees a re-apply.
     const affinity = `${request.kind.group}/${request.kind.kind}\0${request.namespace}\0${request.name}`;
@@ -334,13 +360,22 @@ export class AdmissionPipeline {
       const set = this.active;
       if (!set) return failedDecision(NO_POLICY_SET, 'none');
       if (deadline.expired) return failedDecision(deadline.message(), set.revision);
+      // Against the set the worker is asked to judge with: a replaced set is a new derivation.
+      let given: GivenQuota | undefined;
+      try {
+        given = quotaFor?.(set);
+      } catch (error) {
+        if (error instanceof QuantityError) return failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision);
+        throw error;
+      }
       deadline.stage = 'waiting for an evaluation worker';
-      const answer = await pool.judge(set.revision, review, portable, affinity);
+      const answer = await pool.judge(set.revision, review, portable, affinity, given);
       if (deadline.expired) return failedDecision(deadline.message(), set.revision);
       if (answer === UNKNOWN_REVISION) continue;
       if ('failure' in answer) return failedDecision(answer.failure, set.revision);
       if (answer.cache === 'hit') this.workerCache.hits += 1;
       else if (answer.cache === 'miss') this.workerCache.misses += 1;
+      if (given) reserveAdmitted(request, facts, given.quota, answer.decision);
       return answer.decision;
     }
   }

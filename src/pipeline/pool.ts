@@ -14,7 +14,7 @@ import type { Decision } from '../policy/decision/index.js';
 import type { Evaluation, PolicyKind, RequestScope } from '../policy/engine/index.js';
 import type { PortablePolicySet } from '../policy/set/index.js';
 import type { PortableFacts } from '../policy/translate/index.js';
-import type { FromWorker, ToWorker } from './worker-protocol.js';
+import type { FromWorker, GivenQuota, ToWorker } from './worker-protocol.js';
 import { messageOf } from '../operations/errors/index.js';
 
 /** The built worker. From the TypeScript sources (tests) it is the build's copy: Node runs only JavaScript in a worker. */
@@ -162,12 +162,19 @@ export class EvaluationPool {
    * Judges a validating request in a worker (worker.ts): `review` is the AdmissionReview's text. The
    * requests of one object (`affinity`: its kind, namespace and name) go to the same worker while it is
    * not much busier than the least busy one, so that its decision cache sees an object re-applied.
-   * Resolves UNKNOWN_REVISION if no worker holds that revision any more.
+   * Resolves UNKNOWN_REVISION if no worker holds that revision any more. `given`: the quota facts of a
+   * tenant with a budget, derived by the caller, who reserves what the decision admits.
    */
-  async judge(revision: string, review: string, facts: PortableFacts, affinity: string): Promise<{ decision: Decision; cache?: 'hit' | 'miss' } | { failure: string } | typeof UNKNOWN_REVISION> {
+  async judge(
+    revision: string,
+    review: string,
+    facts: PortableFacts,
+    affinity: string,
+    given?: GivenQuota,
+  ): Promise<{ decision: Decision; cache?: 'hit' | 'miss' } | { failure: string } | typeof UNKNOWN_REVISION> {
     const entry = await this.readyWorker(affinity);
     if (!entry) return { failure: 'the evaluation pool is closed' };
-    const answer = await this.send(entry, (id) => ({ type: 'judge', id, revision, review, facts }));
+    const answer = await this.send(entry, (id) => ({ type: 'judge', id, revision, review, facts, ...(given ? { given } : {}) }));
     if (answer.type === 'judged') return { decision: JSON.parse(answer.decision) as Decision, ...(answer.cache ? { cache: answer.cache } : {}) };
     if (answer.type === 'unknown-revision') return UNKNOWN_REVISION;
     return { failure: undelivered(answer) ?? 'the evaluation worker answered out of turn' };

@@ -6,6 +6,16 @@
 import type { PolicyKind, RequestScope } from '../policy/engine/index.js';
 import type { PortablePolicySet } from '../policy/set/index.js';
 import type { PortableFacts } from '../policy/translate/index.js';
+import type { QuotaFacts } from '../facts/quota/facts.js';
+
+/**
+ * Quota facts the main thread derived for a request of a tenant with a budget, which a worker judges
+ * with them: the usage ledger and the fleet shares are the main thread's, and so is the reservation
+ * of what the decision admits. Plain data (amounts are bigints); `human` travels as the words it made.
+ */
+export interface GivenQuota {
+  quota: QuotaFacts | undefined;
+}
 
 export type ToWorker =
   /** Prepare a set in the worker's next slot and run the warm-up requests through it; remember up to decisionCacheSize evaluations. */
@@ -17,9 +27,10 @@ export type ToWorker =
   | { type: 'evaluate'; id: number; revision: string; shape: RequestScope; mask: string; request: string; check?: string; kind: PolicyKind }
   /**
    * A whole validating decision (pipeline.ts, judgeHere): the AdmissionReview as the API server sent its
-   * text, and the request's facts. Everything CPU-bound about a decision then runs in the worker.
+   * text, and the request's facts; for a tenant with a budget, its quota facts (`given`). Everything
+   * CPU-bound about a decision then runs in the worker.
    */
-  | { type: 'judge'; id: number; revision: string; review: string; facts: PortableFacts };
+  | { type: 'judge'; id: number; revision: string; review: string; facts: PortableFacts; given?: GivenQuota };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; error?: string }

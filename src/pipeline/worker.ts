@@ -49,7 +49,7 @@ function judge(set: CompiledPolicySet, message: Extract<ToWorker, { type: 'judge
   let decision;
   try {
     // The main thread parsed the same text into the same request before sending it.
-    decision = judgeHere(set, parseAdmissionReview(JSON.parse(message.review)), revivedFacts(message.facts), cache);
+    decision = judgeHere(set, parseAdmissionReview(JSON.parse(message.review)), revivedFacts(message.facts), cache, message.given);
   } catch (error) {
     decision = failedDecision(`the evaluation worker could not judge the request: ${messageOf(error)}`, set.revision);
   }
