@@ -118,7 +118,6 @@ interface KnownQuota {
   quota: QuotaFacts | undefined;
 }
 
-
 function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts, known?: KnownQuota): Plan<Decision> {
   if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
@@ -321,15 +320,15 @@ export class AdmissionPipeline {
     const tenant = tenantOf(facts.namespaceLabels, facts.workspace?.path);
     const quota = this.active?.quota;
     const fleet = tenant !== undefined && quota !== undefined && Object.hasOwn(quota.fleet, tenant);
-    const pool = this.options.pool;
-    const set = this.active;
-    const inPool = pool && set && !facts.unavailable && !(facts.inventory && readsInventory(set, request)) ? pool : undefined;
     if (!tenant || !quota || (!Object.hasOwn(quota.budgets, tenant) && !fleet)) {
+      const inPool = this.poolFor(request, facts);
       return inPool ? this.judgeInPool(inPool, request, facts, deadline, review()) : run();
     }
     deadline.stage = `waiting for earlier requests of tenant ${tenant} (quota)`;
     return this.quotaLocks.run(tenant, async () => {
       const known = fleet ? await this.growFleetShare(request, facts, deadline) : undefined;
+      // Asked after the waits: the set active now is the one judged with.
+      const inPool = this.poolFor(request, facts);
       if (!inPool) return run(known);
       // The quota facts are derived here, where the usage ledger and the fleet shares are; a worker
       // judges the rest (the declared facts' CEL among it), and what it admits is reserved here, all
@@ -337,6 +336,13 @@ export class AdmissionPipeline {
       const quotaFor = (active: CompiledPolicySet): GivenQuota => ({ quota: known?.set === active ? known.quota : quotaFacts(active.quota, request, facts) });
       return this.judgeInPool(inPool, request, facts, deadline, review(), quotaFor);
     });
+  }
+
+  /** The pool, when a worker can judge the request against the active set: not when its facts are missing or read the inventory. */
+  private poolFor(request: AdmissionRequest, facts: RequestFacts): EvaluationPool | undefined {
+    const pool = this.options.pool;
+    const set = this.active;
+    return pool && set && !facts.unavailable && !(facts.inventory && readsInventory(set, request)) ? pool : undefined;
   }
 
   /**
