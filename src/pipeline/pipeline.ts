@@ -118,6 +118,19 @@ interface KnownQuota {
   quota: QuotaFacts | undefined;
 }
 
+/**
+ * The request's quota facts against `set` (those already derived, while `set` is still the one they were
+ * derived against), or the denial of a request whose asks cannot be counted.
+ */
+function quotaAgainst(set: CompiledPolicySet, request: AdmissionRequest, facts: RequestFacts, known: KnownQuota | undefined): GivenQuota | { decision: Decision } {
+  try {
+    return { quota: known?.set === set ? known.quota : quotaFacts(set.quota, request, facts) };
+  } catch (error) {
+    if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
+    throw error;
+  }
+}
+
 function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequest, given: RequestFacts, known?: KnownQuota): Plan<Decision> {
   if (!set) return { decision: failedDecision(NO_POLICY_SET, 'none') };
   if (given.unavailable) return { decision: failedDecision(given.unavailable, set.revision) };
@@ -127,13 +140,9 @@ function planDecision(set: CompiledPolicySet | undefined, request: AdmissionRequ
   } catch (error) {
     return { decision: failedDecision(`the request's facts could not be derived: ${messageOf(error)}`, set.revision) };
   }
-  let quota;
-  try {
-    quota = known?.set === set ? known.quota : quotaFacts(set.quota, request, facts);
-  } catch (error) {
-    if (error instanceof QuantityError) return { decision: failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision) };
-    throw error;
-  }
+  const counted = quotaAgainst(set, request, facts, known);
+  if ('decision' in counted) return counted;
+  const quota = counted.quota;
   const judged = quota ? { ...facts, quota } : facts;
   let cedarRequest;
   try {
@@ -333,8 +342,7 @@ export class AdmissionPipeline {
       // The quota facts are derived here, where the usage ledger and the fleet shares are; a worker
       // judges the rest (the declared facts' CEL among it), and what it admits is reserved here, all
       // within the tenant's lock.
-      const quotaFor = (active: CompiledPolicySet): GivenQuota => ({ quota: known?.set === active ? known.quota : quotaFacts(active.quota, request, facts) });
-      return this.judgeInPool(inPool, request, facts, deadline, review(), quotaFor);
+      return this.judgeInPool(inPool, request, facts, deadline, review(), (active) => quotaAgainst(active, request, facts, known));
     });
   }
 
@@ -357,7 +365,7 @@ export class AdmissionPipeline {
     facts: RequestFacts,
     deadline: Deadline,
     review: string,
-    quotaFor?: (set: CompiledPolicySet) => GivenQuota,
+    quotaFor?: (set: CompiledPolicySet) => GivenQuota | { decision: Decision },
   ): Promise<Decision> {
     const portable = portableFacts(request, facts);
     // An object's requests go to one worker while it keeps up: its decision cache then sees a re-apply.
@@ -367,13 +375,8 @@ export class AdmissionPipeline {
       if (!set) return failedDecision(NO_POLICY_SET, 'none');
       if (deadline.expired) return failedDecision(deadline.message(), set.revision);
       // Against the set the worker is asked to judge with: a replaced set is a new derivation.
-      let given: GivenQuota | undefined;
-      try {
-        given = quotaFor?.(set);
-      } catch (error) {
-        if (error instanceof QuantityError) return failedDecision(`what the request asks for cannot be counted: ${error.message}`, set.revision);
-        throw error;
-      }
+      const given = quotaFor?.(set);
+      if (given && 'decision' in given) return given.decision;
       deadline.stage = 'waiting for an evaluation worker';
       const answer = await pool.judge(set.revision, review, portable, affinity, given);
       if (deadline.expired) return failedDecision(deadline.message(), set.revision);

@@ -11,7 +11,7 @@ import type { QuotaFacts } from '../facts/quota/facts.js';
 /**
  * Quota facts the main thread derived for a request of a tenant with a budget, which a worker judges
  * with them: the usage ledger and the fleet shares are the main thread's, and so is the reservation
- * of what the decision admits. Plain data (amounts are bigints); `human` travels as the words it made.
+ * of what the decision admits. Plain data (amounts are bigints).
  */
 export interface GivenQuota {
   quota: QuotaFacts | undefined;

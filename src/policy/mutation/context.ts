@@ -35,9 +35,9 @@ class RequestTemplateContext implements TemplateRoots {
   readonly cluster: unknown;
   readonly workspace?: unknown;
   readonly sovereignty?: unknown;
-  readonly quota?: unknown;
   readonly supplyChain?: unknown;
   #resource: Record<string, unknown> | undefined;
+  #quota: Record<string, unknown> | undefined;
 
   constructor(
     private readonly admission: AdmissionRequest,
@@ -60,7 +60,6 @@ class RequestTemplateContext implements TemplateRoots {
     this.cluster = facts.cluster ?? UNKNOWN_CLUSTER;
     if (facts.workspace) this.workspace = Object.assign({}, facts.workspace, { labels: facts.workspace.labels[facts.workspace.path] ?? {} });
     if (facts.sovereignty) this.sovereignty = facts.sovereignty;
-    if (facts.quota) this.quota = quotaWords(facts.quota);
     if (facts.supplyChain) this.supplyChain = Object.assign({}, facts.supplyChain.cedar, { pins: facts.supplyChain.pins, unpinnedReason: facts.supplyChain.unpinnedReason });
   }
 
@@ -68,6 +67,12 @@ class RequestTemplateContext implements TemplateRoots {
   get resource(): Record<string, unknown> {
     this.#resource ??= resourceFacts(this.admission, this.object, this.facts);
     return this.#resource;
+  }
+
+  /** The quota facts in words (quotaWords), made only when a template reads them; absent without quota facts. */
+  get quota(): Record<string, unknown> | undefined {
+    if (this.facts.quota) this.#quota ??= quotaWords(this.facts.quota);
+    return this.#quota;
   }
 }
 
