@@ -103,6 +103,10 @@ describe('quota admission against live usage', () => {
       // The worker fills in the advice from the quota facts this thread derived and sent it.
       const denial = results.find((result) => !result.decision.allowed)?.decision.denials.find((hit) => hit.id === 'quota.cpu');
       expect(denial?.advice).toContain('Tenant pooled would exceed its CPU budget: requested 800m CPU, used 4, limit 4, remaining 0.');
+      // What cannot be counted is denied, saying why, before any worker is asked.
+      const uncountable = await pooled.pipeline.handleValidate(JSON.parse(review(pod('pooled', 'odd', 'lots'))));
+      expect(uncountable.decision.allowed).toBe(false);
+      expect(uncountable.decision.failure).toContain('what the request asks for cannot be counted: containers[0] (app): the cpu request "lots" is not a Kubernetes quantity');
     } finally {
       await pooled.close();
     }
