@@ -2,7 +2,7 @@
 // change when a new revision is published; bad bundles are refused while the old set keeps serving;
 // a restart with the store down serves the persisted bundle; a reload under load fails no request.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -302,6 +302,70 @@ describe('syncing from an OCI registry', () => {
 });
 
 describe('a local policy directory', () => {
+  /** A watcher whose reads of the directory are counted, with a clock the test moves. */
+  async function countedWatcher(dir: string, clock: { now: number }) {
+    const pipeline = new AdmissionPipeline();
+    const { loadPolicyDirectory, policyFilesOf } = await import('../src/policy/set/index.js');
+    await pipeline.activate(await loadPolicyDirectory(dir));
+    const counted = { reads: 0 };
+    const read = (from: string) => {
+      counted.reads += 1;
+      return policyFilesOf(from);
+    };
+    const watcher = new PolicyDirectoryWatcher(dir, pipeline, logger, 60_000, { read, now: () => clock.now });
+    await watcher.start();
+    return { pipeline, watcher, counted };
+  }
+
+  it('reads its files again only when their names, sizes or times say one could have changed', async () => {
+    const dir = policies();
+    // An hour on, every file is older than the racy window: the files' stamps are trusted.
+    const clock = { now: Date.now() + 3_600_000 };
+    const { pipeline, watcher, counted } = await countedWatcher(dir, clock);
+    expect(counted.reads).toBe(1);
+    for (let check = 0; check < 3; check++) await watcher.check();
+    expect(counted.reads).toBe(1);
+
+    const file = path.join(dir, 'no-app-config.cedar');
+    writeFileSync(file, NO_APP_CONFIG);
+    await watcher.check();
+    expect(counted.reads).toBe(2);
+    expect(allowsAppConfig(pipeline)).toBe(false);
+    await watcher.check();
+    expect(counted.reads).toBe(2);
+
+    // The same size, and the modification time put back (to the nanosecond): the change time still tells.
+    const wholeSecond = Math.floor(Date.now() / 1000) - 60;
+    utimesSync(file, wholeSecond, wholeSecond);
+    await watcher.check();
+    expect(counted.reads).toBe(3);
+    const before = statSync(file, { bigint: true });
+    writeFileSync(file, NO_APP_CONFIG.replace('"app-config"', '"app-confiG"'));
+    utimesSync(file, wholeSecond, wholeSecond);
+    const after = statSync(file, { bigint: true });
+    expect([after.size, after.mtimeNs, after.ino]).toEqual([before.size, before.mtimeNs, before.ino]);
+    await watcher.check();
+    expect(counted.reads).toBe(4);
+    expect(allowsAppConfig(pipeline)).toBe(true);
+
+    // However still the files look, their content is compared once a minute.
+    clock.now += 60_000;
+    await watcher.check();
+    expect(counted.reads).toBe(5);
+    watcher.stop();
+  });
+
+  it('reads them every time while one of them is younger than its file system could tell apart', async () => {
+    const dir = policies();
+    const { pipeline, watcher, counted } = await countedWatcher(dir, { now: Date.now() });
+    const revision = pipeline.policySet?.revision;
+    await watcher.check();
+    await watcher.check();
+    watcher.stop();
+    expect(counted.reads).toBe(3);
+    expect(pipeline.policySet?.revision).toBe(revision);
+  });
+
   it('reloads when its files change, and refuses a change that does not validate', async () => {
     const dir = policies();
     const pipeline = new AdmissionPipeline();

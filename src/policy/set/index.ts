@@ -6,6 +6,7 @@ export { loadPolicyDirectory } from './load.js';
 export { policiesInScope } from './in-scope.js';
 export {
   policyFilesOf,
+  policyFilePaths,
   policySourceFromFiles,
   readPolicyDirectory,
   isExample,

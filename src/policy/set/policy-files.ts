@@ -104,6 +104,18 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
         : `cannot read ${schemaPath}: ${messageOf(error)}`,
     );
   }
+  for (const [relative, file] of await policyFilePaths(dir)) {
+    if (relative !== SCHEMA_FILE) files.set(relative, await readFile(file, 'utf8'));
+  }
+  return files;
+}
+
+/**
+ * Where the files of policyFilesOf are, by the same relative paths, the schema's first (whether or not
+ * it exists): what a watcher looks at to tell whether they could have changed without reading them.
+ */
+export async function policyFilePaths(dir: string): Promise<Map<string, string>> {
+  const paths = new Map<string, string>([[SCHEMA_FILE, path.join(dir, SCHEMA_FILE)]]);
   const cedar = await findFiles(dir, (name) => name.endsWith('.cedar'));
   const optional = <T>(error: NodeJS.ErrnoException): T[] => {
     if (error.code === 'ENOENT') return [];
@@ -118,9 +130,9 @@ export async function policyFilesOf(dir: string): Promise<Map<string, string>> {
   }
   for (const file of found) {
     const relative = path.relative(dir, file).split(path.sep).join('/');
-    if (!isExample(relative)) files.set(relative, await readFile(file, 'utf8'));
+    if (!isExample(relative)) paths.set(relative, file);
   }
-  return files;
+  return paths;
 }
 
 /** Paths in diagnostics are shown as `dir/relative`, with `dir` as the user wrote it. */
