@@ -21,6 +21,7 @@ import { fleetBudgets, withFleetShares } from './fleet-budgets.js';
 import type { FleetContext } from '../facts/fleet/index.js';
 import { policySource, type PolicySource } from './policy-source.js';
 import { readClientCa, servingTls, type ServingTls } from './serving-tls.js';
+import { setHeapGrowth } from './heap-growth.js';
 
 /** What a caller may provide instead of what the config says; `canopy serve` provides none. */
 export interface CanopyDependencies {
@@ -83,6 +84,8 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
   const closeClients = () => Promise.all(clients.map((client) => client.close()));
   const stopOnFailure: (() => void)[] = [() => fleet.stop(), () => inBackground(closeClients(), (error) => logger.error({ reason: messageOf(error) }, 'connections did not close'))];
   try {
+    // Process-wide, before the workers start: every thread's heap grows by it (heap-growth.ts).
+    setHeapGrowth(config.engine.heapGrowthPercent);
     const pool =
       config.engine.workers > 0
         ? new EvaluationPool(config.engine.workers, (reason) => logger.error({ reason }, 'an evaluation worker stopped and was replaced; its requests were denied'))
@@ -132,7 +135,7 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
         ...(sync ? { bundle: sync.status() } : {}),
         ...(watcher ? { policyDirectory: watcher.status() } : {}),
         ...(reloader ? { servingCertificate: reloader.status() } : {}),
-        engine: { workers: pool?.status() ?? 'none: evaluating on the event loop', decisionCache: pipeline.cacheStatus() ?? 'off' },
+        engine: { workers: pool?.status() ?? 'none: evaluating on the event loop', decisionCache: pipeline.cacheStatus() ?? 'off', heapGrowthPercent: config.engine.heapGrowthPercent || "V8's own" },
         fleet: fleet.status(),
         ...(budgets ? { fleetBudgets: budgets.leases.status() } : {}),
       }),
@@ -162,7 +165,8 @@ export async function startCanopy(config: CanopyConfig, dependencies: CanopyDepe
       source.summary,
       describeCluster(fleet),
       `${pool ? `evaluating in ${pool.size} worker thread${pool.size === 1 ? '' : 's'}` : 'evaluating on the event loop'}; ` +
-        `${config.engine.decisionCacheSize > 0 ? `remembering up to ${config.engine.decisionCacheSize} evaluations` : 'decision cache off'}`,
+        `${config.engine.decisionCacheSize > 0 ? `remembering up to ${config.engine.decisionCacheSize} evaluations` : 'decision cache off'}; ` +
+        `${config.engine.heapGrowthPercent > 0 ? `heaps grow ${config.engine.heapGrowthPercent}% before a full collection` : "heap growth left to V8"}`,
       `listening on https://${config.host}:${port}: POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics, GET /status`,
       tls.note,
       `answering within ${config.deadlineMs} ms (a denial past it); at most ${config.limits.maxInFlight} webhook requests at once` +

@@ -119,6 +119,14 @@ const SERVE_SETTINGS = Type.Object(
         flag: '--decision-cache-size',
         description: 'how many evaluations each judging thread (every worker) remembers, keyed by a digest of the Cedar request; 0 none',
       }),
+      heapGrowthPercent: Type.Integer({
+        minimum: 0,
+        maximum: 900,
+        default: 300,
+        flag: '--heap-growth-percent',
+        description:
+          "how far each thread's V8 heap may grow past what it held after a full collection before the next one, in percent; fewer, later collections for more memory (bounded by the pod's memory); 0 leaves it to V8, which under load picks 10%",
+      }),
     }),
     limits: section({
       maxInFlight: Type.Integer({
