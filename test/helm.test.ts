@@ -385,7 +385,7 @@ describe('the default render (release canopy, namespace canopy-system)', () => {
       stateDir: '/var/lib/canopy',
       logLevel: 'info',
       // One worker less than the CPU limit (2), the event loop taking the other: Node alone would count the node's cores.
-      engine: { workers: 1, decisionCacheSize: 10000 },
+      engine: { workers: 1, decisionCacheSize: 10000, heapGrowthPercent: 300 },
       // Below webhooks.timeoutSeconds (5 s); the API server's ?timeout= shortens it further when lower.
       deadlineMs: 4000,
       limits: { maxInFlight: 512, perClientPerSecond: 0 },

@@ -228,7 +228,7 @@ and on first install). certManager mode: nothing, cert-manager injects it.
   "logLevel" $c.logLevel
   "imageLookupTimeoutMs" $c.imageLookupTimeoutMs
   "shutdown" (dict "delaySeconds" .Values.shutdown.delaySeconds "drainSeconds" .Values.shutdown.drainSeconds)
-  "engine" (dict "workers" $c.engine.workers "decisionCacheSize" $c.engine.decisionCacheSize)
+  "engine" (dict "workers" $c.engine.workers "decisionCacheSize" $c.engine.decisionCacheSize "heapGrowthPercent" $c.engine.heapGrowthPercent)
   "deadlineMs" $c.deadlineMs
   "limits" (dict "maxInFlight" $c.limits.maxInFlight "perClientPerSecond" $c.limits.perClientPerSecond)
 }}

@@ -38,6 +38,7 @@ const SAMPLES: Record<string, { text: string; value: unknown; raw?: unknown }> =
   'tls.bootstrap.mutatingWebhook': { text: '', value: '' },
   'engine.workers': { text: '3', value: 3 },
   'engine.decisionCacheSize': { text: '0', value: 0 },
+  'engine.heapGrowthPercent': { text: '0', value: 0 },
   'shutdown.delaySeconds': { text: '7', value: 7 },
   'shutdown.drainSeconds': { text: '9', value: 9 },
   'bundle.url': { text: 'oci://registry.local/policies:prod', value: 'oci://registry.local/policies:prod' },
@@ -134,6 +135,8 @@ describe('canopy serve config', () => {
     expect(config.tls.bootstrap).toEqual({ enabled: false, secretName: 'canopy-tls', namespace: 'policy-system', service: 'canopy', validatingWebhook: 'canopy', mutatingWebhook: 'canopy' });
     expect(config.bundle).toBeUndefined();
     expect(config.fleetBudgets).toBeUndefined();
+    // Fewer, later full collections: V8 alone picks 10% under a webhook's load (app/heap-growth.ts).
+    expect(config.engine.heapGrowthPercent).toBe(300);
   });
 
   it('connects to a fleet store only with a kubeconfig or inCluster, and not with both', async () => {
