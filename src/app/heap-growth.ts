@@ -6,8 +6,8 @@
 // collects it, so V8 picks its minimum, 10% (`node --trace-gc-verbose`: "factor 1.1 ... speed_ratio=765"):
 // at 2,300 requests/s the event loop ran a mark-compact every 3-5 s. Each one (2-10 ms, with an
 // incremental step before it) opened a 70-80 ms episode in which 150-170 requests took over 10 ms.
-// With 300% the event loop's heap grows to about four times what it holds (about 120 MB from 30), and
-// no mark-compact came in 23 s of the same load. V8 never sets a limit past halfway from the heap's
+// With 300% the event loop's heap grows to about four times what it holds (95-110 MB from 25-30) before
+// a mark-compact, one every 35 s or so under the same load. V8 never sets a limit past halfway from the heap's
 // size to its maximum, which Node sizes from the container's memory limit (cgroup) unless
 // --max-old-space-size says otherwise: in a pod, the growth is bounded by the pod's memory.
 import { setFlagsFromString } from 'node:v8';
