@@ -31,16 +31,16 @@ function fingerprintOf(files: ReadonlyMap<string, string>): string {
  * system's timestamp granularity (a second on some, two on FAT) without its times changing: while any
  * file is that young, its directory is read and compared every time (git's "racily clean" entries).
  */
-export const RACY_MS = 3000;
+const RACY_MS = 3000;
 /** The content is read and compared at least this often whatever the files' times say. */
-export const FULL_READ_MS = 60_000;
+const FULL_READ_MS = 60_000;
 
 /**
  * What changes when any file of the set could have: each file's path, inode, size, and modification and
  * change times in nanoseconds (a write changes the change time even when it restores the modification
  * time). Undefined while a file is younger than RACY_MS by `now`.
  */
-export async function policyFilesStamp(dir: string, now: number): Promise<string | undefined> {
+async function policyFilesStamp(dir: string, now: number): Promise<string | undefined> {
   const paths = [...(await policyFilePaths(dir))];
   const stats = await Promise.all(paths.map(([, file]) => stat(file, { bigint: true })));
   const young = BigInt(Math.floor(now) - RACY_MS);
